@@ -1,0 +1,20 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { ConfigModule } from './config/config.module.js';
+import type { ApiEnv } from './config/api-env.js';
+import { HealthModule } from './health/health.module.js';
+import { HttpModule } from './http/http.module.js';
+import { JobsModule } from './jobs/jobs.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
+import { ModelsModule } from './models/models.module.js';
+import { RedisModule } from './redis/redis.module.js';
+
+/** The API: producer side only. No BullMQ Worker or @Processor is part of this graph. */
+@Module({})
+export class AppModule {
+  static forRoot(env: ApiEnv): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [ConfigModule.forRoot(env), MetricsModule, HttpModule, RedisModule, ModelsModule, JobsModule, HealthModule],
+    };
+  }
+}

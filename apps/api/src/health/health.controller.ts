@@ -1,0 +1,23 @@
+import { Controller, Get, HttpCode, Res } from '@nestjs/common';
+import { RedisHealthRepository } from '../redis/redis-health.repository.js';
+import type { ApiResponse } from '../http/request.types.js';
+import { sendJson } from '../http/send-json.js';
+
+@Controller()
+export class HealthController {
+  constructor(private readonly redis: RedisHealthRepository) {}
+
+  /** Liveness: the process serves HTTP; says nothing about Redis, so a Redis outage does not restart pods. */
+  @Get('healthz')
+  @HttpCode(200)
+  healthz(): { status: 'ok' } {
+    return { status: 'ok' };
+  }
+
+  /** Readiness: 503 while Redis does not answer, so load balancers stop sending jobs here. */
+  @Get('readyz')
+  async readyz(@Res() res: ApiResponse): Promise<void> {
+    const ok = await this.redis.ping();
+    sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : 'unavailable', redis: ok ? 'ok' : 'down' });
+  }
+}

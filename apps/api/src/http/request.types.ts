@@ -1,0 +1,12 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/** The parts of Express's request the API uses (express ships no types here). */
+export interface ApiRequest extends IncomingMessage {
+  /** Set by express.json for application/json requests only. */
+  body?: unknown;
+  query: Record<string, unknown>;
+  /** The matched route; its path is the template (`/v1/jobs/:id`), safe as a metric label. */
+  route?: { path: string };
+}
+
+export type ApiResponse = ServerResponse;

@@ -1,0 +1,60 @@
+import type { JobRecord, JobState } from '../../../../libs/shared/src/index.js';
+
+/** The public shape of a job (snake_case, ISO timestamps); the Redis record stays internal. */
+export interface JobView {
+  id: string;
+  object: 'job';
+  task: JobRecord['task'];
+  model: string;
+  state: JobState;
+  options: { pooling: 'mean' | 'cls' | null; normalize: boolean | null; top_k: number | null; truncate: boolean | null };
+  metadata: Record<string, unknown> | null;
+  counts: { total: number; succeeded: number; failed: number };
+  shards: { total: number; done: number; failed: number };
+  tokens_processed: number;
+  truncated: number;
+  dimensions: number | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  throughput: { texts_per_second: number | null; tokens_per_second: number | null };
+  error: string | null;
+  links: { self: string; results: string; errors: string; cancel: string };
+}
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+const round = (n: number): number => Math.round(n * 100) / 100;
+
+export function toJobView(job: JobRecord, now = Date.now()): JobView {
+  const self = `/v1/jobs/${job.id}`;
+  // Rates cover the time workers spent on the job (started → finished, or now while it runs).
+  const seconds = job.startedAt === null ? null : Math.max((job.finishedAt ?? now) - job.startedAt, 1) / 1000;
+  return {
+    id: job.id,
+    object: 'job',
+    task: job.task,
+    model: job.modelId,
+    state: job.state,
+    options: {
+      pooling: job.options.pooling ?? null,
+      normalize: job.options.normalize ?? null,
+      top_k: job.options.topK ?? null,
+      truncate: job.options.truncate ?? null,
+    },
+    metadata: job.metadata,
+    counts: { total: job.total, succeeded: job.succeeded, failed: job.failed },
+    shards: { total: job.shardsTotal, done: job.shardsDone, failed: job.shardsFailed },
+    tokens_processed: job.tokens,
+    truncated: job.truncated,
+    dimensions: job.dimensions,
+    created_at: iso(job.createdAt) as string,
+    started_at: iso(job.startedAt),
+    finished_at: iso(job.finishedAt),
+    throughput: {
+      texts_per_second: seconds === null ? null : round((job.succeeded + job.failed) / seconds),
+      tokens_per_second: seconds === null ? null : round(job.tokens / seconds),
+    },
+    error: job.error,
+    links: { self, results: `${self}/results`, errors: `${self}/errors`, cancel: `${self}/cancel` },
+  };
+}

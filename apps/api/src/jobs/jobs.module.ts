@@ -1,0 +1,15 @@
+import { Module } from '@nestjs/common';
+import { ModelsModule } from '../models/models.module.js';
+import { JobCommitService } from './job-commit.service.js';
+import { JobSubmissionService } from './job-submission.service.js';
+import { JobsController } from './jobs.controller.js';
+import { JobsService } from './jobs.service.js';
+import { ResultsController } from './results.controller.js';
+import { ResultsService } from './results.service.js';
+
+@Module({
+  imports: [ModelsModule],
+  controllers: [JobsController, ResultsController],
+  providers: [JobSubmissionService, JobCommitService, JobsService, ResultsService],
+})
+export class JobsModule {}

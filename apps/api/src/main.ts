@@ -1,0 +1,61 @@
+import 'reflect-metadata';
+import { Logger, type LogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { AddressInfo } from 'node:net';
+import { apiEnvSchema, ConfigError, loadEnv } from '../../../libs/shared/src/index.js';
+import { AppModule } from './app.module.js';
+import type { ApiEnv } from './config/api-env.js';
+import { ApiExceptionFilter } from './http/api-exception.filter.js';
+import { ErrorResponder } from './http/error-responder.js';
+import { installJsonBody } from './http/json-body.js';
+import { MetricsService } from './metrics/metrics.service.js';
+import { httpMetricsMiddleware } from './metrics/http-metrics.middleware.js';
+
+const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
+const QUIET_BOOT: LogLevel[] = ['fatal', 'error', 'warn'];
+
+function logLevels(level: ApiEnv['LOG_LEVEL']): LogLevel[] {
+  return LEVELS.slice(0, LEVELS.indexOf(level) + 1);
+}
+
+async function bootstrap(): Promise<void> {
+  let env: ApiEnv;
+  try {
+    env = loadEnv(apiEnvSchema);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    process.exit(1);
+  }
+
+  // No global body parser: NDJSON uploads must reach the job service as an unread stream.
+  // abortOnError off: a failed boot (Redis down, eviction policy) exits 1 with its message, not a core dump.
+  // Nest's per-module and per-route boot lines are held back (warnings and errors still show):
+  // the boot logs one line, with the URL.
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(env), {
+    bodyParser: false,
+    abortOnError: false,
+    logger: QUIET_BOOT,
+  });
+  // useProcessExit: exit 0 after a clean shutdown instead of re-raising the signal.
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
+  app.disable('x-powered-by');
+
+  const responder = app.get(ErrorResponder);
+  app.use(httpMetricsMiddleware(app.get(MetricsService)));
+  installJsonBody(app, env.MAX_JSON_BODY_BYTES, responder);
+  app.useGlobalFilters(new ApiExceptionFilter(responder));
+
+  await app.init();
+  app.useLogger(logLevels(env.LOG_LEVEL));
+  const server = await app.listen(env.PORT);
+  const { port } = server.address() as AddressInfo;
+  Logger.log(`shardwise API listening on http://localhost:${port}`, 'Bootstrap');
+}
+
+bootstrap().catch((error: unknown) => {
+  // Boot failures are configuration or infrastructure problems: one readable line, then exit.
+  console.error(`shardwise API failed to start: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

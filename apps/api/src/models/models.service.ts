@@ -1,0 +1,56 @@
+import { Injectable } from '@nestjs/common';
+import { TASKS, type TaskName } from '../../../../libs/models/src/index.js';
+import { ModelCatalogRepository } from './model-catalog.repository.js';
+
+export interface ModelView {
+  id: string;
+  task: TaskName[];
+  family: string | null;
+  dimensions: number | null;
+  labels: string[] | null;
+  max_tokens: number | null;
+  default_for: TaskName[];
+}
+
+@Injectable()
+export class ModelsService {
+  constructor(private readonly catalog: ModelCatalogRepository) {}
+
+  async list(): Promise<ModelView[]> {
+    const defaults = this.defaultIds();
+    const defaultFor = (id: string) => (Object.keys(defaults) as TaskName[]).filter((task) => defaults[task] === id);
+    if (this.catalog.modelDir === undefined) {
+      // Without MODEL_DIR, models come from the Hub and only workers learn their shape.
+      const ids = [...new Set(Object.values(defaults))];
+      return ids.map((id) => ({ id, task: defaultFor(id), family: null, dimensions: null, labels: null, max_tokens: null, default_for: defaultFor(id) }));
+    }
+    const views: ModelView[] = [];
+    for (const id of await this.catalog.listLocalIds()) {
+      const info = await this.catalog.tryInfo(id);
+      if (!info) continue;
+      views.push({
+        id,
+        task: info.tasks,
+        family: info.family,
+        dimensions: info.dimensions,
+        labels: info.labels,
+        max_tokens: info.maxTokens,
+        default_for: defaultFor(id),
+      });
+    }
+    return views;
+  }
+
+  /** The model each task uses when a job names none (null when it cannot be resolved here). */
+  private defaultIds(): Partial<Record<TaskName, string>> {
+    const ids: Partial<Record<TaskName, string>> = {};
+    for (const task of Object.keys(TASKS) as TaskName[]) {
+      try {
+        ids[task] = this.catalog.resolve(undefined, task);
+      } catch {
+        // The default is not installed under MODEL_DIR: no model is the default for this task.
+      }
+    }
+    return ids;
+  }
+}

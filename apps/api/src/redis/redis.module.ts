@@ -1,0 +1,14 @@
+import { Global, Module } from '@nestjs/common';
+import { JobStore, RESULT_STORE } from '../../../../libs/shared/src/index.js';
+import { CancelChannelRepository } from './cancel-channel.repository.js';
+import { RedisHealthRepository } from './redis-health.repository.js';
+import { redisProviders } from './redis.providers.js';
+import { ShardQueueRepository } from './shard-queue.repository.js';
+
+/** Every repository over Redis and the result store; the rest of the API holds no connections. */
+@Global()
+@Module({
+  providers: [...redisProviders, ShardQueueRepository, CancelChannelRepository, RedisHealthRepository],
+  exports: [JobStore, RESULT_STORE, ShardQueueRepository, CancelChannelRepository, RedisHealthRepository],
+})
+export class RedisModule {}

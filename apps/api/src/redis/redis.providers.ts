@@ -1,0 +1,48 @@
+import { Logger, type Provider } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { assertNoEviction, createRedis, JobStore, LocalResultStore, RESULT_STORE } from '../../../../libs/shared/src/index.js';
+import { API_ENV, type ApiEnv } from '../config/api-env.js';
+import { logConnectionErrors } from './connection-errors.js';
+import { REDIS } from './redis.tokens.js';
+
+const CONNECT_TIMEOUT_MS = 30_000;
+
+/** Redis URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparseable REDIS_URL)';
+  }
+}
+
+/**
+ * Connects and checks the eviction policy while the app is created, so the API only starts
+ * listening once Redis is usable; an unreachable Redis fails the boot instead of hanging it.
+ */
+async function connectRedis(env: ApiEnv): Promise<Redis> {
+  const redis = createRedis(env.REDIS_URL, 'shardwise-api');
+  logConnectionErrors(redis, 'redis', new Logger('Redis'));
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Redis at ${redactUrl(env.REDIS_URL)} did not answer within ${CONNECT_TIMEOUT_MS / 1000}s (REDIS_URL)`)), CONNECT_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([redis.ping(), timeout]);
+    await assertNoEviction(redis);
+    return redis;
+  } catch (error) {
+    redis.disconnect();
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export const redisProviders: Provider[] = [
+  { provide: REDIS, inject: [API_ENV], useFactory: connectRedis },
+  { provide: JobStore, inject: [REDIS, API_ENV], useFactory: (redis: Redis, env: ApiEnv) => new JobStore(redis, env.REDIS_PREFIX) },
+  { provide: RESULT_STORE, inject: [API_ENV], useFactory: (env: ApiEnv) => new LocalResultStore(env.RESULTS_DIR) },
+];

@@ -1,0 +1,2 @@
+/** The API's command connection (job records, staging, cancel publishes). */
+export const REDIS = Symbol('REDIS');

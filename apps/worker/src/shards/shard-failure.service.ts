@@ -1,0 +1,76 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { JobStore, RESULT_STORE, shardPayloadSchema, type ResultStore, type ShardOutcome, type ShardPayload } from '../../../../libs/shared/src/index.js';
+import { WorkerMetricsService } from '../metrics/worker-metrics.service.js';
+import { isFinalFailure, salvageShardIdentity, type ShardJob } from './shard-job.js';
+import { buildFailedShardOutput } from './shard-output.js';
+
+/** Failure reasons land in result files and the job record; a stack-sized message helps nobody there. */
+const MAX_REASON_LENGTH = 1000;
+
+/**
+ * Closes a shard that BullMQ will not run again, so its job can still finish: every item gets a
+ * SHARD_FAILED error line, then the shard is counted as failed. Earlier attempts are only logged.
+ */
+@Injectable()
+export class ShardFailureService {
+  private readonly logger = new Logger(ShardFailureService.name);
+
+  constructor(
+    private readonly jobs: JobStore,
+    @Inject(RESULT_STORE) private readonly results: ResultStore,
+    private readonly metrics: WorkerMetricsService,
+  ) {}
+
+  /** For BullMQ's 'failed' event, which fires after every failed attempt. */
+  async onFailedAttempt(job: ShardJob, error: Error): Promise<void> {
+    const parsed = shardPayloadSchema.safeParse(job.data);
+    const task = parsed.success ? parsed.data.task : 'unknown';
+    const model = parsed.success ? parsed.data.modelId : 'unknown';
+    const attempts = job.opts.attempts ?? 1;
+    if (!isFinalFailure(job, error)) {
+      this.metrics.shard(task, model, 'retrying');
+      this.logger.warn(`shard job ${job.id} attempt ${job.attemptsMade}/${attempts} failed, will retry: ${error.message}`);
+      return;
+    }
+    const reason = error.message.length > MAX_REASON_LENGTH ? `${error.message.slice(0, MAX_REASON_LENGTH)}…` : error.message;
+    this.metrics.shard(task, model, 'failed');
+    this.logger.error(`shard job ${job.id} failed for good after ${job.attemptsMade} attempt(s): ${reason}`);
+    if (parsed.success) {
+      await this.closeFailedShard(parsed.data, reason);
+      return;
+    }
+    // The payload itself was bad: there are no items to write, but the job must still finish.
+    const identity = salvageShardIdentity(job.data);
+    if (identity !== null) await this.jobs.failShard(identity.jobId, identity.shard, identity.itemCount, reason);
+  }
+
+  async closeFailedShard(payload: ShardPayload, reason: string): Promise<void> {
+    const { jobId, shard } = payload;
+    if ((await this.jobs.getState(jobId)) === null) return; // job deleted: nothing to finish, and no files to leave behind
+    let stored: ShardOutcome | null = null;
+    try {
+      stored = await this.writeFailureFiles(payload, reason);
+    } catch (error) {
+      // Still count the shard below: a job whose shard is never counted never finishes.
+      this.logger.error(`could not write the failure of shard ${shard} of job ${jobId}: ${(error as Error).message}`);
+    }
+    if (stored !== null) await this.jobs.completeShard(jobId, shard, stored);
+    else await this.jobs.failShard(jobId, shard, payload.items.length, reason);
+  }
+
+  /**
+   * Returns the summary of a copy that was already stored (a run wrote it but did not get to count it),
+   * which then counts instead of the failure; null after writing the failure files.
+   */
+  private async writeFailureFiles(payload: ShardPayload, reason: string): Promise<ShardOutcome | null> {
+    const { jobId, shard } = payload;
+    const existing = await this.results.readSummary(jobId, shard);
+    if (existing !== null) return existing;
+    // The job record knows the embedding width even when the model never loaded here.
+    const dimensions = payload.task === 'embed' ? ((await this.jobs.get(jobId))?.dimensions ?? null) : null;
+    const output = buildFailedShardOutput(payload.task, payload.items, payload.start, reason, dimensions);
+    if ((await this.results.writeShard(jobId, shard, output.files)) === 'exists') return this.results.readSummary(jobId, shard);
+    this.metrics.itemsFailedByCode(output.failedByCode);
+    return null;
+  }
+}

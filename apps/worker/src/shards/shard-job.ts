@@ -1,0 +1,37 @@
+import { UnrecoverableError } from 'bullmq';
+import { z } from 'zod';
+import { shardPayloadSchema, type ShardPayload } from '../../../../libs/shared/src/index.js';
+
+/** The part of a BullMQ Job the worker reads; tests pass plain objects. */
+export interface ShardJob {
+  readonly id?: string;
+  readonly data: unknown;
+  /** After a failure BullMQ has already counted the failed attempt here. */
+  readonly attemptsMade: number;
+  readonly opts: { readonly attempts?: number };
+}
+
+/** A payload that does not parse will not parse on a retry either. */
+export function parseShardPayload(data: unknown): ShardPayload {
+  const parsed = shardPayloadSchema.safeParse(data);
+  if (!parsed.success) throw new UnrecoverableError(`invalid shard payload: ${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}
+
+/** What can still be learned from a payload that failed to parse, to close its shard. */
+export function salvageShardIdentity(data: unknown): { jobId: string; shard: number; itemCount: number } | null {
+  const loose = z
+    .object({ jobId: z.string().min(1), shard: z.number().int().min(0), items: z.array(z.unknown()).optional() })
+    .safeParse(data);
+  if (!loose.success) return null;
+  return { jobId: loose.data.jobId, shard: loose.data.shard, itemCount: loose.data.items?.length ?? 0 };
+}
+
+export function isUnrecoverable(error: Error): boolean {
+  return error instanceof UnrecoverableError || error.name === 'UnrecoverableError';
+}
+
+/** True when BullMQ will not run this shard again. */
+export function isFinalFailure(job: ShardJob, error: Error): boolean {
+  return isUnrecoverable(error) || job.attemptsMade >= (job.opts.attempts ?? 1);
+}

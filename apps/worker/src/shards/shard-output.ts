@@ -1,0 +1,176 @@
+import type { ItemResult, TaskName } from '../../../../libs/models/src/index.js';
+import type { ShardOutcome, ShardResultFiles } from '../../../../libs/shared/src/index.js';
+
+/**
+ * Pure builders of a shard's result files (see ShardResultFiles). Lines are collected in an array
+ * and joined once, and embeddings go straight into one preallocated buffer, so a full shard
+ * (512 texts x 384 dims) costs linear time on the main thread.
+ */
+
+export interface ShardItem {
+  id: string;
+}
+
+export interface ShardOutput {
+  files: ShardResultFiles;
+  /** Failed items per error code, for metrics. */
+  failedByCode: Map<string, number>;
+}
+
+export interface ItemError {
+  code: string;
+  message: string;
+}
+
+export const SHARD_FAILED = 'SHARD_FAILED';
+/** A model produced NaN or Infinity, which JSON cannot carry and no client wants. */
+export const NON_FINITE_OUTPUT = 'NON_FINITE_OUTPUT';
+
+/**
+ * The shortest decimal that reads back as the same float32: embeddings are float32, and printing
+ * their float64 widening would add noise digits. 9 significant digits always round-trip; typical
+ * values need 7 to 9, so the search starts at 7 and usually ends after two toPrecision calls
+ * (a full 512 x 384 shard formats about 200k numbers on the main thread).
+ */
+export function float32Shortest(value: number): number {
+  const f = Math.fround(value);
+  if (f === 0) return 0; // -0 included: JSON has no negative zero
+  if (!Number.isFinite(f)) return f;
+  let best = Number(f.toPrecision(7));
+  if (Math.fround(best) !== f) {
+    best = Number(f.toPrecision(8));
+    return Math.fround(best) === f ? best : Number(f.toPrecision(9));
+  }
+  // Fewer digits keep round-tripping down to the shortest; the first miss ends the search.
+  for (let digits = 6; digits >= 1; digits--) {
+    const candidate = Number(f.toPrecision(digits));
+    if (Math.fround(candidate) !== f) break;
+    best = candidate;
+  }
+  return best;
+}
+
+export function embedLine(id: string, index: number, embedding: ArrayLike<number>, truncated: boolean): string {
+  const values = new Array<number>(embedding.length);
+  for (let i = 0; i < embedding.length; i++) values[i] = float32Shortest(embedding[i] as number);
+  return JSON.stringify(truncated ? { id, index, embedding: values, truncated: true } : { id, index, embedding: values });
+}
+
+export function sentimentLine(id: string, index: number, label: string, score: number, scores: Readonly<Record<string, number>>, truncated: boolean): string {
+  const rounded: Record<string, number> = {};
+  for (const [name, p] of Object.entries(scores)) rounded[name] = float32Shortest(p);
+  const line = { id, index, label, score: float32Shortest(score), scores: rounded };
+  return JSON.stringify(truncated ? { ...line, truncated: true } : line);
+}
+
+export function errorLine(id: string, index: number, error: ItemError): string {
+  return JSON.stringify({ id, index, error: { code: error.code, message: error.message } });
+}
+
+/**
+ * Builds the files of a shard that ran. `results[i]` belongs to `items[i]`; `index` is `start + i`.
+ * `dimensions` is the model's embedding width (embed only). Throws when the results cannot belong
+ * to these items, which is an engine bug: the shard is retried rather than written wrong.
+ */
+export function buildShardOutput(task: TaskName, items: readonly ShardItem[], start: number, results: readonly ItemResult[], dimensions: number): ShardOutput {
+  if (results.length !== items.length) throw new Error(`inference returned ${results.length} results for ${items.length} texts`);
+  const lines = new Array<string>(items.length);
+  const errors: string[] = [];
+  const failedByCode = new Map<string, number>();
+  const summary: ShardOutcome = { succeeded: 0, failed: 0, truncated: 0, tokens: 0 };
+  const embeddings = task === 'embed' ? new EmbeddingMatrix(items.length, dimensions) : undefined;
+
+  const fail = (i: number, error: ItemError) => {
+    const line = errorLine(items[i].id, start + i, error);
+    lines[i] = line;
+    errors.push(line);
+    summary.failed++;
+    failedByCode.set(error.code, (failedByCode.get(error.code) ?? 0) + 1);
+    embeddings?.fillNaN(i);
+  };
+
+  for (let i = 0; i < items.length; i++) {
+    const result = results[i];
+    const { id } = items[i];
+    summary.tokens += result.tokens;
+    if (!result.ok) {
+      fail(i, result.error);
+      continue;
+    }
+    if (task === 'embed') {
+      if (!('embedding' in result)) throw new Error(`inference returned a non-embedding result for an embed shard (item ${start + i})`);
+      if (result.embedding.length !== dimensions) throw new Error(`embedding of item ${start + i} has ${result.embedding.length} values, expected ${dimensions}`);
+      if (!allFinite(result.embedding)) {
+        fail(i, { code: NON_FINITE_OUTPUT, message: 'the model produced NaN or Infinity for this text' });
+        continue;
+      }
+      lines[i] = embedLine(id, start + i, result.embedding, result.truncated);
+      embeddings?.setRow(i, result.embedding);
+    } else {
+      if (!('label' in result)) throw new Error(`inference returned a non-classification result for a sentiment shard (item ${start + i})`);
+      if (!Number.isFinite(result.score) || !Object.values(result.scores).every(Number.isFinite)) {
+        fail(i, { code: NON_FINITE_OUTPUT, message: 'the model produced NaN or Infinity for this text' });
+        continue;
+      }
+      lines[i] = sentimentLine(id, start + i, result.label, result.score, result.scores, result.truncated);
+    }
+    summary.succeeded++;
+    if (result.truncated) summary.truncated++;
+  }
+
+  return {
+    files: { results: ndjson(lines), embeddings: embeddings?.buffer, errors: errors.length > 0 ? ndjson(errors) : undefined, summary },
+    failedByCode,
+  };
+}
+
+/**
+ * Files of a shard that ran out of attempts: every item gets the same SHARD_FAILED error.
+ * `dimensions` (embed only, from the job record) sizes the NaN rows; null leaves the embeddings
+ * file out when the width is unknown.
+ */
+export function buildFailedShardOutput(task: TaskName, items: readonly ShardItem[], start: number, reason: string, dimensions: number | null): ShardOutput {
+  const error = { code: SHARD_FAILED, message: reason };
+  const lines = items.map((item, i) => errorLine(item.id, start + i, error));
+  const text = ndjson(lines);
+  let embeddings: Buffer | undefined;
+  if (task === 'embed' && dimensions !== null && dimensions > 0) {
+    const matrix = new EmbeddingMatrix(items.length, dimensions);
+    for (let i = 0; i < items.length; i++) matrix.fillNaN(i);
+    embeddings = matrix.buffer;
+  }
+  return {
+    files: { results: text, embeddings, errors: items.length > 0 ? text : undefined, summary: { succeeded: 0, failed: items.length, truncated: 0, tokens: 0 } },
+    failedByCode: new Map(items.length > 0 ? [[SHARD_FAILED, items.length]] : []),
+  };
+}
+
+/** `rows x dims` little-endian float32, written through a DataView so the byte order does not depend on the host. */
+class EmbeddingMatrix {
+  readonly buffer: Buffer;
+  private readonly view: DataView;
+
+  constructor(rows: number, private readonly dims: number) {
+    this.buffer = Buffer.alloc(rows * dims * 4);
+    this.view = new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.byteLength);
+  }
+
+  setRow(row: number, values: ArrayLike<number>): void {
+    const base = row * this.dims * 4;
+    for (let j = 0; j < this.dims; j++) this.view.setFloat32(base + j * 4, values[j] as number, true);
+  }
+
+  fillNaN(row: number): void {
+    const base = row * this.dims * 4;
+    for (let j = 0; j < this.dims; j++) this.view.setFloat32(base + j * 4, Number.NaN, true);
+  }
+}
+
+function allFinite(values: ArrayLike<number>): boolean {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return false;
+  return true;
+}
+
+function ndjson(lines: readonly string[]): string {
+  return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,119 @@
+import { performance } from 'node:perf_hooks';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { UnrecoverableError } from 'bullmq';
+import type { EncodeResponse, ModelInfo, TaskName } from '../../../../libs/models/src/index.js';
+import { JobStore, RESULT_STORE, type ResultStore, type ShardOutcome, type ShardPayload, type ShardResultFiles } from '../../../../libs/shared/src/index.js';
+import { ModelService } from '../inference/model.service.js';
+import { WorkerMetricsService, type ShardMetricOutcome } from '../metrics/worker-metrics.service.js';
+import { CancelSignalsService } from './cancel-signals.service.js';
+import { parseShardPayload, type ShardJob } from './shard-job.js';
+import { buildShardOutput } from './shard-output.js';
+
+/** Engine errors that no retry can fix (the model or options are wrong, not the moment). */
+const PERMANENT_ERRORS = new Set([
+  'UnknownModelError',
+  'InvalidModelError',
+  'UnknownTaskError',
+  'UnsupportedTaskError',
+  'UnsupportedDtypeError',
+  'InvalidEncodeOptionsError',
+]);
+
+/**
+ * Runs one shard: skip it when its job is gone or cancelled, count it from the stored copy when a
+ * previous run already wrote it, otherwise run inference, write the files and count them.
+ * Per-item errors are results; anything thrown makes BullMQ retry the shard (see ShardFailureService
+ * for the last attempt).
+ */
+@Injectable()
+export class ShardProcessorService {
+  private readonly logger = new Logger(ShardProcessorService.name);
+
+  constructor(
+    private readonly jobs: JobStore,
+    @Inject(RESULT_STORE) private readonly results: ResultStore,
+    private readonly models: ModelService,
+    private readonly cancels: CancelSignalsService,
+    private readonly metrics: WorkerMetricsService,
+  ) {}
+
+  /** Returns what was counted for the shard, or null when nothing was (job gone, cancelled, already counted). */
+  async process(job: ShardJob): Promise<ShardOutcome | null> {
+    const payload = parseShardPayload(job.data);
+    const { jobId, shard, task, modelId } = payload;
+    const skip = (outcome: ShardMetricOutcome, why: string): null => {
+      this.metrics.shard(task, modelId, outcome);
+      this.logger.debug(`shard ${shard} of job ${jobId}: ${why}`);
+      return null;
+    };
+    // Watch before reading the state: a cancel published in between still aborts this shard.
+    const watch = this.cancels.watch(jobId);
+    try {
+      const state = await this.jobs.getState(jobId);
+      if (state === null) return skip('dropped', 'job no longer exists');
+      if (state === 'cancelled') return skip('cancelled', 'job is cancelled');
+      const after = await this.jobs.markRunning(jobId);
+      if (after === null) return skip('dropped', 'job no longer exists');
+      if (after === 'cancelled') return skip('cancelled', 'job is cancelled');
+
+      // A previous run wrote this shard and died before counting it: count that copy, never recompute.
+      const stored = await this.results.readSummary(jobId, shard);
+      if (stored !== null) {
+        await this.count(payload, stored);
+        this.metrics.shard(task, modelId, 'recovered');
+        return stored;
+      }
+      if (await this.jobs.isShardDone(jobId, shard)) return skip('already-done', 'already counted');
+
+      const started = performance.now();
+      const info = await this.load(modelId, task);
+      if (watch.signal.aborted) return skip('cancelled', 'job was cancelled');
+      let response: EncodeResponse;
+      try {
+        const texts = payload.items.map((item) => item.text);
+        response = await this.models.encode({ modelId, task, texts, options: payload.options, signal: watch.signal });
+      } catch (error) {
+        if (watch.signal.aborted) return skip('cancelled', 'job was cancelled during inference');
+        throw classifyEngineError(error);
+      }
+      if (watch.signal.aborted) return skip('cancelled', 'job was cancelled during inference');
+
+      const output = buildShardOutput(task, payload.items, payload.start, response.results, info.dimensions);
+      const outcome = await this.writeAndCount(payload, output.files);
+      if (outcome.written) this.metrics.itemsFailedByCode(output.failedByCode);
+      this.metrics.inference(task, modelId, payload.items.length, output.files.summary.tokens, (performance.now() - started) / 1000);
+      this.metrics.shard(task, modelId, 'completed');
+      return outcome.counted;
+    } finally {
+      watch.release();
+    }
+  }
+
+  private async load(modelId: string, task: TaskName): Promise<ModelInfo> {
+    try {
+      return await this.models.ensureLoaded(modelId, task);
+    } catch (error) {
+      throw classifyEngineError(error);
+    }
+  }
+
+  /** 'exists' means another run finished the shard first: its copy is the one that counts. */
+  private async writeAndCount(payload: ShardPayload, files: ShardResultFiles): Promise<{ written: boolean; counted: ShardOutcome }> {
+    const written = (await this.results.writeShard(payload.jobId, payload.shard, files)) === 'written';
+    const counted = written ? files.summary : ((await this.results.readSummary(payload.jobId, payload.shard)) ?? files.summary);
+    await this.count(payload, counted);
+    return { written, counted };
+  }
+
+  private async count(payload: ShardPayload, outcome: ShardOutcome): Promise<void> {
+    const result = await this.jobs.completeShard(payload.jobId, payload.shard, outcome);
+    if (result === 'job-finished') this.logger.log(`job ${payload.jobId} finished (last shard ${payload.shard})`);
+    else if (result === 'unknown-job') this.logger.warn(`shard ${payload.shard} of job ${payload.jobId}: job record disappeared before counting`);
+  }
+}
+
+/** Permanent engine errors become UnrecoverableError so the shard fails now instead of after every backoff. */
+function classifyEngineError(error: unknown): Error {
+  const err = error instanceof Error ? error : new Error(String(error));
+  return PERMANENT_ERRORS.has(err.name) ? new UnrecoverableError(err.message) : err;
+}

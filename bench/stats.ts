@@ -1,0 +1,38 @@
+/** Nearest-rank percentile of an ascending array. */
+export function percentile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[rank] as number;
+}
+
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+
+export interface CpuSnapshot {
+  busy: number;
+  total: number;
+  /** This process and its reaped children (utime + stime + cutime + cstime), in clock ticks. */
+  self: number;
+}
+
+export function cpuSnapshot(): CpuSnapshot {
+  const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] as string).trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = fields;
+  const busy = user + nice + system + irq + softirq + steal;
+  const own = readFileSync('/proc/self/stat', 'utf8');
+  const after = own.slice(own.lastIndexOf(')') + 2).split(' ').map(Number);
+  // Fields 14-17 of /proc/<pid>/stat; `after` starts at field 3.
+  const self = (after[11] ?? 0) + (after[12] ?? 0) + (after[13] ?? 0) + (after[14] ?? 0);
+  return { busy, total: busy + idle + iowait, self };
+}
+
+/**
+ * Cores that processes outside this benchmark kept busy between two snapshots (on a shared box,
+ * other people's test runs). Children count only once they have exited, so take `to` after the
+ * measurement's processes are gone.
+ */
+export function foreignCores(from: CpuSnapshot, to: CpuSnapshot): number {
+  const total = to.total - from.total;
+  if (total <= 0) return 0;
+  return Math.max(0, ((to.busy - from.busy - (to.self - from.self)) / total) * cpus().length);
+}

@@ -1,0 +1,236 @@
+/**
+ * Measurement 4, "system": the real deployment on one box. A private Redis, the built API and N
+ * worker processes; the corpus is streamed as NDJSON to POST /v1/jobs and the clock runs from the
+ * first byte of the upload to the job's finished_at (the API's record, same host clock). Shard
+ * latencies come from the BullMQ job hashes (processedOn → finishedOn) left in Redis.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { Redis } from 'ioredis';
+import { MODEL_ID } from './corpus.js';
+import { API_ENTRY, freePort, RssSampler, startApp, startRedis, WORKER_ENTRY, type AppProc, type RssSummary } from './processes.js';
+import { percentile } from './stats.js';
+
+export interface SystemConfig {
+  modelDir: string;
+  dtype: 'fp32' | 'q8';
+  workers: number;
+  /** INFERENCE_THREADS of each worker. */
+  inferenceThreads: number;
+  /** Extra worker env (MAX_BATCH_TOKENS, WORKER_CONCURRENCY, ...); unset keys keep the app defaults. */
+  workerEnv?: Record<string, string>;
+  items: () => Iterable<{ id: string; text: string }>;
+  count: number;
+  sampleRss?: boolean;
+  /** Stop this many seconds after the upload was accepted (cancel the job) instead of waiting for it to finish. */
+  processSeconds?: number;
+  /** Read shard boundaries from the queue (for replaying the batch plan). */
+  readShardRanges?: boolean;
+  timeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface ShardLatency {
+  n: number;
+  p50: number;
+  p95: number;
+  max: number;
+  mean: number;
+}
+
+export interface SystemRun {
+  config: { dtype: string; workers: number; inferenceThreads: number; workerEnv: Record<string, string> };
+  texts: number;
+  state: string;
+  /** Upload start → job finished_at. */
+  seconds: number;
+  /** Upload start → 202 (the corpus staged and enqueued). */
+  uploadSeconds: number;
+  counts: { total: number; succeeded: number; failed: number };
+  tokensProcessed: number;
+  truncated: number;
+  shards: { total: number; done: number; failed: number };
+  /** finishedOn - processedOn of each completed shard, in seconds. */
+  shardSeconds: ShardLatency | null;
+  /** processedOn - timestamp (time queued) of each completed shard, in seconds. */
+  shardQueueSeconds: ShardLatency | null;
+  shardRanges?: Array<{ start: number; count: number }>;
+  /** For runs cut short (processSeconds): texts done when stopped and the seconds they took after the upload. */
+  partial?: { textsDone: number; processingSeconds: number };
+  rss?: Record<string, RssSummary>;
+  rssSeries?: Record<string, Array<[number, number]>>;
+  jobThroughput: unknown;
+}
+
+interface JobView {
+  id: string;
+  state: string;
+  counts: { total: number; succeeded: number; failed: number };
+  shards: { total: number; done: number; failed: number };
+  tokens_processed: number;
+  truncated: number;
+  finished_at: string | null;
+  throughput: unknown;
+}
+
+const TERMINAL = ['completed', 'failed', 'cancelled'];
+
+async function getJob(baseUrl: string, id: string): Promise<JobView> {
+  const response = await fetch(`${baseUrl}/v1/jobs/${id}`);
+  if (response.status !== 200) throw new Error(`GET /v1/jobs/${id}: ${response.status} ${await response.text()}`);
+  return (await response.json()) as JobView;
+}
+
+function ndjsonBody(items: Iterable<{ id: string; text: string }>): ReadableStream {
+  const chunks = (function* () {
+    let chunk = '';
+    for (const item of items) {
+      chunk += JSON.stringify(item) + '\n';
+      if (chunk.length > 256 * 1024) {
+        yield Buffer.from(chunk);
+        chunk = '';
+      }
+    }
+    if (chunk) yield Buffer.from(chunk);
+  })();
+  return Readable.toWeb(Readable.from(chunks)) as ReadableStream;
+}
+
+function latency(values: number[]): ShardLatency | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return {
+    n: sorted.length,
+    p50: percentile(sorted, 0.5),
+    p95: percentile(sorted, 0.95),
+    max: sorted[sorted.length - 1] as number,
+    mean: sorted.reduce((a, b) => a + b, 0) / sorted.length,
+  };
+}
+
+async function readShards(redisUrl: string, jobId: string, withRanges: boolean) {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
+  try {
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, found] = await redis.scan(cursor, 'MATCH', `sw:bull:shards:${jobId}-*`, 'COUNT', 1000);
+      cursor = next;
+      keys.push(...found.filter((k) => /-\d+$/.test(k)));
+    } while (cursor !== '0');
+    const processing: number[] = [];
+    const waiting: number[] = [];
+    const ranges: Array<{ start: number; count: number }> = [];
+    for (const key of keys) {
+      const fields = withRanges ? ['timestamp', 'processedOn', 'finishedOn', 'data'] : ['timestamp', 'processedOn', 'finishedOn'];
+      const [queued, processed, finished, data] = await redis.hmget(key, ...fields);
+      if (processed && finished) {
+        processing.push((Number(finished) - Number(processed)) / 1000);
+        if (queued) waiting.push((Number(processed) - Number(queued)) / 1000);
+      }
+      if (data) {
+        const payload = JSON.parse(data) as { start: number; items: unknown[] };
+        ranges.push({ start: payload.start, count: payload.items.length });
+      }
+    }
+    ranges.sort((a, b) => a.start - b.start);
+    return { processing: latency(processing), waiting: latency(waiting), ranges };
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export async function runSystem(config: SystemConfig): Promise<SystemRun> {
+  const log = config.log ?? (() => undefined);
+  const temp = await mkdtemp(join(tmpdir(), 'sw-bench-'));
+  const redis = await startRedis();
+  const apps: AppProc[] = [];
+  let sampler: RssSampler | undefined;
+  try {
+    const common = { REDIS_URL: redis.url, MODEL_DIR: config.modelDir, RESULTS_DIR: join(temp, 'results') };
+    const apiPort = await freePort();
+    const api = await startApp(API_ENTRY, { ...common, PORT: String(apiPort) }, apiPort);
+    apps.push(api);
+    const workerEnv = { INFERENCE_THREADS: String(config.inferenceThreads), INTRA_OP_THREADS: '1', DTYPE: config.dtype, ...config.workerEnv };
+    const workers = await Promise.all(
+      Array.from({ length: config.workers }, async () => {
+        const port = await freePort();
+        return startApp(WORKER_ENTRY, { ...common, ...workerEnv, WORKER_PORT: String(port), DEVICE: 'cpu', PRELOAD_MODELS: `embed:${MODEL_ID}` }, port);
+      }),
+    );
+    apps.push(...workers);
+    log(`api and ${workers.length} worker(s) ready`);
+
+    if (config.sampleRss) {
+      const pids: Record<string, number> = { api: api.pid, redis: redis.pid };
+      workers.forEach((w, i) => (pids[workers.length === 1 ? 'worker' : `worker${i + 1}`] = w.pid));
+      sampler = new RssSampler(pids);
+      sampler.mark('upload');
+    }
+
+    const started = Date.now();
+    const response = await fetch(`${api.baseUrl}/v1/jobs?${new URLSearchParams({ task: 'embed', model: MODEL_ID })}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson' },
+      body: ndjsonBody(config.items()),
+      duplex: 'half',
+    } as RequestInit);
+    const created = (await response.json()) as { id?: string };
+    const uploadSeconds = (Date.now() - started) / 1000;
+    if (response.status !== 202 || !created.id) throw new Error(`submit failed: ${response.status} ${JSON.stringify(created)}`);
+    sampler?.mark('processing');
+    log(`uploaded ${config.count} texts in ${uploadSeconds.toFixed(1)} s (job ${created.id})`);
+
+    const deadline = Date.now() + (config.timeoutMs ?? 60 * 60_000);
+    const stopAt = config.processSeconds === undefined ? Infinity : Date.now() + config.processSeconds * 1000;
+    let job: JobView;
+    let lastLog = Date.now();
+    for (;;) {
+      job = await getJob(api.baseUrl, created.id);
+      if (TERMINAL.includes(job.state)) break;
+      if (Date.now() >= stopAt) break;
+      if (Date.now() > deadline) throw new Error(`job still ${job.state} after the timeout (${JSON.stringify(job.shards)})`);
+      if (Date.now() - lastLog > 15_000) {
+        lastLog = Date.now();
+        log(`  ${job.counts.succeeded + job.counts.failed}/${job.counts.total} texts, shards ${job.shards.done}/${job.shards.total}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    let partial: SystemRun['partial'];
+    const stoppedAt = Date.now();
+    // Read before any cancel: cancelling takes the job's shards off the queue.
+    const shards = await readShards(redis.url, created.id, config.readShardRanges ?? false);
+    if (!TERMINAL.includes(job.state)) {
+      partial = { textsDone: job.counts.succeeded + job.counts.failed, processingSeconds: (stoppedAt - started) / 1000 - uploadSeconds };
+      sampler?.mark('cancel');
+      await fetch(`${api.baseUrl}/v1/jobs/${created.id}/cancel`, { method: 'POST' });
+    }
+    sampler?.stop();
+    const finishedAt = job.finished_at ? Date.parse(job.finished_at) : stoppedAt;
+    return {
+      config: { dtype: config.dtype, workers: config.workers, inferenceThreads: config.inferenceThreads, workerEnv },
+      texts: config.count,
+      state: job.state,
+      seconds: (finishedAt - started) / 1000,
+      uploadSeconds,
+      counts: job.counts,
+      tokensProcessed: job.tokens_processed,
+      truncated: job.truncated,
+      shards: job.shards,
+      shardSeconds: shards.processing,
+      shardQueueSeconds: shards.waiting,
+      shardRanges: config.readShardRanges ? shards.ranges : undefined,
+      partial,
+      rss: sampler?.summary(),
+      rssSeries: sampler?.downsampled(),
+      jobThroughput: job.throughput,
+    };
+  } finally {
+    sampler?.stop();
+    for (const app of apps.reverse()) await app.stop().catch(() => undefined);
+    await redis.stop();
+    await rm(temp, { recursive: true, force: true });
+  }
+}

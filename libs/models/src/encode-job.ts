@@ -1,0 +1,116 @@
+/**
+ * One encode() request, main-thread side: tokenize in parallel chunks, plan
+ * length-sorted batches, spread them over the threads and put every result
+ * back at its input index.
+ */
+import { planBatches, paddedTokens, type BatchLimits } from './batch-plan.js';
+import type { ResolvedEncodeOptions } from './encode-options.js';
+import type { ModelInfo } from './model-info.js';
+import { classify } from './softmax.js';
+import type { ModelRef, RunResult } from './thread-protocol.js';
+import type { JobContext, ThreadScheduler } from './thread-scheduler.js';
+import type { EncodeResponse, ItemResult } from './types.js';
+
+// Small enough that tokenizing spreads over threads, large enough that messaging stays negligible.
+const TOKENIZE_CHUNK = 256;
+
+export interface EncodeJob {
+  scheduler: ThreadScheduler;
+  threads: number;
+  limits: BatchLimits;
+  model: ModelRef;
+  info: ModelInfo;
+  texts: readonly string[];
+  options: ResolvedEncodeOptions;
+  ctx: JobContext;
+}
+
+export async function runEncodeJob(job: EncodeJob): Promise<EncodeResponse> {
+  const { scheduler, model, info, texts, options, ctx } = job;
+  const n = texts.length;
+  const results: ItemResult[] = new Array(n);
+  const stats = { tokens: 0, paddedTokens: 0, batches: 0, tokenizeSeconds: 0, inferenceSeconds: 0 };
+  if (n === 0) return { results, stats };
+
+  // 1. Tokenize, split across threads.
+  const chunk = Math.max(1, Math.min(TOKENIZE_CHUNK, Math.ceil(n / job.threads)));
+  const starts = Array.from({ length: Math.ceil(n / chunk) }, (_, c) => c * chunk);
+  const tokenized = await Promise.all(
+    starts.map((start) =>
+      scheduler.submit({ type: 'tokenize', model, texts: texts.slice(start, start + chunk), truncate: options.truncate }, [], ctx),
+    ),
+  );
+  const ids: Int32Array[] = new Array(n);
+  const lengths = new Int32Array(n);
+  const original = new Int32Array(n);
+  const runnable: number[] = [];
+  tokenized.forEach((part, c) => {
+    stats.tokenizeSeconds += part.seconds;
+    let offset = 0;
+    for (let j = 0; j < part.lengths.length; j++) {
+      const i = (starts[c] as number) + j;
+      const kept = part.lengths[j] as number;
+      const full = part.original[j] as number;
+      ids[i] = part.ids.subarray(offset, offset + kept);
+      lengths[i] = kept;
+      original[i] = full;
+      offset += kept;
+      if (full > info.maxTokens && !options.truncate) {
+        const message = `text has ${full} tokens; model ${model.modelId} accepts at most ${info.maxTokens}`;
+        results[i] = { ok: false, tokens: full, truncated: false, error: { code: 'TEXT_TOO_LONG', message } };
+      } else {
+        runnable.push(i);
+      }
+    }
+  });
+
+  // 2. Plan and run batches; longest first, so the slowest work starts earliest.
+  const plan = planBatches(lengths, job.limits, runnable);
+  stats.batches = plan.length;
+  stats.paddedTokens = paddedTokens(plan);
+  await Promise.all(
+    plan.map(async (batch) => {
+      const batchLengths = Int32Array.from(batch.indices, (i) => lengths[i] as number);
+      const batchIds = new Int32Array(batchLengths.reduce((a, b) => a + b, 0));
+      let offset = 0;
+      for (const i of batch.indices) {
+        batchIds.set(ids[i] as Int32Array, offset);
+        offset += (ids[i] as Int32Array).length;
+      }
+      const request = { type: 'run', model, ids: batchIds, lengths: batchLengths, pooling: options.pooling, normalize: options.normalize } as const;
+      const run = await scheduler.submit(request, [batchIds.buffer as ArrayBuffer, batchLengths.buffer as ArrayBuffer], ctx);
+      stats.inferenceSeconds += run.seconds;
+      stats.tokens += offset;
+      fillBatch(results, batch.indices, run, job, lengths, original);
+    }),
+  );
+  return { results, stats };
+}
+
+function fillBatch(
+  results: ItemResult[],
+  indices: readonly number[],
+  run: RunResult,
+  job: EncodeJob,
+  lengths: Int32Array,
+  original: Int32Array,
+): void {
+  const failed = new Map(run.failed.map((f) => [f.index, f.message]));
+  const { width, values } = run;
+  indices.forEach((i, j) => {
+    const tokens = lengths[i] as number;
+    const message = failed.get(j);
+    if (message !== undefined) {
+      results[i] = { ok: false, tokens, truncated: false, error: { code: 'INFERENCE_FAILED', message } };
+      return;
+    }
+    const truncated = (original[i] as number) > tokens;
+    if (job.model.task === 'embed') {
+      results[i] = { ok: true, tokens, truncated, embedding: values.slice(j * width, (j + 1) * width) };
+    } else {
+      const row = values.subarray(j * width, (j + 1) * width);
+      results[i] = { ok: true, tokens, truncated, ...classify(row, job.info.labels ?? [], job.options.topK) };
+    }
+  });
+}
+

@@ -1,0 +1,44 @@
+import { InvalidEncodeOptionsError, InvalidPoolOptionsError } from './errors.js';
+import type { Pooling } from './pooling.js';
+import type { EncodeOptions, InferencePoolOptions } from './types.js';
+
+export interface ResolvedEncodeOptions {
+  pooling: Pooling;
+  normalize: boolean;
+  topK: number | null;
+  truncate: boolean;
+}
+
+/** Applies the documented defaults and rejects values that would otherwise fail deep inside a thread. */
+export function resolveEncodeOptions(options: EncodeOptions | undefined): ResolvedEncodeOptions {
+  const { pooling = 'mean', normalize = true, topK = null, truncate = true } = options ?? {};
+  if (pooling !== 'mean' && pooling !== 'cls') throw new InvalidEncodeOptionsError(`pooling must be "mean" or "cls", got ${JSON.stringify(pooling)}`);
+  if (typeof normalize !== 'boolean') throw new InvalidEncodeOptionsError('normalize must be true or false');
+  if (typeof truncate !== 'boolean') throw new InvalidEncodeOptionsError('truncate must be true or false');
+  if (topK !== null && !(Number.isInteger(topK) && topK >= 1)) {
+    throw new InvalidEncodeOptionsError(`topK must be a positive integer or null (all labels), got ${JSON.stringify(topK)}`);
+  }
+  return { pooling, normalize, topK, truncate };
+}
+
+export function assertTexts(texts: unknown): asserts texts is string[] {
+  if (!Array.isArray(texts)) throw new InvalidEncodeOptionsError('texts must be an array of strings');
+  const bad = texts.findIndex((t) => typeof t !== 'string');
+  if (bad !== -1) throw new InvalidEncodeOptionsError(`texts[${bad}] is a ${typeof texts[bad]}, not a string`);
+}
+
+const DEVICES = ['cpu', 'webgpu', 'cuda'];
+const DTYPES = ['fp32', 'fp16', 'q8'];
+
+/** Validates pool options up front so a typo fails at construction, not in a thread. */
+export function validatePoolOptions(options: InferencePoolOptions): void {
+  for (const key of ['threads', 'intraOpThreads', 'maxBatchTokens', 'maxBatchSize'] as const) {
+    const value = options[key];
+    if (!Number.isInteger(value) || value < 1) throw new InvalidPoolOptionsError(`${key} must be a positive integer, got ${JSON.stringify(value)}`);
+  }
+  if (!DEVICES.includes(options.device)) throw new InvalidPoolOptionsError(`device must be one of ${DEVICES.join(', ')}, got ${JSON.stringify(options.device)}`);
+  if (!DTYPES.includes(options.dtype)) throw new InvalidPoolOptionsError(`dtype must be one of ${DTYPES.join(', ')}, got ${JSON.stringify(options.dtype)}`);
+  if (options.modelDir !== undefined && (typeof options.modelDir !== 'string' || options.modelDir === '')) {
+    throw new InvalidPoolOptionsError('modelDir must be a non-empty path when set');
+  }
+}

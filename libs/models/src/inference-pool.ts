@@ -1,0 +1,124 @@
+import { assertDeviceAvailable } from './device.js';
+import { runEncodeJob } from './encode-job.js';
+import { assertTexts, resolveEncodeOptions, validatePoolOptions } from './encode-options.js';
+import { AbortError, PoolStateError, UnsupportedDtypeError, UnsupportedTaskError } from './errors.js';
+import { resolveModelId } from './model-id.js';
+import { readModelInfo, type ModelInfo } from './model-info.js';
+import type { TaskName } from './tasks.js';
+import { threadEntryUrl } from './thread-entry.js';
+import { ThreadScheduler, type JobContext } from './thread-scheduler.js';
+import type { EncodeRequest, EncodeResponse, InferencePoolOptions } from './types.js';
+
+type State = 'new' | 'starting' | 'running' | 'closed';
+
+/**
+ * Runs transformers.js models on worker threads. One encode() request is
+ * split into batches that all threads work on; results come back in input
+ * order. Typical use: `start()`, `load()` each model once, `encode()` per
+ * shard, `close()` on shutdown.
+ */
+export class InferencePool {
+  private readonly options: InferencePoolOptions;
+  private state: State = 'new';
+  private scheduler: ThreadScheduler | undefined;
+  private starting: Promise<void> | undefined;
+  private readonly loaded = new Map<string, Promise<ModelInfo>>();
+
+  /** Validates options only; threads are spawned by start(). */
+  constructor(options: InferencePoolOptions) {
+    validatePoolOptions(options);
+    this.options = { ...options };
+  }
+
+  /** Spawns the threads; fails if the device is unavailable or a thread cannot start. Idempotent. */
+  start(): Promise<void> {
+    if (this.state === 'closed') return Promise.reject(new PoolStateError('closed'));
+    this.starting ??= (async () => {
+      this.state = 'starting';
+      const { threads, intraOpThreads, device, dtype, modelDir } = this.options;
+      assertDeviceAvailable(device);
+      const scheduler = new ThreadScheduler(threads, threadEntryUrl(), { intraOpThreads, device, dtype, modelDir });
+      this.scheduler = scheduler;
+      await scheduler.start();
+      // close() may have been called while the threads were starting.
+      if (this.state === 'starting') this.state = 'running';
+    })();
+    return this.starting;
+  }
+
+  /** Loads a model in every thread (once) and warms it up; returns what it can do. */
+  async load(modelId: string, task: TaskName): Promise<ModelInfo> {
+    const scheduler = this.running();
+    const id = resolveModelId(modelId, task, { modelDir: this.options.modelDir });
+    const key = `${id}|${task}`;
+    let info = this.loaded.get(key);
+    if (!info) {
+      info = this.loadEverywhere(scheduler, id, task);
+      this.loaded.set(key, info);
+      info.catch(() => this.loaded.delete(key));
+    }
+    return info;
+  }
+
+  /** Encodes `texts`; loads the model first if needed. Item failures are results, not rejections. */
+  async encode(request: EncodeRequest): Promise<EncodeResponse> {
+    const scheduler = this.running();
+    assertTexts(request.texts);
+    const options = resolveEncodeOptions(request.options);
+    const { signal } = request;
+    if (signal?.aborted) throw new AbortError(signal.reason);
+    const info = await this.load(request.modelId, request.task);
+    const ctx: JobContext = { cancelled: false, cancelReason: () => new AbortError(signal?.reason) };
+    const work = runEncodeJob({
+      scheduler,
+      threads: this.options.threads,
+      limits: { maxBatchTokens: this.options.maxBatchTokens, maxBatchSize: this.options.maxBatchSize },
+      model: { modelId: info.id, task: request.task },
+      info,
+      texts: request.texts,
+      options,
+      ctx,
+    }).catch((error: unknown) => {
+      // Drop this request's queued batches: the caller has its answer already.
+      ctx.cancelled = true;
+      throw error;
+    });
+    return signal ? raceAbort(work, signal, ctx) : work;
+  }
+
+  /** Disposes every session and terminates the threads. Idempotent. */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    await this.starting?.catch(() => undefined);
+    await this.scheduler?.close();
+  }
+
+  private running(): ThreadScheduler {
+    if (this.state === 'closed') throw new PoolStateError('closed');
+    if (this.state !== 'running' || !this.scheduler) throw new PoolStateError('not-started');
+    return this.scheduler;
+  }
+
+  private async loadEverywhere(scheduler: ThreadScheduler, id: string, task: TaskName): Promise<ModelInfo> {
+    const { modelDir, dtype } = this.options;
+    // Local folders can be checked from the files alone, before any thread spends time loading.
+    const local = modelDir === undefined ? undefined : await readModelInfo(id, { modelDir });
+    if (local && !local.tasks.includes(task)) throw new UnsupportedTaskError(id, task, local.tasks);
+    if (local && !local.dtypes.includes(dtype)) throw new UnsupportedDtypeError(id, dtype, local.dtypes);
+    const infos = await scheduler.broadcast({ type: 'load', model: { modelId: id, task } });
+    return local ?? (infos[0] as ModelInfo);
+  }
+}
+
+function raceAbort<T>(work: Promise<T>, signal: AbortSignal, ctx: JobContext): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => {
+      ctx.cancelled = true;
+      reject(new AbortError(signal.reason));
+    };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}

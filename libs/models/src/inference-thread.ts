@@ -1,0 +1,69 @@
+/**
+ * Entry point of one inference thread (worker_threads). session.run blocks
+ * the thread it runs on, so it happens here and never on the worker app's
+ * main thread, which must stay free to renew BullMQ locks.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { configureTransformers } from './model-loader.js';
+import { ModelRunner } from './model-runner.js';
+import {
+  serializeError,
+  type ModelRef,
+  type ThreadConfig,
+  type ThreadEnvelope,
+  type ThreadMessage,
+  type ThreadRequest,
+} from './thread-protocol.js';
+
+if (!parentPort) throw new Error('inference-thread.js must be started as a worker thread by InferencePool');
+const port = parentPort;
+const config = workerData as ThreadConfig;
+configureTransformers(config);
+
+// One load per model per thread; concurrent requests for a loading model share the promise.
+const models = new Map<string, Promise<ModelRunner>>();
+
+function modelFor(ref: ModelRef): Promise<ModelRunner> {
+  const key = `${ref.modelId}|${ref.task}|${config.dtype}|${config.device}`;
+  let runner = models.get(key);
+  if (!runner) {
+    runner = ModelRunner.load(ref, config);
+    models.set(key, runner);
+    // A failed load is not cached: the next request retries (the file may have been fixed).
+    runner.catch(() => models.delete(key));
+  }
+  return runner;
+}
+
+async function handle(request: ThreadRequest): Promise<{ result: unknown; transfer: ArrayBuffer[] }> {
+  switch (request.type) {
+    case 'load':
+      return { result: (await modelFor(request.model)).info, transfer: [] };
+    case 'tokenize': {
+      const result = (await modelFor(request.model)).tokenize(request.texts, request.truncate);
+      return { result, transfer: [result.ids.buffer, result.lengths.buffer, result.original.buffer] as ArrayBuffer[] };
+    }
+    case 'run': {
+      const runner = await modelFor(request.model);
+      const result = await runner.run(request.ids, request.lengths, request.pooling, request.normalize);
+      return { result, transfer: [result.values.buffer as ArrayBuffer] };
+    }
+    case 'dispose': {
+      const runners = await Promise.allSettled(models.values());
+      models.clear();
+      await Promise.all(runners.map((r) => (r.status === 'fulfilled' ? r.value.dispose() : undefined)));
+      return { result: null, transfer: [] };
+    }
+    case 'crash':
+      process.exit(70);
+  }
+}
+
+port.on('message', (envelope: ThreadEnvelope) => {
+  handle(envelope.request).then(
+    ({ result, transfer }) => port.postMessage({ type: 'reply', id: envelope.id, ok: true, result } satisfies ThreadMessage, transfer),
+    (error: unknown) => port.postMessage({ type: 'reply', id: envelope.id, ok: false, error: serializeError(error) } satisfies ThreadMessage),
+  );
+});
+
+port.postMessage({ type: 'ready' } satisfies ThreadMessage);

@@ -1,0 +1,123 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { InvalidModelError, UnknownModelError } from './errors.js';
+import { assertSafeModelId, hasLocalModel } from './model-id.js';
+import type { TaskName } from './tasks.js';
+
+/** ONNX weight variants transformers.js knows, keyed by the file-name suffix it looks for in onnx/. */
+export const DTYPE_FILE_SUFFIXES = Object.freeze({
+  fp32: '',
+  fp16: '_fp16',
+  q8: '_quantized',
+  int8: '_int8',
+  uint8: '_uint8',
+  q4: '_q4',
+  q4f16: '_q4f16',
+  bnb4: '_bnb4',
+} as const);
+
+export type ModelDtype = keyof typeof DTYPE_FILE_SUFFIXES;
+
+/** What a worker needs to know about a model before sending it text. */
+export interface ModelInfo {
+  id: string;
+  /** `model_type` from config.json, e.g. `bert`, `distilbert`, `roberta`. */
+  family: string;
+  /** Tasks the exported graph can serve (a classifier export has no hidden-state output). */
+  tasks: TaskName[];
+  /** Hidden size; the embedding length for `embed`. */
+  dimensions: number;
+  /** Class labels in logit order, or null for models that are not classifiers. */
+  labels: string[] | null;
+  /** Longest input in tokens, special tokens included. */
+  maxTokens: number;
+  /** Weight variants present in onnx/ (only known for local folders; Hub models report the loaded one). */
+  dtypes: ModelDtype[];
+}
+
+type Json = Record<string, unknown>;
+
+// These families number positions from padding_idx + 1, so two position slots are never usable by text.
+const POSITION_OFFSET_FAMILIES = new Set(['roberta', 'xlm-roberta', 'camembert', 'mpnet', 'longformer']);
+const POSITION_OFFSET = 2;
+// HF writes 1e30 into model_max_length when the tokenizer itself has no limit.
+const UNSET_LENGTH = 1e9;
+const FALLBACK_MAX_TOKENS = 512;
+
+function num(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : undefined;
+}
+
+/** Builds ModelInfo from the two JSON files; shared by readModelInfo and the threads (for Hub models). */
+export function modelInfoFromConfigs(id: string, config: Json, tokenizerConfig: Json, dtypes: ModelDtype[]): ModelInfo {
+  const family = typeof config.model_type === 'string' ? config.model_type : 'unknown';
+  const architectures = Array.isArray(config.architectures) ? config.architectures.filter((a): a is string => typeof a === 'string') : [];
+  const classifier = architectures.some((a) => a.endsWith('ForSequenceClassification'));
+
+  const dimensions = num(config.hidden_size) ?? num(config.dim) ?? num(config.d_model);
+  if (dimensions === undefined) throw new InvalidModelError(id, 'config.json has no hidden_size (or dim / d_model); is this an encoder model?');
+
+  const positions = num(config.max_position_embeddings);
+  const fromPositions = positions === undefined ? undefined : positions - (POSITION_OFFSET_FAMILIES.has(family) ? POSITION_OFFSET : 0);
+  const tokenizerLimit = num(tokenizerConfig.model_max_length);
+  const limits = [fromPositions, tokenizerLimit !== undefined && tokenizerLimit < UNSET_LENGTH ? tokenizerLimit : undefined];
+  const known = limits.filter((x): x is number => x !== undefined);
+  const maxTokens = known.length > 0 ? Math.min(...known) : FALLBACK_MAX_TOKENS;
+
+  return {
+    id,
+    family,
+    tasks: classifier ? ['sentiment'] : ['embed'],
+    dimensions,
+    labels: classifier ? labelsOf(config) : null,
+    maxTokens,
+    dtypes,
+  };
+}
+
+function labelsOf(config: Json): string[] {
+  const id2label = config.id2label && typeof config.id2label === 'object' ? (config.id2label as Record<string, unknown>) : {};
+  const count = Math.max(num(config.num_labels) ?? 0, Object.keys(id2label).length);
+  // Keys are strings ("0", "1", ...) in JSON; index order is what the logits use.
+  return Array.from({ length: count }, (_, i) => {
+    const label = id2label[String(i)];
+    return typeof label === 'string' ? label : `LABEL_${i}`;
+  });
+}
+
+/** Maps onnx/ file names to the dtypes they provide (`model_quantized.onnx` -> q8). */
+export function dtypesFromFiles(files: readonly string[]): ModelDtype[] {
+  const present = new Set(files);
+  return (Object.keys(DTYPE_FILE_SUFFIXES) as ModelDtype[]).filter((d) => present.has(`model${DTYPE_FILE_SUFFIXES[d]}.onnx`));
+}
+
+/** Reads ModelInfo for a folder under modelDir without loading the model. */
+export async function readModelInfo(modelId: string, opts: { modelDir?: string }): Promise<ModelInfo> {
+  assertSafeModelId(modelId);
+  if (opts.modelDir === undefined) {
+    throw new InvalidModelError(modelId, 'readModelInfo reads local files; pass modelDir, or use InferencePool.load() which reports ModelInfo for Hub models');
+  }
+  if (!hasLocalModel(opts.modelDir, modelId)) {
+    throw new UnknownModelError(modelId, `no config.json under ${join(opts.modelDir, modelId)}`);
+  }
+  const folder = join(opts.modelDir, modelId);
+  const config = await readJson(join(folder, 'config.json'), modelId);
+  const tokenizerConfig = await readJson(join(folder, 'tokenizer_config.json'), modelId).catch((error: unknown) => {
+    // Optional file; a malformed one is still an error.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw error;
+  });
+  const files = await readdir(join(folder, 'onnx')).catch(() => [] as string[]);
+  return modelInfoFromConfigs(modelId, config, tokenizerConfig, dtypesFromFiles(files));
+}
+
+async function readJson(path: string, modelId: string): Promise<Json> {
+  const text = await readFile(path, 'utf8');
+  try {
+    const value: unknown = JSON.parse(text);
+    if (value && typeof value === 'object' && !Array.isArray(value)) return value as Json;
+  } catch {
+    // fall through to the error below
+  }
+  throw new InvalidModelError(modelId, `${path} is not a JSON object; re-export the model`);
+}

@@ -1,0 +1,94 @@
+/**
+ * Thread-side transformers.js setup and model loading. Only the inference
+ * thread imports this module: pulling transformers.js (and onnxruntime) into
+ * the worker app's main thread would cost memory and startup for nothing.
+ */
+import { readdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import {
+  AutoModel,
+  AutoModelForSequenceClassification,
+  AutoTokenizer,
+  env,
+  LogLevel,
+  type PreTrainedModel,
+  type PreTrainedTokenizer,
+} from '@huggingface/transformers';
+import { explainDeviceFailure } from './device.js';
+import { ModelLoadError, UnsupportedDtypeError, UnsupportedTaskError } from './errors.js';
+import { dtypesFromFiles, modelInfoFromConfigs, type ModelDtype, type ModelInfo } from './model-info.js';
+import type { ModelRef, ThreadConfig } from './thread-protocol.js';
+
+export interface LoadedParts {
+  tokenizer: PreTrainedTokenizer;
+  model: PreTrainedModel;
+  info: ModelInfo;
+  /** Input names of the ONNX session, e.g. whether it wants token_type_ids. */
+  inputNames: readonly string[];
+}
+
+/** Points transformers.js at modelDir (offline) or at the Hub. Called once per thread. */
+export function configureTransformers(config: ThreadConfig): void {
+  // transformers.js logs a failed run together with its input ids (user text, recoverable by decoding);
+  // every failure already reaches the caller as an error, so its own logging stays off.
+  env.logLevel = LogLevel.NONE;
+  if (config.modelDir !== undefined) {
+    env.localModelPath = config.modelDir;
+    env.allowLocalModels = true;
+    env.allowRemoteModels = false;
+    // Local folders need no cache, and a stale cached copy of a same-named Hub model must never win.
+    env.useFSCache = false;
+  } else {
+    env.allowLocalModels = false;
+    env.allowRemoteModels = true;
+  }
+}
+
+export async function loadParts(ref: ModelRef, config: ThreadConfig): Promise<LoadedParts> {
+  // Folder ids may be nested deeper than transformers.js's "org/name" check accepts, so local
+  // models are addressed by absolute path (resolveModelId already kept them inside modelDir).
+  const location = config.modelDir === undefined ? ref.modelId : resolve(config.modelDir, ref.modelId);
+  const dtypes = config.modelDir === undefined ? [config.dtype] : await localDtypes(location);
+  if (!dtypes.includes(config.dtype)) throw new UnsupportedDtypeError(ref.modelId, config.dtype, dtypes);
+
+  let tokenizer: PreTrainedTokenizer;
+  let model: PreTrainedModel;
+  try {
+    tokenizer = await AutoTokenizer.from_pretrained(location);
+  } catch (error) {
+    throw new ModelLoadError(ref.modelId, `tokenizer: ${messageOf(error)}`);
+  }
+  const ModelClass = ref.task === 'sentiment' ? AutoModelForSequenceClassification : AutoModel;
+  try {
+    model = await ModelClass.from_pretrained(location, {
+      dtype: config.dtype,
+      device: config.device,
+      // One inference thread per core group: inter-op parallelism would fight the other threads.
+      session_options: { intraOpNumThreads: config.intraOpThreads, interOpNumThreads: 1 },
+    });
+  } catch (error) {
+    if (config.device !== 'cpu') throw explainDeviceFailure(config.device, error);
+    throw new ModelLoadError(ref.modelId, messageOf(error));
+  }
+
+  const info = modelInfoFromConfigs(ref.modelId, asJson(model.config), asJson(tokenizer.config), dtypes);
+  if (!info.tasks.includes(ref.task)) {
+    await model.dispose();
+    throw new UnsupportedTaskError(ref.modelId, ref.task, info.tasks);
+  }
+  const session = model.sessions.model ?? Object.values(model.sessions)[0];
+  const inputNames: readonly string[] = Array.isArray(session?.inputNames) ? session.inputNames : ['input_ids', 'attention_mask'];
+  return { tokenizer, model, info, inputNames };
+}
+
+async function localDtypes(folder: string): Promise<ModelDtype[]> {
+  return dtypesFromFiles(await readdir(join(folder, 'onnx')).catch(() => [] as string[]));
+}
+
+function asJson(value: unknown): Record<string, unknown> {
+  return value && typeof value === 'object' ? (value as Record<string, unknown>) : {};
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,83 @@
+export type JobState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+export const TERMINAL_STATES: readonly JobState[] = ['completed', 'failed', 'cancelled'];
+
+export interface JobOptions {
+  pooling?: 'mean' | 'cls';
+  normalize?: boolean;
+  topK?: number | null;
+  truncate?: boolean;
+}
+
+/** The job as stored in Redis (one hash); counters only ever move through JobStore's atomic updates. */
+export interface JobRecord {
+  id: string;
+  tenant: string;
+  task: 'embed' | 'sentiment';
+  modelId: string;
+  options: JobOptions;
+  metadata: Record<string, unknown> | null;
+  state: JobState;
+  total: number;
+  succeeded: number;
+  failed: number;
+  truncated: number;
+  tokens: number;
+  shardsTotal: number;
+  shardsDone: number;
+  shardsFailed: number;
+  /** Embedding width, known at submit time so binary results can be read without the model. */
+  dimensions: number | null;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  error: string | null;
+}
+
+const NUMBER_FIELDS = [
+  'total', 'succeeded', 'failed', 'truncated', 'tokens', 'shardsTotal', 'shardsDone', 'shardsFailed', 'createdAt',
+] as const;
+
+export function toHash(record: JobRecord): Record<string, string> {
+  const hash: Record<string, string> = {
+    id: record.id,
+    tenant: record.tenant,
+    task: record.task,
+    modelId: record.modelId,
+    options: JSON.stringify(record.options),
+    metadata: JSON.stringify(record.metadata),
+    state: record.state,
+  };
+  for (const field of NUMBER_FIELDS) hash[field] = String(record[field]);
+  if (record.dimensions !== null) hash.dimensions = String(record.dimensions);
+  if (record.startedAt !== null) hash.startedAt = String(record.startedAt);
+  if (record.finishedAt !== null) hash.finishedAt = String(record.finishedAt);
+  if (record.error !== null) hash.error = record.error;
+  return hash;
+}
+
+export function fromHash(hash: Record<string, string>): JobRecord | null {
+  if (!hash.id) return null;
+  const num = (v: string | undefined): number | null => (v === undefined ? null : Number(v));
+  return {
+    id: hash.id,
+    tenant: hash.tenant ?? 'default',
+    task: hash.task as JobRecord['task'],
+    modelId: hash.modelId,
+    options: JSON.parse(hash.options ?? '{}') as JobOptions,
+    metadata: JSON.parse(hash.metadata ?? 'null') as Record<string, unknown> | null,
+    state: hash.state as JobState,
+    total: Number(hash.total ?? 0),
+    succeeded: Number(hash.succeeded ?? 0),
+    failed: Number(hash.failed ?? 0),
+    truncated: Number(hash.truncated ?? 0),
+    tokens: Number(hash.tokens ?? 0),
+    shardsTotal: Number(hash.shardsTotal ?? 0),
+    shardsDone: Number(hash.shardsDone ?? 0),
+    shardsFailed: Number(hash.shardsFailed ?? 0),
+    dimensions: num(hash.dimensions),
+    createdAt: Number(hash.createdAt),
+    startedAt: num(hash.startedAt),
+    finishedAt: num(hash.finishedAt),
+    error: hash.error ?? null,
+  };
+}

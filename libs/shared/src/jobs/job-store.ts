@@ -1,0 +1,112 @@
+import type { Redis } from 'ioredis';
+import { fromHash, toHash, type JobRecord, type JobState } from './job-record.js';
+import { JobKeys } from './job-keys.js';
+import { CANCEL_JOB, COMPLETE_SHARD, FAIL_SHARD, MARK_RUNNING } from './job-scripts.js';
+import type { ShardOutcome } from '../queue/shard-payload.js';
+
+/** Staged shards outlive an upload only this long, so an API that dies mid-upload leaves nothing behind. */
+const STAGING_TTL_SECONDS = 3600;
+
+export type ShardCountResult = 'unknown-job' | 'already-counted' | 'counted' | 'job-finished';
+const COUNT_RESULTS: Record<string, ShardCountResult> = { '-1': 'unknown-job', '0': 'already-counted', '1': 'counted', '2': 'job-finished' };
+
+/** Redis repository for job records: the only code that reads or writes them. */
+export class JobStore {
+  readonly keys: JobKeys;
+
+  constructor(private readonly redis: Redis, prefix: string) {
+    this.keys = new JobKeys(prefix);
+  }
+
+  async create(record: JobRecord): Promise<void> {
+    await this.redis
+      .multi()
+      .hset(this.keys.job(record.id), toHash(record))
+      .zadd(this.keys.tenantJobs(record.tenant), record.createdAt, record.id)
+      .exec();
+  }
+
+  /** Removes a job record and its list entry: undoes a submission that failed while enqueueing its shards. */
+  async delete(id: string, tenant: string): Promise<void> {
+    await this.redis.multi().unlink(this.keys.job(id), this.keys.doneShards(id)).zrem(this.keys.tenantJobs(tenant), id).exec();
+  }
+
+  async get(id: string): Promise<JobRecord | null> {
+    return fromHash(await this.redis.hgetall(this.keys.job(id)));
+  }
+
+  async getState(id: string): Promise<JobState | null> {
+    return (await this.redis.hget(this.keys.job(id), 'state')) as JobState | null;
+  }
+
+  /** Newest first. */
+  async list(tenant: string, offset: number, limit: number): Promise<{ jobs: JobRecord[]; total: number }> {
+    const key = this.keys.tenantJobs(tenant);
+    const [ids, total] = await Promise.all([this.redis.zrevrange(key, offset, offset + limit - 1), this.redis.zcard(key)]);
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hgetall(this.keys.job(id));
+    const rows = (await pipeline.exec()) ?? [];
+    const jobs = rows.map(([, hash]) => fromHash(hash as Record<string, string>)).filter((j): j is JobRecord => j !== null);
+    return { jobs, total };
+  }
+
+  async markRunning(id: string, now = Date.now()): Promise<JobState | null> {
+    const state = (await this.redis.eval(MARK_RUNNING, 1, this.keys.job(id), now)) as string;
+    return state === '' ? null : (state as JobState);
+  }
+
+  async completeShard(id: string, shard: number, outcome: ShardOutcome, now = Date.now()): Promise<ShardCountResult> {
+    const { succeeded, failed, truncated, tokens } = outcome;
+    const reply = await this.redis.eval(COMPLETE_SHARD, 2, this.keys.job(id), this.keys.doneShards(id), shard, succeeded, failed, truncated, tokens, now);
+    return COUNT_RESULTS[String(reply)];
+  }
+
+  async failShard(id: string, shard: number, itemCount: number, reason: string, now = Date.now()): Promise<ShardCountResult> {
+    const reply = await this.redis.eval(FAIL_SHARD, 2, this.keys.job(id), this.keys.doneShards(id), shard, 0, itemCount, 0, 0, now, reason);
+    return COUNT_RESULTS[String(reply)];
+  }
+
+  /** Returns the state before the call; only queued and running jobs change. */
+  async cancel(id: string, now = Date.now()): Promise<JobState | null> {
+    const before = (await this.redis.eval(CANCEL_JOB, 1, this.keys.job(id), now)) as string;
+    return before === '' ? null : (before as JobState);
+  }
+
+  async isShardDone(id: string, shard: number): Promise<boolean> {
+    return (await this.redis.sismember(this.keys.doneShards(id), String(shard))) === 1;
+  }
+
+  // --- staging: a job's shards wait here until its whole upload has validated ---
+
+  async stageShard(id: string, shard: number, payload: string): Promise<void> {
+    await this.redis.set(this.keys.stagedShard(id, shard), payload, 'EX', STAGING_TTL_SECONDS);
+  }
+
+  async takeStagedShard(id: string, shard: number): Promise<string | null> {
+    return this.redis.get(this.keys.stagedShard(id, shard));
+  }
+
+  /**
+   * Records ids with the line they came from and returns the first id already seen, if any.
+   * The id index lives in Redis, not in the API's memory, so a corpus of any size keeps API memory flat.
+   */
+  async claimIds(id: string, entries: ReadonlyArray<{ id: string; line: number }>): Promise<{ id: string; line: number; firstLine: number } | null> {
+    if (entries.length === 0) return null;
+    const key = this.keys.stagedIds(id);
+    const pipeline = this.redis.pipeline();
+    for (const entry of entries) pipeline.hsetnx(key, entry.id, entry.line);
+    pipeline.expire(key, STAGING_TTL_SECONDS);
+    const replies = (await pipeline.exec()) ?? [];
+    const index = replies.findIndex(([, reply], i) => i < entries.length && reply === 0);
+    if (index < 0) return null;
+    const duplicate = entries[index];
+    const firstLine = Number(await this.redis.hget(key, duplicate.id));
+    return { ...duplicate, firstLine };
+  }
+
+  async dropStaging(id: string, shardCount: number): Promise<void> {
+    const keys = [this.keys.stagedIds(id)];
+    for (let shard = 0; shard < shardCount; shard++) keys.push(this.keys.stagedShard(id, shard));
+    for (let i = 0; i < keys.length; i += 500) await this.redis.unlink(...keys.slice(i, i + 500));
+  }
+}

@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { InputError } from '../../libs/shared/src/index.js';
+import { parseNdjsonItem, toInputItem } from '../../apps/api/src/ingest/input-item.js';
+import { paramsFromBody, paramsFromQuery } from '../../apps/api/src/ingest/job-params.js';
+
+function codeOf(fn: () => unknown): { code: string; line?: number; field?: string; message: string } {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(InputError);
+    const e = error as InputError;
+    return { code: e.code, message: e.message, ...e.where };
+  }
+  throw new Error('expected an InputError');
+}
+
+describe('NDJSON items', () => {
+  it('accepts objects and bare strings; ids default to the index, numbers become strings', () => {
+    expect(parseNdjsonItem('{"text":"a"}', 3, 7)).toEqual({ id: '7', text: 'a' });
+    expect(parseNdjsonItem('"b"', 4, 8)).toEqual({ id: '8', text: 'b' });
+    expect(parseNdjsonItem('{"id":42,"text":""}', 5, 9)).toEqual({ id: '42', text: '' });
+    expect(parseNdjsonItem('{"id":"x","text":"c"}', 5, 9)).toEqual({ id: 'x', text: 'c' });
+  });
+
+  it('names the line and field of each problem', () => {
+    expect(codeOf(() => parseNdjsonItem('{"text":', 17, 0))).toMatchObject({ code: 'INVALID_JSON', line: 17 });
+    expect(codeOf(() => parseNdjsonItem('{"id":"a"}', 17, 0))).toMatchObject({ code: 'MISSING_TEXT', line: 17, field: 'text' });
+    const wrongType = codeOf(() => parseNdjsonItem('{"text":5}', 17, 0));
+    expect(wrongType).toEqual({ code: 'MISSING_TEXT', line: 17, field: 'text', message: 'line 17: field "text" must be a string' });
+    expect(codeOf(() => parseNdjsonItem('{"id":true,"text":"a"}', 2, 0))).toMatchObject({ code: 'INVALID_INPUT', line: 2, field: 'id' });
+    expect(codeOf(() => parseNdjsonItem('[1]', 2, 0))).toMatchObject({ code: 'INVALID_INPUT', line: 2 });
+    expect(codeOf(() => parseNdjsonItem('null', 2, 0))).toMatchObject({ code: 'INVALID_INPUT', line: 2 });
+  });
+
+  it('names JSON inputs by index', () => {
+    expect(codeOf(() => toInputItem({ id: 1 }, 3, { kind: 'index', index: 3 })).message).toBe('inputs[3]: field "text" is missing');
+  });
+});
+
+describe('job parameters', () => {
+  it('resolves task aliases and fills option defaults', () => {
+    expect(paramsFromBody({ task: 'feature-extraction' })).toEqual({
+      task: 'embed',
+      model: undefined,
+      options: { pooling: 'mean', normalize: true, truncate: true },
+      metadata: null,
+    });
+    expect(paramsFromBody({ task: 'classify', options: { top_k: 2, truncate: false } }).options).toEqual({ topK: 2, truncate: false });
+  });
+
+  it('parses query strings', () => {
+    const params = paramsFromQuery({ task: 'embed', model: 'm', pooling: 'cls', normalize: 'false', truncate: 'true', metadata: '{"a":1}' });
+    expect(params).toEqual({ task: 'embed', model: 'm', options: { pooling: 'cls', normalize: false, truncate: true }, metadata: { a: 1 } });
+    expect(paramsFromQuery({ task: 'sentiment', top_k: 'null' }).options).toEqual({ topK: null, truncate: true });
+    expect(paramsFromQuery({ task: 'sentiment', top_k: '3' }).options).toEqual({ topK: 3, truncate: true });
+  });
+
+  it('rejects bad tasks and options with their codes', () => {
+    expect(codeOf(() => paramsFromBody({ task: 'translate' }))).toMatchObject({ code: 'UNKNOWN_TASK', field: 'task' });
+    expect(codeOf(() => paramsFromBody({ task: 'translate' })).message).toContain('embed');
+    expect(codeOf(() => paramsFromBody({}))).toMatchObject({ code: 'UNKNOWN_TASK' });
+    expect(codeOf(() => paramsFromBody({ task: 'embed', options: { top_k: 1 } }))).toMatchObject({ code: 'INVALID_OPTION', field: 'top_k' });
+    expect(codeOf(() => paramsFromBody({ task: 'sentiment', options: { pooling: 'mean' } }))).toMatchObject({ code: 'INVALID_OPTION', field: 'pooling' });
+    expect(codeOf(() => paramsFromBody({ task: 'embed', options: { pooling: 'max' } }))).toMatchObject({ code: 'INVALID_OPTION' });
+    expect(codeOf(() => paramsFromBody({ task: 'embed', options: { normalize: 1 } }))).toMatchObject({ code: 'INVALID_OPTION' });
+    expect(codeOf(() => paramsFromBody({ task: 'sentiment', options: { top_k: 0 } }))).toMatchObject({ code: 'INVALID_OPTION' });
+    expect(codeOf(() => paramsFromBody({ task: 'sentiment', options: { top_k: 1.5 } }))).toMatchObject({ code: 'INVALID_OPTION' });
+    expect(codeOf(() => paramsFromBody({ task: 'embed', options: { nope: 1 } }))).toMatchObject({ code: 'INVALID_OPTION', field: 'nope' });
+    expect(codeOf(() => paramsFromBody({ task: 'embed', options: [] }))).toMatchObject({ code: 'INVALID_OPTION' });
+    expect(codeOf(() => paramsFromQuery({ task: 'embed', normalize: 'yes' }))).toMatchObject({ code: 'INVALID_OPTION' });
+    expect(codeOf(() => paramsFromQuery({ task: 'sentiment', top_k: '-1' }))).toMatchObject({ code: 'INVALID_OPTION' });
+    expect(codeOf(() => paramsFromBody({ task: 'embed', model: 5 }))).toMatchObject({ code: 'INVALID_MODEL' });
+  });
+
+  it('bounds metadata to a JSON object of 16 KiB', () => {
+    expect(paramsFromBody({ task: 'embed', metadata: { k: 'x'.repeat(16_000) } }).metadata).toBeTruthy();
+    expect(codeOf(() => paramsFromBody({ task: 'embed', metadata: { k: 'x'.repeat(16_400) } }))).toMatchObject({ code: 'INVALID_INPUT', field: 'metadata' });
+    expect(codeOf(() => paramsFromBody({ task: 'embed', metadata: [1] }))).toMatchObject({ code: 'INVALID_INPUT', field: 'metadata' });
+    expect(codeOf(() => paramsFromQuery({ task: 'embed', metadata: '{oops' }))).toMatchObject({ code: 'INVALID_JSON', field: 'metadata' });
+  });
+});
