@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModels } from '../../libs/models/src/generate/index.js';
 import { syntheticCorpus } from '../../libs/shared/src/corpus/synthetic-corpus.js';
@@ -64,5 +65,12 @@ describe('two workers share a job; a worker killed mid-job leaves no gap and no 
     expect(lines).toHaveLength(items.length);
     expect(lines.map((l) => l.index)).toEqual(items.map((_, i) => i));
     expect(lines.every((l) => 'embedding' in l && l.embedding.length === 384)).toBe(true);
+
+    // The shard the dead worker held was detected as stalled and started again by the survivor.
+    const queue = new Queue('shards', { connection: { url: redis.url }, prefix: 'sw:bull' });
+    const shards = await queue.getJobs(['completed']);
+    await queue.close();
+    expect(shards).toHaveLength(30);
+    expect(shards.filter((shard) => shard.stalledCounter > 0 || shard.attemptsStarted > 1).length).toBeGreaterThanOrEqual(1);
   });
 });

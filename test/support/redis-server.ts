@@ -36,6 +36,7 @@ export async function startRedis(options: { appendonly?: boolean; dir?: string; 
   const deadline = Date.now() + 10_000;
   for (;;) {
     const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => {}); // refused connections are expected until the server listens
     try {
       await probe.connect();
       await probe.ping();
