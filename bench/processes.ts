@@ -69,6 +69,7 @@ export async function startRedis(): Promise<RedisProc> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => undefined); // refused until the server listens; connect() reports it
     try {
       await probe.connect();
       await probe.ping();
@@ -131,6 +132,20 @@ export function readRss(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number
     return null;
   }
 }
+
+/** CPU seconds (user + system, all threads) a process has used so far, or null once it is gone. */
+export function readCpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of /proc/<pid>/stat (11 and 12 after the command name).
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+/** USER_HZ; 100 on every Linux this runs on. */
+const CLOCK_TICKS = 100;
 
 export interface RssSummary {
   /** First sample (the process idle, after startup). */

@@ -36,3 +36,18 @@ export function foreignCores(from: CpuSnapshot, to: CpuSnapshot): number {
   if (total <= 0) return 0;
   return Math.max(0, ((to.busy - from.busy - (to.self - from.self)) / total) * cpus().length);
 }
+
+/** Cores busy over `ms` while this process idles: other people's work on a shared box. */
+export async function busyCores(ms = 1000): Promise<number> {
+  const before = cpuSnapshot();
+  await new Promise((r) => setTimeout(r, ms));
+  return foreignCores(before, cpuSnapshot());
+}
+
+/** Waits (up to `maxSeconds`) until other processes use less than `threshold` cores; returns the last reading. */
+export async function waitQuiet(threshold: number, maxSeconds: number): Promise<number> {
+  const deadline = Date.now() + maxSeconds * 1000;
+  let busy = await busyCores();
+  while (busy >= threshold && Date.now() < deadline) busy = await busyCores(2000);
+  return busy;
+}

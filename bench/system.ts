@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { MODEL_ID } from './corpus.js';
-import { API_ENTRY, freePort, RssSampler, startApp, startRedis, WORKER_ENTRY, type AppProc, type RssSummary } from './processes.js';
+import { API_ENTRY, freePort, readCpuSeconds, RssSampler, startApp, startRedis, WORKER_ENTRY, type AppProc, type RssSummary } from './processes.js';
 import { percentile } from './stats.js';
 
 export interface SystemConfig {
@@ -59,6 +59,12 @@ export interface SystemRun {
   shardRanges?: Array<{ start: number; count: number }>;
   /** For runs cut short (processSeconds): texts done when stopped and the seconds they took after the upload. */
   partial?: { textsDone: number; processingSeconds: number };
+  /** CPU seconds each process used from the upload's start to the job's end (or the stop). */
+  cpuSeconds: Record<string, number>;
+  /** Thread-seconds the workers' engines reported per stage (shardwise_worker_stage_seconds_sum), summed over workers. */
+  workerStages: Record<string, number> | null;
+  /** From the workers' /metrics (shardwise_worker_inference_tokens_total), summed; null when they do not export it. */
+  workerTokens: { real: number; padding: number } | null;
   rss?: Record<string, RssSummary>;
   rssSeries?: Record<string, Array<[number, number]>>;
   jobThroughput: unknown;
@@ -108,6 +114,24 @@ function latency(values: number[]): ShardLatency | null {
     max: sorted[sorted.length - 1] as number,
     mean: sorted.reduce((a, b) => a + b, 0) / sorted.length,
   };
+}
+
+/** Sums a labelled Prometheus counter over the workers' /metrics, by the value of `label`; null when absent. */
+async function sumWorkerMetric(workers: readonly AppProc[], metric: string, label: string): Promise<Record<string, number> | null> {
+  const totals: Record<string, number> = {};
+  let found = false;
+  for (const worker of workers) {
+    const text = await (await fetch(`${worker.baseUrl}/metrics`)).text();
+    for (const line of text.split('\n')) {
+      if (!line.startsWith(`${metric}{`)) continue;
+      const match = /^[^{]+\{([^}]*)\}\s+(\S+)/.exec(line);
+      const value = match ? new RegExp(`${label}="([^"]*)"`).exec(match[1] as string)?.[1] : undefined;
+      if (!match || value === undefined) continue;
+      found = true;
+      totals[value] = (totals[value] ?? 0) + Number(match[2]);
+    }
+  }
+  return found ? totals : null;
 }
 
 async function readShards(redisUrl: string, jobId: string, withRanges: boolean) {
@@ -163,13 +187,14 @@ export async function runSystem(config: SystemConfig): Promise<SystemRun> {
     apps.push(...workers);
     log(`api and ${workers.length} worker(s) ready`);
 
+
+    const processes: Record<string, number> = { api: api.pid, redis: redis.pid };
+    workers.forEach((w, i) => (processes[workers.length === 1 ? 'worker' : `worker${i + 1}`] = w.pid));
+    const cpuBefore = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, readCpuSeconds(pid) ?? 0]));
     if (config.sampleRss) {
-      const pids: Record<string, number> = { api: api.pid, redis: redis.pid };
-      workers.forEach((w, i) => (pids[workers.length === 1 ? 'worker' : `worker${i + 1}`] = w.pid));
-      sampler = new RssSampler(pids);
+      sampler = new RssSampler(processes);
       sampler.mark('upload');
     }
-
     const started = Date.now();
     const response = await fetch(`${api.baseUrl}/v1/jobs?${new URLSearchParams({ task: 'embed', model: MODEL_ID })}`, {
       method: 'POST',
@@ -202,6 +227,10 @@ export async function runSystem(config: SystemConfig): Promise<SystemRun> {
     const stoppedAt = Date.now();
     // Read before any cancel: cancelling takes the job's shards off the queue.
     const shards = await readShards(redis.url, created.id, config.readShardRanges ?? false);
+    const cpuSeconds = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, (readCpuSeconds(pid) ?? NaN) - (cpuBefore[name] ?? 0)]));
+    const tokenKinds = await sumWorkerMetric(workers, 'shardwise_worker_inference_tokens_total', 'kind').catch(() => null);
+    const workerTokens = tokenKinds ? { real: tokenKinds.real ?? 0, padding: tokenKinds.padding ?? 0 } : null;
+    const workerStages = await sumWorkerMetric(workers, 'shardwise_worker_stage_seconds_sum', 'stage').catch(() => null);
     if (!TERMINAL.includes(job.state)) {
       partial = { textsDone: job.counts.succeeded + job.counts.failed, processingSeconds: (stoppedAt - started) / 1000 - uploadSeconds };
       sampler?.mark('cancel');
@@ -223,6 +252,9 @@ export async function runSystem(config: SystemConfig): Promise<SystemRun> {
       shardQueueSeconds: shards.waiting,
       shardRanges: config.readShardRanges ? shards.ranges : undefined,
       partial,
+      cpuSeconds,
+      workerStages,
+      workerTokens,
       rss: sampler?.summary(),
       rssSeries: sampler?.downsampled(),
       jobThroughput: job.throughput,

@@ -4,6 +4,7 @@ import { HealthServerService } from './health/health-server.service.js';
 import { inferencePoolProvider } from './inference/inference-pool.provider.js';
 import { INFERENCE_POOL, type InferencePort } from './inference/inference.port.js';
 import { ModelService } from './inference/model.service.js';
+import { ThroughputReporterService } from './metrics/throughput-reporter.service.js';
 import { WorkerMetricsService } from './metrics/worker-metrics.service.js';
 import { RedisService } from './redis/redis.service.js';
 import { CancelSignalsService } from './shards/cancel-signals.service.js';
@@ -11,6 +12,8 @@ import { ShardConsumerService } from './shards/shard-consumer.service.js';
 import { ShardFailureService } from './shards/shard-failure.service.js';
 import { ShardProcessorService } from './shards/shard-processor.service.js';
 import { jobStoreProvider, resultStoreProvider } from './stores/stores.providers.js';
+import { JobNotifierService } from './webhooks/job-notifier.service.js';
+import { WebhookConsumerService } from './webhooks/webhook-consumer.service.js';
 
 /**
  * Lifecycle order follows the dependency graph (Nest runs hooks level by level):
@@ -33,10 +36,13 @@ export class WorkerModule {
         overrides.pool === undefined ? inferencePoolProvider : { provide: INFERENCE_POOL, useValue: overrides.pool },
         ModelService,
         CancelSignalsService,
+        JobNotifierService,
+        WebhookConsumerService,
         ShardProcessorService,
         ShardFailureService,
         ShardConsumerService,
         HealthServerService,
+        ThroughputReporterService,
       ],
     };
   }

@@ -62,6 +62,8 @@ export interface EncodeStats {
   tokenizeSeconds: number;
   /** Thread-seconds spent in inference and post-processing, summed over threads. */
   inferenceSeconds: number;
+  /** Each planned batch: texts, tokens (padding excluded) and padded tokens. Optional: for metrics only. */
+  perBatch?: Array<{ texts: number; tokens: number; paddedTokens: number }>;
 }
 
 export interface EncodeResponse {

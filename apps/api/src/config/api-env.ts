@@ -5,5 +5,5 @@ export const API_ENV = Symbol('API_ENV');
 
 export type { ApiEnv };
 
-/** Jobs are not split by tenant yet; every job lives in this one list. */
-export const DEFAULT_TENANT = 'default';
+/** The tenant of every request while auth is off; requests carry theirs, read with tenantOf(req) (apps/api/src/auth/tenant.ts). */
+export { DEFAULT_TENANT } from '../auth/tenant.js';

@@ -6,7 +6,12 @@ export type ApiErrorCode =
   | 'INVALID_QUERY'
   | 'UNSUPPORTED_FORMAT'
   | 'NOT_FOUND'
-  | 'CLIENT_CLOSED_REQUEST';
+  | 'CLIENT_CLOSED_REQUEST'
+  // Authentication and admission (apps/api/src/auth): 401 and 429, with WWW-Authenticate / Retry-After.
+  | 'UNAUTHORIZED'
+  | 'RATE_LIMITED'
+  | 'TOO_MANY_JOBS'
+  | 'BACKLOG_FULL';
 
 export class ApiError extends Error {
   override readonly name = 'ApiError';
@@ -15,6 +20,8 @@ export class ApiError extends Error {
     message: string,
     readonly status: number,
     readonly where: { field?: string } = {},
+    /** Response headers that belong to the error (WWW-Authenticate, Retry-After). */
+    readonly headers: Readonly<Record<string, string>> = {},
   ) {
     super(message);
   }

@@ -51,6 +51,7 @@ export class ErrorResponder {
     res.setHeader('Content-Type', 'application/json; charset=utf-8');
     res.setHeader('Content-Length', Buffer.byteLength(payload));
     res.removeHeader('Location');
+    if (error instanceof ApiError) for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
     res.end(payload);
   }
 }

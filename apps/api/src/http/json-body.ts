@@ -16,11 +16,21 @@ interface BodyParserError extends Error {
  * Express error handler right behind it maps them to the API's error shape.
  */
 export function installJsonBody(app: NestExpressApplication, limitBytes: number, responder: ErrorResponder): void {
-  app.useBodyParser('json', { limit: limitBytes });
+  // verify: invalid UTF-8 is refused (INVALID_UTF8) as for NDJSON lines, instead of decoding to U+FFFD silently.
+  app.useBodyParser('json', { limit: limitBytes, verify: verifyUtf8 });
   // body-parser has read the whole body off by the time it reports an error, so the response is seen.
   app.use((error: BodyParserError, _req: ApiRequest, res: ApiResponse, _next: (error?: unknown) => void) => {
     responder.send(res, toApiError(error, limitBytes));
   });
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** body-parser's verify hook: runs on the raw bytes before they are decoded. */
+function verifyUtf8(req: ApiRequest, _res: ApiResponse, buf: Buffer): void {
+  const charset = /;\s*charset\s*=\s*"?([^";]+)/i.exec(String(req.headers['content-type'] ?? ''))?.[1]?.trim().toLowerCase();
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') return;
+  utf8.decode(buf);
 }
 
 function toApiError(error: BodyParserError, limitBytes: number): Error {
@@ -30,6 +40,8 @@ function toApiError(error: BodyParserError, limitBytes: number): Error {
         'BODY_TOO_LARGE',
         `JSON bodies are limited to ${limitBytes} bytes (MAX_JSON_BODY_BYTES); send large jobs as application/x-ndjson`,
       );
+    case 'entity.verify.failed':
+      return new InputError('INVALID_UTF8', 'the request body is not valid UTF-8');
     case 'entity.parse.failed':
       return new InputError('INVALID_JSON', `the request body is not valid JSON (${error.message})`);
     case 'charset.unsupported':

@@ -7,6 +7,11 @@ export interface ApiRequest extends IncomingMessage {
   query: Record<string, unknown>;
   /** The matched route; its path is the template (`/v1/jobs/:id`), safe as a metric label. */
   route?: { path: string };
+  /**
+   * The tenant the request acts for: set by AuthMiddleware (apps/api/src/auth) on every request
+   * outside PUBLIC_PATHS, `default` while auth is off. Read it through `tenantOf(req)`.
+   */
+  tenant: string;
 }
 
 export type ApiResponse = ServerResponse;

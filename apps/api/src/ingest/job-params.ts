@@ -1,5 +1,7 @@
 import { InputError, type JobOptions } from '../../../../libs/shared/src/index.js';
 import { resolveTask, UnknownTaskError, type TaskName } from '../../../../libs/models/src/index.js';
+import { assertPlainJson, forbiddenKey } from './json-guard.js';
+import { checkCallbackUrl } from '../../../../libs/shared/src/webhooks/webhook-contract.js';
 
 /** What a submission asks for, validated before any input is read. */
 export interface JobParams {
@@ -9,6 +11,8 @@ export interface JobParams {
   /** With the task's defaults filled in, so workers and job views never guess. */
   options: JobOptions;
   metadata: Record<string, unknown> | null;
+  /** Webhook target (`callback_url`), checked to be an http(s) URL; undefined when not given. */
+  callbackUrl?: string;
 }
 
 export const MAX_METADATA_BYTES = 16 * 1024;
@@ -22,6 +26,8 @@ const optionError = (field: string, message: string) => new InputError('INVALID_
 
 /** From an application/json body: the whole request object. */
 export function paramsFromBody(body: Record<string, unknown>): JobParams {
+  const bad = forbiddenKey(body);
+  if (bad !== undefined) throw new InputError('INVALID_INPUT', `the key "${bad}" is not allowed in a job`, { field: bad });
   const task = parseTask(body.task);
   const model = parseModel(body.model);
   let raw: Partial<Record<OptionName, unknown>> = {};
@@ -29,7 +35,7 @@ export function paramsFromBody(body: Record<string, unknown>): JobParams {
     if (typeof body.options !== 'object' || Array.isArray(body.options)) throw optionError('options', 'field "options" must be an object');
     raw = body.options as Record<string, unknown>;
   }
-  return { task, model, options: parseOptions(task, raw, 'json'), metadata: parseMetadata(body.metadata) };
+  return { task, model, options: parseOptions(task, raw, 'json'), metadata: parseMetadata(body.metadata), callbackUrl: parseCallbackUrl(body.callback_url) };
 }
 
 /** From the query string of an NDJSON upload; every value is a string there. */
@@ -40,6 +46,8 @@ export function paramsFromQuery(query: Record<string, unknown>): JobParams {
     if (typeof value !== 'string') throw new InputError('INVALID_INPUT', `query parameter "${name}" must be given once`, { field: name });
     return value;
   };
+  const badKey = forbiddenKey(query);
+  if (badKey !== undefined) throw new InputError('INVALID_INPUT', `query parameter "${badKey}" is not allowed`, { field: badKey });
   const task = parseTask(single('task'));
   const model = parseModel(single('model'));
   const raw: Partial<Record<OptionName, unknown>> = {};
@@ -56,7 +64,15 @@ export function paramsFromQuery(query: Record<string, unknown>): JobParams {
       throw new InputError('INVALID_JSON', 'query parameter "metadata" must be a URL-encoded JSON object', { field: 'metadata' });
     }
   }
-  return { task, model, options: parseOptions(task, raw, 'query'), metadata: parseMetadata(metadata) };
+  return { task, model, options: parseOptions(task, raw, 'query'), metadata: parseMetadata(metadata), callbackUrl: parseCallbackUrl(single('callback_url')) };
+}
+
+function parseCallbackUrl(value: unknown): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string') throw optionError('callback_url', 'field "callback_url" must be a string (an http:// or https:// URL)');
+  const checked = checkCallbackUrl(value);
+  if ('error' in checked) throw optionError('callback_url', `"callback_url" ${checked.error}`);
+  return checked.url;
 }
 
 function parseTask(value: unknown): TaskName {
@@ -112,6 +128,8 @@ function parseTopK(value: unknown, from: 'json' | 'query'): number | null {
 function parseMetadata(value: unknown): Record<string, unknown> | null {
   if (value === undefined || value === null) return null;
   if (typeof value !== 'object' || Array.isArray(value)) throw new InputError('INVALID_INPUT', 'field "metadata" must be a JSON object', { field: 'metadata' });
+  // Depth and prototype keys first, without recursion: JSON.stringify below would overflow the stack on deep nesting.
+  assertPlainJson(value, 'metadata');
   const bytes = Buffer.byteLength(JSON.stringify(value), 'utf8');
   if (bytes > MAX_METADATA_BYTES) {
     throw new InputError('INVALID_INPUT', `field "metadata" is ${bytes} bytes of JSON; the limit is ${MAX_METADATA_BYTES}`, { field: 'metadata' });

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { JobStore, type JobRecord, type ShardPayload } from '../../../../libs/shared/src/index.js';
-import { DEFAULT_TENANT } from '../config/api-env.js';
+import { AdmissionService } from '../auth/admission.service.js';
 import { ShardQueueRepository } from '../redis/shard-queue.repository.js';
 import type { IngestTarget } from './job-ingest.js';
 
@@ -9,8 +9,14 @@ const GROUP_SHARDS = 50;
 const GROUP_BYTES = 8 * 1024 * 1024;
 
 export interface AcceptedJob extends IngestTarget {
+  /** tenantOf(req) of the submission: the job is its tenant's alone. */
+  tenant: string;
   metadata: Record<string, unknown> | null;
   dimensions: number | null;
+  /** Webhook target, stored on the record for whoever moves the job to a terminal state. */
+  callbackUrl?: string | null;
+  /** BullMQ priority of its shards (SHARD_PRIORITY); batch jobs when absent. */
+  priority?: number;
 }
 
 /** Turns a fully validated, staged upload into a job record plus queued shards, all or nothing. */
@@ -21,6 +27,7 @@ export class JobCommitService {
   constructor(
     private readonly jobs: JobStore,
     private readonly queue: ShardQueueRepository,
+    private readonly admission: AdmissionService,
   ) {}
 
   /**
@@ -28,9 +35,12 @@ export class JobCommitService {
    * shards follow in addBulk groups read back from staging. Any failure removes what was
    * enqueued and the record, and rethrows.
    */
-  async commit(job: AcceptedJob, totals: { total: number; shards: number }): Promise<JobRecord> {
+  async commit(job: AcceptedJob, totals: { total: number; shards: number; estTokens?: number }): Promise<JobRecord> {
     const record = newRecord(job, totals);
-    await this.jobs.create(record);
+    // Counted in the queue-wide backlog from here; delete() below takes it out again on failure.
+    // Admission (tenant's unfinished jobs, backlog budget) is decided atomically with the creation.
+    const verdict = await this.jobs.create(record, { tokens: totals.estTokens ?? 0 }, this.admission.limitsOf(record.tenant));
+    if (verdict !== 'OK') throw this.admission.refusal(verdict, record.tenant);
     let attempted = 0;
     try {
       let group: ShardPayload[] = [];
@@ -43,7 +53,7 @@ export class JobCommitService {
         if (group.length >= GROUP_SHARDS || groupBytes >= GROUP_BYTES || shard === totals.shards - 1) {
           // Counted before the call: a group that failed halfway may be partly in the queue.
           attempted = shard + 1;
-          await this.queue.addShards(group);
+          await this.queue.addShards(group, job.priority);
           group = [];
           groupBytes = 0;
         }
@@ -62,7 +72,7 @@ export class JobCommitService {
 function newRecord(job: AcceptedJob, totals: { total: number; shards: number }): JobRecord {
   return {
     id: job.jobId,
-    tenant: DEFAULT_TENANT,
+    tenant: job.tenant,
     task: job.task,
     modelId: job.modelId,
     options: job.options,
@@ -81,5 +91,6 @@ function newRecord(job: AcceptedJob, totals: { total: number; shards: number }):
     startedAt: null,
     finishedAt: null,
     error: null,
+    callbackUrl: job.callbackUrl ?? null,
   };
 }

@@ -1,10 +1,13 @@
-import { InputError, type JobOptions, type JobStore, type ShardPayload } from '../../../../libs/shared/src/index.js';
+import { DEFAULT_MAX_TOKENS, estimateShardTokens, InputError, type JobOptions, type JobStore, type ShardPayload } from '../../../../libs/shared/src/index.js';
 import type { TaskName } from '../../../../libs/models/src/index.js';
+import { backlogFull } from '../auth/admission.service.js';
 import type { InputItem } from '../ingest/input-item.js';
 import { ShardCutter, type ShardDraft, type ShardLimits } from '../ingest/shard-cutter.js';
 
 export interface IngestTarget {
   jobId: string;
+  /** The model's maximum tokens per text when known: caps the backlog's token estimate of each text. */
+  maxTokens?: number | null;
   task: TaskName;
   modelId: string;
   options: JobOptions;
@@ -12,6 +15,8 @@ export interface IngestTarget {
 
 export interface IngestLimits extends ShardLimits {
   maxInputs: number;
+  /** ADMISSION_MAX_BACKLOG_BYTES: staging stops with 429 BACKLOG_FULL rather than pass it (0 or absent = no limit). */
+  maxBacklogBytes?: number;
 }
 
 /** How items are named in messages: NDJSON by physical line, JSON by index in `inputs`. */
@@ -27,6 +32,8 @@ export class JobIngest {
   private readonly cutter: ShardCutter;
   /** The shard being written to Redis while the next one fills: at most one in flight. */
   private inflight: Promise<void> = Promise.resolve();
+  /** Estimated tokens of the shards staged so far (for the backlog metrics). */
+  private estTokens = 0;
 
   constructor(
     private readonly target: IngestTarget,
@@ -60,7 +67,7 @@ export class JobIngest {
   }
 
   /** Stages the last shard; returns the job's totals. */
-  async finish(): Promise<{ total: number; shards: number }> {
+  async finish(): Promise<{ total: number; shards: number; estTokens: number }> {
     const last = this.cutter.flush();
     if (last) await this.stageNext(last);
     await this.inflight;
@@ -68,7 +75,7 @@ export class JobIngest {
       const what = this.style === 'line' ? 'the body has no non-blank lines' : 'field "inputs" is empty';
       throw new InputError('EMPTY_CORPUS', `${what}; a job needs at least one input`, this.style === 'index' ? { field: 'inputs' } : {});
     }
-    return { total: this.cutter.count, shards: this.cutter.shardsCut };
+    return { total: this.cutter.count, shards: this.cutter.shardsCut, estTokens: this.estTokens };
   }
 
   /**
@@ -110,8 +117,11 @@ export class JobIngest {
       modelId: this.target.modelId,
       options: this.target.options,
       items: shard.items,
+      estTokens: estimateShardTokens(shard.items, this.target.maxTokens ?? DEFAULT_MAX_TOKENS),
     };
-    await this.store.stageShard(this.target.jobId, shard.index, JSON.stringify(payload));
+    const staged = await this.store.stageShard(this.target.jobId, shard.index, JSON.stringify(payload), this.limits.maxBacklogBytes ?? 0);
+    if (!staged) throw backlogFull(this.limits.maxBacklogBytes ?? 0);
+    this.estTokens += payload.estTokens ?? 0;
   }
 
   private name(origin: number): string {

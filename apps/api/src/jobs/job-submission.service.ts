@@ -1,5 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InputError, JobStore, type JobRecord } from '../../../../libs/shared/src/index.js';
+import { AdmissionService } from '../auth/admission.service.js';
+import type { ApiKeyRegistry } from '../auth/api-keys.js';
+import { API_KEYS } from '../auth/auth.tokens.js';
+import { tenantOf } from '../auth/tenant.js';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
 import { ApiError } from '../http/api-error.js';
 import type { ApiRequest } from '../http/request.types.js';
@@ -27,25 +31,38 @@ export class JobSubmissionService {
     private readonly committer: JobCommitService,
     private readonly catalog: ModelCatalogRepository,
     private readonly metrics: MetricsService,
+    private readonly admission: AdmissionService,
+    @Inject(API_KEYS) private readonly keys: ApiKeyRegistry,
   ) {}
 
   async submit(req: ApiRequest): Promise<JobRecord> {
     const kind = bodyKind(req.headers['content-type']);
-    if (kind === 'json') return this.submitJson(req.body);
-    if (kind === 'ndjson') return this.submitNdjson(req);
+    if (kind === 'json') return this.submitJson(req.body, tenantOf(req));
+    if (kind === 'ndjson') return this.submitNdjson(req, tenantOf(req));
     throw new InputError(
       'UNSUPPORTED_MEDIA_TYPE',
       `Content-Type ${JSON.stringify(req.headers['content-type'] ?? '')} is not accepted; send application/json, or application/x-ndjson (application/jsonl) for large jobs`,
     );
   }
 
-  private async submitJson(body: unknown): Promise<JobRecord> {
+  /**
+   * The seam for other front ends (the OpenAI-compatible batch and embeddings routes): the same
+   * model resolution, staging, sharding, duplicate-id checks and all-or-nothing commit as
+   * POST /v1/jobs, for items the caller reads from elsewhere and adds with `ingest.add(item, origin)`.
+   * `priority` is the BullMQ priority of the shards (SHARD_PRIORITY; batch when absent).
+   */
+  async submitItems(params: JobParams, style: OriginStyle, feed: (ingest: JobIngest) => Promise<void>, priority?: number, tenant?: string): Promise<JobRecord> {
+    // tenant: tenantOf(req). Optional only so callers written before auth keep working while it is off.
+    return this.run({ ...(await this.prepare(params, this.keys.tenantArg(tenant))), priority }, style, feed);
+  }
+
+  private async submitJson(body: unknown, tenant: string): Promise<JobRecord> {
     if (body === undefined) throw new InputError('INVALID_JSON', 'the request body is empty; send a JSON object');
     if (body === null || typeof body !== 'object' || Array.isArray(body)) {
       throw new InputError('INVALID_INPUT', 'the request body must be a JSON object with "task" and "inputs"');
     }
     const request = body as Record<string, unknown>;
-    const job = await this.prepare(paramsFromBody(request));
+    const job = await this.prepare(paramsFromBody(request), tenant);
     const inputs = request.inputs;
     if (!Array.isArray(inputs)) throw new InputError('INVALID_INPUT', 'field "inputs" must be an array', { field: 'inputs' });
     if (inputs.length > this.env.MAX_INPUTS_PER_JOB) {
@@ -58,13 +75,13 @@ export class JobSubmissionService {
     });
   }
 
-  private async submitNdjson(req: ApiRequest): Promise<JobRecord> {
+  private async submitNdjson(req: ApiRequest, tenant: string): Promise<JobRecord> {
     const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
     if (encoding !== 'identity') {
       throw new InputError('UNSUPPORTED_MEDIA_TYPE', `Content-Encoding "${encoding}" is not supported for NDJSON uploads; send the body uncompressed`);
     }
     // Parameters are checked before a byte of the body is read.
-    const job = await this.prepare(paramsFromQuery(req.query));
+    const job = await this.prepare(paramsFromQuery(req.query), tenant);
     return this.run(
       job,
       'line',
@@ -80,7 +97,7 @@ export class JobSubmissionService {
     );
   }
 
-  private async prepare(params: JobParams): Promise<AcceptedJob> {
+  private async prepare(params: JobParams, tenant: string): Promise<AcceptedJob> {
     const modelId = this.catalog.resolve(params.model, params.task);
     const info = await this.catalog.info(modelId);
     if (info && !info.tasks.includes(params.task)) {
@@ -88,17 +105,27 @@ export class JobSubmissionService {
     }
     return {
       jobId: newJobId(),
+      tenant,
       task: params.task,
       modelId,
       options: params.options,
       metadata: params.metadata,
+      callbackUrl: params.callbackUrl,
       // Known up front only for local models; Hub models report their width to workers alone.
       dimensions: params.task === 'embed' ? (info?.dimensions ?? null) : null,
+      maxTokens: info?.maxTokens ?? null,
     };
   }
 
   private async run(job: AcceptedJob, style: OriginStyle, feed: (ingest: JobIngest) => Promise<void>, req?: ApiRequest): Promise<JobRecord> {
-    const limits = { maxTexts: this.env.SHARD_MAX_TEXTS, maxBytes: this.env.SHARD_MAX_BYTES, maxInputs: this.env.MAX_INPUTS_PER_JOB };
+    // Admission first (429 TOO_MANY_JOBS / BACKLOG_FULL): nothing is read or staged for a job that would be refused.
+    await this.admission.precheck(job.tenant);
+    const limits = {
+      maxTexts: this.env.SHARD_MAX_TEXTS,
+      maxBytes: this.env.SHARD_MAX_BYTES,
+      maxInputs: this.env.MAX_INPUTS_PER_JOB,
+      maxBacklogBytes: this.admission.limitsOf(job.tenant).maxBacklogBytes,
+    };
     const ingest = new JobIngest(job, limits, style, this.jobs);
     const started = Date.now();
     try {

@@ -19,7 +19,9 @@ export interface JobView {
   finished_at: string | null;
   throughput: { texts_per_second: number | null; tokens_per_second: number | null };
   error: string | null;
-  links: { self: string; results: string; errors: string; cancel: string };
+  /** Webhook target called when the job finishes, fails or is cancelled. */
+  callback_url: string | null;
+  links: { self: string; results: string; errors: string; cancel: string; events: string };
 }
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
@@ -55,6 +57,7 @@ export function toJobView(job: JobRecord, now = Date.now()): JobView {
       tokens_per_second: seconds === null ? null : round(job.tokens / seconds),
     },
     error: job.error,
-    links: { self, results: `${self}/results`, errors: `${self}/errors`, cancel: `${self}/cancel` },
+    callback_url: job.callbackUrl ?? null,
+    links: { self, results: `${self}/results`, errors: `${self}/errors`, cancel: `${self}/cancel`, events: `${self}/events` },
   };
 }

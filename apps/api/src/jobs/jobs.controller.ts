@@ -1,4 +1,7 @@
 import { Controller, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiResponse as ApiStatus, ApiTags } from '@nestjs/swagger';
+import { Shardwise } from '../docs/schemas.js';
+import { tenantOf } from '../auth/tenant.js';
 import { ApiError } from '../http/api-error.js';
 import type { ApiRequest, ApiResponse } from '../http/request.types.js';
 import { toJobView, type JobView } from './job-view.js';
@@ -14,6 +17,7 @@ export interface JobList {
   has_more: boolean;
 }
 
+@ApiTags('jobs')
 @Controller('v1/jobs')
 export class JobsController {
   constructor(
@@ -22,6 +26,14 @@ export class JobsController {
   ) {}
 
   /** application/json for small jobs; NDJSON (parameters in the query) streamed for large ones. */
+  @ApiOperation({ summary: 'Submit a job', description: 'application/json for small jobs; a streamed NDJSON body (application/x-ndjson or application/jsonl, parameters task, model, pooling, normalize, top_k, truncate, metadata in the query string) for large ones. Accepted whole or not at all.' })
+  @ApiConsumes('application/json', 'application/x-ndjson', 'application/jsonl')
+  @ApiBody({ schema: { oneOf: [Shardwise.jobRequest, Shardwise.ndjsonBody] } })
+  @ApiQuery({ name: 'task', required: false, description: 'NDJSON bodies only' })
+  @ApiQuery({ name: 'model', required: false, description: 'NDJSON bodies only' })
+  @ApiAcceptedResponse({ description: 'the job, with a Location header', schema: Shardwise.job })
+  @ApiStatus({ status: 400, description: 'a refused input, naming its line or index', schema: Shardwise.error })
+  @ApiStatus({ status: 413, description: 'BODY_TOO_LARGE or LINE_TOO_LONG', schema: Shardwise.error })
   @Post()
   @HttpCode(202)
   async submit(@Req() req: ApiRequest, @Res({ passthrough: true }) res: ApiResponse): Promise<JobView> {
@@ -30,23 +42,35 @@ export class JobsController {
     return toJobView(job);
   }
 
+  @ApiOperation({ summary: 'List jobs, newest first' })
+  @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } })
+  @ApiQuery({ name: 'offset', required: false, schema: { type: 'integer', minimum: 0, default: 0 } })
+  @ApiOkResponse({ schema: Shardwise.jobList })
   @Get()
-  async list(@Query('limit') limitParam: unknown, @Query('offset') offsetParam: unknown): Promise<JobList> {
+  async list(@Req() req: ApiRequest, @Query('limit') limitParam: unknown, @Query('offset') offsetParam: unknown): Promise<JobList> {
     const limit = intParam('limit', limitParam, 20, 1, MAX_PAGE_SIZE);
     const offset = intParam('offset', offsetParam, 0, 0, Number.MAX_SAFE_INTEGER);
-    const { jobs, total } = await this.jobs.list(limit, offset);
+    const { jobs, total } = await this.jobs.list(limit, offset, tenantOf(req));
     return { object: 'list', data: jobs.map((job) => toJobView(job)), total, limit, offset, has_more: offset + jobs.length < total };
   }
 
+  @ApiOperation({ summary: 'A job: state, counts, shards, tokens, throughput' })
+  @ApiParam({ name: 'id', example: 'job_3mJr7AoUXx2Wqd5wGxgYbQ' })
+  @ApiOkResponse({ schema: Shardwise.job })
+  @ApiStatus({ status: 404, description: 'JOB_NOT_FOUND', schema: Shardwise.error })
   @Get(':id')
-  async get(@Param('id') id: string): Promise<JobView> {
-    return toJobView(await this.jobs.get(id));
+  async get(@Req() req: ApiRequest, @Param('id') id: string): Promise<JobView> {
+    return toJobView(await this.jobs.get(id, tenantOf(req)));
   }
 
+  @ApiOperation({ summary: 'Cancel a queued or running job; results already written stay readable' })
+  @ApiParam({ name: 'id' })
+  @ApiOkResponse({ schema: Shardwise.job })
+  @ApiStatus({ status: 409, description: 'JOB_FINISHED', schema: Shardwise.error })
   @Post(':id/cancel')
   @HttpCode(200)
-  async cancel(@Param('id') id: string): Promise<JobView> {
-    return toJobView(await this.jobs.cancel(id));
+  async cancel(@Req() req: ApiRequest, @Param('id') id: string): Promise<JobView> {
+    return toJobView(await this.jobs.cancel(id, tenantOf(req)));
   }
 }
 

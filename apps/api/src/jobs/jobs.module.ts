@@ -11,5 +11,7 @@ import { ResultsService } from './results.service.js';
   imports: [ModelsModule],
   controllers: [JobsController, ResultsController],
   providers: [JobSubmissionService, JobCommitService, JobsService, ResultsService],
+  // For the OpenAI-compatible routes, which submit, cancel and read jobs through the same services.
+  exports: [JobSubmissionService, JobsService, ResultsService],
 })
 export class JobsModule {}

@@ -1,10 +1,12 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { JobStore, type JobRecord } from '../../../../libs/shared/src/index.js';
-import { DEFAULT_TENANT } from '../config/api-env.js';
+import type { ApiKeyRegistry } from '../auth/api-keys.js';
+import { API_KEYS } from '../auth/auth.tokens.js';
 import { ApiError, jobNotFound } from '../http/api-error.js';
 import { CancelChannelRepository } from '../redis/cancel-channel.repository.js';
 import { ShardQueueRepository } from '../redis/shard-queue.repository.js';
 import { isJobId } from './job-id.js';
+import { JobNotificationsService } from '../events/job-notifications.service.js';
 
 export const MAX_PAGE_SIZE = 100;
 
@@ -16,37 +18,47 @@ export class JobsService {
     private readonly jobs: JobStore,
     private readonly queue: ShardQueueRepository,
     private readonly cancelChannel: CancelChannelRepository,
+    private readonly notifications: JobNotificationsService,
+    @Inject(API_KEYS) private readonly keys: ApiKeyRegistry,
   ) {}
 
-  /** JOB_NOT_FOUND for unknown ids and for malformed ones, which never reach Redis. */
-  async get(id: string): Promise<JobRecord> {
+  /**
+   * JOB_NOT_FOUND for unknown ids, for malformed ones (which never reach Redis) and for jobs of
+   * another tenant: a tenant cannot even learn that another tenant's job exists.
+   * `tenant` is tenantOf(req) (apps/api/src/auth/tenant.ts).
+   */
+  async get(id: string, tenant: string): Promise<JobRecord> {
     if (!isJobId(id)) throw jobNotFound(id);
     const job = await this.jobs.get(id);
-    if (!job) throw jobNotFound(id);
+    if (!job || job.tenant !== this.keys.tenantArg(tenant)) throw jobNotFound(id);
     return job;
   }
 
-  async list(limit: number, offset: number): Promise<{ jobs: JobRecord[]; total: number }> {
-    return this.jobs.list(DEFAULT_TENANT, offset, limit);
+  /** The tenant's jobs, newest first. */
+  async list(limit: number, offset: number, tenant: string): Promise<{ jobs: JobRecord[]; total: number }> {
+    return this.jobs.list(this.keys.tenantArg(tenant), offset, limit);
   }
 
   /**
    * Marks the job cancelled, then takes its waiting shards off the queue and tells workers to stop
    * the ones in flight. Cancelling a cancelled job is a no-op that still answers with the job.
    */
-  async cancel(id: string): Promise<JobRecord> {
-    if (!isJobId(id)) throw jobNotFound(id);
+  async cancel(id: string, tenant: string): Promise<JobRecord> {
+    // Ownership first: another tenant's job is not found, and stays as it is.
+    await this.get(id, tenant);
     const before = await this.jobs.cancel(id);
     if (before === null) throw jobNotFound(id);
     if (before === 'completed' || before === 'failed') {
       throw new ApiError('JOB_FINISHED', `job ${id} already ${before}; only queued or running jobs can be cancelled`, 409);
     }
-    const job = await this.get(id);
+    const job = await this.get(id, tenant);
     if (before !== 'cancelled') {
       // Active shards are locked and stay; their workers check the state and hear the publish below.
       const removed = await this.queue.removeShards(id, job.shardsTotal);
       await this.cancelChannel.publish(id);
       this.logger.log(`job ${id} cancelled (${removed} waiting shards removed)`);
+      // This call made the transition: it alone queues the webhook and tells live streams.
+      await this.notifications.jobTerminal(job);
     }
     return job;
   }

@@ -1,15 +1,20 @@
-import { Controller, Get, Headers, Param, Query, Res } from '@nestjs/common';
+import { Controller, Get, Headers, Param, Query, Req, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiQuery, ApiResponse as ApiStatus, ApiTags } from '@nestjs/swagger';
+import { Shardwise } from '../docs/schemas.js';
 import type { JobRecord, ResultPart } from '../../../../libs/shared/src/index.js';
+import { tenantOf } from '../auth/tenant.js';
 import { ApiError } from '../http/api-error.js';
-import type { ApiResponse } from '../http/request.types.js';
+import type { ApiRequest, ApiResponse } from '../http/request.types.js';
 import { JobsService } from './jobs.service.js';
 import { ResultsService } from './results.service.js';
 
 /**
  * Results and errors of a job as NDJSON, or embeddings as raw float32. Binary layout: rows of
  * X-Embedding-Dimensions little-endian float32 values, one row per item in input order over the
- * shards written so far (X-Item-Count rows); items that failed are rows of NaN.
+ * shards written so far (X-Item-Count rows); items that failed are rows of NaN. `format=npy` sends the
+ * same rows as a NumPy .npy file (`<f4`, shape `(X-Item-Count, X-Embedding-Dimensions)`).
  */
+@ApiTags('results')
 @Controller('v1/jobs/:id')
 export class ResultsController {
   constructor(
@@ -17,8 +22,16 @@ export class ResultsController {
     private readonly output: ResultsService,
   ) {}
 
+  @ApiOperation({ summary: "A job's results in input order: NDJSON, or embeddings as raw float32 (format=f32) or .npy (format=npy)" })
+  @ApiParam({ name: 'id' })
+  @ApiQuery({ name: 'format', required: false, schema: { type: 'string', enum: ['ndjson', 'f32', 'npy'] } })
+  @ApiQuery({ name: 'partial', required: false, schema: { type: 'boolean' }, description: 'read the shards written so far of a job still running' })
+  @ApiProduces('application/x-ndjson', 'application/octet-stream')
+  @ApiOkResponse({ description: 'one line per item (see the schema), or float32 rows with headers X-Embedding-Dimensions and X-Item-Count', schema: Shardwise.resultLine })
+  @ApiStatus({ status: 409, description: 'JOB_NOT_FINISHED (unless partial=true)', schema: Shardwise.error })
   @Get('results')
   async getResults(
+    @Req() req: ApiRequest,
     @Param('id') id: string,
     @Query('partial') partial: unknown,
     @Query('format') format: unknown,
@@ -26,12 +39,13 @@ export class ResultsController {
     @Res() res: ApiResponse,
   ): Promise<void> {
     const binary = wantsBinary(format, accept);
-    const job = await this.jobs.get(id);
+    const job = await this.jobs.get(id, tenantOf(req));
     assertReadable(job.state, partial);
     if (!binary) return this.sendNdjson(job, 'results', res);
     if (job.task !== 'embed') {
-      throw new ApiError('UNSUPPORTED_FORMAT', 'format=f32 is only available for embed jobs; sentiment results are NDJSON', 400, { field: 'format' });
+      throw new ApiError('UNSUPPORTED_FORMAT', `format=${String(format ?? 'f32')} is only available for embed jobs; sentiment results are NDJSON`, 400, { field: 'format' });
     }
+    if (format === 'npy') return this.output.streamNpy(job, res);
     const items = await this.output.writtenItemCount(job);
     res.statusCode = 200;
     res.setHeader('Content-Type', 'application/octet-stream');
@@ -40,9 +54,14 @@ export class ResultsController {
     await this.output.stream(job, 'embeddings', res);
   }
 
+  @ApiOperation({ summary: "The failed items' lines only" })
+  @ApiParam({ name: 'id' })
+  @ApiQuery({ name: 'partial', required: false, schema: { type: 'boolean' } })
+  @ApiProduces('application/x-ndjson')
+  @ApiOkResponse({ description: '{"id","index","error":{"code","message"}} per line', schema: Shardwise.resultLine })
   @Get('errors')
-  async getErrors(@Param('id') id: string, @Query('partial') partial: unknown, @Res() res: ApiResponse): Promise<void> {
-    const job = await this.jobs.get(id);
+  async getErrors(@Req() req: ApiRequest, @Param('id') id: string, @Query('partial') partial: unknown, @Res() res: ApiResponse): Promise<void> {
+    const job = await this.jobs.get(id, tenantOf(req));
     assertReadable(job.state, partial);
     await this.sendNdjson(job, 'errors', res);
   }
@@ -56,9 +75,9 @@ export class ResultsController {
 
 function wantsBinary(format: unknown, accept: string | undefined): boolean {
   if (format === undefined) return (accept ?? '').toLowerCase().includes('application/octet-stream');
-  if (format === 'f32') return true;
+  if (format === 'f32' || format === 'npy') return true;
   if (format === 'ndjson') return false;
-  throw new ApiError('INVALID_QUERY', 'query parameter "format" must be "ndjson" or "f32"', 400, { field: 'format' });
+  throw new ApiError('INVALID_QUERY', 'query parameter "format" must be "ndjson", "f32" or "npy"', 400, { field: 'format' });
 }
 
 /** Output of an unfinished job is incomplete; clients must ask for that explicitly. */

@@ -1,11 +1,16 @@
 import { Controller, Get, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { ApiResponse } from '../http/request.types.js';
 import { MetricsService } from './metrics.service.js';
 
+@ApiTags('health')
 @Controller('metrics')
 export class MetricsController {
   constructor(private readonly metrics: MetricsService) {}
 
+  @ApiOperation({ summary: 'Prometheus metrics' })
+  @ApiProduces('text/plain')
+  @ApiOkResponse({ description: 'Prometheus text exposition format' })
   @Get()
   async scrape(@Res() res: ApiResponse): Promise<void> {
     const text = await this.metrics.registry.metrics();

@@ -1,11 +1,18 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { Queue } from 'bullmq';
+import { Queue, type JobType } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createRedis, QueueName, shardJobId, shardJobOptions, type ShardPayload } from '../../../../libs/shared/src/index.js';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
 import { logConnectionErrors } from './connection-errors.js';
 
 const REMOVE_CONCURRENCY = 50;
+
+/**
+ * BullMQ priorities of shards (lower runs first). Every shard carries one: BullMQ hands out jobs
+ * without a priority before all prioritized ones, so an unprioritized batch backlog would starve
+ * interactive requests (POST /v1/embeddings), which must jump it.
+ */
+export const SHARD_PRIORITY = { interactive: 1, batch: 100 } as const;
 
 /**
  * The API's side of the shard queue: it only adds and removes jobs. No Worker is ever created
@@ -25,9 +32,9 @@ export class ShardQueueRepository implements OnApplicationShutdown {
     logConnectionErrors(this.queue, 'shard queue', this.logger);
   }
 
-  async addShards(payloads: readonly ShardPayload[]): Promise<void> {
+  async addShards(payloads: readonly ShardPayload[], priority: number = SHARD_PRIORITY.batch): Promise<void> {
     if (payloads.length === 0) return;
-    const opts = shardJobOptions(this.env.SHARD_ATTEMPTS);
+    const opts = { ...shardJobOptions(this.env.SHARD_ATTEMPTS), priority };
     await this.queue.addBulk(
       payloads.map((data) => ({ name: QueueName.Shards, data, opts: { ...opts, jobId: shardJobId(data.jobId, data.shard) } })),
     );
@@ -52,6 +59,11 @@ export class ShardQueueRepository implements OnApplicationShutdown {
       removed += replies.reduce((sum, n) => sum + n, 0);
     }
     return removed;
+  }
+
+  /** Shards per BullMQ state, for the queue gauges (read at scrape time). */
+  async counts(states: readonly JobType[]): Promise<Record<string, number>> {
+    return this.queue.getJobCounts(...states);
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -75,7 +75,10 @@ export class ModelService implements OnApplicationBootstrap, BeforeApplicationSh
 
   private async load(modelId: string, task: TaskName): Promise<ModelInfo> {
     const started = performance.now();
-    const info = await this.pool.load(modelId, task);
+    const info = await this.pool.load(modelId, task).catch((error: unknown) => {
+      this.metrics.error('model_load');
+      throw error;
+    });
     const seconds = (performance.now() - started) / 1000;
     this.metrics.modelLoaded(task, modelId, seconds);
     this.logger.log(`loaded ${task} model ${modelId} (${info.dimensions} dims, max ${info.maxTokens} tokens) in ${seconds.toFixed(2)}s`);

@@ -1,11 +1,22 @@
+import { performance } from 'node:perf_hooks';
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { EncodeStats } from '../../../../libs/models/src/index.js';
+import { ActivityWindow, type ActivitySnapshot } from './activity-window.js';
 
 export type ShardMetricOutcome = 'completed' | 'recovered' | 'cancelled' | 'dropped' | 'already-done' | 'retrying' | 'failed';
 
 /** Label used for any model this process has not loaded, so a bad payload cannot mint label values. */
 const OTHER_MODEL = 'other';
 const ERROR_CODE = /^[A-Z][A-Z0-9_]{0,47}$/;
+
+/** Stages of a shard timed by shardwise_worker_stage_seconds. */
+export type WorkerStage = 'queue' | 'tokenize' | 'inference' | 'write';
+/** Kinds of shardwise_worker_errors_total; all start at 0 so rate() has a series before the first error. */
+export const WORKER_ERROR_KINDS = ['shard_retry', 'shard_failed', 'shard_stalled', 'model_load', 'consumer', 'throughput_report'] as const;
+export type WorkerErrorKind = (typeof WORKER_ERROR_KINDS)[number];
+/** The recent window of throughput and busy ratio (published to Redis for the autoscaling signal). */
+export const ACTIVITY_WINDOW_MS = 5 * 60_000;
 
 /**
  * Prometheus metrics of one worker process. Model labels are limited to models this process has
@@ -54,6 +65,94 @@ export class WorkerMetricsService implements OnModuleInit {
     registers: [this.registry],
   });
 
+  private readonly activity = new ActivityWindow(ACTIVITY_WINDOW_MS, performance.now());
+  private readonly errors = new Counter({
+    name: 'shardwise_worker_errors_total',
+    help: 'Errors by kind: shard_retry (an attempt failed, will retry), shard_failed (out of attempts), shard_stalled (a lock expired: a worker died), model_load, consumer (BullMQ worker errors), throughput_report (Redis publish failed)',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  private readonly stages = new Histogram({
+    name: 'shardwise_worker_stage_seconds',
+    help: 'Seconds per shard in each stage: queue (enqueued to first pick-up), tokenize and inference (thread-seconds summed over inference threads), write (result files and counting)',
+    labelNames: ['stage'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
+    registers: [this.registry],
+  });
+  private readonly batchSize = new Histogram({
+    name: 'shardwise_worker_batch_size',
+    help: 'Texts per inference batch',
+    labelNames: ['task'] as const,
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+    registers: [this.registry],
+  });
+  private readonly batchTokens = new Histogram({
+    name: 'shardwise_worker_batch_tokens',
+    help: 'Padded tokens per inference batch (texts x longest text: what the model computes; bounded by MAX_BATCH_TOKENS)',
+    labelNames: ['task'] as const,
+    buckets: [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384],
+    registers: [this.registry],
+  });
+  private readonly batchPadding = new Histogram({
+    name: 'shardwise_worker_batch_padding_ratio',
+    help: 'Share of padding in each inference batch: 1 - tokens / padded tokens',
+    labelNames: ['task'] as const,
+    buckets: [0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1],
+    registers: [this.registry],
+  });
+  private readonly inferenceTokens = new Counter({
+    name: 'shardwise_worker_inference_tokens_total',
+    help: 'Token positions the model computed, by kind: real (text tokens) or padding',
+    labelNames: ['task', 'model', 'kind'] as const,
+    registers: [this.registry],
+  });
+  private readonly batchLimit = new Gauge({
+    name: 'shardwise_worker_batch_limit',
+    help: 'Batch limits of this worker: limit="tokens" (MAX_BATCH_TOKENS, padded) and limit="texts" (MAX_BATCH_SIZE)',
+    labelNames: ['limit'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    for (const kind of WORKER_ERROR_KINDS) this.errors.inc({ kind }, 0);
+    const activity = this.activity;
+    new Counter({
+      name: 'shardwise_worker_busy_seconds_total',
+      help: 'Seconds this worker had at least one shard in flight; rate() is its busy ratio',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(activity.totalBusySeconds(performance.now()));
+      },
+    });
+    new Gauge({
+      name: 'shardwise_worker_busy_ratio',
+      help: `Share of the last ${ACTIVITY_WINDOW_MS / 60_000} minutes this worker had at least one shard in flight`,
+      registers: [this.registry],
+      collect() {
+        const s = activity.snapshot(performance.now());
+        this.set(s.windowSeconds > 0 ? s.busySeconds / s.windowSeconds : 0);
+      },
+    });
+    new Gauge({
+      name: 'shardwise_worker_throughput_tokens_per_second',
+      help: `Tokens finished per busy second over the last ${ACTIVITY_WINDOW_MS / 60_000} minutes (the rate this worker reports for autoscaling; 0 before any work)`,
+      registers: [this.registry],
+      collect() {
+        const s = activity.snapshot(performance.now());
+        this.set(s.busySeconds > 0 ? s.tokens / s.busySeconds : 0);
+      },
+    });
+    new Gauge({
+      name: 'shardwise_worker_shards_in_flight',
+      help: 'Shards this worker is processing now',
+      registers: [this.registry],
+      collect() {
+        this.set(activity.shardsInFlight);
+      },
+    });
+  }
+
   onModuleInit(): void {
     // Started here, not in the constructor: it installs an event-loop monitor and timers.
     collectDefaultMetrics({ register: this.registry });
@@ -67,6 +166,49 @@ export class WorkerMetricsService implements OnModuleInit {
 
   shard(task: string, modelId: string, outcome: ShardMetricOutcome): void {
     this.shards.inc({ task, model: this.model(modelId), outcome });
+    if (outcome === 'retrying') this.errors.inc({ kind: 'shard_retry' });
+    else if (outcome === 'failed') this.errors.inc({ kind: 'shard_failed' });
+  }
+
+  error(kind: WorkerErrorKind): void {
+    this.errors.inc({ kind });
+  }
+
+  /** A shard starts (pair with shardFinished in a finally): busy time for the busy ratio and throughput. */
+  shardStarted(): void {
+    this.activity.start(performance.now());
+  }
+
+  shardFinished(): void {
+    this.activity.end(performance.now());
+  }
+
+  /** Recent tokens and busy seconds, as published to Redis for the autoscaling signal. */
+  activitySnapshot(): ActivitySnapshot {
+    return this.activity.snapshot(performance.now());
+  }
+
+  stage(stage: WorkerStage, seconds: number): void {
+    if (Number.isFinite(seconds) && seconds >= 0) this.stages.observe({ stage }, seconds);
+  }
+
+  /** The engine's per-shard stats: tokenize and inference stages, batch histograms, real vs padding tokens. */
+  encodeStats(task: string, modelId: string, stats: EncodeStats): void {
+    this.stage('tokenize', stats.tokenizeSeconds);
+    this.stage('inference', stats.inferenceSeconds);
+    const model = this.model(modelId);
+    this.inferenceTokens.inc({ task, model, kind: 'real' }, stats.tokens);
+    this.inferenceTokens.inc({ task, model, kind: 'padding' }, Math.max(0, stats.paddedTokens - stats.tokens));
+    for (const batch of stats.perBatch ?? []) {
+      this.batchSize.observe({ task }, batch.texts);
+      this.batchTokens.observe({ task }, batch.paddedTokens);
+      this.batchPadding.observe({ task }, batch.paddedTokens > 0 ? 1 - batch.tokens / batch.paddedTokens : 0);
+    }
+  }
+
+  setBatchLimits(maxBatchTokens: number, maxBatchSize: number): void {
+    this.batchLimit.set({ limit: 'tokens' }, maxBatchTokens);
+    this.batchLimit.set({ limit: 'texts' }, maxBatchSize);
   }
 
   inference(task: string, modelId: string, texts: number, tokens: number, seconds: number): void {
@@ -74,6 +216,7 @@ export class WorkerMetricsService implements OnModuleInit {
     this.texts.inc(labels, texts);
     this.tokens.inc(labels, tokens);
     this.shardDuration.observe(labels, seconds);
+    this.activity.credit(performance.now(), tokens);
   }
 
   itemsFailedByCode(counts: ReadonlyMap<string, number>): void {

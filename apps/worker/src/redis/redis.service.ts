@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { assertNoEviction, createRedis } from '../../../../libs/shared/src/index.js';
+import { assertNoEviction, createRedis, LogThrottle } from '../../../../libs/shared/src/index.js';
 import { WORKER_ENV, type WorkerEnv } from '../config/worker-env.js';
 
 /** How long boot waits for Redis before giving up; the orchestrator restarts us with backoff. */
@@ -22,8 +22,10 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     this.client = createRedis(env.REDIS_URL, 'shardwise-worker', { lazyConnect: true });
     this.subscriber = createRedis(env.REDIS_URL, 'shardwise-worker-cancel', { lazyConnect: true });
     for (const connection of [this.client, this.subscriber]) {
-      // Without a listener ioredis prints every reconnect attempt as an unhandled error.
-      connection.on('error', (error: Error) => this.logger.warn(`Redis: ${error.message}`));
+      // Without a listener ioredis prints every reconnect attempt as an unhandled error; with one
+      // per attempt, an outage floods the log: one line, then at most one every 30 s.
+      const throttle = new LogThrottle();
+      connection.on('error', (error: Error) => throttle.log(`Redis: ${error.message}`, (line) => this.logger.warn(line)));
     }
   }
 

@@ -1,9 +1,10 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { createRedis, QueueName, type ShardOutcome } from '../../../../libs/shared/src/index.js';
+import { createRedis, QueueName, type ShardOutcome, LogThrottle } from '../../../../libs/shared/src/index.js';
 import { WORKER_ENV, type WorkerEnv } from '../config/worker-env.js';
 import { ModelService } from '../inference/model.service.js';
+import { WorkerMetricsService } from '../metrics/worker-metrics.service.js';
 import { closeRedis } from '../redis/redis.service.js';
 import { ShardFailureService } from './shard-failure.service.js';
 import { ShardProcessorService } from './shard-processor.service.js';
@@ -19,6 +20,7 @@ const MAX_STALLED_COUNT = 2;
 @Injectable()
 export class ShardConsumerService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(ShardConsumerService.name);
+  private readonly errorLog = new LogThrottle();
   private worker: Worker<unknown, ShardOutcome | null> | undefined;
   private connection: Redis | undefined;
   private readonly failureHandlers = new Set<Promise<void>>();
@@ -30,6 +32,7 @@ export class ShardConsumerService implements OnApplicationBootstrap, OnModuleDes
     private readonly models: ModelService,
     private readonly processor: ShardProcessorService,
     private readonly failures: ShardFailureService,
+    private readonly metrics: WorkerMetricsService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -49,8 +52,15 @@ export class ShardConsumerService implements OnApplicationBootstrap, OnModuleDes
       if (job !== undefined) this.track(this.failures.onFailedAttempt(job, error));
     });
     // An 'error' without a listener would crash the process; BullMQ reconnects by itself.
-    worker.on('error', (error) => this.logger.error(`BullMQ worker: ${error.message}`));
-    worker.on('stalled', (jobId) => this.logger.warn(`shard job ${jobId} stalled (its worker stopped renewing the lock); queued again`));
+    worker.on('error', (error) => {
+      this.metrics.error('consumer');
+      // Throttled: BullMQ reports every reconnect attempt while Redis is away.
+      this.errorLog.log(`BullMQ worker: ${error.message}`, (line) => this.logger.error(line));
+    });
+    worker.on('stalled', (jobId) => {
+      this.metrics.error('shard_stalled');
+      this.logger.warn(`shard job ${jobId} stalled (its worker stopped renewing the lock); queued again`);
+    });
     this.worker = worker;
     await worker.waitUntilReady();
     worker.run().then(

@@ -1,8 +1,9 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { JobStore, RESULT_STORE, shardPayloadSchema, type ResultStore, type ShardOutcome, type ShardPayload } from '../../../../libs/shared/src/index.js';
 import { WorkerMetricsService } from '../metrics/worker-metrics.service.js';
 import { isFinalFailure, salvageShardIdentity, type ShardJob } from './shard-job.js';
 import { buildFailedShardOutput } from './shard-output.js';
+import { JobNotifierService } from '../webhooks/job-notifier.service.js';
 
 /** Failure reasons land in result files and the job record; a stack-sized message helps nobody there. */
 const MAX_REASON_LENGTH = 1000;
@@ -19,6 +20,8 @@ export class ShardFailureService {
     private readonly jobs: JobStore,
     @Inject(RESULT_STORE) private readonly results: ResultStore,
     private readonly metrics: WorkerMetricsService,
+    // Progress events and webhooks; optional so hand-wired test harnesses can leave it out.
+    @Optional() private readonly notifier?: JobNotifierService,
   ) {}
 
   /** For BullMQ's 'failed' event, which fires after every failed attempt. */
@@ -41,7 +44,10 @@ export class ShardFailureService {
     }
     // The payload itself was bad: there are no items to write, but the job must still finish.
     const identity = salvageShardIdentity(job.data);
-    if (identity !== null) await this.jobs.failShard(identity.jobId, identity.shard, identity.itemCount, reason);
+    if (identity !== null) {
+      const result = await this.jobs.failShard(identity.jobId, identity.shard, identity.itemCount, reason);
+      await this.notifier?.shardCounted(identity.jobId, identity.shard, result);
+    }
   }
 
   async closeFailedShard(payload: ShardPayload, reason: string): Promise<void> {
@@ -54,8 +60,10 @@ export class ShardFailureService {
       // Still count the shard below: a job whose shard is never counted never finishes.
       this.logger.error(`could not write the failure of shard ${shard} of job ${jobId}: ${(error as Error).message}`);
     }
-    if (stored !== null) await this.jobs.completeShard(jobId, shard, stored);
-    else await this.jobs.failShard(jobId, shard, payload.items.length, reason);
+    const est = payload.estTokens ?? 0; // the shard's backlog estimate leaves with it
+    const result =
+      stored !== null ? await this.jobs.completeShard(jobId, shard, stored, Date.now(), est) : await this.jobs.failShard(jobId, shard, payload.items.length, reason, Date.now(), est);
+    await this.notifier?.shardCounted(jobId, shard, result);
   }
 
   /**

@@ -9,6 +9,8 @@ export interface ShardJob {
   /** After a failure BullMQ has already counted the failed attempt here. */
   readonly attemptsMade: number;
   readonly opts: { readonly attempts?: number };
+  /** When the shard was enqueued (ms); BullMQ sets it, tests may leave it out. */
+  readonly timestamp?: number;
 }
 
 /** A payload that does not parse will not parse on a retry either. */

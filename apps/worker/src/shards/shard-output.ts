@@ -72,7 +72,15 @@ export function errorLine(id: string, index: number, error: ItemError): string {
  * `dimensions` is the model's embedding width (embed only). Throws when the results cannot belong
  * to these items, which is an engine bug: the shard is retried rather than written wrong.
  */
-export function buildShardOutput(task: TaskName, items: readonly ShardItem[], start: number, results: readonly ItemResult[], dimensions: number): ShardOutput {
+export function buildShardOutput(
+  task: TaskName,
+  items: readonly ShardItem[],
+  start: number,
+  results: readonly ItemResult[],
+  dimensions: number,
+  /** itemTokens: successful lines carry the item's token count as `tokens` (job option, for OpenAI `usage`). */
+  extras: { itemTokens?: boolean } = {},
+): ShardOutput {
   if (results.length !== items.length) throw new Error(`inference returned ${results.length} results for ${items.length} texts`);
   const lines = new Array<string>(items.length);
   const errors: string[] = [];
@@ -104,7 +112,7 @@ export function buildShardOutput(task: TaskName, items: readonly ShardItem[], st
         fail(i, { code: NON_FINITE_OUTPUT, message: 'the model produced NaN or Infinity for this text' });
         continue;
       }
-      lines[i] = embedLine(id, start + i, result.embedding, result.truncated);
+      lines[i] = withTokens(embedLine(id, start + i, result.embedding, result.truncated), extras.itemTokens, result.tokens);
       embeddings?.setRow(i, result.embedding);
     } else {
       if (!('label' in result)) throw new Error(`inference returned a non-classification result for a sentiment shard (item ${start + i})`);
@@ -112,7 +120,7 @@ export function buildShardOutput(task: TaskName, items: readonly ShardItem[], st
         fail(i, { code: NON_FINITE_OUTPUT, message: 'the model produced NaN or Infinity for this text' });
         continue;
       }
-      lines[i] = sentimentLine(id, start + i, result.label, result.score, result.scores, result.truncated);
+      lines[i] = withTokens(sentimentLine(id, start + i, result.label, result.score, result.scores, result.truncated), extras.itemTokens, result.tokens);
     }
     summary.succeeded++;
     if (result.truncated) summary.truncated++;
@@ -164,6 +172,11 @@ class EmbeddingMatrix {
     const base = row * this.dims * 4;
     for (let j = 0; j < this.dims; j++) this.view.setFloat32(base + j * 4, Number.NaN, true);
   }
+}
+
+/** Appends `"tokens":n` to a JSON object line, only for jobs that asked for it (the default format stays as it was). */
+function withTokens(line: string, itemTokens: boolean | undefined, tokens: number): string {
+  return itemTokens ? `${line.slice(0, -1)},"tokens":${tokens}}` : line;
 }
 
 function allFinite(values: ArrayLike<number>): boolean {

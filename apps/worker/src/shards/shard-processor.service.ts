@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { UnrecoverableError } from 'bullmq';
 import type { EncodeResponse, ModelInfo, TaskName } from '../../../../libs/models/src/index.js';
 import { JobStore, RESULT_STORE, type ResultStore, type ShardOutcome, type ShardPayload, type ShardResultFiles } from '../../../../libs/shared/src/index.js';
@@ -8,6 +8,7 @@ import { WorkerMetricsService, type ShardMetricOutcome } from '../metrics/worker
 import { CancelSignalsService } from './cancel-signals.service.js';
 import { parseShardPayload, type ShardJob } from './shard-job.js';
 import { buildShardOutput } from './shard-output.js';
+import { JobNotifierService } from '../webhooks/job-notifier.service.js';
 
 /** Engine errors that no retry can fix (the model or options are wrong, not the moment). */
 const PERMANENT_ERRORS = new Set([
@@ -35,6 +36,8 @@ export class ShardProcessorService {
     private readonly models: ModelService,
     private readonly cancels: CancelSignalsService,
     private readonly metrics: WorkerMetricsService,
+    // Progress events and webhooks; optional so hand-wired test harnesses can leave it out.
+    @Optional() private readonly notifier?: JobNotifierService,
   ) {}
 
   /** Returns what was counted for the shard, or null when nothing was (job gone, cancelled, already counted). */
@@ -46,6 +49,10 @@ export class ShardProcessorService {
       this.logger.debug(`shard ${shard} of job ${jobId}: ${why}`);
       return null;
     };
+    // Busy time for the busy ratio and the throughput reported for autoscaling (ended in the finally below).
+    this.metrics.shardStarted();
+    // Time in the queue, from enqueue to the first pick-up (retries would add their backoff).
+    if (job.attemptsMade === 0 && job.timestamp !== undefined) this.metrics.stage('queue', (Date.now() - job.timestamp) / 1000);
     // Watch before reading the state: a cancel published in between still aborts this shard.
     const watch = this.cancels.watch(jobId);
     try {
@@ -77,15 +84,19 @@ export class ShardProcessorService {
         throw classifyEngineError(error);
       }
       if (watch.signal.aborted) return skip('cancelled', 'job was cancelled during inference');
+      this.metrics.encodeStats(task, modelId, response.stats);
 
-      const output = buildShardOutput(task, payload.items, payload.start, response.results, info.dimensions);
+      const writing = performance.now();
+      const output = buildShardOutput(task, payload.items, payload.start, response.results, info.dimensions, { itemTokens: payload.options.itemTokens });
       const outcome = await this.writeAndCount(payload, output.files);
+      this.metrics.stage('write', (performance.now() - writing) / 1000);
       if (outcome.written) this.metrics.itemsFailedByCode(output.failedByCode);
       this.metrics.inference(task, modelId, payload.items.length, output.files.summary.tokens, (performance.now() - started) / 1000);
       this.metrics.shard(task, modelId, 'completed');
       return outcome.counted;
     } finally {
       watch.release();
+      this.metrics.shardFinished();
     }
   }
 
@@ -106,9 +117,11 @@ export class ShardProcessorService {
   }
 
   private async count(payload: ShardPayload, outcome: ShardOutcome): Promise<void> {
-    const result = await this.jobs.completeShard(payload.jobId, payload.shard, outcome);
+    // The shard's ingest estimate leaves the queue-wide backlog with it (see JobStore.completeShard).
+    const result = await this.jobs.completeShard(payload.jobId, payload.shard, outcome, Date.now(), payload.estTokens ?? 0);
     if (result === 'job-finished') this.logger.log(`job ${payload.jobId} finished (last shard ${payload.shard})`);
     else if (result === 'unknown-job') this.logger.warn(`shard ${payload.shard} of job ${payload.jobId}: job record disappeared before counting`);
+    await this.notifier?.shardCounted(payload.jobId, payload.shard, result);
   }
 }
 

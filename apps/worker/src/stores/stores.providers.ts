@@ -24,6 +24,7 @@ export const resultStoreProvider: Provider = {
     } catch (error) {
       throw new Error(`RESULTS_DIR=${JSON.stringify(env.RESULTS_DIR)} is not a writable folder: ${(error as Error).message}`);
     }
-    return new LocalResultStore(root);
+    // SHARDWISE_FAULT_RESULT_WRITE is a test-only fault injection (failing writes, as on a full disk).
+    return new LocalResultStore(root, { faultWritesPerShard: env.SHARDWISE_FAULT_RESULT_WRITE });
   },
 };

@@ -24,6 +24,10 @@ export const commonEnvSchema = z.object({
   /** Attempts per shard before it ends failed (transient errors are retried with backoff). @defaultValue 3 */
   SHARD_ATTEMPTS: int(1, 3),
   LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
+  /** Delivery attempts per job webhook (callback_url) before it is given up. @defaultValue 5 */
+  WEBHOOK_ATTEMPTS: int(1, 5),
+  /** First retry delay of a webhook; each further retry waits twice as long. @defaultValue 5000 */
+  WEBHOOK_BACKOFF_MS: int(10, 5000),
 });
 
 export const apiEnvSchema = commonEnvSchema.extend({
@@ -39,6 +43,29 @@ export const apiEnvSchema = commonEnvSchema.extend({
   MAX_INPUTS_PER_JOB: int(1, 10_000_000),
   /** Limit for application/json bodies (small jobs); large corpora go as NDJSON streams. @defaultValue 16777216 */
   MAX_JSON_BODY_BYTES: int(1024, 16 * 1024 * 1024),
+  /** JSON file of API keys: `[{"tenant", "key_sha256", "rate_per_second"?, "max_concurrent_jobs"?}]`. Unset together with API_KEYS = auth off. */
+  API_KEYS_FILE: optionalText,
+  /** API keys as a comma list of `tenant:sha256hex` (the SHA-256 of each key, never the key). */
+  API_KEYS: optionalText,
+  /** Requests per second per tenant (token bucket in Redis, shared by all API replicas); 0 = unlimited. A key file entry's rate_per_second overrides it. @defaultValue 0 */
+  RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).default(0),
+  /** Bucket size (burst) of the per-tenant rate limit; 0 = twice the rate, at least 1. @defaultValue 0 */
+  RATE_LIMIT_BURST: z.coerce.number().min(0).default(0),
+  /** Unfinished (queued or running) jobs per tenant; 0 = unlimited. A key file entry's max_concurrent_jobs overrides it. @defaultValue 0 */
+  MAX_CONCURRENT_JOBS: int(0, 0),
+  /** New jobs get 429 BACKLOG_FULL while the text bytes of staged and queued shards in Redis reach this; 0 = no limit. @defaultValue 1073741824 */
+  ADMISSION_MAX_BACKLOG_BYTES: int(0, 1024 * 1024 * 1024),
+  /**
+   * Tokens per second one worker is assumed to finish while no worker has reported a measured rate
+   * (scale from zero); shardwise_backlog_worker_seconds divides the backlog by it. @defaultValue 5000
+   */
+  AUTOSCALE_DEFAULT_TOKENS_PER_SECOND: int(1, 5000),
+  /** How long POST /v1/embeddings (and /v1/classifications) waits for its shards before answering 504. @defaultValue 60000 */
+  SYNC_TIMEOUT_MS: int(100, 60_000),
+  /** Largest file accepted by POST /v1/files (OpenAI-compatible uploads, streamed to RESULTS_DIR/files). @defaultValue 536870912 */
+  MAX_UPLOAD_BYTES: int(1024, 512 * 1024 * 1024),
+  /** Interval of the comment lines that keep idle `GET /v1/jobs/:id/events` streams open through proxies. @defaultValue 15000 */
+  SSE_HEARTBEAT_MS: int(50, 15_000),
 });
 
 const defaultThreads = Math.max(1, Math.min(availableParallelism(), 8));
@@ -62,6 +89,14 @@ export const workerEnvSchema = commonEnvSchema.extend({
   PRELOAD_MODELS: optionalText,
   /** BullMQ lock per shard; renewed while the shard runs, expires when a worker dies. @defaultValue 30000 */
   SHARD_LOCK_MS: int(1000, 30_000),
+  /** TEST ONLY (fault injection): the first N result-store writes of every shard fail with ENOSPC, as on a full disk. Never set in production. @defaultValue 0 */
+  SHARDWISE_FAULT_RESULT_WRITE: int(0, 0),
+  /** HMAC-SHA256 key of the X-Shardwise-Signature header on job webhooks; unset = deliveries go unsigned. */
+  WEBHOOK_SECRET: z.string().optional().transform((v) => (v === '' ? undefined : v)),
+  /** Time a webhook receiver has to answer one delivery. @defaultValue 10000 */
+  WEBHOOK_TIMEOUT_MS: int(100, 10_000),
+  /** Webhook deliveries in flight per worker process. @defaultValue 8 */
+  WEBHOOK_CONCURRENCY: int(1, 8),
 });
 
 export type CommonEnv = z.infer<typeof commonEnvSchema>;

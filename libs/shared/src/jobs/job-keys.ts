@@ -16,4 +16,16 @@ export class JobKeys {
   stagedIds(id: string): string {
     return `${this.prefix}:stage:${id}:ids`;
   }
+  /** Queue-wide counters kept by the job scripts: jobs per state, backlog texts and tokens (see ops/ops-store.ts). */
+  stats(): string {
+    return `${this.prefix}:stats`;
+  }
+  /** Bytes staged by each upload still being read (hash: job id -> bytes); see admission-scripts.ts. */
+  stagingBytes(): string {
+    return `${this.prefix}:staging:bytes`;
+  }
+  /** When each upload's staging expires (sorted set, score = ms), so a dead API's entry is dropped. */
+  stagingExpiry(): string {
+    return `${this.prefix}:staging:expiry`;
+  }
 }

@@ -6,6 +6,8 @@ export interface JobOptions {
   normalize?: boolean;
   topK?: number | null;
   truncate?: boolean;
+  /** Write each item's token count into its result line as `tokens` (set by the OpenAI-compatible routes, for `usage`). */
+  itemTokens?: boolean;
 }
 
 /** The job as stored in Redis (one hash); counters only ever move through JobStore's atomic updates. */
@@ -31,6 +33,8 @@ export interface JobRecord {
   startedAt: number | null;
   finishedAt: number | null;
   error: string | null;
+  /** Webhook target called once when the job reaches a terminal state (absent in records older than the field). */
+  callbackUrl?: string | null;
 }
 
 const NUMBER_FIELDS = [
@@ -52,6 +56,7 @@ export function toHash(record: JobRecord): Record<string, string> {
   if (record.startedAt !== null) hash.startedAt = String(record.startedAt);
   if (record.finishedAt !== null) hash.finishedAt = String(record.finishedAt);
   if (record.error !== null) hash.error = record.error;
+  if (record.callbackUrl) hash.callbackUrl = record.callbackUrl;
   return hash;
 }
 
@@ -79,5 +84,6 @@ export function fromHash(hash: Record<string, string>): JobRecord | null {
     startedAt: num(hash.startedAt),
     finishedAt: num(hash.finishedAt),
     error: hash.error ?? null,
+    callbackUrl: hash.callbackUrl ?? null,
   };
 }

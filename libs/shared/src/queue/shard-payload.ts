@@ -17,8 +17,11 @@ export const shardPayloadSchema = z.object({
     normalize: z.boolean().optional(),
     topK: z.number().int().min(1).nullable().optional(),
     truncate: z.boolean().optional(),
+    itemTokens: z.boolean().optional(),
   }),
   items: z.array(z.object({ id: z.string(), text: z.string() })),
+  /** Ingest estimate of the shard's tokens (ops/token-estimate.ts); it leaves the backlog when the shard is counted. */
+  estTokens: z.number().int().min(0).optional(),
 });
 
 export type ShardPayload = z.infer<typeof shardPayloadSchema>;

@@ -20,8 +20,14 @@ const SAFE_JOB_ID = /^[A-Za-z0-9_-]{1,128}$/;
  */
 export class LocalResultStore implements ResultStore {
   private readonly root: string;
+  /** Writes attempted per shard, kept only while fault injection is on. */
+  private readonly faultCounts = new Map<string, number>();
 
-  constructor(root: string) {
+  /**
+   * `faultWritesPerShard` (TEST ONLY, SHARDWISE_FAULT_RESULT_WRITE): the first N writes of every shard
+   * fail halfway with ENOSPC, as on a full disk, after part of the temp folder was written.
+   */
+  constructor(root: string, private readonly options: { faultWritesPerShard?: number } = {}) {
     this.root = resolve(root);
   }
 
@@ -33,6 +39,7 @@ export class LocalResultStore implements ResultStore {
     const temp = await mkdtemp(join(jobDir, `.tmp-${shard}-`));
     try {
       await writeFile(join(temp, FILE_NAMES.results), files.results);
+      this.injectFault(jobId, shard);
       await writeFile(join(temp, SUMMARY_FILE), JSON.stringify(files.summary));
       if (files.embeddings) await writeFile(join(temp, FILE_NAMES.embeddings), files.embeddings);
       if (files.errors && files.errors.length > 0) await writeFile(join(temp, FILE_NAMES.errors), files.errors);
@@ -44,6 +51,19 @@ export class LocalResultStore implements ResultStore {
       if ((code === 'ENOTEMPTY' || code === 'EEXIST') && (await exists(target))) return 'exists';
       throw error;
     }
+  }
+
+  private injectFault(jobId: string, shard: number): void {
+    const faults = this.options.faultWritesPerShard ?? 0;
+    if (faults <= 0) return;
+    const key = `${jobId}/${shard}`;
+    const attempt = (this.faultCounts.get(key) ?? 0) + 1;
+    this.faultCounts.set(key, attempt);
+    if (attempt > faults) return;
+    const error: NodeJS.ErrnoException = new Error(`ENOSPC: no space left on device, write (fault injected by SHARDWISE_FAULT_RESULT_WRITE, write ${attempt} of ${faults})`);
+    error.code = 'ENOSPC';
+    error.errno = -28;
+    throw error;
   }
 
   async hasShard(jobId: string, shard: number): Promise<boolean> {

@@ -1,0 +1,159 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { ConfigError } from '../../../../libs/shared/src/index.js';
+import { DEFAULT_TENANT, TENANT_NAME } from './tenant.js';
+
+/** Per-tenant limits; 0 = unlimited. */
+export interface TenantLimits {
+  ratePerSecond: number;
+  rateBurst: number;
+  maxConcurrentJobs: number;
+}
+
+interface KeyEntry {
+  tenant: string;
+  /** SHA-256 of the key (32 bytes); the key itself is never held. */
+  digest: Buffer;
+}
+
+const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
+
+const fileEntrySchema = z
+  .object({
+    tenant: z.string().regex(TENANT_NAME, 'letters, digits, ".", "_" and "-" only, at most 64'),
+    key_sha256: z.string().regex(SHA256_HEX, 'the SHA-256 of the key as 64 hex digits (npm run keys:create prints it)'),
+    rate_per_second: z.number().min(0).optional(),
+    max_concurrent_jobs: z.number().int().min(0).optional(),
+  })
+  .strict();
+const fileSchema = z.array(fileEntrySchema);
+
+export interface ApiKeySources {
+  API_KEYS_FILE?: string;
+  API_KEYS?: string;
+  RATE_LIMIT_PER_SECOND: number;
+  RATE_LIMIT_BURST: number;
+  MAX_CONCURRENT_JOBS: number;
+}
+
+/** SHA-256 of a presented key, the form keys are stored and compared in. */
+export function keyDigest(key: string): Buffer {
+  return createHash('sha256').update(key, 'utf8').digest();
+}
+
+/**
+ * The API keys and per-tenant limits, read once at boot from API_KEYS_FILE and/or API_KEYS. Keys
+ * are held as SHA-256 digests only; a lookup compares the presented key's digest with every entry
+ * in constant time and without an early exit, so timing says nothing about which entry matched.
+ */
+export class ApiKeyRegistry {
+  private constructor(
+    private readonly entries: readonly KeyEntry[],
+    private readonly limits: ReadonlyMap<string, TenantLimits>,
+    private readonly defaults: TenantLimits,
+  ) {}
+
+  static load(env: ApiKeySources): ApiKeyRegistry {
+    const problems: string[] = [];
+    const entries: KeyEntry[] = [];
+    const overrides = new Map<string, { rate?: number; jobs?: number }>();
+    const add = (where: string, tenant: string, hex: string) => {
+      const digest = Buffer.from(hex.toLowerCase(), 'hex');
+      if (entries.some((e) => e.digest.equals(digest))) problems.push(`${where}: the same key hash is listed twice`);
+      else entries.push({ tenant, digest });
+    };
+
+    if (env.API_KEYS_FILE !== undefined) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(readFileSync(env.API_KEYS_FILE, 'utf8'));
+      } catch (error) {
+        problems.push(`API_KEYS_FILE=${JSON.stringify(env.API_KEYS_FILE)}: cannot read a JSON array from it (${(error as Error).message})`);
+      }
+      if (parsed !== undefined) {
+        const result = fileSchema.safeParse(parsed);
+        if (!result.success) {
+          for (const issue of result.error.issues) problems.push(`API_KEYS_FILE entry ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+        } else {
+          result.data.forEach((entry, i) => {
+            add(`API_KEYS_FILE entry ${i}`, entry.tenant, entry.key_sha256);
+            const known = overrides.get(entry.tenant) ?? {};
+            for (const [field, value, key] of [
+              ['rate_per_second', entry.rate_per_second, 'rate'],
+              ['max_concurrent_jobs', entry.max_concurrent_jobs, 'jobs'],
+            ] as const) {
+              if (value === undefined) continue;
+              if (known[key] !== undefined && known[key] !== value) problems.push(`API_KEYS_FILE entry ${i}: ${field} of tenant "${entry.tenant}" differs from an earlier entry`);
+              known[key] = value;
+            }
+            overrides.set(entry.tenant, known);
+          });
+        }
+      }
+    }
+    if (env.API_KEYS !== undefined) {
+      env.API_KEYS.split(',')
+        .map((part) => part.trim())
+        .filter((part) => part !== '')
+        .forEach((part, i) => {
+          const colon = part.lastIndexOf(':');
+          const tenant = part.slice(0, colon);
+          const hex = part.slice(colon + 1);
+          // Never echo the entry: an operator may have pasted a key where its hash belongs.
+          if (colon < 0 || !TENANT_NAME.test(tenant)) problems.push(`API_KEYS entry ${i + 1}: expected tenant:sha256hex with a tenant of letters, digits, ".", "_" or "-"`);
+          else if (!SHA256_HEX.test(hex)) problems.push(`API_KEYS entry ${i + 1}: "${tenant}:…" must end in the key's SHA-256 as 64 hex digits, not the key itself`);
+          else add(`API_KEYS entry ${i + 1}`, tenant, hex);
+        });
+      if (entries.length === 0 && problems.length === 0) problems.push('API_KEYS is set but lists no key');
+    }
+    if (problems.length > 0) throw new ConfigError(problems);
+
+    const burst = (rate: number) => (env.RATE_LIMIT_BURST > 0 ? env.RATE_LIMIT_BURST : Math.max(1, 2 * rate));
+    const defaults: TenantLimits = { ratePerSecond: env.RATE_LIMIT_PER_SECOND, rateBurst: burst(env.RATE_LIMIT_PER_SECOND), maxConcurrentJobs: env.MAX_CONCURRENT_JOBS };
+    const limits = new Map<string, TenantLimits>();
+    for (const [tenant, o] of overrides) {
+      const rate = o.rate ?? defaults.ratePerSecond;
+      limits.set(tenant, { ratePerSecond: rate, rateBurst: burst(rate), maxConcurrentJobs: o.jobs ?? defaults.maxConcurrentJobs });
+    }
+    return new ApiKeyRegistry(entries, limits, defaults);
+  }
+
+  /** False when neither API_KEYS_FILE nor API_KEYS is set: every request is tenant `default`. */
+  get enabled(): boolean {
+    return this.entries.length > 0;
+  }
+
+  get tenantCount(): number {
+    return new Set(this.entries.map((e) => e.tenant)).size;
+  }
+
+  get keyCount(): number {
+    return this.entries.length;
+  }
+
+  /** The tenant of a presented key, or null. Every entry is compared, whatever matches first. */
+  tenantFor(key: string): string | null {
+    const digest = keyDigest(key);
+    let found: string | null = null;
+    for (const entry of this.entries) {
+      // Both sides are 32 bytes, so timingSafeEqual never throws here.
+      if (timingSafeEqual(entry.digest, digest) && found === null) found = entry.tenant;
+    }
+    return found;
+  }
+
+  /**
+   * For service methods whose callers pass tenantOf(req): a missing tenant is tolerated only while
+   * auth is off (it can only be `default` then); with auth on it is a programming error, and fails closed.
+   */
+  tenantArg(tenant: string | undefined): string {
+    if (typeof tenant === 'string' && tenant !== '') return tenant;
+    if (!this.enabled) return DEFAULT_TENANT;
+    throw new Error('no tenant given: pass tenantOf(req) (apps/api/src/auth/tenant.ts) to this service method');
+  }
+
+  limitsOf(tenant: string): TenantLimits {
+    return this.limits.get(tenant) ?? this.defaults;
+  }
+}

@@ -1,0 +1,40 @@
+import type { INestApplication } from '@nestjs/common';
+import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+
+export const DOCS_PATH = 'docs';
+export const OPENAPI_JSON_PATH = 'docs/openapi.json';
+
+/**
+ * The OpenAPI document, generated from the controllers and their @nestjs/swagger decorators
+ * (every route is listed, decorated or not), served as JSON at /docs/openapi.json with Swagger UI
+ * at /docs. Call after NestFactory.create and before init.
+ */
+export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
+  const config = new DocumentBuilder()
+    .setTitle('shardwise')
+    .setDescription(
+      'Distributed batch inference for transformer models: submit corpora as jobs, follow them, download embeddings or labels. ' +
+        'The OpenAI-compatible routes (files, batches, embeddings) let the official `openai` clients work with their base URL set to this server; ' +
+        'they answer errors in OpenAI\'s shape `{"error": {message, type, param, code}}`, the other routes as `{"error": {code, message, line?, field?}}`.',
+    )
+    .setVersion('1')
+    .addTag('jobs', 'Submit, follow, list and cancel jobs')
+    .addTag('results', "A job's results and errors")
+    .addTag('models', 'Models this deployment serves')
+    .addTag('health', 'Liveness, readiness and Prometheus metrics')
+    .addTag('OpenAI: files', 'OpenAI Files API (batch input, output and error files)')
+    .addTag('OpenAI: batches', 'OpenAI Batch API over shardwise jobs')
+    .addTag('OpenAI: embeddings and classifications', 'Synchronous OpenAI-style inference for small requests')
+    .build();
+  return SwaggerModule.createDocument(app, config);
+}
+
+export function setupApiDocs(app: INestApplication): void {
+  // Built on first request, once: the routes are all known by then.
+  let document: OpenAPIObject | undefined;
+  SwaggerModule.setup(DOCS_PATH, app, () => (document ??= buildOpenApiDocument(app)), {
+    jsonDocumentUrl: OPENAPI_JSON_PATH,
+    raw: ['json'],
+    customSiteTitle: 'shardwise API',
+  });
+}

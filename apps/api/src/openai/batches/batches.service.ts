@@ -1,0 +1,291 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { createReadStream } from 'node:fs';
+import { InputError, JobStore, type JobRecord } from '../../../../../libs/shared/src/index.js';
+import { API_ENV, type ApiEnv } from '../../config/api-env.js';
+import { ApiError } from '../../http/api-error.js';
+import { readNdjsonLines } from '../../ingest/ndjson-line-reader.js';
+import { JobSubmissionService } from '../../jobs/job-submission.service.js';
+import { JobsService } from '../../jobs/jobs.service.js';
+import { ModelCatalogRepository } from '../../models/model-catalog.repository.js';
+import { unixSeconds } from '../http-params.js';
+import { FileStore, isBatchId, newBatchId } from '../files/file-store.js';
+import { FilesService } from '../files/files.service.js';
+import { isEndpoint, itemId, parseBatchLine, type BatchLine, type OpenAIEndpoint } from '../inference/openai-request.js';
+import { jobParams } from '../inference/sync-inference.service.js';
+import { notFound, OpenAIError } from '../openai-error.js';
+import { OpenAIRecordsRepository, type BatchLineError, type BatchRecord, type PageQuery } from '../openai-records.repository.js';
+import { BatchFinalizerService } from './batch-finalizer.service.js';
+import { toBatchObject, type BatchObject, type LiveState } from './batch-object.js';
+
+const COMPLETION_WINDOW_SECONDS = 24 * 3600;
+/** A batch read right after its job finished waits this long for its files, to answer `completed` at once. */
+const FINALIZE_WAIT_MS = 2000;
+/** A batch still validating after this long lost the replica that validated it. */
+const VALIDATION_ABANDONED_SECONDS = 3600;
+const MAX_METADATA_PAIRS = 16;
+const BODY_KEYS = ['input_file_id', 'endpoint', 'completion_window', 'metadata', 'output_expires_after'];
+
+/**
+ * The Batch API over shardwise jobs. Creating a batch reads its input file through the same
+ * ingest path as POST /v1/jobs (line reader, staging, sharding, duplicate ids, all-or-nothing
+ * commit): a file with a bad line creates no job, and the batch is `failed` with errors naming
+ * the line, as OpenAI reports them. A valid file becomes one job (one model, one set of options)
+ * whose items are the requests' inputs in order; the batch's status follows the job's state.
+ */
+@Injectable()
+export class BatchesService {
+  private readonly logger = new Logger(BatchesService.name);
+
+  constructor(
+    @Inject(API_ENV) private readonly env: ApiEnv,
+    private readonly submission: JobSubmissionService,
+    private readonly jobsService: JobsService,
+    private readonly jobStore: JobStore,
+    private readonly catalog: ModelCatalogRepository,
+    private readonly files: FilesService,
+    private readonly fileStore: FileStore,
+    private readonly records: OpenAIRecordsRepository,
+    private readonly finalizer: BatchFinalizerService,
+  ) {}
+
+  async create(tenant: string, body: unknown): Promise<BatchObject> {
+    const request = parseCreateBody(body);
+    const file = await this.files.get(request.inputFileId, tenant);
+    if (file.purpose !== 'batch') throw new OpenAIError(400, `file ${file.id} has purpose "${file.purpose}"; a batch needs a file uploaded with purpose "batch"`, 'input_file_id', 'invalid_file');
+    const now = unixSeconds();
+    const batch: BatchRecord = {
+      id: newBatchId(),
+      tenant,
+      endpoint: request.endpoint,
+      inputFileId: file.id,
+      completionWindow: '24h',
+      metadata: request.metadata,
+      jobId: null,
+      model: null,
+      requestTotal: 0,
+      itemTotal: 0,
+      finalStatus: null,
+      errors: null,
+      outputFileId: null,
+      errorFileId: null,
+      completed: 0,
+      failed: 0,
+      createdAt: now,
+      inProgressAt: null,
+      expiresAt: now + COMPLETION_WINDOW_SECONDS,
+      finalizingAt: null,
+      completedAt: null,
+      failedAt: null,
+      expiredAt: null,
+      cancellingAt: null,
+      cancelledAt: null,
+    };
+    await this.records.createBatch(batch);
+    let update: Partial<BatchRecord>;
+    try {
+      await this.fileStore.pinBatchInput(file.id, batch.id);
+      const { job, requests } = await this.ingest(batch.id, request.endpoint, tenant);
+      update = { jobId: job.id, model: job.modelId, requestTotal: requests, itemTotal: job.total, inProgressAt: unixSeconds() };
+      this.logger.log(`batch ${batch.id}: ${requests} requests from ${file.id} -> job ${job.id}`);
+    } catch (error) {
+      if (!(error instanceof InputError)) {
+        await this.records.updateBatch(batch.id, { finalStatus: 'failed', failedAt: unixSeconds(), errors: [{ code: 'internal', message: 'validation failed on the server; try again', param: null, line: null }] });
+        await this.fileStore.unpinBatchInput(batch.id).catch(() => undefined);
+        throw error;
+      }
+      update = { finalStatus: 'failed', failedAt: unixSeconds(), errors: [toLineError(error)] };
+      await this.fileStore.unpinBatchInput(batch.id).catch(() => undefined);
+    }
+    await this.records.updateBatch(batch.id, update);
+    return this.view({ ...batch, ...update });
+  }
+
+  async get(tenant: string, id: string): Promise<BatchObject> {
+    return this.view(await this.load(tenant, id));
+  }
+
+  async list(tenant: string, page: PageQuery): Promise<{ data: BatchObject[]; hasMore: boolean }> {
+    const { items, hasMore } = await this.records.listBatches(tenant, page);
+    const data: BatchObject[] = [];
+    for (const batch of items) data.push(await this.view(batch, 0));
+    return { data, hasMore };
+  }
+
+  /** OpenAI's cancel: `cancelling` at once, `cancelled` once the partial results are in the output file. */
+  async cancel(tenant: string, id: string): Promise<BatchObject> {
+    const batch = await this.load(tenant, id);
+    if (batch.finalStatus === 'cancelled') return this.view(batch);
+    if (batch.finalStatus !== null || batch.jobId === null) {
+      const status = batch.finalStatus ?? 'validating';
+      throw new OpenAIError(409, `Cannot cancel a batch with status "${status}"`, null, 'batch_not_cancellable', 'invalid_request_error');
+    }
+    try {
+      await this.jobsService.cancel(batch.jobId, tenant);
+    } catch (error) {
+      // The job finished meanwhile: nothing to cancel, the batch completes.
+      if (!(error instanceof ApiError && error.code === 'JOB_FINISHED')) throw error;
+      return this.view(batch);
+    }
+    const cancellingAt = batch.cancellingAt ?? unixSeconds();
+    await this.records.updateBatch(batch.id, { cancellingAt });
+    return this.view({ ...batch, cancellingAt });
+  }
+
+  private async load(tenant: string, id: string): Promise<BatchRecord> {
+    const batch = isBatchId(id) ? await this.records.getBatch(id, tenant) : null;
+    if (!batch) throw notFound('batch', id);
+    return batch;
+  }
+
+  /** The batch object, with the status its job gives it now; finishes (finalizes, expires) the batch on the way. */
+  private async view(batch: BatchRecord, finalizeWaitMs = FINALIZE_WAIT_MS): Promise<BatchObject> {
+    if (batch.finalStatus !== null) return toBatchObject(batch, null);
+    const now = unixSeconds();
+    if (batch.jobId === null) {
+      if (now - batch.createdAt < VALIDATION_ABANDONED_SECONDS) return toBatchObject(batch, null);
+      const failed = { finalStatus: 'failed' as const, failedAt: now, errors: [{ code: 'validation_interrupted', message: 'the server validating this batch stopped; create it again', param: null, line: null }] };
+      await this.records.updateBatch(batch.id, failed);
+      return toBatchObject({ ...batch, ...failed }, null);
+    }
+    let job = await this.jobStore.get(batch.jobId);
+    if (!job) {
+      const failed = { finalStatus: 'failed' as const, failedAt: now, errors: [{ code: 'job_missing', message: `job ${batch.jobId} no longer exists`, param: null, line: null }] };
+      await this.records.updateBatch(batch.id, failed);
+      return toBatchObject({ ...batch, ...failed }, null);
+    }
+    if ((job.state === 'queued' || job.state === 'running') && now >= batch.expiresAt) job = await this.expire(batch, job);
+    if (job.state === 'queued' || job.state === 'running') return toBatchObject(batch, this.live(batch, job));
+
+    const finishing = this.finalizer.ensure(batch, job);
+    if (finalizeWaitMs > 0) await Promise.race([finishing, new Promise((resolve) => setTimeout(resolve, finalizeWaitMs).unref())]);
+    const fresh = (await this.records.getBatch(batch.id, batch.tenant)) ?? batch;
+    if (fresh.finalStatus !== null) return toBatchObject(fresh, null);
+    return toBatchObject(fresh, this.live(fresh, job));
+  }
+
+  /** Past its completion window: the job is cancelled and the batch ends `expired`, its finished requests kept. */
+  private async expire(batch: BatchRecord, job: JobRecord): Promise<JobRecord> {
+    await this.records.updateBatch(batch.id, { expiredAt: unixSeconds() });
+    batch.expiredAt = unixSeconds();
+    await this.jobsService.cancel(job.id, batch.tenant).catch((error: unknown) => {
+      if (!(error instanceof ApiError && error.code === 'JOB_FINISHED')) throw error;
+    });
+    this.logger.log(`batch ${batch.id} expired; job ${job.id} cancelled`);
+    return (await this.jobStore.get(job.id)) ?? job;
+  }
+
+  /**
+   * Status and counts from the job. Counts are exact while every request has one input; with
+   * multi-input requests they are estimated from the items until the batch is finalized.
+   */
+  private live(batch: BatchRecord, job: JobRecord): LiveState {
+    const exact = batch.itemTotal === batch.requestTotal;
+    const scale = (n: number) => (exact || batch.itemTotal === 0 ? n : Math.floor((n * batch.requestTotal) / batch.itemTotal));
+    const running = job.state === 'queued' || job.state === 'running';
+    const cancelled = job.state === 'cancelled';
+    const finishedAt = job.finishedAt === null ? null : unixSeconds(job.finishedAt);
+    let status: LiveState['status'];
+    if (running) status = batch.cancellingAt !== null ? 'cancelling' : 'in_progress';
+    else if (cancelled && batch.expiredAt === null) status = 'cancelling';
+    else status = 'finalizing';
+    return {
+      status,
+      completed: scale(job.succeeded),
+      failed: scale(job.failed),
+      finalizingAt: !running && !cancelled ? finishedAt : null,
+      cancellingAt: batch.cancellingAt ?? (cancelled && batch.expiredAt === null ? finishedAt : null),
+    };
+  }
+
+  /**
+   * Reads the batch's copy of its input through the job ingest: the first request fixes the model
+   * and options (a batch is one job), every request must agree with it, each input becomes an item.
+   */
+  private async ingest(batchId: string, endpoint: OpenAIEndpoint, tenant: string): Promise<{ job: JobRecord; requests: number }> {
+    const path = this.fileStore.batchInputPath(batchId);
+    const first = await this.firstRequest(path, endpoint);
+    const params = jobParams(endpoint, first.request, { openai_batch_id: batchId });
+    let dimensions: number | null = null;
+    try {
+      const info = await this.catalog.info(this.catalog.resolve(params.model, params.task));
+      if (info && !info.tasks.includes(params.task)) {
+        throw new InputError('INVALID_MODEL', `model "${first.request.model}" cannot serve ${endpoint}; it serves: ${info.tasks.join(', ')}`, { field: 'model' });
+      }
+      dimensions = info?.dimensions ?? null;
+    } catch (error) {
+      if (!(error instanceof InputError)) throw error;
+      throw new InputError(error.code, `line ${first.line}: ${error.message}`, { line: first.line, field: 'body.model' });
+    }
+    const truncate = first.request.truncate ?? true;
+    const topK = first.request.topK ?? null;
+    let requests = 0;
+    const job = await this.submission.submitItems(params, 'line', async (ingest) => {
+      for await (const { line, text } of readNdjsonLines(createReadStream(path), this.env.MAX_LINE_BYTES)) {
+        const { customId, request } = parseBatchLine(text, line, endpoint);
+        const differs = (field: string, what: string) =>
+          new InputError('INVALID_OPTION', `line ${line}: ${what} differs from line ${first.line}'s; all requests of a batch share one model and options`, { line, field });
+        if (request.model !== first.request.model) throw differs('body.model', `model ${JSON.stringify(request.model)}`);
+        if ((request.truncate ?? true) !== truncate) throw differs('body.truncate', '"truncate"');
+        if ((request.topK ?? null) !== topK) throw differs('body.top_k', '"top_k"');
+        if (request.dimensions !== null && request.dimensions !== dimensions) {
+          throw new InputError('INVALID_OPTION', `line ${line}: "dimensions" must equal the model's embedding width (${dimensions ?? 'unknown'}); this server does not shorten embeddings`, { line, field: 'body.dimensions' });
+        }
+        requests++;
+        for (let position = 0; position < request.inputs.length; position++) {
+          await ingest.add({ id: itemId(customId, position), text: request.inputs[position] as string }, line);
+        }
+      }
+    }, undefined, tenant);
+    return { job, requests };
+  }
+
+  private async firstRequest(path: string, endpoint: OpenAIEndpoint): Promise<BatchLine & { line: number }> {
+    const source = createReadStream(path);
+    try {
+      for await (const { line, text } of readNdjsonLines(source, this.env.MAX_LINE_BYTES)) return { line, ...parseBatchLine(text, line, endpoint) };
+    } finally {
+      source.destroy();
+    }
+    throw new InputError('EMPTY_CORPUS', 'the input file has no requests (no non-blank lines)');
+  }
+}
+
+function toLineError(error: InputError): BatchLineError {
+  const field = error.where.field === 'id' ? 'custom_id' : (error.where.field ?? null);
+  return { code: error.code.toLowerCase(), message: error.message, param: field, line: error.where.line ?? null };
+}
+
+interface CreateRequest {
+  inputFileId: string;
+  endpoint: OpenAIEndpoint;
+  metadata: Record<string, string> | null;
+}
+
+function parseCreateBody(body: unknown): CreateRequest {
+  if (body === undefined) throw new OpenAIError(400, 'send a JSON body (Content-Type: application/json)', null, 'invalid_json');
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new OpenAIError(400, 'the body must be a JSON object', null, 'invalid_input');
+  const fields = body as Record<string, unknown>;
+  for (const key of Object.keys(fields)) {
+    if (!BODY_KEYS.includes(key)) throw new OpenAIError(400, `Unrecognized request argument supplied: ${key}`, key, 'unknown_parameter');
+  }
+  if (typeof fields.input_file_id !== 'string' || fields.input_file_id === '') throw new OpenAIError(400, '"input_file_id" is required', 'input_file_id', 'invalid_input');
+  if (!isEndpoint(fields.endpoint)) {
+    throw new OpenAIError(400, `"endpoint" must be "/v1/embeddings" or "/v1/classifications", got ${JSON.stringify(fields.endpoint ?? null)}`, 'endpoint', 'invalid_endpoint');
+  }
+  if (fields.completion_window !== '24h') throw new OpenAIError(400, '"completion_window" must be "24h"', 'completion_window', 'invalid_input');
+  return { inputFileId: fields.input_file_id, endpoint: fields.endpoint, metadata: parseMetadata(fields.metadata) };
+}
+
+/** OpenAI's rules: up to 16 pairs, keys of at most 64 characters, string values of at most 512. */
+function parseMetadata(value: unknown): Record<string, string> | null {
+  if (value === undefined || value === null) return null;
+  const fail = (message: string) => new OpenAIError(400, `"metadata" ${message}`, 'metadata', 'invalid_metadata');
+  if (typeof value !== 'object' || Array.isArray(value)) throw fail('must be an object of string values');
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (entries.length > MAX_METADATA_PAIRS) throw fail(`may hold at most ${MAX_METADATA_PAIRS} pairs`);
+  for (const [key, v] of entries) {
+    if (key.length > 64) throw fail(`keys may be at most 64 characters (${JSON.stringify(key.slice(0, 70))}…)`);
+    if (typeof v !== 'string' || v.length > 512) throw fail(`values must be strings of at most 512 characters (key ${JSON.stringify(key)})`);
+  }
+  return value as Record<string, string>;
+}

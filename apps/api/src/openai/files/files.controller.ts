@@ -1,0 +1,74 @@
+import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res, UseFilters } from '@nestjs/common';
+import { ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
+import type { ApiRequest, ApiResponse } from '../../http/request.types.js';
+import { OpenAI } from '../../docs/schemas.js';
+import { intQuery, stringQuery } from '../http-params.js';
+import { OpenAIError } from '../openai-error.js';
+import { OpenAIExceptionFilter } from '../openai-exception.filter.js';
+import { tenantOf } from '../tenant.js';
+import { FilesService, toFileObject, type FileObject } from './files.service.js';
+
+@ApiTags('OpenAI: files')
+@Controller('v1/files')
+@UseFilters(OpenAIExceptionFilter)
+export class FilesController {
+  constructor(private readonly files: FilesService) {}
+
+  @Post()
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Upload a batch input file (JSONL), streamed to the result volume', description: 'multipart/form-data with `file` and `purpose` ("batch"). Lines are validated when a batch is created from the file.' })
+  @ApiConsumes('multipart/form-data')
+  @ApiBody({ schema: { type: 'object', required: ['file', 'purpose'], properties: { file: { type: 'string', format: 'binary' }, purpose: { type: 'string', enum: ['batch'] } } } })
+  @ApiOkResponse({ schema: OpenAI.file })
+  async upload(@Req() req: ApiRequest): Promise<FileObject> {
+    return toFileObject(await this.files.upload(req, tenantOf(req)));
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'List files, newest first' })
+  @ApiQuery({ name: 'purpose', required: false, schema: { type: 'string', enum: ['batch', 'batch_output'] } })
+  @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } })
+  @ApiQuery({ name: 'after', required: false, description: 'a file id: the page starts after it' })
+  @ApiQuery({ name: 'order', required: false, schema: { type: 'string', enum: ['asc', 'desc'], default: 'desc' } })
+  @ApiOkResponse({ schema: OpenAI.list(OpenAI.file) })
+  async list(
+    @Req() req: ApiRequest,
+    @Query('purpose') purpose: unknown,
+    @Query('limit') limit: unknown,
+    @Query('after') after: unknown,
+    @Query('order') order: unknown,
+  ): Promise<{ object: 'list'; data: FileObject[]; first_id: string | null; last_id: string | null; has_more: boolean }> {
+    const sort = stringQuery('order', order) ?? 'desc';
+    if (sort !== 'asc' && sort !== 'desc') throw new OpenAIError(400, 'query parameter "order" must be "asc" or "desc"', 'order', 'invalid_query');
+    const page = { limit: intQuery('limit', limit, 100, 1, 1000), after: stringQuery('after', after), order: sort } as const;
+    const { items, hasMore } = await this.files.list(tenantOf(req), page, stringQuery('purpose', purpose));
+    const data = items.map(toFileObject);
+    return { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: hasMore };
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'Retrieve a file object' })
+  @ApiParam({ name: 'id', example: 'file-abc123' })
+  @ApiOkResponse({ schema: OpenAI.file })
+  async get(@Req() req: ApiRequest, @Param('id') id: string): Promise<FileObject> {
+    return toFileObject(await this.files.get(id, tenantOf(req)));
+  }
+
+  @Get(':id/content')
+  @ApiOperation({ summary: "A file's content (a batch's output and error files are JSONL in OpenAI's line format)" })
+  @ApiParam({ name: 'id' })
+  @ApiProduces('application/octet-stream')
+  @ApiOkResponse({ description: 'the bytes of the file', schema: { type: 'string', format: 'binary' } })
+  async content(@Req() req: ApiRequest, @Param('id') id: string, @Res() res: ApiResponse): Promise<void> {
+    await this.files.sendContent(id, tenantOf(req), res);
+  }
+
+  @Delete(':id')
+  @ApiOperation({ summary: 'Delete a file (batches already created from it keep their own copy)' })
+  @ApiParam({ name: 'id' })
+  @ApiOkResponse({ schema: { type: 'object', properties: { id: { type: 'string' }, object: { type: 'string', enum: ['file'] }, deleted: { type: 'boolean' } } } })
+  async delete(@Req() req: ApiRequest, @Param('id') id: string): Promise<{ id: string; object: 'file'; deleted: true }> {
+    await this.files.delete(id, tenantOf(req));
+    return { id, object: 'file', deleted: true };
+  }
+}

@@ -1,0 +1,44 @@
+import { Body, Controller, HttpCode, Post, Req, UseFilters } from '@nestjs/common';
+import { ApiBody, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { OpenAI } from '../../docs/schemas.js';
+import type { ApiRequest } from '../../http/request.types.js';
+import { tenantOf } from '../tenant.js';
+import { OpenAIExceptionFilter } from '../openai-exception.filter.js';
+import type { InferenceResponseBody } from './openai-response.js';
+import { SyncInferenceService } from './sync-inference.service.js';
+
+@ApiTags('OpenAI: embeddings and classifications')
+@Controller('v1')
+@UseFilters(OpenAIExceptionFilter)
+export class InferenceController {
+  constructor(private readonly inference: SyncInferenceService) {}
+
+  @Post('embeddings')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Embeddings, synchronously (OpenAI-compatible)',
+    description:
+      'Runs as a small high-priority job on the workers and waits for it (SYNC_TIMEOUT_MS, then 504). At most 2048 inputs and 4 MiB of text; larger work goes through /v1/batches. `dimensions` is accepted only when it equals the model width.',
+  })
+  @ApiBody({ schema: OpenAI.embeddingsRequest })
+  @ApiOkResponse({ schema: OpenAI.embeddingsResponse })
+  @ApiResponse({ status: 404, description: 'unknown model (`model_not_found`)', schema: OpenAI.error })
+  @ApiResponse({ status: 504, description: 'not finished within SYNC_TIMEOUT_MS', schema: OpenAI.error })
+  async embeddings(@Req() req: ApiRequest, @Body() body: unknown): Promise<InferenceResponseBody> {
+    return this.inference.run('/v1/embeddings', body, tenantOf(req));
+  }
+
+  @Post('classifications')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Text classification (sentiment), synchronously; shardwise extension in the OpenAI style',
+    description: 'Same rules as /v1/embeddings; each data item has `label`, `score` and `scores`. Also usable as a batch endpoint.',
+  })
+  @ApiBody({ schema: OpenAI.classificationsRequest })
+  @ApiOkResponse({ schema: OpenAI.classificationsResponse })
+  @ApiResponse({ status: 404, description: 'unknown model (`model_not_found`)', schema: OpenAI.error })
+  @ApiResponse({ status: 504, description: 'not finished within SYNC_TIMEOUT_MS', schema: OpenAI.error })
+  async classifications(@Req() req: ApiRequest, @Body() body: unknown): Promise<InferenceResponseBody> {
+    return this.inference.run('/v1/classifications', body, tenantOf(req));
+  }
+}

@@ -1,0 +1,127 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { JobStore, RESULT_STORE, type JobRecord, type ResultStore } from '../../../../../libs/shared/src/index.js';
+import { API_ENV, type ApiEnv } from '../../config/api-env.js';
+import { paramsFromBody, type JobParams } from '../../ingest/job-params.js';
+import { JobSubmissionService } from '../../jobs/job-submission.service.js';
+import { JobsService } from '../../jobs/jobs.service.js';
+import { ModelCatalogRepository } from '../../models/model-catalog.repository.js';
+import { SHARD_PRIORITY } from '../../redis/shard-queue.repository.js';
+import { OpenAIError } from '../openai-error.js';
+import { ENDPOINTS, parseInferenceBody, RequestBodyError, type InferenceRequest, type OpenAIEndpoint } from './openai-request.js';
+import { requestError, responseBody, type InferenceResponseBody, type ResultLine } from './openai-response.js';
+import { readResultLines } from './result-lines.js';
+import { ShardFailedError, ShardWaiterService, WaitTimeoutError } from './shard-waiter.service.js';
+
+/** Total UTF-8 bytes of text one synchronous request may carry (larger work goes through /v1/batches or /v1/jobs). */
+export const MAX_SYNC_TEXT_BYTES = 4 * 1024 * 1024;
+
+/** The job parameters of a request: the same validation as POST /v1/jobs, plus per-item token counts for `usage`. */
+export function jobParams(endpoint: OpenAIEndpoint, request: Pick<InferenceRequest, 'model' | 'truncate' | 'topK'>, metadata: Record<string, unknown> | null): JobParams {
+  const options: Record<string, unknown> = {};
+  if (request.truncate !== undefined) options.truncate = request.truncate;
+  if (request.topK !== undefined) options.top_k = request.topK;
+  const params = paramsFromBody({ task: ENDPOINTS[endpoint], model: request.model, options, metadata });
+  return { ...params, options: { ...params.options, itemTokens: true } };
+}
+
+/**
+ * POST /v1/embeddings and /v1/classifications: a small job whose shards run ahead of the batch
+ * backlog (SHARD_PRIORITY.interactive), awaited through QueueEvents. The API runs no inference:
+ * workers do, as for every job. After SYNC_TIMEOUT_MS the job is cancelled and the answer is 504.
+ */
+@Injectable()
+export class SyncInferenceService {
+  private readonly logger = new Logger(SyncInferenceService.name);
+
+  constructor(
+    @Inject(API_ENV) private readonly env: ApiEnv,
+    private readonly submission: JobSubmissionService,
+    private readonly jobs: JobsService,
+    private readonly store: JobStore,
+    @Inject(RESULT_STORE) private readonly results: ResultStore,
+    private readonly catalog: ModelCatalogRepository,
+    private readonly waiter: ShardWaiterService,
+  ) {}
+
+  async run(endpoint: OpenAIEndpoint, body: unknown, tenant: string): Promise<InferenceResponseBody> {
+    if (body === undefined) throw new OpenAIError(400, 'send a JSON body (Content-Type: application/json) with "model" and "input"', null, 'invalid_json');
+    let request: InferenceRequest;
+    try {
+      request = parseInferenceBody(endpoint, body);
+    } catch (error) {
+      if (error instanceof RequestBodyError) throw new OpenAIError(400, error.message, error.param, error.code);
+      throw error;
+    }
+    this.checkSize(request.inputs);
+    const params = jobParams(endpoint, request, null);
+    await this.checkDimensions(request, params);
+
+    const job = await this.submission.submitItems(
+      params,
+      'index',
+      async (ingest) => {
+        for (let i = 0; i < request.inputs.length; i++) await ingest.add({ id: String(i), text: request.inputs[i] as string }, i);
+      },
+      SHARD_PRIORITY.interactive,
+      tenant,
+    );
+    try {
+      await this.waiter.waitForShards(job.id, job.shardsTotal, this.env.SYNC_TIMEOUT_MS);
+    } catch (error) {
+      if (error instanceof WaitTimeoutError) {
+        await this.jobs.cancel(job.id, tenant).catch(() => undefined);
+        throw new OpenAIError(504, `the request did not finish within ${this.env.SYNC_TIMEOUT_MS} ms (SYNC_TIMEOUT_MS); it was cancelled. Workers may be busy or down; for large inputs use /v1/batches`, null, 'timeout');
+      }
+      if (error instanceof ShardFailedError) throw new OpenAIError(500, `inference failed: ${error.message}`, null, 'inference_failed');
+      throw error;
+    }
+    const response = await this.answer(endpoint, request, job);
+    // A synchronous request leaves nothing behind: its answer was the only way to read it.
+    await this.store.delete(job.id, job.tenant).catch((e: unknown) => this.logger.warn(`could not delete the record of ${job.id}: ${(e as Error).message}`));
+    await this.results.deleteJob(job.id).catch((e: unknown) => this.logger.warn(`could not delete the results of ${job.id}: ${(e as Error).message}`));
+    return response;
+  }
+
+  private async answer(endpoint: OpenAIEndpoint, request: InferenceRequest, job: JobRecord): Promise<InferenceResponseBody> {
+    const finished = (await this.store.get(job.id)) ?? job;
+    if (finished.state === 'cancelled') throw new OpenAIError(409, `the request's job ${job.id} was cancelled`, null, 'cancelled');
+    const lines: ResultLine[] = [];
+    for await (const line of readResultLines(this.results, finished)) lines[line.index] = line;
+    const complete = lines.length === request.inputs.length && lines.every((line) => line !== undefined && !line.error);
+    if (!complete) {
+      const several = request.inputs.length > 1;
+      const error = requestError(Array.from({ length: request.inputs.length }, (_, i) => lines[i]), several, {
+        code: 'result_missing',
+        message: 'a result is missing from the result store',
+      });
+      const server = error.code !== 'text_too_long';
+      const message = error.code === 'text_too_long' ? `${error.message} (send "truncate": true, the default, to cut over-long inputs instead)` : error.message;
+      throw new OpenAIError(server ? 500 : 400, message, server ? null : 'input', error.code);
+    }
+    return responseBody(endpoint, finished.modelId, lines, request.encodingFormat);
+  }
+
+  private checkSize(inputs: readonly string[]): void {
+    let bytes = 0;
+    for (let i = 0; i < inputs.length; i++) {
+      const size = Buffer.byteLength(inputs[i] as string, 'utf8');
+      if (size > this.env.MAX_LINE_BYTES) {
+        throw new OpenAIError(400, `input[${i}] is ${size} bytes; one input may have at most ${this.env.MAX_LINE_BYTES} (MAX_LINE_BYTES)`, 'input', 'input_too_large');
+      }
+      bytes += size;
+    }
+    if (bytes > MAX_SYNC_TEXT_BYTES) {
+      throw new OpenAIError(400, `the inputs hold ${bytes} bytes of text; a synchronous request may hold ${MAX_SYNC_TEXT_BYTES}. Use /v1/batches for more`, 'input', 'input_too_large');
+    }
+  }
+
+  /** OpenAI's `dimensions` cannot shrink our embeddings: it is accepted when it names the model's own width. */
+  private async checkDimensions(request: InferenceRequest, params: JobParams): Promise<void> {
+    if (request.dimensions === null) return;
+    const info = await this.catalog.info(this.catalog.resolve(params.model, params.task));
+    if (info?.dimensions !== request.dimensions) {
+      const width = info ? `${info.dimensions}` : 'unknown until a worker loads it';
+      throw new OpenAIError(400, `"dimensions" must equal the model's embedding width (${width}); this server does not shorten embeddings`, 'dimensions', 'invalid_option');
+    }
+  }
+}

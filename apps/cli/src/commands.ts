@@ -1,0 +1,229 @@
+import { stat } from 'node:fs/promises';
+import { apiError, type ApiClient, type JobList, type JobView } from './api-client.js';
+import { CorpusSource, detectFormat } from './corpus/corpus-source.js';
+import { downloadResults, resultFormat, type Downloaded } from './download.js';
+import { CliError, ExitCode, usageError, type ExitCodeValue } from './exit-codes.js';
+import { followJob } from './follow.js';
+import { bytes, duration, ProgressBar } from './progress.js';
+
+export interface Output {
+  json: boolean;
+  quiet: boolean;
+  /** Data: job ids, views, tables. */
+  out(text: string): void;
+  /** Messages for people: progress, summaries, hints. */
+  info(text: string): void;
+}
+
+export type Options = Record<string, string | boolean | undefined>;
+
+const str = (options: Options, name: string): string | undefined => {
+  const value = options[name];
+  return typeof value === 'string' ? value : undefined;
+};
+
+/** The outcome of a finished job as an exit code. */
+export function exitCodeOf(job: JobView): ExitCodeValue {
+  if (job.state === 'failed') return ExitCode.JobFailed;
+  if (job.state === 'cancelled') return ExitCode.JobCancelled;
+  if (job.state === 'completed') return job.counts.failed > 0 ? ExitCode.CompletedWithErrors : ExitCode.Ok;
+  return ExitCode.Ok;
+}
+
+export async function submit(client: ApiClient, file: string, options: Options, io: Output): Promise<ExitCodeValue> {
+  const detected = detectFormat(file, str(options, 'input-format'));
+  const delimiter = str(options, 'delimiter') ?? detected.delimiter;
+  if (detected.format !== 'csv') {
+    for (const name of ['text-column', 'id-column', 'delimiter']) {
+      if (options[name] !== undefined) throw usageError(`--${name} applies to .csv files only`);
+    }
+  }
+  if (options.truncate && options['no-truncate']) throw usageError('--truncate and --no-truncate exclude each other');
+  const metadata = str(options, 'metadata');
+  if (metadata !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(metadata);
+    } catch {
+      throw usageError('--metadata must be a JSON object, e.g. --metadata \'{"batch":"b1"}\'');
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw usageError('--metadata must be a JSON object');
+  }
+  const wait = options.wait === true;
+  const output = str(options, 'output');
+  if (output !== undefined && !wait) throw usageError('--output needs --wait (or download later: shardwise results <id> -o FILE)');
+  const format = resultFormat(str(options, 'format'), output);
+  if (str(options, 'format') !== undefined && output === undefined) throw usageError('--format needs --output');
+
+  let size: number;
+  try {
+    const info = await stat(file);
+    if (!info.isFile()) throw new Error('not a regular file');
+    size = info.size;
+  } catch (error) {
+    throw usageError(`cannot read ${file}: ${(error as Error).message}`);
+  }
+
+  const source = new CorpusSource(file, {
+    format: detected.format,
+    textColumn: str(options, 'text-column'),
+    idColumn: str(options, 'id-column'),
+    delimiter,
+  });
+  const bar = new ProgressBar(process.stderr, !io.quiet);
+  const query = {
+    task: str(options, 'task') ?? 'embed',
+    model: str(options, 'model'),
+    truncate: options['no-truncate'] ? 'false' : options.truncate ? 'true' : undefined,
+    metadata,
+    callback_url: str(options, 'callback-url'),
+  };
+  const started = Date.now();
+  const body = (async function* () {
+    for await (const chunk of source.chunks()) {
+      yield chunk;
+      bar.uploading(source.bytesRead, size);
+    }
+    bar.uploaded(size);
+  })();
+  const answer = await client.upload(query, body);
+  bar.finish();
+  if (answer.status !== 202) {
+    const error = apiError(answer.status, answer.text);
+    // The API's messages name the line ("line 7: ..."), which is the line of the file (see CorpusSource).
+    throw error.details.line !== undefined ? new CliError(`${file}: ${error.message}`, error.exitCode, error.details) : error;
+  }
+  const job = JSON.parse(answer.text) as JobView;
+  io.info(`submitted ${job.id}: ${job.counts.total.toLocaleString('en-US')} texts in ${job.shards.total} shard(s), ${job.task} with ${job.model} (${bytes(size)} in ${duration((Date.now() - started) / 1000)})`);
+  if (!wait) {
+    io.out(io.json ? JSON.stringify(job) : job.id);
+    return ExitCode.Ok;
+  }
+  return waitAndFetch(client, job.id, { output, format, printId: output !== '-' }, io);
+}
+
+export async function watch(client: ApiClient, id: string, options: Options, io: Output): Promise<ExitCodeValue> {
+  const output = str(options, 'output');
+  if (str(options, 'format') !== undefined && output === undefined) throw usageError('--format needs --output');
+  return waitAndFetch(client, id, { output, format: resultFormat(str(options, 'format'), output), printId: false }, io);
+}
+
+/** Follows the job with a progress bar, then downloads its results when asked; exits with the job's outcome. */
+async function waitAndFetch(
+  client: ApiClient,
+  id: string,
+  options: { output: string | undefined; format: ReturnType<typeof resultFormat>; printId: boolean },
+  io: Output,
+): Promise<ExitCodeValue> {
+  const bar = new ProgressBar(process.stderr, !io.quiet);
+  const interrupt = () => {
+    bar.finish();
+    process.stderr.write(`interrupted: job ${id} goes on; follow it with "shardwise watch ${id}" or stop it with "shardwise cancel ${id}"\n`);
+    process.exit(ExitCode.Interrupted);
+  };
+  process.once('SIGINT', interrupt);
+  let job: JobView;
+  try {
+    job = await followJob(client, id, (view) => bar.update(view));
+    bar.update(job, true);
+  } finally {
+    bar.finish();
+    process.removeListener('SIGINT', interrupt);
+  }
+  io.info(summary(job));
+  let downloaded: Downloaded | null = null;
+  if (options.output !== undefined && (job.state === 'completed' || job.state === 'failed')) {
+    downloaded = await downloadResults(client, id, { format: options.format, output: options.output });
+    if (options.output !== '-') io.info(describeDownload(downloaded));
+  } else if (options.output !== undefined) {
+    io.info(`no results written: the job was ${job.state} (shardwise results ${id} --partial -o FILE reads what was done)`);
+  }
+  if (io.json) io.out(JSON.stringify(downloaded === null ? job : { ...job, output: downloaded }));
+  else if (options.printId) io.out(job.id);
+  return exitCodeOf(job);
+}
+
+export async function status(client: ApiClient, id: string, io: Output): Promise<ExitCodeValue> {
+  const job = await client.getJob(id);
+  io.out(io.json ? JSON.stringify(job) : describeJob(job));
+  return ExitCode.Ok;
+}
+
+export async function results(client: ApiClient, id: string, options: Options, io: Output): Promise<ExitCodeValue> {
+  const output = str(options, 'output') ?? '-';
+  const downloaded = await downloadResults(client, id, {
+    format: resultFormat(str(options, 'format'), output === '-' ? undefined : output),
+    output,
+    partial: options.partial === true,
+  });
+  if (output !== '-') {
+    io.info(describeDownload(downloaded));
+    if (io.json) io.out(JSON.stringify(downloaded));
+  }
+  return ExitCode.Ok;
+}
+
+export async function list(client: ApiClient, options: Options, io: Output): Promise<ExitCodeValue> {
+  const page = await client.json<JobList>('GET', 'v1/jobs', { limit: str(options, 'limit'), offset: str(options, 'offset') });
+  if (io.json) {
+    io.out(JSON.stringify(page));
+    return ExitCode.Ok;
+  }
+  const rows = page.data.map((job) => [
+    job.id,
+    job.state,
+    job.task,
+    `${(job.counts.succeeded + job.counts.failed).toLocaleString('en-US')}/${job.counts.total.toLocaleString('en-US')}`,
+    job.counts.failed > 0 ? job.counts.failed.toLocaleString('en-US') : '0',
+    job.created_at.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
+    job.model,
+  ]);
+  io.out(table([['ID', 'STATE', 'TASK', 'DONE/TOTAL', 'FAILED', 'CREATED', 'MODEL'], ...rows]));
+  if (page.has_more) io.info(`${page.total} jobs in all; more with --offset ${page.offset + page.data.length}`);
+  return ExitCode.Ok;
+}
+
+export async function cancel(client: ApiClient, id: string, io: Output): Promise<ExitCodeValue> {
+  const job = await client.json<JobView>('POST', `v1/jobs/${encodeURIComponent(id)}/cancel`);
+  io.out(io.json ? JSON.stringify(job) : `${job.id} ${job.state}`);
+  return ExitCode.Ok;
+}
+
+function summary(job: JobView): string {
+  const done = job.counts.succeeded + job.counts.failed;
+  const seconds = job.started_at && job.finished_at ? (Date.parse(job.finished_at) - Date.parse(job.started_at)) / 1000 : null;
+  const time = seconds === null ? '' : ` in ${duration(seconds)} (${Math.round(job.throughput.texts_per_second ?? 0).toLocaleString('en-US')} texts/s)`;
+  const failed = job.counts.failed > 0 ? `, ${job.counts.failed.toLocaleString('en-US')} failed (see: shardwise results ${job.id} | grep '"error"')` : '';
+  return `${job.id} ${job.state}: ${job.counts.succeeded.toLocaleString('en-US')} of ${job.counts.total.toLocaleString('en-US')} texts succeeded${failed}${time}${
+    job.state === 'cancelled' ? ` (${done.toLocaleString('en-US')} done before the cancel)` : ''
+  }${job.error ? `; error: ${job.error}` : ''}`;
+}
+
+function describeDownload(d: Downloaded): string {
+  const shape = d.format === 'jsonl' ? '' : `, ${d.items ?? '?'} x ${d.dimensions ?? '?'} float32`;
+  return `wrote ${d.path} (${d.format}, ${bytes(d.bytes)}${shape})`;
+}
+
+function describeJob(job: JobView): string {
+  const n = (v: number) => v.toLocaleString('en-US');
+  const lines: Array<[string, string]> = [
+    ['task', `${job.task} with ${job.model}`],
+    ['texts', `${n(job.counts.total)} total, ${n(job.counts.succeeded)} succeeded, ${n(job.counts.failed)} failed, ${n(job.truncated)} truncated`],
+    ['shards', `${n(job.shards.done)}/${n(job.shards.total)} done, ${n(job.shards.failed)} failed`],
+    ['tokens', n(job.tokens_processed)],
+    ['created', job.created_at],
+  ];
+  if (job.started_at) lines.push(['started', job.started_at]);
+  if (job.finished_at) lines.push(['finished', job.finished_at]);
+  if (job.throughput.texts_per_second !== null) {
+    lines.push(['throughput', `${n(Math.round(job.throughput.texts_per_second))} texts/s, ${n(Math.round(job.throughput.tokens_per_second ?? 0))} tokens/s`]);
+  }
+  if (job.dimensions !== null) lines.push(['dimensions', String(job.dimensions)]);
+  if (job.error) lines.push(['error', job.error]);
+  return [`${job.id}  ${job.state}`, ...lines.map(([k, v]) => `  ${k.padEnd(11)}${v}`)].join('\n');
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]?.map((_, col) => Math.max(...rows.map((row) => (row[col] ?? '').length))) ?? [];
+  return rows.map((row) => row.map((cell, col) => (col === row.length - 1 ? cell : cell.padEnd(widths[col] ?? 0))).join('  ')).join('\n');
+}

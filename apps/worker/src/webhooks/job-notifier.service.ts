@@ -1,0 +1,73 @@
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import { Queue } from 'bullmq';
+import { JobStore, TERMINAL_STATES, type ShardCountResult } from '../../../../libs/shared/src/index.js';
+import { progressChannel, type ProgressMessage } from '../../../../libs/shared/src/events/progress-channel.js';
+import { WEBHOOK_QUEUE, webhookJobId, webhookJobOptions, type TerminalState, type WebhookDelivery } from '../../../../libs/shared/src/webhooks/webhook-contract.js';
+// The webhook body is the public job view, the same one GET /v1/jobs/:id answers (a pure function).
+import { toJobView } from '../../../api/src/jobs/job-view.js';
+import { WORKER_ENV, type WorkerEnv } from '../config/worker-env.js';
+import { RedisService } from '../redis/redis.service.js';
+
+const ENQUEUE_TRIES = 3;
+
+/**
+ * After a shard is counted: nudges live progress streams (`${prefix}:progress:<jobId>`), and when
+ * that count finished the job (completeShard answered 'job-finished', which happens exactly once
+ * per job) queues the job's webhook. Never throws: the shard is counted, and failing it now would
+ * only make BullMQ retry a shard that is already done.
+ */
+@Injectable()
+export class JobNotifierService implements BeforeApplicationShutdown {
+  private readonly logger = new Logger(JobNotifierService.name);
+  private queue: Queue<WebhookDelivery> | undefined;
+
+  constructor(
+    @Inject(WORKER_ENV) private readonly env: WorkerEnv,
+    private readonly redis: RedisService,
+    private readonly jobs: JobStore,
+  ) {}
+
+  async shardCounted(jobId: string, shard: number, result: ShardCountResult): Promise<void> {
+    if (result !== 'counted' && result !== 'job-finished') return;
+    try {
+      if (result === 'job-finished') await this.jobFinished(jobId);
+    } catch (error) {
+      this.logger.error(`could not queue the webhook of job ${jobId}: ${(error as Error).message}`);
+    }
+    try {
+      const message: ProgressMessage = { kind: result === 'job-finished' ? 'finished' : 'shard', shard };
+      await this.redis.client.publish(progressChannel(this.env.REDIS_PREFIX, jobId), JSON.stringify(message));
+    } catch (error) {
+      this.logger.warn(`could not publish progress of job ${jobId}: ${(error as Error).message}`);
+    }
+  }
+
+  private async jobFinished(jobId: string): Promise<void> {
+    const job = await this.jobs.get(jobId);
+    if (job === null || !job.callbackUrl || !TERMINAL_STATES.includes(job.state)) return;
+    const state = job.state as TerminalState;
+    const delivery: WebhookDelivery = { v: 1, jobId, event: `job.${state}`, url: job.callbackUrl, body: JSON.stringify(toJobView(job)) };
+    const opts = { ...webhookJobOptions(this.env.WEBHOOK_ATTEMPTS, this.env.WEBHOOK_BACKOFF_MS), jobId: webhookJobId(jobId, state) };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        // The deterministic id makes a repeated add (this loop after a lost reply) a no-op.
+        await this.webhookQueue().add(delivery.event, delivery, opts);
+        return;
+      } catch (error) {
+        if (attempt >= ENQUEUE_TRIES) throw error;
+        await new Promise((r) => setTimeout(r, 200 * attempt));
+      }
+    }
+  }
+
+  private webhookQueue(): Queue<WebhookDelivery> {
+    // On the worker's command connection: adding jobs never blocks it.
+    this.queue ??= new Queue<WebhookDelivery>(WEBHOOK_QUEUE, { connection: this.redis.client, prefix: `${this.env.REDIS_PREFIX}:bull` });
+    return this.queue;
+  }
+
+  /** After the shards in flight were drained (onModuleDestroy), before Redis closes. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.queue?.close();
+  }
+}
