@@ -24,6 +24,8 @@ const HELP = `npm run bench:load -- [flags]
   --pollers N       concurrent status-polling clients (default 16)
   --texts N         texts per job (default 20)
   --workers N       worker processes (default 1)
+  --backlog-bytes N ADMISSION_MAX_BACKLOG_BYTES of the API (default: the API's own, 1 GiB); a small
+                    budget shows backpressure: 429 BACKLOG_FULL instead of an ever-growing queue
   --json            print the report as JSON only`;
 
 const { values: args } = parseArgs({
@@ -34,6 +36,7 @@ const { values: args } = parseArgs({
     pollers: { type: 'string', default: '16' },
     texts: { type: 'string', default: '20' },
     workers: { type: 'string', default: '1' },
+    'backlog-bytes': { type: 'string' },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -126,6 +129,7 @@ async function main(): Promise<number> {
     pollers: num('pollers'),
     texts: num('texts'),
     workers: num('workers'),
+    backlogBytes: args['backlog-bytes'] === undefined ? undefined : num('backlog-bytes'),
   };
   const modelDir = join(ROOT, '.cache/models');
   await generateModels({ out: modelDir, size: 'tiny', family: ['bert'], head: ['embed'], dtype: ['fp32'] });
@@ -148,7 +152,7 @@ async function main(): Promise<number> {
   }
 
   const apiPort = await freePort();
-  const api = start(process.execPath, ['dist/apps/api/src/main.js'], { ...common, PORT: String(apiPort), DEFAULT_MODEL_EMBED: MODEL });
+  const api = start(process.execPath, ['dist/apps/api/src/main.js'], { ...common, PORT: String(apiPort), DEFAULT_MODEL_EMBED: MODEL, ...(options.backlogBytes ? { ADMISSION_MAX_BACKLOG_BYTES: String(options.backlogBytes) } : {}) });
   const baseUrl = `http://127.0.0.1:${apiPort}`;
   await ready(`${baseUrl}/readyz`, api);
   const threads = String(Math.max(1, Math.floor(availableParallelism() / options.workers)));

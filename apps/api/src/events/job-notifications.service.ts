@@ -3,7 +3,7 @@ import { TERMINAL_STATES, type JobRecord } from '../../../../libs/shared/src/ind
 import { progressChannel, type ProgressMessage } from '../../../../libs/shared/src/events/progress-channel.js';
 import type { TerminalState } from '../../../../libs/shared/src/webhooks/webhook-contract.js';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
-import { toJobView } from '../jobs/job-view.js';
+import { toJobView } from '../../../../libs/shared/src/jobs/job-view.js';
 import { WebhookQueueRepository } from '../webhooks/webhook-queue.repository.js';
 
 /**

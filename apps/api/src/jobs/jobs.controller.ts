@@ -4,7 +4,7 @@ import { Shardwise } from '../docs/schemas.js';
 import { tenantOf } from '../auth/tenant.js';
 import { ApiError } from '../http/api-error.js';
 import type { ApiRequest, ApiResponse } from '../http/request.types.js';
-import { toJobView, type JobView } from './job-view.js';
+import { toJobView, type JobView } from '../../../../libs/shared/src/jobs/job-view.js';
 import { JobSubmissionService } from './job-submission.service.js';
 import { JobsService, MAX_PAGE_SIZE } from './jobs.service.js';
 

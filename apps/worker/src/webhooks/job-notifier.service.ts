@@ -4,7 +4,7 @@ import { JobStore, TERMINAL_STATES, type ShardCountResult } from '../../../../li
 import { progressChannel, type ProgressMessage } from '../../../../libs/shared/src/events/progress-channel.js';
 import { WEBHOOK_QUEUE, webhookJobId, webhookJobOptions, type TerminalState, type WebhookDelivery } from '../../../../libs/shared/src/webhooks/webhook-contract.js';
 // The webhook body is the public job view, the same one GET /v1/jobs/:id answers (a pure function).
-import { toJobView } from '../../../api/src/jobs/job-view.js';
+import { toJobView } from '../../../../libs/shared/src/jobs/job-view.js';
 import { WORKER_ENV, type WorkerEnv } from '../config/worker-env.js';
 import { RedisService } from '../redis/redis.service.js';
 

@@ -31,7 +31,8 @@ export class JobStore {
 
   /**
    * With `estimate` (the ingest estimate of the job's tokens, see ops/token-estimate.ts) the job is
-   * counted in the queue-wide stats (jobs per state, backlog texts and tokens) from now until it ends.
+   * counted in the queue-wide stats (jobs per state, backlog texts, tokens and bytes) from now until it
+   * ends, and admitted against `admission` (admission-scripts.ts): nothing is written unless 'OK'.
    */
   async create(record: JobRecord, estimate?: { tokens: number }, admission: AdmissionLimits = NO_LIMITS, now = Date.now()): Promise<AdmissionVerdict> {
     if (estimate === undefined) {

@@ -1,4 +1,4 @@
-import type { JobRecord, JobState } from '../../../../libs/shared/src/index.js';
+import type { JobRecord, JobState } from './job-record.js';
 
 /** The public shape of a job (snake_case, ISO timestamps); the Redis record stays internal. */
 export interface JobView {
