@@ -1,29 +1,12 @@
 import { once } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
+import type { JobView } from '../../../libs/shared/src/jobs/job-view.js';
 import { CliError, ExitCode } from './exit-codes.js';
 
-export type JobState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
-export const TERMINAL: readonly JobState[] = ['completed', 'failed', 'cancelled'];
-
-/** The fields of the API's job view the CLI reads; everything else is passed through in --json. */
-export interface JobView {
-  id: string;
-  task: string;
-  model: string;
-  state: JobState;
-  counts: { total: number; succeeded: number; failed: number };
-  shards: { total: number; done: number; failed: number };
-  tokens_processed: number;
-  truncated: number;
-  dimensions: number | null;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  throughput: { texts_per_second: number | null; tokens_per_second: number | null };
-  error: string | null;
-  [key: string]: unknown;
-}
+// The API's own job view and states; job-record.js has no imports, so the CLI loads no server code.
+export type { JobView } from '../../../libs/shared/src/jobs/job-view.js';
+export { TERMINAL_STATES as TERMINAL } from '../../../libs/shared/src/jobs/job-record.js';
 
 export interface JobList {
   data: JobView[];

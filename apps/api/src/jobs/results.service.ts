@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { once } from 'node:events';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { RESULT_STORE, type JobRecord, type ResultPart, type ResultStore } from '../../../../libs/shared/src/index.js';
 import type { ApiResponse } from '../http/request.types.js';
@@ -31,14 +32,7 @@ export class ResultsService {
     for (let shard = 0; shard < job.shardsTotal; shard++) {
       if (res.destroyed) return;
       const source = await this.store.openShard(job.id, shard, part);
-      if (!source) continue;
-      try {
-        await pipeline(source, res, { end: false });
-      } catch (error) {
-        source.destroy();
-        if (res.destroyed) return;
-        throw error;
-      }
+      if (source && !(await pipeShard(source, res))) return;
     }
     res.end();
   }
@@ -70,13 +64,7 @@ export class ResultsService {
         if (res.destroyed) return;
         const source = await this.store.openShard(job.id, shard, 'embeddings');
         if (source) {
-          try {
-            await pipeline(source, res, { end: false });
-          } catch (error) {
-            source.destroy();
-            if (res.destroyed) return;
-            throw error;
-          }
+          if (!(await pipeShard(source, res))) return;
           continue;
         }
         for (let done = 0; done < rows && !res.destroyed; done += NAN_CHUNK_ROWS) {
@@ -98,5 +86,17 @@ export class ResultsService {
       return bytes / 4 / items;
     }
     return null;
+  }
+}
+
+/** Copies one shard's file into the response; false when the client went away mid-copy. */
+async function pipeShard(source: Readable, res: ApiResponse): Promise<boolean> {
+  try {
+    await pipeline(source, res, { end: false });
+    return true;
+  } catch (error) {
+    source.destroy();
+    if (res.destroyed) return false;
+    throw error;
   }
 }
