@@ -40,7 +40,7 @@ const HELP = `npm run bench -- [flags]
   --max-other C          a measurement during which other processes kept more than C cores busy is
                          repeated (default 0.15; the box may be shared)
   --retries N            repeats at most (default 2); the least disturbed attempt is reported
-  --quiet-wait S         before each measurement, wait up to S seconds for the box to be quiet (default 120)
+  --quiet-wait S         before each measurement, wait up to S seconds for the box to be quiet (default 60)
   --out DIR              report folder (default bench-results)
 `;
 
@@ -69,7 +69,7 @@ const { values: flags } = parseArgs({
     'skip-memory': { type: 'boolean', default: false },
     'max-other': { type: 'string', default: '0.15' },
     retries: { type: 'string', default: '2' },
-    'quiet-wait': { type: 'string', default: '120' },
+    'quiet-wait': { type: 'string', default: '60' },
     out: { type: 'string', default: 'bench-results' },
     help: { type: 'boolean', default: false },
   },
