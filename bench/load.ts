@@ -7,12 +7,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateModels } from '../libs/models/src/generate/index.js';
 import { runLoad, type LoadReport } from './load-generator.js';
+import { freePort } from '../libs/shared/src/net/free-port.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const MODEL = 'shardwise-random/bert-tiny-embed';
@@ -44,17 +45,6 @@ const { values: args } = parseArgs({
 
 const children: ChildProcess[] = [];
 const temp = mkdtempSync(join(tmpdir(), 'shardwise-load-'));
-
-async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => done(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 function start(command: string, argv: string[], env: Record<string, string>): ChildProcess {
   const child = spawn(command, argv, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? temp, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });

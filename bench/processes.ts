@@ -6,25 +6,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
+import { freePort } from '../libs/shared/src/net/free-port.js';
+
+export { freePort };
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const API_ENTRY = resolve(ROOT, 'dist/apps/api/src/main.js');
 export const WORKER_ENTRY = resolve(ROOT, 'dist/apps/worker/src/main.js');
-
-export async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => done(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 export interface Proc {
   process: ChildProcess;

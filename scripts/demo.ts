@@ -5,13 +5,13 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { generateModels } from '../libs/models/src/generate/index.js';
 import { syntheticCorpus } from '../libs/shared/src/corpus/synthetic-corpus.js';
+import { freePort } from '../libs/shared/src/net/free-port.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const { values: args } = parseArgs({
@@ -26,15 +26,6 @@ const task = args.task === 'sentiment' ? 'sentiment' : 'embed';
 const model = task === 'embed' ? 'shardwise-random/bert-minilm-embed' : 'shardwise-random/distilbert-minilm-sentiment';
 const children: ChildProcess[] = [];
 const temp = mkdtempSync(join(tmpdir(), 'shardwise-demo-'));
-
-async function freePort(): Promise<number> {
-  return new Promise((done) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => done(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 function start(label: string, command: string, argv: string[], env: Record<string, string>): ChildProcess {
   const child = spawn(command, argv, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
