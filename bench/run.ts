@@ -374,6 +374,13 @@ async function main(): Promise<void> {
           { ...run, shardRanges: undefined }),
       );
       console.log(`     ${cpuBreakdown(run)}`);
+      const tl = run.shardTimeline;
+      if (tl) {
+        console.log(
+          `     timeline: first shard picked up ${fmt(tl.firstPickup, 2)} s after the upload began, last finished at ${fmt(tl.lastFinish, 2)} s (job finished_at ${fmt(run.seconds, 2)} s); ` +
+            `shards in flight: ${tl.inFlight.map((v, n) => `${n}: ${fmt(v, 1)} s`).join(', ')}`,
+        );
+      }
       if (run.tokensProcessed !== corpusStats.tokens) console.log(`  note: the job counted ${fmt(run.tokensProcessed)} tokens, the bench's tokenization ${fmt(corpusStats.tokens)}`);
     }
 

@@ -57,6 +57,8 @@ export interface SystemRun {
   /** processedOn - timestamp (time queued) of each completed shard, in seconds. */
   shardQueueSeconds: ShardLatency | null;
   shardRanges?: Array<{ start: number; count: number }>;
+  /** From the BullMQ timestamps; null when no shard finished. */
+  shardTimeline: ShardTimeline | null;
   /** For runs cut short (processSeconds): texts done when stopped and the seconds they took after the upload. */
   partial?: { textsDone: number; processingSeconds: number };
   /** CPU seconds each process used from the upload's start to the job's end (or the stop). */
@@ -134,7 +136,33 @@ async function sumWorkerMetric(workers: readonly AppProc[], metric: string, labe
   return found ? totals : null;
 }
 
-async function readShards(redisUrl: string, jobId: string, withRanges: boolean) {
+/** Seconds (from the upload's start) until the first shard was picked up and the last finished, and time spent with n shards in flight. */
+export interface ShardTimeline {
+  firstPickup: number;
+  lastFinish: number;
+  /** inFlight[n]: seconds between the first pickup and the last finish with exactly n shards being processed. */
+  inFlight: number[];
+}
+
+function timeline(spans: Array<[number, number]>, origin: number): ShardTimeline | null {
+  if (spans.length === 0) return null;
+  const events = spans.flatMap(([a, b]) => [[a, 1], [b, -1]] as Array<[number, number]>).sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+  const inFlight: number[] = [];
+  let level = 0;
+  let last = events[0]![0];
+  for (const [t, delta] of events) {
+    inFlight[level] = (inFlight[level] ?? 0) + (t - last) / 1000;
+    level += delta;
+    last = t;
+  }
+  return {
+    firstPickup: (Math.min(...spans.map((s) => s[0])) - origin) / 1000,
+    lastFinish: (Math.max(...spans.map((s) => s[1])) - origin) / 1000,
+    inFlight: Array.from(inFlight, (v) => v ?? 0),
+  };
+}
+
+async function readShards(redisUrl: string, jobId: string, withRanges: boolean, origin: number) {
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
   try {
     const keys: string[] = [];
@@ -146,12 +174,14 @@ async function readShards(redisUrl: string, jobId: string, withRanges: boolean) 
     } while (cursor !== '0');
     const processing: number[] = [];
     const waiting: number[] = [];
+    const spans: Array<[number, number]> = [];
     const ranges: Array<{ start: number; count: number }> = [];
     for (const key of keys) {
       const fields = withRanges ? ['timestamp', 'processedOn', 'finishedOn', 'data'] : ['timestamp', 'processedOn', 'finishedOn'];
       const [queued, processed, finished, data] = await redis.hmget(key, ...fields);
       if (processed && finished) {
         processing.push((Number(finished) - Number(processed)) / 1000);
+        spans.push([Number(processed), Number(finished)]);
         if (queued) waiting.push((Number(processed) - Number(queued)) / 1000);
       }
       if (data) {
@@ -160,7 +190,7 @@ async function readShards(redisUrl: string, jobId: string, withRanges: boolean) 
       }
     }
     ranges.sort((a, b) => a.start - b.start);
-    return { processing: latency(processing), waiting: latency(waiting), ranges };
+    return { processing: latency(processing), waiting: latency(waiting), ranges, timeline: timeline(spans, origin) };
   } finally {
     redis.disconnect();
   }
@@ -221,12 +251,13 @@ export async function runSystem(config: SystemConfig): Promise<SystemRun> {
         lastLog = Date.now();
         log(`  ${job.counts.succeeded + job.counts.failed}/${job.counts.total} texts, shards ${job.shards.done}/${job.shards.total}`);
       }
-      await new Promise((r) => setTimeout(r, 100));
+      // The end time is the job's finished_at, not when a poll saw it: polling slowly costs no precision, only less API CPU.
+      await new Promise((r) => setTimeout(r, 500));
     }
     let partial: SystemRun['partial'];
     const stoppedAt = Date.now();
     // Read before any cancel: cancelling takes the job's shards off the queue.
-    const shards = await readShards(redis.url, created.id, config.readShardRanges ?? false);
+    const shards = await readShards(redis.url, created.id, config.readShardRanges ?? false, started);
     const cpuSeconds = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, (readCpuSeconds(pid) ?? NaN) - (cpuBefore[name] ?? 0)]));
     const tokenKinds = await sumWorkerMetric(workers, 'shardwise_worker_inference_tokens_total', 'kind').catch(() => null);
     const workerTokens = tokenKinds ? { real: tokenKinds.real ?? 0, padding: tokenKinds.padding ?? 0 } : null;
@@ -251,6 +282,7 @@ export async function runSystem(config: SystemConfig): Promise<SystemRun> {
       shardSeconds: shards.processing,
       shardQueueSeconds: shards.waiting,
       shardRanges: config.readShardRanges ? shards.ranges : undefined,
+      shardTimeline: shards.timeline,
       partial,
       cpuSeconds,
       workerStages,

@@ -23,7 +23,7 @@ import { Service } from 'kubernetes-models/v1/Service';
 import ts from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { apiEnvSchema, commonEnvSchema, workerEnvSchema } from '../../libs/shared/src/config/env.schema.js';
+import { apiEnvSchema, commonEnvSchema, workerEnvObjectSchema, workerEnvSchema } from '../../libs/shared/src/config/env.schema.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const K8S = join(ROOT, 'deploy/k8s');
@@ -351,7 +351,7 @@ describe('deploy/k8s overlays', () => {
       const apiEnv = envOf(objs, podSpecOf(api).containers[0]);
       const workerEnv = envOf(objs, podSpecOf(worker).containers[0]);
       const apiKeys = Object.keys(apiEnvSchema.shape);
-      const workerKeys = Object.keys(workerEnvSchema.shape);
+      const workerKeys = Object.keys(workerEnvObjectSchema.shape);
       // Anything else is a misspelt or stale name (runtime variables of Node itself aside).
       const runtime = (k: string) => /^(NODE_OPTIONS|NODE_ENV|TZ|HOME|UV_THREADPOOL_SIZE|GLOBAL_AGENT_\w+)$/.test(k);
       expect(Object.keys(apiEnv).filter((k) => !apiKeys.includes(k) && !runtime(k)), 'API variables the app does not read').toEqual([]);

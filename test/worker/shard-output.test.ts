@@ -42,6 +42,28 @@ describe('float32Shortest', () => {
       expect(text.replace(/^-|e.*$|\./g, '').replace(/^0+/, '').length).toBeLessThanOrEqual(9);
     }
   });
+
+  it('gives the same answer as the toPrecision search (shortest k whose Number(toPrecision(k)) reads back)', () => {
+    const byPrecision = (f: number): number => {
+      let best = Number(f.toPrecision(9));
+      for (let k = 8; k >= 1; k--) {
+        const c = Number(f.toPrecision(k));
+        if (Math.fround(c) !== f) break;
+        best = c;
+      }
+      return best;
+    };
+    // Random bit patterns cover every exponent (the slow path included); embedding-like values are the common case.
+    const bits = new Uint32Array(100_000);
+    for (let i = 0; i < bits.length; i++) bits[i] = Math.floor(Math.random() * 2 ** 32);
+    const values = [...new Float32Array(bits.buffer), ...Array.from({ length: 100_000 }, () => (Math.random() - 0.5) * 0.2)];
+    values.push(1, 10, 100, 1e-5, 1e7, 1e22, 1e23, 0.1, 9.999999e-7, 16777216, 1.401298464324817e-45, -3.4028234663852886e38);
+    const wrong = values
+      .map(Math.fround)
+      .filter((f) => Number.isFinite(f) && f !== 0)
+      .filter((f) => float32Shortest(f) !== byPrecision(f));
+    expect(wrong.slice(0, 5)).toEqual([]);
+  });
 });
 
 describe('buildShardOutput (embed)', () => {

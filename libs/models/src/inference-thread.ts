@@ -59,10 +59,17 @@ async function handle(request: ThreadRequest): Promise<{ result: unknown; transf
   }
 }
 
+// The pool may send the next job before this one is answered (THREAD_PIPELINE_DEPTH); requests
+// still run strictly one after another, so each reply's `seconds` is its own work, not its wait.
+let previous: Promise<unknown> = Promise.resolve();
+
 port.on('message', (envelope: ThreadEnvelope) => {
-  handle(envelope.request).then(
-    ({ result, transfer }) => port.postMessage({ type: 'reply', id: envelope.id, ok: true, result } satisfies ThreadMessage, transfer),
-    (error: unknown) => port.postMessage({ type: 'reply', id: envelope.id, ok: false, error: serializeError(error) } satisfies ThreadMessage),
+  if (envelope.request.type === 'crash') process.exit(70);
+  previous = previous.then(() =>
+    handle(envelope.request).then(
+      ({ result, transfer }) => port.postMessage({ type: 'reply', id: envelope.id, ok: true, result } satisfies ThreadMessage, transfer),
+      (error: unknown) => port.postMessage({ type: 'reply', id: envelope.id, ok: false, error: serializeError(error) } satisfies ThreadMessage),
+    ),
   );
 });
 

@@ -24,7 +24,7 @@ type State = 'starting' | 'ready' | 'dead' | 'terminated';
 export class ThreadHandle {
   /** Resolves once the thread has imported transformers.js and configured it. */
   readonly ready: Promise<void>;
-  /** Pool-scheduled jobs in flight; the pool sends one at a time so ONNX Runtime never oversubscribes cores. */
+  /** Pool-scheduled jobs sent and not yet answered (at most THREAD_PIPELINE_DEPTH); the thread runs them one at a time. */
   jobs = 0;
   private state: State = 'starting';
   private readonly worker: Worker;

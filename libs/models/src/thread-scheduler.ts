@@ -19,9 +19,18 @@ interface Job {
 const DISPOSE_GRACE_MS = 5_000;
 
 /**
- * Hands queued jobs to idle threads, one job per thread at a time, so a big
- * request's batches spread over every thread and a fast thread simply takes
- * more of them. Replaces threads that crash after starting.
+ * Jobs sent to one thread before it has answered: the one it runs and the next, already in its
+ * message queue. A thread that finishes a batch starts the next at once instead of waiting for the
+ * main thread, which may be busy for tens of milliseconds writing a shard's results or talking to
+ * Redis. The thread still runs one job at a time (session.run is synchronous), so cores are never
+ * oversubscribed; more depth would only make the split between threads coarser.
+ */
+export const THREAD_PIPELINE_DEPTH = 2;
+
+/**
+ * Hands queued jobs to threads, at most THREAD_PIPELINE_DEPTH per thread, so a
+ * big request's batches spread over every thread and a fast thread simply
+ * takes more of them. Replaces threads that crash after starting.
  */
 export class ThreadScheduler {
   private threads: ThreadHandle[] = [];
@@ -107,19 +116,26 @@ export class ThreadScheduler {
   }
 
   private pump(): void {
-    for (const thread of this.threads) {
-      if (!thread.alive || thread.jobs > 0) continue;
-      const job = this.nextJob();
-      if (!job) return;
-      thread.jobs++;
-      thread
-        .request(job.request, job.transfer)
-        .then(job.resolve, job.reject)
-        .finally(() => {
-          thread.jobs--;
-          this.pump();
-        });
+    // Fill every thread to depth 1 first, then to depth 2: a lone job goes to an idle thread, never behind a busy one.
+    for (let depth = 1; depth <= THREAD_PIPELINE_DEPTH; depth++) {
+      for (const thread of this.threads) {
+        if (!thread.alive || thread.jobs >= depth) continue;
+        const job = this.nextJob();
+        if (!job) return;
+        this.dispatch(thread, job);
+      }
     }
+  }
+
+  private dispatch(thread: ThreadHandle, job: Job): void {
+    thread.jobs++;
+    thread
+      .request(job.request, job.transfer)
+      .then(job.resolve, job.reject)
+      .finally(() => {
+        thread.jobs--;
+        this.pump();
+      });
   }
 
   private nextJob(): Job | undefined {

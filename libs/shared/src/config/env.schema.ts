@@ -70,7 +70,21 @@ export const apiEnvSchema = commonEnvSchema.extend({
 
 const defaultThreads = Math.max(1, Math.min(availableParallelism(), 8));
 
-export const workerEnvSchema = commonEnvSchema.extend({
+/**
+ * Batch limits when MAX_BATCH_TOKENS / MAX_BATCH_SIZE are unset. CPU: on 2 cores (`npm run bench`,
+ * raw onnxruntime-node, MiniLM shape) budgets of 256 to 768 padded tokens ran within 1% of each other
+ * on the whole corpus (q8), while 2,048 was 10-14% slower than 512 (q8 and fp32): small batches stay
+ * in cache. GPUs want large batches to fill the device: 256 x 128 tokens, the shape of the figures
+ * in the device README; not tuned here (no GPU was measured).
+ */
+export const BATCH_DEFAULTS = {
+  cpu: { tokens: 512, texts: 64 },
+  webgpu: { tokens: 32_768, texts: 256 },
+  cuda: { tokens: 32_768, texts: 256 },
+} as const;
+
+/** The worker's variables as a plain object (its `.shape` lists every name); workerEnvSchema adds the per-device defaults. */
+export const workerEnvObjectSchema = commonEnvSchema.extend({
   /** Port of the worker's health and metrics endpoints. @defaultValue 8081 */
   WORKER_PORT: int(0, 8081).pipe(z.number().max(65535)),
   /** Inference threads per worker process, each with its own ONNX session. @defaultValue available cores (max 8) */
@@ -81,10 +95,10 @@ export const workerEnvSchema = commonEnvSchema.extend({
   WORKER_CONCURRENCY: int(1, 2),
   DEVICE: z.enum(['cpu', 'webgpu', 'cuda']).default('cpu'),
   DTYPE: z.enum(['fp32', 'fp16', 'q8']).default('fp32'),
-  /** Padded tokens per inference batch. @defaultValue 2048 */
-  MAX_BATCH_TOKENS: int(16, 2048),
-  /** @defaultValue 64 */
-  MAX_BATCH_SIZE: int(1, 64),
+  /** Padded tokens (texts x longest text) per inference batch. @defaultValue by DEVICE: see BATCH_DEFAULTS */
+  MAX_BATCH_TOKENS: z.coerce.number().int().min(16).optional(),
+  /** Texts per inference batch. @defaultValue by DEVICE: see BATCH_DEFAULTS */
+  MAX_BATCH_SIZE: z.coerce.number().int().min(1).optional(),
   /** Comma-separated model ids to load and warm up before reporting ready. */
   PRELOAD_MODELS: optionalText,
   /** BullMQ lock per shard; renewed while the shard runs, expires when a worker dies. @defaultValue 30000 */
@@ -99,6 +113,12 @@ export const workerEnvSchema = commonEnvSchema.extend({
   WEBHOOK_CONCURRENCY: int(1, 8),
 });
 
+export const workerEnvSchema = workerEnvObjectSchema.transform((env) => ({
+  ...env,
+  MAX_BATCH_TOKENS: env.MAX_BATCH_TOKENS ?? BATCH_DEFAULTS[env.DEVICE].tokens,
+  MAX_BATCH_SIZE: env.MAX_BATCH_SIZE ?? BATCH_DEFAULTS[env.DEVICE].texts,
+}));
+
 export type CommonEnv = z.infer<typeof commonEnvSchema>;
 export type ApiEnv = z.infer<typeof apiEnvSchema>;
-export type WorkerEnv = z.infer<typeof workerEnvSchema>;
+export type WorkerEnv = z.output<typeof workerEnvSchema>;

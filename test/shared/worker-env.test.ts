@@ -1,0 +1,26 @@
+/** The worker's environment: batch limits default by DEVICE, explicit values win, bad values name the variable. */
+import { describe, expect, it } from 'vitest';
+import { BATCH_DEFAULTS, ConfigError, loadEnv, workerEnvSchema } from '../../libs/shared/src/index.js';
+
+describe('worker batch limits', () => {
+  it('defaults to small batches on CPU and large ones on GPUs', () => {
+    expect(loadEnv(workerEnvSchema, {})).toMatchObject({ DEVICE: 'cpu', MAX_BATCH_TOKENS: 512, MAX_BATCH_SIZE: 64 });
+    for (const device of ['cuda', 'webgpu'] as const) {
+      const env = loadEnv(workerEnvSchema, { DEVICE: device });
+      expect(env.MAX_BATCH_TOKENS).toBe(BATCH_DEFAULTS[device].tokens);
+      expect(env.MAX_BATCH_SIZE).toBe(BATCH_DEFAULTS[device].texts);
+      expect(env.MAX_BATCH_TOKENS).toBeGreaterThan(BATCH_DEFAULTS.cpu.tokens * 16);
+    }
+  });
+
+  it('keeps values that are set, on any device', () => {
+    expect(loadEnv(workerEnvSchema, { DEVICE: 'cuda', MAX_BATCH_TOKENS: '4096', MAX_BATCH_SIZE: '32' })).toMatchObject({ MAX_BATCH_TOKENS: 4096, MAX_BATCH_SIZE: 32 });
+    expect(loadEnv(workerEnvSchema, { MAX_BATCH_TOKENS: '2048' })).toMatchObject({ MAX_BATCH_TOKENS: 2048, MAX_BATCH_SIZE: 64 });
+  });
+
+  it('rejects bad limits naming the variable', () => {
+    expect(() => loadEnv(workerEnvSchema, { MAX_BATCH_TOKENS: '8' })).toThrow(ConfigError);
+    expect(() => loadEnv(workerEnvSchema, { MAX_BATCH_TOKENS: '8' })).toThrow(/MAX_BATCH_TOKENS="8"/);
+    expect(() => loadEnv(workerEnvSchema, { MAX_BATCH_SIZE: 'many' })).toThrow(/MAX_BATCH_SIZE="many"/);
+  });
+});
