@@ -471,6 +471,20 @@ async function main(): Promise<void> {
       const growth = last.peak / first.peak;
       console.log(`  API peak RSS ${mb(first.peak)} at ${fmt(first.texts)} texts, ${mb(last.peak)} at ${fmt(last.texts)} texts: x${fmt(growth, 2)} for x${fmt(last.texts / first.texts)} the corpus (flat: ${growth <= 1.25 ? 'yes' : 'NO'}, criterion <= x1.25)`);
     }
+    // Within the largest upload: a leak grows with the texts read, garbage-collection swings do not.
+    const largest = (memory as Array<{ texts: number; run: SystemRun }>).at(-1);
+    const series = largest?.run.rssSeries?.api;
+    if (largest && series && largest.run.uploadSeconds > 4) {
+      const upload = largest.run.uploadSeconds;
+      const medianIn = (from: number, to: number) => {
+        const values = series.filter(([t]) => t >= from * upload && t < to * upload).map(([, v]) => v).sort((x, y) => x - y);
+        return values.length === 0 ? '-' : mb(values[Math.floor(values.length / 2)]!);
+      };
+      console.log(
+        `  API RSS during the ${fmt(largest.texts)}-text upload, median per quarter: ${[0, 1, 2, 3].map((q) => medianIn(q / 4, (q + 1) / 4)).join(' / ')} ` +
+          `(the upload ends by enqueueing the ${fmt(largest.run.shards.total)} shards, after the corpus was read)`,
+      );
+    }
     report.memory = memory;
   }
 

@@ -1,6 +1,8 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JobStore } from '../../libs/shared/src/index.js';
 import { signWebhook, verifyWebhook } from '../../libs/shared/src/webhooks/webhook-contract.js';
 import { submitNdjson } from '../support/jobs-client.js';
 import { EMBED_MODEL, sleep, startStack, until, type Stack } from '../events/stack.js';
@@ -57,7 +59,7 @@ describe('job webhooks', () => {
   beforeAll(async () => {
     receiver = new Receiver();
     await receiver.start();
-    stack = await startStack({ worker: { WEBHOOK_SECRET: SECRET, WEBHOOK_BACKOFF_MS: '100', WEBHOOK_ATTEMPTS: '5' }, api: { SHARD_MAX_TEXTS: '5' } });
+    stack = await startStack({ worker: { WEBHOOK_SECRET: SECRET, WEBHOOK_BACKOFF_MS: '100', WEBHOOK_ATTEMPTS: '5', WEBHOOK_SWEEP_MS: '300' }, api: { SHARD_MAX_TEXTS: '5' } });
     base = stack.api.baseUrl;
   });
 
@@ -129,6 +131,42 @@ describe('job webhooks', () => {
     const call = receiver.to(path)[0]!;
     expect(call.headers['x-shardwise-event']).toBe('job.failed');
     expect(JSON.parse(call.body)).toMatchObject({ id: answer.body.id, state: 'failed', counts: { total: 2, succeeded: 0, failed: 2 } });
+  });
+
+  it('queues the webhook of a job whose finishing process died before queueing it (outbox sweep)', async () => {
+    const redis = new Redis(stack.redis.url, { maxRetriesPerRequest: 3 });
+    const jobs = new JobStore(redis, stack.prefix);
+    const outbox = jobs.keys.webhookOutbox();
+    try {
+      // A normal job: its webhook is queued by the worker that finished it, which empties its outbox entry.
+      const seed = await submitNdjson(base, { task: 'embed', model: EMBED_MODEL, callback_url: `${receiver.base}/seed` }, [{ text: 'seed' }]);
+      const seedId = seed.body.id as string;
+      await until('the seed webhook', () => receiver.to('/seed').length >= 1, 30_000);
+      await until('the seed outbox entry to go', async () => (await redis.zscore(outbox, seedId)) === null, 5_000);
+
+      // The same job shape, counted to its end by "a worker" that dies before queueing the webhook:
+      // only the Lua step ran, as in a kill -9 between completeShard and the queue add.
+      const record = (await jobs.get(seedId))!;
+      const id = `${seedId}orphan`;
+      await jobs.create({ ...record, id, state: 'running', succeeded: 0, failed: 0, tokens: 0, shardsDone: 0, finishedAt: null, callbackUrl: `${receiver.base}/orphan` });
+      expect(await jobs.completeShard(id, 0, { succeeded: 1, failed: 0, truncated: 0, tokens: 3 })).toBe('job-finished');
+      expect(await redis.zscore(outbox, id)).not.toBeNull();
+
+      await until('the swept webhook', () => receiver.to('/orphan').length >= 1, 15_000);
+      await sleep(800); // room for a duplicate from a second sweep
+      const calls = receiver.to('/orphan');
+      expect(calls).toHaveLength(1);
+      expect(calls[0]!.headers['x-shardwise-event']).toBe('job.completed');
+      expect(verifyWebhook(SECRET, calls[0]!.body, calls[0]!.headers['x-shardwise-signature'] as string)).toBe(true);
+      expect(JSON.parse(calls[0]!.body)).toMatchObject({ id, state: 'completed', counts: { total: record.total, succeeded: 1 } });
+      expect(await redis.zscore(outbox, id)).toBeNull();
+      // Jobs without a callback_url never enter the outbox.
+      const quiet = await submitNdjson(base, { task: 'embed', model: EMBED_MODEL }, [{ text: 'no hook' }]);
+      await until('the quiet job to complete', async () => (await state(quiet.body.id as string)) === 'completed', 30_000);
+      expect(await redis.zcard(outbox)).toBe(0);
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it('sends nothing for jobs without a callback_url', async () => {

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { TERMINAL_STATES, type JobRecord } from '../../../../libs/shared/src/index.js';
+import { JobStore, TERMINAL_STATES, type JobRecord } from '../../../../libs/shared/src/index.js';
 import { progressChannel, type ProgressMessage } from '../../../../libs/shared/src/events/progress-channel.js';
 import type { TerminalState } from '../../../../libs/shared/src/webhooks/webhook-contract.js';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
@@ -8,7 +8,8 @@ import { WebhookQueueRepository } from '../webhooks/webhook-queue.repository.js'
 
 /**
  * What the API does after it moved a job to a terminal state itself (cancel): tell live progress
- * streams, and queue the job's webhook. Workers do the same for the jobs they finish.
+ * streams, and queue the job's webhook. Workers do the same for the jobs they finish, and queue the
+ * webhooks of cancels whose API stopped before doing it (the webhook outbox, JobNotifierService).
  * Never throws: the transition has happened, and its caller's answer should not depend on this.
  */
 @Injectable()
@@ -18,6 +19,7 @@ export class JobNotificationsService {
   constructor(
     @Inject(API_ENV) private readonly env: ApiEnv,
     private readonly webhooks: WebhookQueueRepository,
+    private readonly jobs: JobStore,
   ) {}
 
   async jobTerminal(job: JobRecord): Promise<void> {
@@ -26,6 +28,8 @@ export class JobNotificationsService {
     if (job.callbackUrl) {
       try {
         await this.webhooks.add({ v: 1, jobId: job.id, event: `job.${state}`, url: job.callbackUrl, body: JSON.stringify(toJobView(job)) }, state);
+        // The cancel put the job in the webhook outbox; queued now, so no worker's sweep needs to.
+        await this.jobs.webhookQueued(job.id);
       } catch (error) {
         this.logger.error(`could not queue the ${state} webhook of job ${job.id}: ${(error as Error).message}`);
       }

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { JobStore, TERMINAL_STATES, type ShardCountResult } from '../../../../libs/shared/src/index.js';
 import { progressChannel, type ProgressMessage } from '../../../../libs/shared/src/events/progress-channel.js';
@@ -15,11 +15,18 @@ const ENQUEUE_TRIES = 3;
  * that count finished the job (completeShard answered 'job-finished', which happens exactly once
  * per job) queues the job's webhook. Never throws: the shard is counted, and failing it now would
  * only make BullMQ retry a shard that is already done.
+ *
+ * The count that finished the job also put it in the webhook outbox (JobKeys.webhookOutbox), in the
+ * same Lua step; queueing the delivery takes it out. Every WEBHOOK_SWEEP_MS each worker queues the
+ * entries older than that, left by a worker (or an API, for cancels) that died in between. The
+ * delivery's job id is deterministic, so two sweepers, or a sweep racing the original, add it once.
  */
 @Injectable()
-export class JobNotifierService implements BeforeApplicationShutdown {
+export class JobNotifierService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(JobNotifierService.name);
   private queue: Queue<WebhookDelivery> | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | undefined;
 
   constructor(
     @Inject(WORKER_ENV) private readonly env: WorkerEnv,
@@ -42,9 +49,33 @@ export class JobNotifierService implements BeforeApplicationShutdown {
     }
   }
 
+  onApplicationBootstrap(): void {
+    const every = this.env.WEBHOOK_SWEEP_MS;
+    this.sweepTimer = setInterval(() => {
+      this.sweeping ??= this.sweep(Date.now() - every).finally(() => (this.sweeping = undefined));
+    }, every);
+    this.sweepTimer.unref();
+  }
+
+  /** Queues the deliveries of outbox entries due before `dueBefore` (ms). Never throws. */
+  async sweep(dueBefore: number): Promise<void> {
+    try {
+      for (const jobId of await this.jobs.webhooksDue(dueBefore)) {
+        this.logger.warn(`job ${jobId}: queueing a webhook that was left unqueued (its process stopped after finishing the job)`);
+        await this.jobFinished(jobId);
+      }
+    } catch (error) {
+      this.logger.error(`webhook outbox sweep failed: ${(error as Error).message}`);
+    }
+  }
+
   private async jobFinished(jobId: string): Promise<void> {
     const job = await this.jobs.get(jobId);
-    if (job === null || !job.callbackUrl || !TERMINAL_STATES.includes(job.state)) return;
+    if (job === null || !job.callbackUrl || !TERMINAL_STATES.includes(job.state)) {
+      // Nothing to deliver (the job was deleted, or never had a callback): nothing to keep either.
+      await this.jobs.webhookQueued(jobId);
+      return;
+    }
     const state = job.state as TerminalState;
     const delivery: WebhookDelivery = { v: 1, jobId, event: `job.${state}`, url: job.callbackUrl, body: JSON.stringify(toJobView(job)) };
     const opts = { ...webhookJobOptions(this.env.WEBHOOK_ATTEMPTS, this.env.WEBHOOK_BACKOFF_MS), jobId: webhookJobId(jobId, state) };
@@ -52,6 +83,7 @@ export class JobNotifierService implements BeforeApplicationShutdown {
       try {
         // The deterministic id makes a repeated add (this loop after a lost reply) a no-op.
         await this.webhookQueue().add(delivery.event, delivery, opts);
+        await this.jobs.webhookQueued(jobId);
         return;
       } catch (error) {
         if (attempt >= ENQUEUE_TRIES) throw error;
@@ -68,6 +100,8 @@ export class JobNotifierService implements BeforeApplicationShutdown {
 
   /** After the shards in flight were drained (onModuleDestroy), before Redis closes. */
   async beforeApplicationShutdown(): Promise<void> {
+    clearInterval(this.sweepTimer);
+    await this.sweeping;
     await this.queue?.close();
   }
 }

@@ -111,6 +111,11 @@ export const workerEnvObjectSchema = commonEnvSchema.extend({
   WEBHOOK_TIMEOUT_MS: int(100, 10_000),
   /** Webhook deliveries in flight per worker process. @defaultValue 8 */
   WEBHOOK_CONCURRENCY: int(1, 8),
+  /**
+   * How often each worker queues webhooks that a stopped process left unqueued (the webhook outbox);
+   * an entry must be this old before a sweep takes it. @defaultValue 30000
+   */
+  WEBHOOK_SWEEP_MS: int(100, 30_000),
 });
 
 export const workerEnvSchema = workerEnvObjectSchema.transform((env) => ({

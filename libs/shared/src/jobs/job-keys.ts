@@ -20,6 +20,14 @@ export class JobKeys {
   stats(): string {
     return `${this.prefix}:stats`;
   }
+  /**
+   * Webhook outbox (sorted set: job id -> ms it became due). The job scripts add a job with a
+   * callbackUrl in the same step that makes it terminal; whoever queues its delivery removes it, and
+   * workers re-queue entries left behind by a process that died in between (JobNotifierService).
+   */
+  webhookOutbox(): string {
+    return `${this.prefix}:webhooks:pending`;
+  }
   /** Bytes staged by each upload still being read (hash: job id -> bytes); see admission-scripts.ts. */
   stagingBytes(): string {
     return `${this.prefix}:staging:bytes`;

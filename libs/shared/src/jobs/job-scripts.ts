@@ -45,6 +45,18 @@ end
 `;
 
 /**
+ * Webhook outbox (JobKeys.webhookOutbox()): a job that has a callbackUrl enters it in the same
+ * atomic step that makes it terminal, so a process that dies before queueing the delivery cannot
+ * lose it. No-op without an outbox key or job id (older callers).
+ */
+export const OUTBOX = `
+local function sw_outbox(job, outbox, id, now)
+  if not outbox or not id or id == '' then return end
+  if redis.call('HEXISTS', job, 'callbackUrl') == 1 then redis.call('ZADD', outbox, now, id) end
+end
+`;
+
+/**
  * Lua for the job record's state machine. Each runs atomically in Redis, so two workers finishing
  * the same shard (a retried shard whose first run was presumed dead) never count it twice: the
  * shard index goes into a set first and only a new member moves the counters.
@@ -63,6 +75,7 @@ if done >= total and (state == 'queued' or state == 'running') then
   redis.call('HSET', KEYS[1], 'state', final, 'finishedAt', ARGV[6])
   if redis.call('HEXISTS', KEYS[1], 'startedAt') == 0 then redis.call('HSET', KEYS[1], 'startedAt', ARGV[6]) end
   sw_account(KEYS[1], KEYS[3], before)
+  sw_outbox(KEYS[1], KEYS[4], jobId, ARGV[6])
   return 2
 end
 sw_account(KEYS[1], KEYS[3], before)
@@ -70,11 +83,14 @@ return 1
 `;
 
 /**
- * ARGV: shard, succeeded, failed, truncated, tokens, nowMs, estTokens (the shard's ingest estimate, optional).
- * KEYS[3] (optional): the stats hash. Returns -1 unknown job, 0 already counted, 1 counted, 2 counted and job finished.
+ * ARGV: shard, succeeded, failed, truncated, tokens, nowMs, estTokens (the shard's ingest estimate, optional), job id (optional).
+ * KEYS[3] (optional): the stats hash; KEYS[4] (optional): the webhook outbox.
+ * Returns -1 unknown job, 0 already counted, 1 counted, 2 counted and job finished.
  */
 export const COMPLETE_SHARD = `
 ${ACCOUNT}
+${OUTBOX}
+local jobId = ARGV[8]
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 0 end
 local before = redis.call('HGET', KEYS[1], 'state')
@@ -95,9 +111,14 @@ redis.call('HINCRBY', KEYS[1], 'shardsDone', 1)
 ${finishIfLast}
 `;
 
-/** ARGV: shard, 0, itemCount, 0, 0, nowMs, reason, estTokens (optional); KEYS[3] (optional): stats. A shard that ran out of attempts: all its items fail. */
+/**
+ * ARGV: shard, 0, itemCount, 0, 0, nowMs, reason, estTokens (optional), job id (optional); KEYS[3] (optional): stats;
+ * KEYS[4] (optional): the webhook outbox. A shard that ran out of attempts: all its items fail.
+ */
 export const FAIL_SHARD = `
 ${ACCOUNT}
+${OUTBOX}
+local jobId = ARGV[9]
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 0 end
 local before = redis.call('HGET', KEYS[1], 'state')
@@ -122,13 +143,18 @@ end
 return state or ''
 `;
 
-/** ARGV: nowMs; KEYS[2] (optional): stats (the job's unfinished remainder leaves the backlog). Returns the state before; only queued or running jobs become cancelled. */
+/**
+ * ARGV: nowMs, job id (optional); KEYS[2] (optional): stats (the job's unfinished remainder leaves the backlog);
+ * KEYS[3] (optional): the webhook outbox. Returns the state before; only queued or running jobs become cancelled.
+ */
 export const CANCEL_JOB = `
 ${ACCOUNT}
+${OUTBOX}
 local state = redis.call('HGET', KEYS[1], 'state')
 if state == 'queued' or state == 'running' then
   redis.call('HSET', KEYS[1], 'state', 'cancelled', 'finishedAt', ARGV[1])
   sw_account(KEYS[1], KEYS[2], state)
+  sw_outbox(KEYS[1], KEYS[3], ARGV[2], ARGV[1])
 end
 return state or ''
 `;

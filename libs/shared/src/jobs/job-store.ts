@@ -88,22 +88,34 @@ export class JobStore {
   async completeShard(id: string, shard: number, outcome: ShardOutcome, now = Date.now(), estTokens = 0): Promise<ShardCountResult> {
     const { succeeded, failed, truncated, tokens } = outcome;
     const reply = await this.redis.eval(
-      COMPLETE_SHARD, 3, this.keys.job(id), this.keys.doneShards(id), this.keys.stats(), shard, succeeded, failed, truncated, tokens, now, estTokens,
+      COMPLETE_SHARD, 4, this.keys.job(id), this.keys.doneShards(id), this.keys.stats(), this.keys.webhookOutbox(),
+      shard, succeeded, failed, truncated, tokens, now, estTokens, id,
     );
     return COUNT_RESULTS[String(reply)];
   }
 
   async failShard(id: string, shard: number, itemCount: number, reason: string, now = Date.now(), estTokens = 0): Promise<ShardCountResult> {
     const reply = await this.redis.eval(
-      FAIL_SHARD, 3, this.keys.job(id), this.keys.doneShards(id), this.keys.stats(), shard, 0, itemCount, 0, 0, now, reason, estTokens,
+      FAIL_SHARD, 4, this.keys.job(id), this.keys.doneShards(id), this.keys.stats(), this.keys.webhookOutbox(),
+      shard, 0, itemCount, 0, 0, now, reason, estTokens, id,
     );
     return COUNT_RESULTS[String(reply)];
   }
 
   /** Returns the state before the call; only queued and running jobs change. */
   async cancel(id: string, now = Date.now()): Promise<JobState | null> {
-    const before = (await this.redis.eval(CANCEL_JOB, 2, this.keys.job(id), this.keys.stats(), now)) as string;
+    const before = (await this.redis.eval(CANCEL_JOB, 3, this.keys.job(id), this.keys.stats(), this.keys.webhookOutbox(), now, id)) as string;
     return before === '' ? null : (before as JobState);
+  }
+
+  /** The job's webhook delivery is queued (or it needs none): it leaves the outbox. */
+  async webhookQueued(id: string): Promise<void> {
+    await this.redis.zrem(this.keys.webhookOutbox(), id);
+  }
+
+  /** Outbox entries due at or before `dueBefore` (ms): terminal jobs whose delivery nobody confirmed queueing. */
+  async webhooksDue(dueBefore: number, limit = 100): Promise<string[]> {
+    return this.redis.zrangebyscore(this.keys.webhookOutbox(), '-inf', dueBefore, 'LIMIT', 0, limit);
   }
 
   async isShardDone(id: string, shard: number): Promise<boolean> {
