@@ -48,6 +48,19 @@ describe('Redis restart mid-job (AOF on)', () => {
     const outageStarted = Date.now();
     await sleep(3000);
     expect((await fetch(`${api.baseUrl}/readyz`)).status).toBe(503);
+    // Requests that need Redis answer 503 with Retry-After within seconds, instead of waiting for it.
+    let asked = Date.now();
+    const status = await fetch(`${api.baseUrl}/v1/jobs/${id}`, { signal: AbortSignal.timeout(20_000) });
+    expect(Date.now() - asked).toBeLessThan(10_000);
+    expect(status.status).toBe(503);
+    expect(status.headers.get('retry-after')).toBe('5');
+    expect(await status.json()).toMatchObject({ error: { code: 'REDIS_UNAVAILABLE' } });
+    asked = Date.now();
+    const submit = await postJob(api.baseUrl, { task: 'embed', model: MINILM_EMBED, inputs: ['while Redis is down'] });
+    expect(Date.now() - asked).toBeLessThan(10_000);
+    expect(submit.status, JSON.stringify(submit.body)).toBe(503);
+    expect(submit.body).toMatchObject({ error: { code: 'REDIS_UNAVAILABLE' } });
+    console.log(`[reliability] while Redis was down: GET /v1/jobs/:id and POST /v1/jobs answered 503 REDIS_UNAVAILABLE, the POST after ${Date.now() - asked} ms`);
     stack.redis = await startRedis({ appendonly: true, dir: redisDir, port: redisPort });
     const outageMs = Date.now() - outageStarted;
 

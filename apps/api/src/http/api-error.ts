@@ -1,3 +1,4 @@
+import { isRedisUnavailable } from '../../../../libs/shared/src/index.js';
 /** Codes of errors about resources and request state (not the submitted corpus: that is InputError). */
 export type ApiErrorCode =
   | 'JOB_NOT_FOUND'
@@ -11,7 +12,9 @@ export type ApiErrorCode =
   | 'UNAUTHORIZED'
   | 'RATE_LIMITED'
   | 'TOO_MANY_JOBS'
-  | 'BACKLOG_FULL';
+  | 'BACKLOG_FULL'
+  // Redis cannot be reached: 503 with Retry-After.
+  | 'REDIS_UNAVAILABLE';
 
 export class ApiError extends Error {
   override readonly name = 'ApiError';
@@ -25,6 +28,13 @@ export class ApiError extends Error {
   ) {
     super(message);
   }
+}
+
+/** A Redis connection error as the API's 503, or the error unchanged. */
+export function redisUnavailableOr(error: unknown): unknown {
+  return isRedisUnavailable(error)
+    ? new ApiError('REDIS_UNAVAILABLE', 'the job store (Redis) cannot be reached; retry later', 503, {}, { 'Retry-After': '5' })
+    : error;
 }
 
 export const jobNotFound = (id: string): ApiError =>

@@ -1,7 +1,7 @@
 import { HttpException, Injectable, Logger } from '@nestjs/common';
 import { InputError } from '../../../../libs/shared/src/index.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { ApiError } from './api-error.js';
+import { ApiError, redisUnavailableOr } from './api-error.js';
 import type { ApiResponse } from './request.types.js';
 
 export interface ErrorBody {
@@ -20,7 +20,8 @@ export class ErrorResponder {
 
   constructor(private readonly metrics: MetricsService) {}
 
-  toBody(error: unknown): { status: number; body: ErrorBody } {
+  toBody(thrown: unknown): { status: number; body: ErrorBody } {
+    const error = redisUnavailableOr(thrown);
     if (error instanceof InputError) {
       // Every InputError is a refused job submission.
       this.metrics.jobsRejected.inc({ code: error.code });
@@ -38,7 +39,8 @@ export class ErrorResponder {
     return { status: 500, body: { error: { code: 'INTERNAL', message: 'internal error' } } };
   }
 
-  send(res: ApiResponse, error: unknown): void {
+  send(res: ApiResponse, thrown: unknown): void {
+    const error = redisUnavailableOr(thrown);
     const { status, body } = this.toBody(error);
     if (res.headersSent) {
       // A streamed response already started: the only honest signal left is a cut connection.

@@ -1,6 +1,6 @@
 import { HttpException, Logger } from '@nestjs/common';
 import { InputError } from '../../../../libs/shared/src/index.js';
-import { ApiError } from '../http/api-error.js';
+import { ApiError, redisUnavailableOr } from '../http/api-error.js';
 
 /** OpenAI's error body, which its SDKs parse into `APIError` subclasses (status, message, param, code, type). */
 export interface OpenAIErrorBody {
@@ -31,7 +31,8 @@ const logger = new Logger('OpenAIErrors');
  * (`DUPLICATE_ID` -> `duplicate_id`) and their field as `param`; an unknown model is OpenAI's
  * 404 `model_not_found`.
  */
-export function toOpenAIError(error: unknown): { status: number; body: OpenAIErrorBody } {
+export function toOpenAIError(thrown: unknown): { status: number; body: OpenAIErrorBody } {
+  const error = redisUnavailableOr(thrown);
   const body = (status: number, message: string, param: string | null, code: string | null, type?: string) => ({
     status,
     body: { error: { message, type: type ?? (status >= 500 ? 'server_error' : status === 429 ? 'rate_limit_error' : 'invalid_request_error'), param, code } },

@@ -1,6 +1,6 @@
 import { Logger, type Provider } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { assertNoEviction, createRedis, JobStore, LocalResultStore, RESULT_STORE } from '../../../../libs/shared/src/index.js';
+import { assertNoEviction, createRedis, JobStore, LocalResultStore, REQUEST_REDIS_OPTIONS, RESULT_STORE } from '../../../../libs/shared/src/index.js';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
 import { logConnectionErrors } from './connection-errors.js';
 import { REDIS } from './redis.tokens.js';
@@ -20,24 +20,29 @@ export function redactUrl(url: string): string {
 
 /**
  * Connects and checks the eviction policy while the app is created, so the API only starts
- * listening once Redis is usable; an unreachable Redis fails the boot instead of hanging it.
+ * listening once Redis is usable; an unreachable Redis fails the boot after CONNECT_TIMEOUT_MS
+ * instead of hanging it. Requests fail fast while Redis is down (REQUEST_REDIS_OPTIONS), so the boot
+ * retries its first ping until the deadline.
  */
 async function connectRedis(env: ApiEnv): Promise<Redis> {
-  const redis = createRedis(env.REDIS_URL, 'shardwise-api');
+  const redis = createRedis(env.REDIS_URL, 'shardwise-api', REQUEST_REDIS_OPTIONS);
   logConnectionErrors(redis, 'redis', new Logger('Redis'));
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Redis at ${redactUrl(env.REDIS_URL)} did not answer within ${CONNECT_TIMEOUT_MS / 1000}s (REDIS_URL)`)), CONNECT_TIMEOUT_MS);
-  });
+  const deadline = Date.now() + CONNECT_TIMEOUT_MS;
   try {
-    await Promise.race([redis.ping(), timeout]);
+    for (;;) {
+      try {
+        await redis.ping();
+        break;
+      } catch (error) {
+        if (Date.now() >= deadline) throw new Error(`Redis at ${redactUrl(env.REDIS_URL)} did not answer within ${CONNECT_TIMEOUT_MS / 1000}s (REDIS_URL): ${(error as Error).message}`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
     await assertNoEviction(redis);
     return redis;
   } catch (error) {
     redis.disconnect();
     throw error;
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { createRedis } from '../../../../libs/shared/src/index.js';
+import { createRedis, REQUEST_REDIS_OPTIONS } from '../../../../libs/shared/src/index.js';
 import { WEBHOOK_QUEUE, webhookJobId, webhookJobOptions, type TerminalState, type WebhookDelivery } from '../../../../libs/shared/src/webhooks/webhook-contract.js';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
 import { logConnectionErrors } from '../redis/connection-errors.js';
@@ -22,7 +22,7 @@ export class WebhookQueueRepository implements OnApplicationShutdown {
   /** The lazily opened command connection (PUBLISH and queue commands). */
   redis(): Redis {
     if (this.connection === undefined) {
-      this.connection = createRedis(this.env.REDIS_URL, 'shardwise-api-notify');
+      this.connection = createRedis(this.env.REDIS_URL, 'shardwise-api-notify', REQUEST_REDIS_OPTIONS);
       logConnectionErrors(this.connection, 'notify connection', this.logger);
     }
     return this.connection;
