@@ -42,19 +42,41 @@ export function keyDigest(key: string): Buffer {
   return createHash('sha256').update(key, 'utf8').digest();
 }
 
+/** One consistent set of keys and limits; a reload replaces it whole. */
+interface KeySet {
+  entries: readonly KeyEntry[];
+  limits: ReadonlyMap<string, TenantLimits>;
+  defaults: TenantLimits;
+}
+
 /**
- * The API keys and per-tenant limits, read once at boot from API_KEYS_FILE and/or API_KEYS. Keys
- * are held as SHA-256 digests only; a lookup compares the presented key's digest with every entry
- * in constant time and without an early exit, so timing says nothing about which entry matched.
+ * The API keys and per-tenant limits, read at boot from API_KEYS_FILE and/or API_KEYS, and again by
+ * reload() when the file changes (ApiKeyReloader). Keys are held as SHA-256 digests only; a lookup
+ * compares the presented key's digest with every entry in constant time and without an early exit,
+ * so timing says nothing about which entry matched.
  */
 export class ApiKeyRegistry {
-  private constructor(
-    private readonly entries: readonly KeyEntry[],
-    private readonly limits: ReadonlyMap<string, TenantLimits>,
-    private readonly defaults: TenantLimits,
-  ) {}
+  private constructor(private keys: KeySet) {}
 
   static load(env: ApiKeySources): ApiKeyRegistry {
+    return new ApiKeyRegistry(ApiKeyRegistry.read(env));
+  }
+
+  /**
+   * Reads the sources again and swaps in the new set whole, or throws a ConfigError and keeps the
+   * current one. A reload never turns authentication off: a set without keys is refused while the
+   * current one has some.
+   */
+  reload(env: ApiKeySources): { keys: number; tenants: number } {
+    const next = ApiKeyRegistry.read(env);
+    if (next.entries.length === 0 && this.enabled) {
+      throw new ConfigError(['the new key set lists no key, which would turn authentication off; keeping the current keys']);
+    }
+    this.keys = next;
+    return { keys: this.keyCount, tenants: this.tenantCount };
+  }
+
+  private static read(env: ApiKeySources): KeySet {
     const problems: string[] = [];
     const entries: KeyEntry[] = [];
     const overrides = new Map<string, { rate?: number; jobs?: number }>();
@@ -116,27 +138,27 @@ export class ApiKeyRegistry {
       const rate = o.rate ?? defaults.ratePerSecond;
       limits.set(tenant, { ratePerSecond: rate, rateBurst: burst(rate), maxConcurrentJobs: o.jobs ?? defaults.maxConcurrentJobs });
     }
-    return new ApiKeyRegistry(entries, limits, defaults);
+    return { entries, limits, defaults };
   }
 
   /** False when neither API_KEYS_FILE nor API_KEYS is set: every request is tenant `default`. */
   get enabled(): boolean {
-    return this.entries.length > 0;
+    return this.keys.entries.length > 0;
   }
 
   get tenantCount(): number {
-    return new Set(this.entries.map((e) => e.tenant)).size;
+    return new Set(this.keys.entries.map((e) => e.tenant)).size;
   }
 
   get keyCount(): number {
-    return this.entries.length;
+    return this.keys.entries.length;
   }
 
   /** The tenant of a presented key, or null. Every entry is compared, whatever matches first. */
   tenantFor(key: string): string | null {
     const digest = keyDigest(key);
     let found: string | null = null;
-    for (const entry of this.entries) {
+    for (const entry of this.keys.entries) {
       // Both sides are 32 bytes, so timingSafeEqual never throws here.
       if (timingSafeEqual(entry.digest, digest) && found === null) found = entry.tenant;
     }
@@ -154,6 +176,6 @@ export class ApiKeyRegistry {
   }
 
   limitsOf(tenant: string): TenantLimits {
-    return this.limits.get(tenant) ?? this.defaults;
+    return this.keys.limits.get(tenant) ?? this.keys.defaults;
   }
 }

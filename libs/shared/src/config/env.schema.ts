@@ -47,6 +47,8 @@ export const apiEnvSchema = commonEnvSchema.extend({
   API_KEYS_FILE: optionalText,
   /** API keys as a comma list of `tenant:sha256hex` (the SHA-256 of each key, never the key). */
   API_KEYS: optionalText,
+  /** How often API_KEYS_FILE is checked for changes, which are loaded without a restart (also on SIGHUP); 0 = only on SIGHUP. @defaultValue 10000 */
+  API_KEYS_RELOAD_MS: int(0, 10_000),
   /** Requests per second per tenant (token bucket in Redis, shared by all API replicas); 0 = unlimited. A key file entry's rate_per_second overrides it. @defaultValue 0 */
   RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).default(0),
   /** Bucket size (burst) of the per-tenant rate limit; 0 = twice the rate, at least 1. @defaultValue 0 */
