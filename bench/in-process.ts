@@ -15,7 +15,20 @@ export type InProcessSpec =
   | { kind: 'naive'; modelDir: string; dtype: Dtype; corpus: CorpusSpec }
   | { kind: 'typical'; modelDir: string; dtype: Dtype; corpus: CorpusSpec; batchSize: number }
   | { kind: 'limit'; modelDir: string; dtype: Dtype; corpus: CorpusSpec; configs: LimitConfig[] }
-  | { kind: 'engine'; modelDir: string; dtype: Dtype; corpus: CorpusSpec; threads: number; maxBatchTokens: number; maxBatchSize: number; shardSize: number; concurrency: number };
+  | {
+      kind: 'engine';
+      modelDir: string;
+      dtype: Dtype | 'fp16';
+      corpus: CorpusSpec;
+      threads: number;
+      maxBatchTokens: number;
+      maxBatchSize: number;
+      shardSize: number;
+      concurrency: number;
+      /** cpu unless set (bench/device.ts runs webgpu and cuda). */
+      device?: 'cpu' | 'webgpu' | 'cuda';
+      intraOpThreads?: number;
+    };
 
 export interface Measurement {
   texts: number;
@@ -79,8 +92,8 @@ async function measureEngine(spec: Extract<InProcessSpec, { kind: 'engine' }>): 
   const texts = corpusTexts(spec.corpus);
   const pool = new InferencePool({
     threads: spec.threads,
-    intraOpThreads: 1,
-    device: 'cpu',
+    intraOpThreads: spec.intraOpThreads ?? 1,
+    device: spec.device ?? 'cpu',
     dtype: spec.dtype,
     modelDir: spec.modelDir,
     maxBatchTokens: spec.maxBatchTokens,
@@ -115,7 +128,7 @@ async function measureEngine(spec: Extract<InProcessSpec, { kind: 'engine' }>): 
       tokens,
       paddedTokens,
       seconds,
-      detail: { threads: spec.threads, maxBatchTokens: spec.maxBatchTokens, maxBatchSize: spec.maxBatchSize, shardSize: spec.shardSize, concurrency: spec.concurrency, tokenizeSeconds, inferenceSeconds },
+      detail: { device: spec.device ?? 'cpu', threads: spec.threads, intraOpThreads: spec.intraOpThreads ?? 1, maxBatchTokens: spec.maxBatchTokens, maxBatchSize: spec.maxBatchSize, shardSize: spec.shardSize, concurrency: spec.concurrency, tokenizeSeconds, inferenceSeconds },
     };
   } finally {
     await pool.close();

@@ -2,7 +2,6 @@
  * `npm run bench [-- flags]`: throughput of this system against the alternatives, on this machine,
  * in one run. See bench/README.md for what each measurement is and how to read the output.
  */
-import { fork } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -11,6 +10,7 @@ import { paddedTokens, planBatchesMinPadding } from '../libs/models/src/batch-pl
 import { generateModels } from '../libs/models/src/generate/index.js';
 import { workerEnvSchema } from '../libs/shared/src/config/env.schema.js';
 import { corpusItems, corpusTexts, MAX_TOKENS, MODEL_ID, sum, tokenizeCorpus, type CorpusSpec } from './corpus.js';
+import { inChild } from './child.js';
 import type { Dtype, InProcessSpec, Measurement } from './in-process.js';
 import type { LimitConfig } from './ort-limit.js';
 import { ROOT } from './processes.js';
@@ -199,19 +199,6 @@ function cpuBreakdown(run: SystemRun): string {
 }
 
 // ----------------------------------------------------------------------------------------- running
-
-function inChild(spec: InProcessSpec): Promise<Measurement> {
-  return new Promise((done, fail) => {
-    const child = fork(join(import.meta.dirname, 'child.js'), [JSON.stringify(spec)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    let answer: { ok: true; result: Measurement } | { ok: false; error: string } | undefined;
-    child.on('message', (message) => (answer = message as typeof answer));
-    child.on('error', fail);
-    child.on('exit', (code) => {
-      if (answer?.ok) done(answer.result);
-      else fail(new Error(answer && !answer.ok ? answer.error : `measurement ${spec.kind} exited with code ${code}`));
-    });
-  });
-}
 
 /**
  * Runs `work` and returns its result with the cores other processes kept busy meanwhile. On a
