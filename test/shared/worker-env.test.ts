@@ -1,8 +1,9 @@
 /** The worker's environment: batch limits default by DEVICE, explicit values win, bad values name the variable. */
+import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { BATCH_DEFAULTS, ConfigError, loadEnv, workerEnvSchema } from '../../libs/shared/src/index.js';
 
-describe('worker batch limits', () => {
+describe('worker batch limits and threads', () => {
   it('defaults to small batches on CPU and large ones on GPUs', () => {
     expect(loadEnv(workerEnvSchema, {})).toMatchObject({ DEVICE: 'cpu', MAX_BATCH_TOKENS: 512, MAX_BATCH_SIZE: 64 });
     for (const device of ['cuda', 'webgpu'] as const) {
@@ -10,11 +11,13 @@ describe('worker batch limits', () => {
       expect(env.MAX_BATCH_TOKENS).toBe(BATCH_DEFAULTS[device].tokens);
       expect(env.MAX_BATCH_SIZE).toBe(BATCH_DEFAULTS[device].texts);
       expect(env.MAX_BATCH_TOKENS).toBeGreaterThan(BATCH_DEFAULTS.cpu.tokens * 16);
+      expect(env.INFERENCE_THREADS).toBe(2);
     }
+    expect(loadEnv(workerEnvSchema, {}).INFERENCE_THREADS).toBe(Math.min(availableParallelism(), 8));
   });
 
   it('keeps values that are set, on any device', () => {
-    expect(loadEnv(workerEnvSchema, { DEVICE: 'cuda', MAX_BATCH_TOKENS: '4096', MAX_BATCH_SIZE: '32' })).toMatchObject({ MAX_BATCH_TOKENS: 4096, MAX_BATCH_SIZE: 32 });
+    expect(loadEnv(workerEnvSchema, { DEVICE: 'cuda', MAX_BATCH_TOKENS: '4096', MAX_BATCH_SIZE: '32', INFERENCE_THREADS: '1' })).toMatchObject({ MAX_BATCH_TOKENS: 4096, MAX_BATCH_SIZE: 32, INFERENCE_THREADS: 1 });
     expect(loadEnv(workerEnvSchema, { MAX_BATCH_TOKENS: '2048' })).toMatchObject({ MAX_BATCH_TOKENS: 2048, MAX_BATCH_SIZE: 64 });
   });
 
@@ -22,5 +25,6 @@ describe('worker batch limits', () => {
     expect(() => loadEnv(workerEnvSchema, { MAX_BATCH_TOKENS: '8' })).toThrow(ConfigError);
     expect(() => loadEnv(workerEnvSchema, { MAX_BATCH_TOKENS: '8' })).toThrow(/MAX_BATCH_TOKENS="8"/);
     expect(() => loadEnv(workerEnvSchema, { MAX_BATCH_SIZE: 'many' })).toThrow(/MAX_BATCH_SIZE="many"/);
+    expect(() => loadEnv(workerEnvSchema, { INFERENCE_THREADS: '0' })).toThrow(/INFERENCE_THREADS="0"/);
   });
 });

@@ -73,24 +73,28 @@ export const apiEnvSchema = commonEnvSchema.extend({
 const defaultThreads = Math.max(1, Math.min(availableParallelism(), 8));
 
 /**
- * Batch limits when MAX_BATCH_TOKENS / MAX_BATCH_SIZE are unset. CPU: on 2 cores (`npm run bench`,
+ * Per-device defaults of MAX_BATCH_TOKENS, MAX_BATCH_SIZE and INFERENCE_THREADS. Batches on CPU: on 2 cores (`npm run bench`,
  * raw onnxruntime-node, MiniLM shape) budgets of 256 to 768 padded tokens ran within 1% of each other
  * on the whole corpus (q8), while 2,048 was 10-14% slower than 512 (q8 and fp32): small batches stay
  * in cache. GPUs want large batches to fill the device: 256 x 128 tokens, the shape of the figures
- * in the device README; not tuned here (no GPU was measured).
+ * in the device README; not tuned here (no GPU was measured). Threads: one per core on CPU; two
+ * sessions per GPU, so one runs kernels while the other tokenizes and reads its output back.
  */
 export const BATCH_DEFAULTS = {
-  cpu: { tokens: 512, texts: 64 },
-  webgpu: { tokens: 32_768, texts: 256 },
-  cuda: { tokens: 32_768, texts: 256 },
+  cpu: { tokens: 512, texts: 64, threads: defaultThreads },
+  webgpu: { tokens: 32_768, texts: 256, threads: 2 },
+  cuda: { tokens: 32_768, texts: 256, threads: 2 },
 } as const;
 
 /** The worker's variables as a plain object (its `.shape` lists every name); workerEnvSchema adds the per-device defaults. */
 export const workerEnvObjectSchema = commonEnvSchema.extend({
   /** Port of the worker's health and metrics endpoints. @defaultValue 8081 */
   WORKER_PORT: int(0, 8081).pipe(z.number().max(65535)),
-  /** Inference threads per worker process, each with its own ONNX session. @defaultValue available cores (max 8) */
-  INFERENCE_THREADS: int(1, defaultThreads),
+  /**
+   * Inference threads per worker process, each with its own ONNX session.
+   * @defaultValue by DEVICE: cpu = available cores (max 8); webgpu and cuda = 2 (one session runs on the GPU while the other tokenizes and reads back)
+   */
+  INFERENCE_THREADS: z.coerce.number().int().min(1).optional(),
   /** onnxruntime intra-op threads per inference thread. @defaultValue 1 */
   INTRA_OP_THREADS: int(1, 1),
   /** Shards a worker holds at once; 2 lets the next shard load while one runs. @defaultValue 2 */
@@ -122,6 +126,7 @@ export const workerEnvObjectSchema = commonEnvSchema.extend({
 
 export const workerEnvSchema = workerEnvObjectSchema.transform((env) => ({
   ...env,
+  INFERENCE_THREADS: env.INFERENCE_THREADS ?? BATCH_DEFAULTS[env.DEVICE].threads,
   MAX_BATCH_TOKENS: env.MAX_BATCH_TOKENS ?? BATCH_DEFAULTS[env.DEVICE].tokens,
   MAX_BATCH_SIZE: env.MAX_BATCH_SIZE ?? BATCH_DEFAULTS[env.DEVICE].texts,
 }));
