@@ -65,12 +65,19 @@ let previous: Promise<unknown> = Promise.resolve();
 
 port.on('message', (envelope: ThreadEnvelope) => {
   if (envelope.request.type === 'crash') process.exit(70);
-  previous = previous.then(() =>
+  const current = previous.then(() =>
     handle(envelope.request).then(
       ({ result, transfer }) => port.postMessage({ type: 'reply', id: envelope.id, ok: true, result } satisfies ThreadMessage, transfer),
       (error: unknown) => port.postMessage({ type: 'reply', id: envelope.id, ok: false, error: serializeError(error) } satisfies ThreadMessage),
     ),
   );
+  // A reply that cannot be posted still kills the thread (the pool rejects its requests and replaces
+  // it), as an unhandled rejection did before this chain; it must not leave the chain rejected.
+  previous = current.catch((error: unknown) => {
+    queueMicrotask(() => {
+      throw error;
+    });
+  });
 });
 
 port.postMessage({ type: 'ready' } satisfies ThreadMessage);
