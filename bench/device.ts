@@ -15,15 +15,14 @@ import { availableParallelism, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateModels } from '../libs/models/src/generate/index.js';
-import { inChild } from './child.js';
+import type { Device, PoolDtype } from '../libs/models/src/index.js';
+import { inChild } from './in-child.js';
 import type { InProcessSpec } from './in-process.js';
 import { ROOT } from './processes.js';
 
-type Device = 'cpu' | 'webgpu' | 'cuda';
-type Dtype = 'fp32' | 'fp16' | 'q8';
 interface Config {
   device: Device;
-  dtype: Dtype;
+  dtype: PoolDtype;
   threads: number;
   maxBatchTokens: number;
   maxBatchSize: number;
@@ -40,7 +39,7 @@ const { values } = parseArgs({
 
 function parseConfig(text: string): Config {
   const [device, dtype, threads, tokens, size] = text.split(':');
-  const config = { device: device as Device, dtype: dtype as Dtype, threads: Number(threads), maxBatchTokens: Number(tokens), maxBatchSize: Number(size) };
+  const config = { device: device as Device, dtype: dtype as PoolDtype, threads: Number(threads), maxBatchTokens: Number(tokens), maxBatchSize: Number(size) };
   if (!['cpu', 'webgpu', 'cuda'].includes(config.device) || !['fp32', 'fp16', 'q8'].includes(config.dtype) || ![config.threads, config.maxBatchTokens, config.maxBatchSize].every((n) => Number.isInteger(n) && n > 0)) {
     throw new Error(`--configs: "${text}" is not DEVICE:DTYPE:THREADS:MAX_BATCH_TOKENS:MAX_BATCH_SIZE (cpu|webgpu|cuda, fp32|fp16|q8, positive integers)`);
   }

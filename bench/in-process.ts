@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { pipeline } from '@huggingface/transformers';
-import { InferencePool } from '../libs/models/src/index.js';
+import { InferencePool, type Device, type PoolDtype } from '../libs/models/src/index.js';
 import { corpusTexts, MODEL_ID, paddedInOrder, sum, tokenizeCorpus, useLocalModels, type CorpusSpec } from './corpus.js';
 import { measureLimit, type LimitConfig } from './ort-limit.js';
 
@@ -18,7 +18,7 @@ export type InProcessSpec =
   | {
       kind: 'engine';
       modelDir: string;
-      dtype: Dtype | 'fp16';
+      dtype: PoolDtype;
       corpus: CorpusSpec;
       threads: number;
       maxBatchTokens: number;
@@ -26,7 +26,7 @@ export type InProcessSpec =
       shardSize: number;
       concurrency: number;
       /** cpu unless set (bench/device.ts runs webgpu and cuda). */
-      device?: 'cpu' | 'webgpu' | 'cuda';
+      device?: Device;
       intraOpThreads?: number;
     };
 

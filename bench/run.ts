@@ -10,7 +10,7 @@ import { paddedTokens, planBatchesMinPadding } from '../libs/models/src/batch-pl
 import { generateModels } from '../libs/models/src/generate/index.js';
 import { workerEnvSchema } from '../libs/shared/src/config/env.schema.js';
 import { corpusItems, corpusTexts, MAX_TOKENS, MODEL_ID, sum, tokenizeCorpus, type CorpusSpec } from './corpus.js';
-import { inChild } from './child.js';
+import { inChild } from './in-child.js';
 import type { Dtype, InProcessSpec, Measurement } from './in-process.js';
 import type { LimitConfig } from './ort-limit.js';
 import { ROOT } from './processes.js';
@@ -465,7 +465,7 @@ async function main(): Promise<void> {
       const upload = largest.run.uploadSeconds;
       const medianIn = (from: number, to: number) => {
         const values = series.filter(([t]) => t >= from * upload && t < to * upload).map(([, v]) => v).sort((x, y) => x - y);
-        return values.length === 0 ? '-' : mb(values[Math.floor(values.length / 2)]!);
+        return values.length === 0 ? '-' : mb(percentile(values, 0.5));
       };
       console.log(
         `  API RSS during the ${fmt(largest.texts)}-text upload, median per quarter: ${[0, 1, 2, 3].map((q) => medianIn(q / 4, (q + 1) / 4)).join(' / ')} ` +

@@ -1,8 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLoad } from '../../bench/load-generator.js';
 import { generateModels } from '../../libs/models/src/generate/index.js';
-import { MODEL_DIR, Stack, TINY_EMBED } from '../support/stack.js';
+import { MODEL_DIR, newApiKey, sha256Hex, Stack, TINY_EMBED } from '../support/stack.js';
 
 /**
  * A small version of `npm run bench:load` (bench/load.ts): concurrent submissions and status polls
@@ -12,11 +11,11 @@ import { MODEL_DIR, Stack, TINY_EMBED } from '../support/stack.js';
 describe('load smoke test (loopback, bounded)', () => {
   let stack: Stack;
   let base: string;
-  const key = `sw_${randomBytes(32).toString('base64url')}`;
+  const key = newApiKey();
 
   beforeAll(async () => {
     await generateModels({ out: MODEL_DIR, size: 'tiny', family: ['bert'], head: ['embed'], dtype: ['fp32'] });
-    stack = await Stack.start({ env: { API_KEYS: `loadtest:${createHash('sha256').update(key).digest('hex')}`, LOG_LEVEL: 'warn' } });
+    stack = await Stack.start({ env: { API_KEYS: `loadtest:${sha256Hex(key)}`, LOG_LEVEL: 'warn' } });
     base = (await stack.startApi()).baseUrl;
     await stack.startWorker({ PRELOAD_MODELS: TINY_EMBED });
   });

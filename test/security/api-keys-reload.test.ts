@@ -3,16 +3,13 @@
  * refuses a file that does not validate or lists no key while keeping the keys in use, and never
  * logs a key.
  */
-import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppProcess } from '../support/app-process.js';
-import { sleep, Stack } from '../support/stack.js';
-
-const sha256 = (key: string) => createHash('sha256').update(key).digest('hex');
-const newKey = () => `sw_${randomBytes(32).toString('base64url')}`;
+import { until } from '../events/stack.js';
+import { newApiKey as newKey, sha256Hex as sha256, Stack } from '../support/stack.js';
 
 describe('API key reload', () => {
   let stack: Stack;
@@ -30,14 +27,6 @@ describe('API key reload', () => {
     await writeFile(temp, typeof content === 'string' ? content : JSON.stringify(content));
     await rename(temp, keysFile);
   };
-  const until = async (what: string, check: () => Promise<boolean>, timeoutMs = 10_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${api.output().slice(-3000)}`);
-      await sleep(100);
-    }
-  };
-
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'sw-keys-reload-'));
     keysFile = join(dir, 'keys.json');
@@ -55,17 +44,17 @@ describe('API key reload', () => {
     expect(await status(first)).toBe(200);
     expect(await status(second)).toBe(401);
     await writeKeys([{ tenant: 'acme', key_sha256: sha256(second) }]);
-    await until('the new key to be accepted', async () => (await status(second)) === 200);
+    await until('the new key to be accepted', async () => (await status(second)) === 200, 10_000);
     expect(await status(first)).toBe(401);
     expect(api.output()).toMatch(/API keys reloaded \(API_KEYS_FILE changed\): 1 key\(s\) for 1 tenant\(s\)/);
   });
 
   it('keeps the keys in use when the new file is invalid or empty, and says why', async () => {
     await writeKeys('{"tenant": "acme"'); // cut short
-    await until('the refusal to be logged', async () => /API keys NOT reloaded \(API_KEYS_FILE changed\).*cannot read a JSON array/.test(api.output()));
+    await until('the refusal to be logged', async () => /API keys NOT reloaded \(API_KEYS_FILE changed\).*cannot read a JSON array/.test(api.output()), 10_000);
     expect(await status(second)).toBe(200);
     await writeKeys([]);
-    await until('the empty file to be refused', async () => /NOT reloaded.*turn authentication off/.test(api.output()));
+    await until('the empty file to be refused', async () => /NOT reloaded.*turn authentication off/.test(api.output()), 10_000);
     expect(await status(second)).toBe(200);
     expect(await status(newKey())).toBe(401);
   });
@@ -73,8 +62,8 @@ describe('API key reload', () => {
   it('reloads on SIGHUP too, and never logs a key or its hash', async () => {
     await writeKeys([{ tenant: 'globex', key_sha256: sha256(third) }]);
     api.process.kill('SIGHUP');
-    await until('the third key to be accepted', async () => (await status(third)) === 200);
-    await until('the SIGHUP reload to be logged', async () => /API keys reloaded \(SIGHUP\)/.test(api.output()));
+    await until('the third key to be accepted', async () => (await status(third)) === 200, 10_000);
+    await until('the SIGHUP reload to be logged', async () => /API keys reloaded \(SIGHUP\)/.test(api.output()), 10_000);
     expect(await status(second)).toBe(401);
     expect(api.process.exitCode).toBeNull();
     const log = api.output();

@@ -1,5 +1,4 @@
 import { execFileSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -10,11 +9,13 @@ import type { AppProcess } from '../support/app-process.js';
 import {
   finished,
   MODEL_DIR,
+  newApiKey as newKey,
   postJob,
   postNdjson,
   request,
   resultsOf,
   scanKeys,
+  sha256Hex as sha256,
   sleep,
   Stack,
   summary,
@@ -31,8 +32,6 @@ import {
  */
 const ROOT = resolve(import.meta.dirname, '../..');
 const SECRET_TEXT = 'zebra-quokka-7731 confidential memo about the merger';
-const sha256 = (key: string) => createHash('sha256').update(key).digest('hex');
-const newKey = () => `sw_${randomBytes(32).toString('base64url')}`;
 const BUDGET = 6000;
 
 describe('API keys, tenant isolation and per-tenant limits', () => {

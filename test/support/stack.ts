@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -13,6 +14,10 @@ import { freePort, startRedis, type RedisHandle } from './redis-server.js';
  * and stopped by the test (kill -9, SIGTERM, restarts on the same port), an HTTP client that can
  * send an API key, and the exactly-once tally every fault test ends with.
  */
+/** An API key in the format keys:create prints, and the SHA-256 hex the API is configured with. */
+export const newApiKey = (): string => `sw_${randomBytes(32).toString('base64url')}`;
+export const sha256Hex = (text: string): string => createHash('sha256').update(text).digest('hex');
+
 export const MODEL_DIR = resolve(import.meta.dirname, '../../.cache/models');
 export const TINY_EMBED = 'shardwise-random/bert-tiny-embed';
 export const MINILM_EMBED = 'shardwise-random/bert-minilm-embed';

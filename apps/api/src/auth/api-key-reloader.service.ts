@@ -14,9 +14,7 @@ import { API_KEYS } from './auth.tokens.js';
 @Injectable()
 export class ApiKeyReloader implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('Auth');
-  private readonly onSignal = (): void => {
-    this.reload('SIGHUP');
-  };
+  private readonly onSignal = (): void => this.reload('SIGHUP');
   private watching: string | undefined;
 
   constructor(
@@ -39,16 +37,13 @@ export class ApiKeyReloader implements OnApplicationBootstrap, OnApplicationShut
     if (this.watching !== undefined) unwatchFile(this.watching);
   }
 
-  /** Returns whether the new keys are in use. */
-  reload(why: string): boolean {
+  reload(why: string): void {
     try {
       const { keys, tenants } = this.keys.reload(this.env);
       this.logger.log(`API keys reloaded (${why}): ${keys} key(s) for ${tenants} tenant(s)`);
-      return true;
     } catch (error) {
       const problems = error instanceof ConfigError ? error.problems.join('; ') : (error as Error).message;
       this.logger.error(`API keys NOT reloaded (${why}); the ${this.keys.keyCount} key(s) in use stay: ${problems}`);
-      return false;
     }
   }
 }

@@ -1,9 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { JobStore, TERMINAL_STATES, type JobRecord } from '../../../../libs/shared/src/index.js';
 import { progressChannel, type ProgressMessage } from '../../../../libs/shared/src/events/progress-channel.js';
-import type { TerminalState } from '../../../../libs/shared/src/webhooks/webhook-contract.js';
+import { webhookDelivery, type TerminalState } from '../../../../libs/shared/src/webhooks/webhook-contract.js';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
-import { toJobView } from '../../../../libs/shared/src/jobs/job-view.js';
 import { WebhookQueueRepository } from '../webhooks/webhook-queue.repository.js';
 
 /**
@@ -27,7 +26,7 @@ export class JobNotificationsService {
     const state = job.state as TerminalState;
     if (job.callbackUrl) {
       try {
-        await this.webhooks.add({ v: 1, jobId: job.id, event: `job.${state}`, url: job.callbackUrl, body: JSON.stringify(toJobView(job)) }, state);
+        await this.webhooks.add(webhookDelivery(job, job.callbackUrl, state), state);
         // The cancel put the job in the webhook outbox; queued now, so no worker's sweep needs to.
         await this.jobs.webhookQueued(job.id);
       } catch (error) {

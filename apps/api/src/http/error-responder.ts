@@ -20,8 +20,7 @@ export class ErrorResponder {
 
   constructor(private readonly metrics: MetricsService) {}
 
-  toBody(thrown: unknown): { status: number; body: ErrorBody } {
-    const error = redisUnavailableOr(thrown);
+  private toBody(error: unknown): { status: number; body: ErrorBody } {
     if (error instanceof InputError) {
       // Every InputError is a refused job submission.
       this.metrics.jobsRejected.inc({ code: error.code });

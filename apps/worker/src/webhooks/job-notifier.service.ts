@@ -2,9 +2,7 @@ import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnAppl
 import { Queue } from 'bullmq';
 import { JobStore, TERMINAL_STATES, type ShardCountResult } from '../../../../libs/shared/src/index.js';
 import { progressChannel, type ProgressMessage } from '../../../../libs/shared/src/events/progress-channel.js';
-import { WEBHOOK_QUEUE, webhookJobId, webhookJobOptions, type TerminalState, type WebhookDelivery } from '../../../../libs/shared/src/webhooks/webhook-contract.js';
-// The webhook body is the public job view, the same one GET /v1/jobs/:id answers (a pure function).
-import { toJobView } from '../../../../libs/shared/src/jobs/job-view.js';
+import { WEBHOOK_QUEUE, webhookDelivery, webhookJobId, webhookJobOptions, type TerminalState, type WebhookDelivery } from '../../../../libs/shared/src/webhooks/webhook-contract.js';
 import { WORKER_ENV, type WorkerEnv } from '../config/worker-env.js';
 import { RedisService } from '../redis/redis.service.js';
 
@@ -77,7 +75,7 @@ export class JobNotifierService implements OnApplicationBootstrap, BeforeApplica
       return;
     }
     const state = job.state as TerminalState;
-    const delivery: WebhookDelivery = { v: 1, jobId, event: `job.${state}`, url: job.callbackUrl, body: JSON.stringify(toJobView(job)) };
+    const delivery = webhookDelivery(job, job.callbackUrl, state);
     const opts = { ...webhookJobOptions(this.env.WEBHOOK_ATTEMPTS, this.env.WEBHOOK_BACKOFF_MS), jobId: webhookJobId(jobId, state) };
     for (let attempt = 1; ; attempt++) {
       try {

@@ -73,12 +73,13 @@ export const apiEnvSchema = commonEnvSchema.extend({
 const defaultThreads = Math.max(1, Math.min(availableParallelism(), 8));
 
 /**
- * Per-device defaults of MAX_BATCH_TOKENS, MAX_BATCH_SIZE and INFERENCE_THREADS. Batches on CPU: on 2 cores (`npm run bench`,
- * raw onnxruntime-node, MiniLM shape) budgets of 256 to 768 padded tokens ran within 1% of each other
- * on the whole corpus (q8), while 2,048 was 10-14% slower than 512 (q8 and fp32): small batches stay
- * in cache. GPUs want large batches to fill the device: 256 x 128 tokens, the shape of the figures
- * in the device README; not tuned here (no GPU was measured). Threads: one per core on CPU; two
- * sessions per GPU, so one runs kernels while the other tokenizes and reads its output back.
+ * Per-device defaults of MAX_BATCH_TOKENS, MAX_BATCH_SIZE and INFERENCE_THREADS. Batches on CPU:
+ * on 2 cores (`npm run bench`, raw onnxruntime-node, MiniLM shape) budgets of 256 to 768 padded
+ * tokens ran within 1% of each other on the whole corpus (q8), while 2,048 was 6-15% slower than the
+ * better of 512 and 1,024 (q8 and fp32): small batches stay in cache. GPUs want large batches to
+ * fill the device: 256 x 128 tokens, the shape of the figures in the device README; not tuned here
+ * (no GPU was measured). Threads: one per core on CPU; two sessions per GPU, so one runs kernels
+ * while the other tokenizes and reads its output back.
  */
 export const BATCH_DEFAULTS = {
   cpu: { tokens: 512, texts: 64, threads: defaultThreads },

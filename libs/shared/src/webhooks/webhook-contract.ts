@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { JobsOptions } from 'bullmq';
-import type { JobState } from '../jobs/job-record.js';
+import type { JobRecord, JobState } from '../jobs/job-record.js';
+import { toJobView } from '../jobs/job-view.js';
 
 /**
  * Job webhooks: when a job with a `callback_url` reaches a terminal state, whoever moved it there
@@ -25,6 +26,11 @@ export interface WebhookDelivery {
   event: WebhookEvent;
   url: string;
   body: string;
+}
+
+/** The delivery to `url` (the job's callbackUrl) of a job that reached `state`: its view, as GET /v1/jobs/:id shows it. */
+export function webhookDelivery(job: JobRecord, url: string, state: TerminalState): WebhookDelivery {
+  return { v: 1, jobId: job.id, event: `job.${state}`, url, body: JSON.stringify(toJobView(job)) };
 }
 
 /**
