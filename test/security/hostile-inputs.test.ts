@@ -28,14 +28,20 @@ async function raw(port: number, head: string, body: Buffer | string = ''): Prom
   return new Promise((done, fail) => {
     const socket = connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];
-    socket.on('data', (c: Buffer) => chunks.push(c));
-    socket.on('error', fail);
-    socket.on('close', () => {
+    const reply = () => {
       const text = Buffer.concat(chunks).toString('latin1');
-      done({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), text });
+      return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), text };
+    };
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    // A server that refuses a request closes the connection; bytes of ours still in flight then
+    // make the peer reset it. The answer already read is what counts; a reset before any answer fails.
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      if ((error.code === 'ECONNRESET' || error.code === 'EPIPE') && reply().status > 0) done(reply());
+      else fail(error);
     });
-    socket.write(head.replace(/\n/g, '\r\n'));
-    socket.end(body);
+    socket.on('close', () => done(reply()));
+    // One write, so the whole request is in the server's hands before it parses and answers.
+    socket.end(Buffer.concat([Buffer.from(head.replace(/\n/g, '\r\n'), 'latin1'), Buffer.from(body)]));
   });
 }
 

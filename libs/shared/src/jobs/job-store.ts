@@ -159,10 +159,11 @@ export class JobStore {
   }
 
   async dropStaging(id: string, shardCount: number): Promise<void> {
+    // Its bytes leave the backlog first (already done by create() when the job was accepted), so
+    // once no staged key is left, nothing of the upload is.
+    await this.redis.multi().hdel(this.keys.stagingBytes(), id).zrem(this.keys.stagingExpiry(), id).exec();
     const keys = [this.keys.stagedIds(id)];
     for (let shard = 0; shard < shardCount; shard++) keys.push(this.keys.stagedShard(id, shard));
     for (let i = 0; i < keys.length; i += 500) await this.redis.unlink(...keys.slice(i, i + 500));
-    // Its bytes leave the backlog (already done by create() when the job was accepted).
-    await this.redis.multi().hdel(this.keys.stagingBytes(), id).zrem(this.keys.stagingExpiry(), id).exec();
   }
 }
