@@ -5,6 +5,8 @@
  * exactly one line per input. It refuses any address but loopback.
  */
 import { performance } from 'node:perf_hooks';
+import { TERMINAL_STATES } from '../libs/shared/src/jobs/job-record.js';
+import type { JobView } from '../libs/shared/src/jobs/job-view.js';
 
 export interface LoadOptions {
   /** http://127.0.0.1:PORT (loopback only). */
@@ -165,8 +167,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     for (const id of [...pending]) {
       const response = await fetch(`${options.baseUrl}/v1/jobs/${id}`, { headers }).catch(() => null);
       if (!response) continue;
-      const view = (await response.json()) as { state: string };
-      if (['completed', 'failed', 'cancelled'].includes(view.state)) pending.delete(id);
+      const view = (await response.json()) as Pick<JobView, 'state'>;
+      if (TERMINAL_STATES.includes(view.state)) pending.delete(id);
     }
     if (pending.size > 0) await new Promise((r) => setTimeout(r, 200));
   }

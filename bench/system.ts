@@ -9,6 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Redis } from 'ioredis';
+import { ndjsonChunks } from '../libs/shared/src/corpus/ndjson-chunks.js';
+import { TERMINAL_STATES } from '../libs/shared/src/jobs/job-record.js';
+import type { JobView } from '../libs/shared/src/jobs/job-view.js';
 import { MODEL_ID } from './corpus.js';
 import { API_ENTRY, freePort, readCpuSeconds, RssSampler, startApp, startRedis, WORKER_ENTRY, type AppProc, type RssSummary } from './processes.js';
 import { percentile } from './stats.js';
@@ -72,38 +75,10 @@ export interface SystemRun {
   jobThroughput: unknown;
 }
 
-interface JobView {
-  id: string;
-  state: string;
-  counts: { total: number; succeeded: number; failed: number };
-  shards: { total: number; done: number; failed: number };
-  tokens_processed: number;
-  truncated: number;
-  finished_at: string | null;
-  throughput: unknown;
-}
-
-const TERMINAL = ['completed', 'failed', 'cancelled'];
-
 async function getJob(baseUrl: string, id: string): Promise<JobView> {
   const response = await fetch(`${baseUrl}/v1/jobs/${id}`);
   if (response.status !== 200) throw new Error(`GET /v1/jobs/${id}: ${response.status} ${await response.text()}`);
   return (await response.json()) as JobView;
-}
-
-function ndjsonBody(items: Iterable<{ id: string; text: string }>): ReadableStream {
-  const chunks = (function* () {
-    let chunk = '';
-    for (const item of items) {
-      chunk += JSON.stringify(item) + '\n';
-      if (chunk.length > 256 * 1024) {
-        yield Buffer.from(chunk);
-        chunk = '';
-      }
-    }
-    if (chunk) yield Buffer.from(chunk);
-  })();
-  return Readable.toWeb(Readable.from(chunks)) as ReadableStream;
 }
 
 function latency(values: number[]): ShardLatency | null {
@@ -229,7 +204,7 @@ export async function runSystem(config: SystemConfig): Promise<SystemRun> {
     const response = await fetch(`${api.baseUrl}/v1/jobs?${new URLSearchParams({ task: 'embed', model: MODEL_ID })}`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-ndjson' },
-      body: ndjsonBody(config.items()),
+      body: Readable.toWeb(Readable.from(ndjsonChunks(config.items(), 256 * 1024))) as ReadableStream,
       duplex: 'half',
     } as RequestInit);
     const created = (await response.json()) as { id?: string };
@@ -244,7 +219,7 @@ export async function runSystem(config: SystemConfig): Promise<SystemRun> {
     let lastLog = Date.now();
     for (;;) {
       job = await getJob(api.baseUrl, created.id);
-      if (TERMINAL.includes(job.state)) break;
+      if (TERMINAL_STATES.includes(job.state)) break;
       if (Date.now() >= stopAt) break;
       if (Date.now() > deadline) throw new Error(`job still ${job.state} after the timeout (${JSON.stringify(job.shards)})`);
       if (Date.now() - lastLog > 15_000) {
@@ -262,7 +237,7 @@ export async function runSystem(config: SystemConfig): Promise<SystemRun> {
     const tokenKinds = await sumWorkerMetric(workers, 'shardwise_worker_inference_tokens_total', 'kind').catch(() => null);
     const workerTokens = tokenKinds ? { real: tokenKinds.real ?? 0, padding: tokenKinds.padding ?? 0 } : null;
     const workerStages = await sumWorkerMetric(workers, 'shardwise_worker_stage_seconds_sum', 'stage').catch(() => null);
-    if (!TERMINAL.includes(job.state)) {
+    if (!TERMINAL_STATES.includes(job.state)) {
       partial = { textsDone: job.counts.succeeded + job.counts.failed, processingSeconds: (stoppedAt - started) / 1000 - uploadSeconds };
       sampler?.mark('cancel');
       await fetch(`${api.baseUrl}/v1/jobs/${created.id}/cancel`, { method: 'POST' });

@@ -10,7 +10,10 @@ import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { generateModels } from '../libs/models/src/generate/index.js';
+import { ndjsonChunks } from '../libs/shared/src/corpus/ndjson-chunks.js';
 import { syntheticCorpus } from '../libs/shared/src/corpus/synthetic-corpus.js';
+import { TERMINAL_STATES } from '../libs/shared/src/jobs/job-record.js';
+import type { JobView } from '../libs/shared/src/jobs/job-view.js';
 import { freePort } from '../libs/shared/src/net/free-port.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -93,9 +96,7 @@ async function main(): Promise<void> {
   await waitReady(`http://127.0.0.1:${workerPort}/readyz`, 'worker');
   console.log(`[3/5] api ${api}, worker ready (model ${model}, ${args.dtype})`);
 
-  const body = Readable.from((function* () {
-    for (const item of syntheticCorpus(count, { seed: 7 })) yield JSON.stringify(item) + '\n';
-  })());
+  const body = Readable.from(ndjsonChunks(syntheticCorpus(count, { seed: 7 })));
   const submitted = await fetch(`${api}/v1/jobs?task=${task}&model=${encodeURIComponent(model)}`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-ndjson' },
@@ -106,16 +107,16 @@ async function main(): Promise<void> {
   if (submitted.status !== 202) throw new Error(`submit failed: ${submitted.status} ${JSON.stringify(created)}`);
   console.log(`[4/5] submitted ${count} texts as job ${created.id}`);
 
-  let job: Record<string, any>;
+  let job: JobView;
   for (;;) {
-    job = (await (await fetch(`${api}/v1/jobs/${created.id}`)).json()) as Record<string, any>;
+    job = (await (await fetch(`${api}/v1/jobs/${created.id}`)).json()) as JobView;
     const done = job.counts.succeeded + job.counts.failed;
     const width = 30;
     const filled = Math.round((done / job.counts.total) * width);
     const rate = job.throughput?.texts_per_second ?? 0;
     const line = `      [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${job.counts.total} texts, shards ${job.shards.done}/${job.shards.total}, ${Math.round(rate)} texts/s, ${job.state}`;
     process.stdout.write(process.stdout.isTTY ? `\r${line}` : `${line}\n`);
-    if (['completed', 'failed', 'cancelled'].includes(job.state)) break;
+    if (TERMINAL_STATES.includes(job.state)) break;
     await new Promise((r) => setTimeout(r, process.stdout.isTTY ? 250 : 1000));
   }
   if (process.stdout.isTTY) process.stdout.write('\n');

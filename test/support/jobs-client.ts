@@ -1,18 +1,9 @@
 import { Readable } from 'node:stream';
+import { ndjsonChunks } from '../../libs/shared/src/corpus/ndjson-chunks.js';
+import { TERMINAL_STATES } from '../../libs/shared/src/jobs/job-record.js';
+import type { JobView } from '../../libs/shared/src/jobs/job-view.js';
 
-export interface JobView {
-  id: string;
-  state: 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
-  task: string;
-  model: string;
-  counts: { total: number; succeeded: number; failed: number };
-  shards: { total: number; done: number; failed: number };
-  tokens_processed: number;
-  truncated: number;
-  dimensions: number | null;
-  error: string | null;
-  [key: string]: unknown;
-}
+export type { JobView };
 
 export type ResultLine =
   | { id: string; index: number; embedding: number[]; truncated?: boolean }
@@ -25,21 +16,10 @@ export async function submitNdjson(
   params: Record<string, string>,
   items: Iterable<{ id?: string; text: string }>,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
-  const lines = (function* () {
-    let chunk = '';
-    for (const item of items) {
-      chunk += JSON.stringify(item) + '\n';
-      if (chunk.length > 64 * 1024) {
-        yield Buffer.from(chunk);
-        chunk = '';
-      }
-    }
-    if (chunk) yield Buffer.from(chunk);
-  })();
   const response = await fetch(`${baseUrl}/v1/jobs?${new URLSearchParams(params)}`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-ndjson' },
-    body: Readable.toWeb(Readable.from(lines)) as ReadableStream,
+    body: Readable.toWeb(Readable.from(ndjsonChunks(items, 64 * 1024))) as ReadableStream,
     duplex: 'half',
   } as RequestInit);
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
@@ -56,7 +36,7 @@ export async function waitForJob(
   id: string,
   options: { timeoutMs?: number; until?: (job: JobView) => boolean } = {},
 ): Promise<JobView> {
-  const until = options.until ?? ((job) => ['completed', 'failed', 'cancelled'].includes(job.state));
+  const until = options.until ?? ((job) => TERMINAL_STATES.includes(job.state));
   const deadline = Date.now() + (options.timeoutMs ?? 180_000);
   for (;;) {
     const job = await getJob(baseUrl, id);

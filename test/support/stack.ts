@@ -5,6 +5,8 @@ import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { ndjsonChunks } from '../../libs/shared/src/corpus/ndjson-chunks.js';
+import { TERMINAL_STATES } from '../../libs/shared/src/jobs/job-record.js';
 import { API_ENTRY, startApp, WORKER_ENTRY, type AppProcess } from './app-process.js';
 import type { JobView, ResultLine } from './jobs-client.js';
 import { freePort, startRedis, type RedisHandle } from './redis-server.js';
@@ -140,22 +142,10 @@ export async function postNdjson(
   items: Iterable<{ id?: string; text: string }> | AsyncIterable<{ id?: string; text: string }>,
   options: { key?: string; signal?: AbortSignal; chunkBytes?: number } = {},
 ): Promise<Reply> {
-  const chunkBytes = options.chunkBytes ?? 32 * 1024;
-  async function* lines(): AsyncGenerator<Buffer> {
-    let chunk = '';
-    for await (const item of items as AsyncIterable<{ id?: string; text: string }>) {
-      chunk += `${JSON.stringify(item)}\n`;
-      if (chunk.length >= chunkBytes) {
-        yield Buffer.from(chunk);
-        chunk = '';
-      }
-    }
-    if (chunk) yield Buffer.from(chunk);
-  }
   const response = await fetch(`${base}/v1/jobs?${new URLSearchParams(params)}`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-ndjson', ...authHeaders(options.key) },
-    body: Readable.toWeb(Readable.from(lines())) as ReadableStream,
+    body: Readable.toWeb(Readable.from(ndjsonChunks(items, options.chunkBytes ?? 32 * 1024))) as ReadableStream,
     duplex: 'half',
     signal: options.signal,
   } as RequestInit);
@@ -186,7 +176,7 @@ export async function waitFor(base: string, id: string, until: (job: JobView) =>
   }
 }
 
-export const finished = (job: JobView): boolean => ['completed', 'failed', 'cancelled'].includes(job.state);
+export const finished = (job: JobView): boolean => TERMINAL_STATES.includes(job.state);
 
 export async function resultsOf(base: string, id: string, options: { key?: string; query?: string } = {}): Promise<ResultLine[]> {
   const reply = await fetch(`${base}/v1/jobs/${id}/results${options.query ?? ''}`, { headers: authHeaders(options.key) });

@@ -26,7 +26,7 @@ export class JobNotificationsService {
     const state = job.state as TerminalState;
     if (job.callbackUrl) {
       try {
-        await this.webhooks.add(webhookDelivery(job, job.callbackUrl, state), state);
+        await this.webhooks.add(webhookDelivery(job, job.callbackUrl, state));
         // The cancel put the job in the webhook outbox; queued now, so no worker's sweep needs to.
         await this.jobs.webhookQueued(job.id);
       } catch (error) {

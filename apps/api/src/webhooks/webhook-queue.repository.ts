@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createRedis, REQUEST_REDIS_OPTIONS } from '../../../../libs/shared/src/index.js';
-import { WEBHOOK_QUEUE, webhookJobId, webhookJobOptions, type TerminalState, type WebhookDelivery } from '../../../../libs/shared/src/webhooks/webhook-contract.js';
+import { WEBHOOK_QUEUE, webhookJobOptions, type WebhookDelivery } from '../../../../libs/shared/src/webhooks/webhook-contract.js';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
 import { logConnectionErrors } from '../redis/connection-errors.js';
 
@@ -29,15 +29,12 @@ export class WebhookQueueRepository implements OnApplicationShutdown {
   }
 
   /** Adds the delivery of one terminal transition; a second add of the same transition is a no-op. */
-  async add(delivery: WebhookDelivery, state: TerminalState): Promise<void> {
+  async add(delivery: WebhookDelivery): Promise<void> {
     if (this.queue === undefined) {
       this.queue = new Queue<WebhookDelivery>(WEBHOOK_QUEUE, { connection: this.redis(), prefix: `${this.env.REDIS_PREFIX}:bull` });
       logConnectionErrors(this.queue, 'webhook queue', this.logger);
     }
-    await this.queue.add(delivery.event, delivery, {
-      ...webhookJobOptions(this.env.WEBHOOK_ATTEMPTS, this.env.WEBHOOK_BACKOFF_MS),
-      jobId: webhookJobId(delivery.jobId, state),
-    });
+    await this.queue.add(delivery.event, delivery, webhookJobOptions(delivery, this.env.WEBHOOK_ATTEMPTS, this.env.WEBHOOK_BACKOFF_MS));
   }
 
   async onApplicationShutdown(): Promise<void> {

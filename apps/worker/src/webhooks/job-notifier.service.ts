@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnAppl
 import { Queue } from 'bullmq';
 import { JobStore, TERMINAL_STATES, type ShardCountResult } from '../../../../libs/shared/src/index.js';
 import { progressChannel, type ProgressMessage } from '../../../../libs/shared/src/events/progress-channel.js';
-import { WEBHOOK_QUEUE, webhookDelivery, webhookJobId, webhookJobOptions, type TerminalState, type WebhookDelivery } from '../../../../libs/shared/src/webhooks/webhook-contract.js';
+import { WEBHOOK_QUEUE, webhookDelivery, webhookJobOptions, type TerminalState, type WebhookDelivery } from '../../../../libs/shared/src/webhooks/webhook-contract.js';
 import { WORKER_ENV, type WorkerEnv } from '../config/worker-env.js';
 import { RedisService } from '../redis/redis.service.js';
 
@@ -74,9 +74,8 @@ export class JobNotifierService implements OnApplicationBootstrap, BeforeApplica
       await this.jobs.webhookQueued(jobId);
       return;
     }
-    const state = job.state as TerminalState;
-    const delivery = webhookDelivery(job, job.callbackUrl, state);
-    const opts = { ...webhookJobOptions(this.env.WEBHOOK_ATTEMPTS, this.env.WEBHOOK_BACKOFF_MS), jobId: webhookJobId(jobId, state) };
+    const delivery = webhookDelivery(job, job.callbackUrl, job.state as TerminalState);
+    const opts = webhookJobOptions(delivery, this.env.WEBHOOK_ATTEMPTS, this.env.WEBHOOK_BACKOFF_MS);
     for (let attempt = 1; ; attempt++) {
       try {
         // The deterministic id makes a repeated add (this loop after a lost reply) a no-op.

@@ -34,13 +34,13 @@ export function webhookDelivery(job: JobRecord, url: string, state: TerminalStat
 }
 
 /**
- * A job reaches one terminal state once, and this id names that transition: adding the same
- * delivery twice (a retried enqueue, a racing caller) is a no-op in BullMQ while the first is kept.
+ * BullMQ options for adding `delivery`, the same for every producer (API, workers, the outbox sweep).
+ * A job reaches one terminal state once, and the job id names that transition (`<jobId>-<state>`):
+ * adding the same delivery twice (a retried enqueue, a racing caller) is a no-op while the first is kept.
  */
-export const webhookJobId = (jobId: string, state: TerminalState): string => `${jobId}-${state}`;
-
-export function webhookJobOptions(attempts: number, backoffMs: number): JobsOptions {
+export function webhookJobOptions(delivery: WebhookDelivery, attempts: number, backoffMs: number): JobsOptions {
   return {
+    jobId: `${delivery.jobId}-${delivery.event.slice('job.'.length)}`,
     attempts,
     backoff: { type: 'exponential', delay: backoffMs },
     // Kept a day so the deterministic id still deduplicates late duplicates, and failures can be inspected.
