@@ -5,9 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModels } from '../../libs/models/src/generate/index.js';
 import { syntheticCorpus } from '../../libs/shared/src/corpus/synthetic-corpus.js';
 import { API_ENTRY, startApp, WORKER_ENTRY, type AppProcess } from '../support/app-process.js';
-import { fetchResults, submitNdjson, waitForJob, type ResultLine } from '../support/jobs-client.js';
 import { freePort, startRedis, type RedisHandle } from '../support/redis-server.js';
 import { ReferenceModel } from '../support/reference.js';
+import { finished, postNdjson, resultsOf, waitFor, type ResultLine } from '../support/stack.js';
 
 const MODEL_DIR = resolve(import.meta.dirname, '../../.cache/models');
 const FAMILIES = ['bert', 'distilbert', 'roberta'] as const;
@@ -65,14 +65,14 @@ describe('end to end: HTTP -> Redis -> workers -> result files', () => {
     it(`embeds ${CORPUS_SIZE} mixed texts with ${family}: complete, in order, unit norm, equal to one-at-a-time`, async () => {
       const model = `shardwise-random/${family}-tiny-embed`;
       const items = corpus(11);
-      const submitted = await submitNdjson(api.baseUrl, { task: 'embed', model }, items);
+      const submitted = await postNdjson(api.baseUrl, { task: 'embed', model }, items);
       expect(submitted.status, JSON.stringify(submitted.body)).toBe(202);
-      const job = await waitForJob(api.baseUrl, submitted.body.id as string);
+      const job = await waitFor(api.baseUrl, submitted.body.id as string, finished);
       expect(job.state).toBe('completed');
       expect(job.counts).toEqual({ total: CORPUS_SIZE, succeeded: CORPUS_SIZE, failed: 0 });
       expect(job.shards.done).toBe(job.shards.total);
 
-      const lines = await fetchResults(api.baseUrl, job.id);
+      const lines = await resultsOf(api.baseUrl, job.id);
       expect(lines.map((l) => l.index)).toEqual(items.map((_, i) => i));
       expect(lines.map((l) => l.id)).toEqual(items.map((item) => item.id));
       for (const line of lines) {
@@ -98,16 +98,16 @@ describe('end to end: HTTP -> Redis -> workers -> result files', () => {
     it(`classifies ${CORPUS_SIZE} mixed texts with ${family}: labels from id2label, scores sum to 1, equal to one-at-a-time`, async () => {
       const model = `shardwise-random/${family}-tiny-sentiment`;
       const items = corpus(12);
-      const submitted = await submitNdjson(api.baseUrl, { task: family === 'bert' ? 'classify' : 'sentiment', model }, items);
+      const submitted = await postNdjson(api.baseUrl, { task: family === 'bert' ? 'classify' : 'sentiment', model }, items);
       expect(submitted.status, JSON.stringify(submitted.body)).toBe(202);
-      const job = await waitForJob(api.baseUrl, submitted.body.id as string);
+      const job = await waitFor(api.baseUrl, submitted.body.id as string, finished);
       expect(job.state).toBe('completed');
       expect(job.counts.succeeded).toBe(CORPUS_SIZE);
 
       const reference = await ReferenceModel.load(MODEL_DIR, model, 'sentiment', TINY_MAX_TOKENS);
       const labels = reference.labels ?? [];
       expect(labels.length).toBeGreaterThanOrEqual(2);
-      const lines = await fetchResults(api.baseUrl, job.id);
+      const lines = await resultsOf(api.baseUrl, job.id);
       expect(lines.map((l) => l.index)).toEqual(items.map((_, i) => i));
       const seen = new Set<string>();
       for (const line of lines) {
@@ -135,11 +135,11 @@ describe('end to end: HTTP -> Redis -> workers -> result files', () => {
     const model = 'shardwise-random/roberta-tiny-embed';
     const short = 'short text 🙂 café';
     const long = [...syntheticCorpus(30, { seed: 5, paragraphShare: 1 })].map((item) => item.text);
-    const alone = await submitNdjson(api.baseUrl, { task: 'embed', model }, [{ text: short }]);
-    const mixed = await submitNdjson(api.baseUrl, { task: 'embed', model }, [...long.map((text) => ({ text })), { text: short }]);
-    const [a, b] = await Promise.all([alone, mixed].map((s) => waitForJob(api.baseUrl, s.body.id as string)));
-    const single = (await fetchResults(api.baseUrl, a.id))[0] as Extract<ResultLine, { embedding: number[] }>;
-    const batched = (await fetchResults(api.baseUrl, b.id)).at(-1) as Extract<ResultLine, { embedding: number[] }>;
+    const alone = await postNdjson(api.baseUrl, { task: 'embed', model }, [{ text: short }]);
+    const mixed = await postNdjson(api.baseUrl, { task: 'embed', model }, [...long.map((text) => ({ text })), { text: short }]);
+    const [a, b] = await Promise.all([alone, mixed].map((s) => waitFor(api.baseUrl, s.body.id as string, finished)));
+    const single = (await resultsOf(api.baseUrl, a.id))[0] as Extract<ResultLine, { embedding: number[] }>;
+    const batched = (await resultsOf(api.baseUrl, b.id)).at(-1) as Extract<ResultLine, { embedding: number[] }>;
     const worst = Math.max(...single.embedding.map((v, d) => Math.abs(v - batched.embedding[d])));
     expect(worst).toBeLessThan(1e-5);
   });
@@ -154,10 +154,10 @@ describe('end to end: HTTP -> Redis -> workers -> result files', () => {
     expect(response.status).toBe(202);
     expect(response.headers.get('location')).toMatch(/^\/v1\/jobs\/job_/);
     const { id } = (await response.json()) as { id: string };
-    const job = await waitForJob(api.baseUrl, id);
+    const job = await waitFor(api.baseUrl, id, finished);
     expect(job.metadata).toEqual({ run: 'json' });
     expect(job.truncated).toBe(1);
-    const lines = (await fetchResults(api.baseUrl, id)) as Array<Extract<ResultLine, { embedding: number[] }>>;
+    const lines = (await resultsOf(api.baseUrl, id)) as Array<Extract<ResultLine, { embedding: number[] }>>;
     expect(lines.map((l) => l.id)).toEqual(['0', '1', '2', '3']);
 
     const binary = await fetch(`${api.baseUrl}/v1/jobs/${id}/results?format=f32`);

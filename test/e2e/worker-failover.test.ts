@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModels } from '../../libs/models/src/generate/index.js';
 import { syntheticCorpus } from '../../libs/shared/src/corpus/synthetic-corpus.js';
 import { API_ENTRY, startApp, WORKER_ENTRY, type AppProcess } from '../support/app-process.js';
-import { fetchResults, submitNdjson, waitForJob } from '../support/jobs-client.js';
 import { freePort, startRedis, type RedisHandle } from '../support/redis-server.js';
+import { finished, postNdjson, resultsOf, waitFor } from '../support/stack.js';
 
 const MODEL_DIR = resolve(import.meta.dirname, '../../.cache/models');
 // MiniLM-sized so that shards take long enough to kill a worker in the middle of one.
@@ -44,24 +44,24 @@ describe('two workers share a job; a worker killed mid-job leaves no gap and no 
 
   it('finishes every shard exactly once after kill -9 of one worker', async () => {
     const items = [...syntheticCorpus(1200, { seed: 21, paragraphShare: 0.1, overLimitShare: 0 })];
-    const submitted = await submitNdjson(api.baseUrl, { task: 'embed', model: MODEL }, items);
+    const submitted = await postNdjson(api.baseUrl, { task: 'embed', model: MODEL }, items);
     expect(submitted.status, JSON.stringify(submitted.body)).toBe(202);
     const id = submitted.body.id as string;
 
     // Both workers must have taken shards before one dies; kill it while the job is far from done.
-    const midway = await waitForJob(api.baseUrl, id, { until: (job) => job.shards.done >= 4, timeoutMs: 240_000 });
+    const midway = await waitFor(api.baseUrl, id, (job) => job.shards.done >= 4, { timeoutMs: 240_000 });
     expect(midway.shards.done).toBeLessThan(midway.shards.total);
     const exitCode = await workers[0].stop('SIGKILL');
     expect(exitCode).toBeNull();
 
     // The killed worker held a shard (concurrency 1, work waiting): the job can only finish if
     // BullMQ's stalled check hands that shard to the survivor.
-    const job = await waitForJob(api.baseUrl, id, { timeoutMs: 400_000 });
+    const job = await waitFor(api.baseUrl, id, finished, { timeoutMs: 400_000 });
     expect(job.state).toBe('completed');
     expect(job.counts).toEqual({ total: items.length, succeeded: items.length, failed: 0 });
     expect(job.shards).toMatchObject({ total: 30, done: 30, failed: 0 });
 
-    const lines = await fetchResults(api.baseUrl, id);
+    const lines = await resultsOf(api.baseUrl, id);
     expect(lines).toHaveLength(items.length);
     expect(lines.map((l) => l.index)).toEqual(items.map((_, i) => i));
     expect(lines.every((l) => 'embedding' in l && l.embedding.length === 384)).toBe(true);

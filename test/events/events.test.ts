@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { submitNdjson } from '../support/jobs-client.js';
+import { postNdjson } from '../support/stack.js';
 import { EMBED_DIMS, EMBED_MODEL, lines, parseNpy, sleep, startStack, until, type Stack } from './stack.js';
 
 const HAS_NUMPY = spawnSync('python3', ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;
@@ -84,7 +84,7 @@ describe('live progress over server-sent events, and .npy results', () => {
   const subscribers = async (id: string) => ((await redis.pubsub('NUMSUB', channel(id))) as [string, number])[1];
   const submit = async (count: number, params: Record<string, string> = {}, text = (i: number) => `text number ${i} about shards`) => {
     const items = Array.from({ length: count }, (_, i) => ({ id: `t${i}`, text: text(i) }));
-    const answer = await submitNdjson(base, { task: 'embed', model: EMBED_MODEL, ...params }, items);
+    const answer = await postNdjson(base, { task: 'embed', model: EMBED_MODEL, ...params }, items);
     expect(answer.status, JSON.stringify(answer.body)).toBe(202);
     return answer.body.id as string;
   };
@@ -233,7 +233,7 @@ describe('live progress over server-sent events, and .npy results', () => {
     });
 
     it('is refused for sentiment jobs and unknown formats', async () => {
-      const answer = await submitNdjson(base, { task: 'sentiment' }, [{ text: 'good' }]);
+      const answer = await postNdjson(base, { task: 'sentiment' }, [{ text: 'good' }]);
       const id = answer.body.id as string;
       const refused = await fetch(`${base}/v1/jobs/${id}/results?format=npy&partial=true`);
       expect(refused.status).toBe(400);

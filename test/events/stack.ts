@@ -1,13 +1,14 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { generateModels } from '../../libs/models/src/generate/index.js';
-import { API_ENTRY, startApp, WORKER_ENTRY, type AppProcess } from '../support/app-process.js';
-import { freePort, startRedis, type RedisHandle } from '../support/redis-server.js';
+import type { AppProcess } from '../support/app-process.js';
+import type { RedisHandle } from '../support/redis-server.js';
+import { MODEL_DIR, sleep, Stack as Processes } from '../support/stack.js';
 
-/** Shared by the CLI, webhook and event tests: a private Redis, the built API and (when asked) a worker. */
+/**
+ * Shared by the CLI, webhook and event tests: a private Redis, the built API and (when asked) a
+ * worker, on the tiny generated models. The processes are a support/stack.ts Stack.
+ */
 
-export const MODEL_DIR = resolve(import.meta.dirname, '../../.cache/models');
+export { MODEL_DIR, sleep };
 export const EMBED_MODEL = 'shardwise-random/bert-tiny-embed';
 export const SENTIMENT_MODEL = 'shardwise-random/bert-tiny-sentiment';
 export const EMBED_DIMS = 32;
@@ -24,34 +25,22 @@ export interface Stack {
 
 export async function startStack(options: { api?: Record<string, string>; worker?: Record<string, string> | false; prefix?: string } = {}): Promise<Stack> {
   await generateModels({ out: MODEL_DIR, size: 'tiny' });
-  const redis = await startRedis();
-  const resultsDir = await mkdtemp(join(tmpdir(), 'sw-stack-'));
-  const prefix = options.prefix ?? 'sw';
-  const common = { REDIS_URL: redis.url, REDIS_PREFIX: prefix, MODEL_DIR, RESULTS_DIR: resultsDir, DEFAULT_MODEL_EMBED: EMBED_MODEL, DEFAULT_MODEL_SENTIMENT: SENTIMENT_MODEL, LOG_LEVEL: 'warn' };
-  const apiPort = await freePort();
-  const api = await startApp(API_ENTRY, { ...common, PORT: String(apiPort), ...options.api }, apiPort);
+  const processes = await Processes.start({
+    prefix: options.prefix,
+    env: { DEFAULT_MODEL_EMBED: EMBED_MODEL, DEFAULT_MODEL_SENTIMENT: SENTIMENT_MODEL, LOG_LEVEL: 'warn' },
+  });
   const workerEnv = options.worker === false ? {} : (options.worker ?? {});
   const stack: Stack = {
-    redis,
-    api,
+    redis: processes.redis,
+    api: await processes.startApi(options.api),
     worker: null,
-    prefix,
-    resultsDir,
+    prefix: processes.prefix,
+    resultsDir: processes.resultsDir,
     async startWorker(extra = {}) {
-      const port = await freePort();
-      stack.worker = await startApp(
-        WORKER_ENTRY,
-        { ...common, WORKER_PORT: String(port), INFERENCE_THREADS: '1', PRELOAD_MODELS: EMBED_MODEL, ...workerEnv, ...extra },
-        port,
-      );
+      stack.worker = await processes.startWorker({ PRELOAD_MODELS: EMBED_MODEL, ...workerEnv, ...extra });
       return stack.worker;
     },
-    async stop() {
-      await stack.worker?.stop();
-      await api.stop();
-      await redis.stop();
-      await rm(resultsDir, { recursive: true, force: true });
-    },
+    stop: () => processes.stop(),
   };
   if (options.worker !== false) await stack.startWorker();
   return stack;
@@ -88,8 +77,6 @@ export function lines<T = Record<string, unknown>>(text: string): T[] {
     .filter((l) => l.length > 0)
     .map((l) => JSON.parse(l) as T);
 }
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function until<T>(what: string, probe: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -7,8 +7,8 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { generateModels } from '../../libs/models/src/generate/index.js';
 import { syntheticCorpus } from '../../libs/shared/src/corpus/synthetic-corpus.js';
 import { API_ENTRY, startApp, WORKER_ENTRY, type AppProcess } from '../support/app-process.js';
-import { submitNdjson, waitForJob } from '../support/jobs-client.js';
 import { freePort, startRedis, type RedisHandle } from '../support/redis-server.js';
+import { finished, postNdjson, waitFor } from '../support/stack.js';
 
 /**
  * Every PromQL expression the project ships must be valid and return data against a real
@@ -354,9 +354,9 @@ describe('dashboard and autoscaling queries against a real Prometheus', () => {
     const refused = await fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"task":' });
     expect(refused.status).toBe(400);
     const items = [...syntheticCorpus(TEXTS, { seed: 7, paragraphShare: 0.15, overLimitShare: 0.03, emptyShare: 0.01 })];
-    const submitted = await submitNdjson(api.baseUrl, { task: 'embed', model: MODEL, truncate: 'false' }, items);
+    const submitted = await postNdjson(api.baseUrl, { task: 'embed', model: MODEL, truncate: 'false' }, items);
     expect(submitted.status, JSON.stringify(submitted.body)).toBe(202);
-    const doomed = await submitNdjson(api.baseUrl, { task: 'embed', model: MODEL }, items.slice(0, 1000));
+    const doomed = await postNdjson(api.baseUrl, { task: 'embed', model: MODEL }, items.slice(0, 1000));
     expect(doomed.status).toBe(202);
     expect((await fetch(`${api.baseUrl}/v1/jobs/${doomed.body.id as string}/cancel`, { method: 'POST' })).status).toBe(200);
 
@@ -374,7 +374,7 @@ describe('dashboard and autoscaling queries against a real Prometheus', () => {
         await sleep(200);
       }
     })();
-    const job = await waitForJob(api.baseUrl, submitted.body.id as string, { timeoutMs: 120_000 });
+    const job = await waitFor(api.baseUrl, submitted.body.id as string, finished, { timeoutMs: 120_000 });
     expect(job.state).toBe('completed');
     expect(job.counts.failed).toBeGreaterThan(0); // TEXT_TOO_LONG
     await polling;

@@ -3,9 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppProcess } from '../support/app-process.js';
-import type { ResultLine } from '../support/jobs-client.js';
 import { ensurePoisonModel, POISON_WORD } from '../support/poison-model.js';
-import { finished, postJob, request, resultsOf, Stack, summary, tally, waitFor } from '../support/stack.js';
+import { finished, postJob, request, resultsOf, Stack, summary, tally, waitFor, type ResultLine } from '../support/stack.js';
 
 /**
  * Failures inside a shard, end to end:

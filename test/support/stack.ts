@@ -7,8 +7,8 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { ndjsonChunks } from '../../libs/shared/src/corpus/ndjson-chunks.js';
 import { TERMINAL_STATES } from '../../libs/shared/src/jobs/job-record.js';
+import type { JobView } from '../../libs/shared/src/jobs/job-view.js';
 import { API_ENTRY, startApp, WORKER_ENTRY, type AppProcess } from './app-process.js';
-import type { JobView, ResultLine } from './jobs-client.js';
 import { freePort, startRedis, type RedisHandle } from './redis-server.js';
 
 /**
@@ -23,6 +23,14 @@ export const sha256Hex = (text: string): string => createHash('sha256').update(t
 export const MODEL_DIR = resolve(import.meta.dirname, '../../.cache/models');
 export const TINY_EMBED = 'shardwise-random/bert-tiny-embed';
 export const MINILM_EMBED = 'shardwise-random/bert-minilm-embed';
+
+export type { JobView };
+
+/** One line of GET /v1/jobs/:id/results. */
+export type ResultLine =
+  | { id: string; index: number; embedding: number[]; truncated?: boolean }
+  | { id: string; index: number; label: string; score: number; scores: Record<string, number>; truncated?: boolean }
+  | { id: string; index: number; error: { code: string; message: string } };
 
 export interface StackOptions {
   prefix?: string;

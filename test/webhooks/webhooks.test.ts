@@ -4,8 +4,8 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobStore } from '../../libs/shared/src/index.js';
 import { signWebhook, verifyWebhook } from '../../libs/shared/src/webhooks/webhook-contract.js';
-import { submitNdjson } from '../support/jobs-client.js';
 import { EMBED_MODEL, sleep, startStack, until, type Stack } from '../events/stack.js';
+import { postNdjson } from '../support/stack.js';
 
 const SECRET = 'whsec_test_0123456789';
 
@@ -105,7 +105,7 @@ describe('job webhooks', () => {
   it('calls the webhook once when a job is cancelled (callback_url as a query parameter)', async () => {
     const path = '/cancelled';
     const items = Array.from({ length: 3000 }, (_, i) => ({ text: `a text to embed, number ${i}` }));
-    const answer = await submitNdjson(base, { task: 'embed', model: EMBED_MODEL, callback_url: `${receiver.base}${path}` }, items);
+    const answer = await postNdjson(base, { task: 'embed', model: EMBED_MODEL, callback_url: `${receiver.base}${path}` }, items);
     expect(answer.status, JSON.stringify(answer.body)).toBe(202);
     const id = answer.body.id as string;
     const cancel = await fetch(`${base}/v1/jobs/${id}/cancel`, { method: 'POST' });
@@ -125,7 +125,7 @@ describe('job webhooks', () => {
   it('calls the webhook when a job fails', async () => {
     const path = '/failed';
     const long = 'incomprehensibilities '.repeat(200);
-    const answer = await submitNdjson(base, { task: 'embed', model: EMBED_MODEL, truncate: 'false', callback_url: `${receiver.base}${path}` }, [{ text: long }, { text: long }]);
+    const answer = await postNdjson(base, { task: 'embed', model: EMBED_MODEL, truncate: 'false', callback_url: `${receiver.base}${path}` }, [{ text: long }, { text: long }]);
     expect(answer.status).toBe(202);
     await until('the failure webhook', () => receiver.to(path).length >= 1, 30_000);
     const call = receiver.to(path)[0]!;
@@ -139,7 +139,7 @@ describe('job webhooks', () => {
     const outbox = jobs.keys.webhookOutbox();
     try {
       // A normal job: its webhook is queued by the worker that finished it, which empties its outbox entry.
-      const seed = await submitNdjson(base, { task: 'embed', model: EMBED_MODEL, callback_url: `${receiver.base}/seed` }, [{ text: 'seed' }]);
+      const seed = await postNdjson(base, { task: 'embed', model: EMBED_MODEL, callback_url: `${receiver.base}/seed` }, [{ text: 'seed' }]);
       const seedId = seed.body.id as string;
       await until('the seed webhook', () => receiver.to('/seed').length >= 1, 30_000);
       await until('the seed outbox entry to go', async () => (await redis.zscore(outbox, seedId)) === null, 5_000);
@@ -161,7 +161,7 @@ describe('job webhooks', () => {
       expect(JSON.parse(calls[0]!.body)).toMatchObject({ id, state: 'completed', counts: { total: record.total, succeeded: 1 } });
       expect(await redis.zscore(outbox, id)).toBeNull();
       // Jobs without a callback_url never enter the outbox.
-      const quiet = await submitNdjson(base, { task: 'embed', model: EMBED_MODEL }, [{ text: 'no hook' }]);
+      const quiet = await postNdjson(base, { task: 'embed', model: EMBED_MODEL }, [{ text: 'no hook' }]);
       await until('the quiet job to complete', async () => (await state(quiet.body.id as string)) === 'completed', 30_000);
       expect(await redis.zcard(outbox)).toBe(0);
     } finally {
@@ -171,7 +171,7 @@ describe('job webhooks', () => {
 
   it('sends nothing for jobs without a callback_url', async () => {
     const before = receiver.calls.length;
-    const answer = await submitNdjson(base, { task: 'embed', model: EMBED_MODEL }, [{ text: 'quiet' }]);
+    const answer = await postNdjson(base, { task: 'embed', model: EMBED_MODEL }, [{ text: 'quiet' }]);
     await until('the job to complete', async () => (await state(answer.body.id as string)) === 'completed', 30_000);
     await sleep(300);
     expect(receiver.calls.length).toBe(before);
@@ -187,7 +187,7 @@ describe('job webhooks', () => {
       expect(response.status, String(callback)).toBe(400);
       expect(await response.json()).toMatchObject({ error: { code: 'INVALID_OPTION', field: 'callback_url' } });
     }
-    const ndjson = await submitNdjson(base, { task: 'embed', callback_url: 'javascript:alert(1)' }, [{ text: 'x' }]);
+    const ndjson = await postNdjson(base, { task: 'embed', callback_url: 'javascript:alert(1)' }, [{ text: 'x' }]);
     expect(ndjson.status).toBe(400);
     expect(ndjson.body).toMatchObject({ error: { code: 'INVALID_OPTION', field: 'callback_url' } });
   });
