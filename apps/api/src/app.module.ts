@@ -11,6 +11,7 @@ import { MetricsModule } from './metrics/metrics.module.js';
 import { ModelsModule } from './models/models.module.js';
 import { OpenAIModule } from './openai/openai.module.js';
 import { RedisModule } from './redis/redis.module.js';
+import { StorageModule } from './storage/storage.module.js';
 
 /** The API: producer side only. No BullMQ Worker or @Processor is part of this graph. */
 @Module({})
@@ -18,7 +19,7 @@ export class AppModule {
   static forRoot(env: ApiEnv): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(env), MetricsModule, HttpModule, RedisModule, AuthModule, NotificationsModule, ModelsModule, JobsModule, EventsModule, HealthModule, OpenAIModule],
+      imports: [ConfigModule.forRoot(env), MetricsModule, HttpModule, RedisModule, StorageModule, AuthModule, NotificationsModule, ModelsModule, JobsModule, EventsModule, HealthModule, OpenAIModule],
     };
   }
 }

@@ -11,7 +11,7 @@ import { CancelSignalsService } from './shards/cancel-signals.service.js';
 import { ShardConsumerService } from './shards/shard-consumer.service.js';
 import { ShardFailureService } from './shards/shard-failure.service.js';
 import { ShardProcessorService } from './shards/shard-processor.service.js';
-import { jobStoreProvider, resultStoreProvider } from './stores/stores.providers.js';
+import { jobStoreProvider, objectStoreProvider, resultStoreProvider } from './stores/stores.providers.js';
 import { JobNotifierService } from './webhooks/job-notifier.service.js';
 import { WebhookConsumerService } from './webhooks/webhook-consumer.service.js';
 
@@ -32,6 +32,7 @@ export class WorkerModule {
         RedisService,
         WorkerMetricsService,
         jobStoreProvider,
+        objectStoreProvider,
         resultStoreProvider,
         overrides.pool === undefined ? inferencePoolProvider : { provide: INFERENCE_POOL, useValue: overrides.pool },
         ModelService,

@@ -9,6 +9,8 @@ export interface TenantLimits {
   ratePerSecond: number;
   rateBurst: number;
   maxConcurrentJobs: number;
+  /** Texts of the tenant's unfinished jobs not yet done (admission budget). */
+  maxQueuedTexts: number;
 }
 
 interface KeyEntry {
@@ -25,6 +27,7 @@ const fileEntrySchema = z
     key_sha256: z.string().regex(SHA256_HEX, 'the SHA-256 of the key as 64 hex digits (npm run keys:create prints it)'),
     rate_per_second: z.number().min(0).optional(),
     max_concurrent_jobs: z.number().int().min(0).optional(),
+    max_queued_texts: z.number().int().min(0).optional(),
   })
   .strict();
 const fileSchema = z.array(fileEntrySchema);
@@ -35,6 +38,7 @@ export interface ApiKeySources {
   RATE_LIMIT_PER_SECOND: number;
   RATE_LIMIT_BURST: number;
   MAX_CONCURRENT_JOBS: number;
+  TENANT_MAX_QUEUED_TEXTS: number;
 }
 
 /** SHA-256 of a presented key, the form keys are stored and compared in. */
@@ -79,7 +83,7 @@ export class ApiKeyRegistry {
   private static read(env: ApiKeySources): KeySet {
     const problems: string[] = [];
     const entries: KeyEntry[] = [];
-    const overrides = new Map<string, { rate?: number; jobs?: number }>();
+    const overrides = new Map<string, { rate?: number; jobs?: number; texts?: number }>();
     const add = (where: string, tenant: string, hex: string) => {
       const digest = Buffer.from(hex.toLowerCase(), 'hex');
       if (entries.some((e) => e.digest.equals(digest))) problems.push(`${where}: the same key hash is listed twice`);
@@ -104,6 +108,7 @@ export class ApiKeyRegistry {
             for (const [field, value, key] of [
               ['rate_per_second', entry.rate_per_second, 'rate'],
               ['max_concurrent_jobs', entry.max_concurrent_jobs, 'jobs'],
+              ['max_queued_texts', entry.max_queued_texts, 'texts'],
             ] as const) {
               if (value === undefined) continue;
               if (known[key] !== undefined && known[key] !== value) problems.push(`API_KEYS_FILE entry ${i}: ${field} of tenant "${entry.tenant}" differs from an earlier entry`);
@@ -132,11 +137,11 @@ export class ApiKeyRegistry {
     if (problems.length > 0) throw new ConfigError(problems);
 
     const burst = (rate: number) => (env.RATE_LIMIT_BURST > 0 ? env.RATE_LIMIT_BURST : Math.max(1, 2 * rate));
-    const defaults: TenantLimits = { ratePerSecond: env.RATE_LIMIT_PER_SECOND, rateBurst: burst(env.RATE_LIMIT_PER_SECOND), maxConcurrentJobs: env.MAX_CONCURRENT_JOBS };
+    const defaults: TenantLimits = { ratePerSecond: env.RATE_LIMIT_PER_SECOND, rateBurst: burst(env.RATE_LIMIT_PER_SECOND), maxConcurrentJobs: env.MAX_CONCURRENT_JOBS, maxQueuedTexts: env.TENANT_MAX_QUEUED_TEXTS };
     const limits = new Map<string, TenantLimits>();
     for (const [tenant, o] of overrides) {
       const rate = o.rate ?? defaults.ratePerSecond;
-      limits.set(tenant, { ratePerSecond: rate, rateBurst: burst(rate), maxConcurrentJobs: o.jobs ?? defaults.maxConcurrentJobs });
+      limits.set(tenant, { ratePerSecond: rate, rateBurst: burst(rate), maxConcurrentJobs: o.jobs ?? defaults.maxConcurrentJobs, maxQueuedTexts: o.texts ?? defaults.maxQueuedTexts });
     }
     return { entries, limits, defaults };
   }

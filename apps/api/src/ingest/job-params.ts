@@ -1,6 +1,6 @@
 import { InputError, type JobOptions } from '../../../../libs/shared/src/index.js';
 import { resolveTask, UnknownTaskError, type TaskName } from '../../../../libs/models/src/index.js';
-import { assertPlainJson, forbiddenKey } from './json-guard.js';
+import { assertPlainJson, forbiddenKey } from '../../../../libs/shared/src/index.js';
 import { checkCallbackUrl } from '../../../../libs/shared/src/webhooks/webhook-contract.js';
 
 /** What a submission asks for, validated before any input is read. */

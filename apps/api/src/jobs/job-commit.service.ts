@@ -1,12 +1,21 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { JobStore, type JobRecord, type ShardPayload } from '../../../../libs/shared/src/index.js';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import {
+  jobManifestKey,
+  jobPrefix,
+  JobStore,
+  OBJECT_STORE,
+  type JobManifest,
+  type JobRecord,
+  type ObjectStore,
+  type ShardPayload,
+} from '../../../../libs/shared/src/index.js';
 import { AdmissionService } from '../auth/admission.service.js';
+import type { StoredInput } from '../ingest/input-sources.js';
 import { ShardQueueRepository } from '../redis/shard-queue.repository.js';
-import type { IngestTarget } from './job-ingest.js';
+import type { IngestTarget, IngestTotals } from './job-ingest.js';
 
-/** addBulk groups: ~50 shards, and no more payload than this in memory at once. */
-const GROUP_SHARDS = 50;
-const GROUP_BYTES = 8 * 1024 * 1024;
+/** addBulk groups: shard references are a few hundred bytes, so a group is well under a megabyte. */
+const GROUP_SHARDS = 500;
 
 export interface AcceptedJob extends IngestTarget {
   /** tenantOf(req) of the submission: the job is its tenant's alone. */
@@ -19,57 +28,74 @@ export interface AcceptedJob extends IngestTarget {
   priority?: number;
 }
 
-/** Turns a fully validated, staged upload into a job record plus queued shards, all or nothing. */
+/** Turns a fully validated, stored upload into a job record plus queued shard references, all or nothing. */
 @Injectable()
 export class JobCommitService {
   private readonly logger = new Logger(JobCommitService.name);
 
   constructor(
+    @Inject(OBJECT_STORE) private readonly objects: ObjectStore,
     private readonly jobs: JobStore,
     private readonly queue: ShardQueueRepository,
     private readonly admission: AdmissionService,
   ) {}
 
   /**
-   * The record goes first (state queued) so a worker never meets a shard without its job; the
-   * shards follow in addBulk groups read back from staging. Any failure removes what was
-   * enqueued and the record, and rethrows.
+   * The manifest goes to the store, then the record (state queued) so a worker never meets a shard
+   * without its job; the shards follow in addBulk groups. Admission is decided atomically with the
+   * record's creation. Any failure removes what was enqueued, the record and the manifest, and rethrows;
+   * the caller removes the input object.
    */
-  async commit(job: AcceptedJob, totals: { total: number; shards: number; estTokens?: number }): Promise<JobRecord> {
+  async commit(job: AcceptedJob & { input: StoredInput; ownsInput: boolean }, totals: IngestTotals): Promise<JobRecord> {
     const record = newRecord(job, totals);
-    // Counted in the queue-wide backlog from here; delete() below takes it out again on failure.
-    // Admission (tenant's unfinished jobs, backlog budget) is decided atomically with the creation.
-    const verdict = await this.jobs.create(record, { tokens: totals.estTokens ?? 0 }, this.admission.limitsOf(record.tenant));
-    if (verdict !== 'OK') throw this.admission.refusal(verdict, record.tenant);
+    const manifest: JobManifest = { v: 1, counts: totals.plan.counts() };
+    await this.objects.put(jobManifestKey(job.jobId), Buffer.from(JSON.stringify(manifest)));
     let attempted = 0;
+    let created = false;
     try {
+      // Counted in the queue-wide backlog from here; delete() below takes it out again on failure.
+      const verdict = await this.jobs.create(record, { tokens: totals.estTokens }, this.admission.limitsOf(record.tenant));
+      if (verdict.verdict !== 'OK') throw await this.admission.refusal(verdict, totals.total);
+      created = true;
       let group: ShardPayload[] = [];
-      let groupBytes = 0;
-      for (let shard = 0; shard < totals.shards; shard++) {
-        const staged = await this.jobs.takeStagedShard(job.jobId, shard);
-        if (staged === null) throw new Error(`staged shard ${shard} of ${job.jobId} is missing (staging expired?)`);
-        group.push(JSON.parse(staged) as ShardPayload);
-        groupBytes += staged.length;
-        if (group.length >= GROUP_SHARDS || groupBytes >= GROUP_BYTES || shard === totals.shards - 1) {
+      for (let shard = 0; shard < totals.plan.length; shard++) {
+        const planned = totals.plan.at(shard);
+        group.push({
+          v: 2,
+          jobId: job.jobId,
+          shard,
+          start: planned.start,
+          count: planned.count,
+          task: job.task,
+          modelId: job.modelId,
+          options: job.options,
+          input: { ...job.input, ...planned.range },
+          estTokens: planned.estTokens,
+        });
+        if (group.length >= GROUP_SHARDS || shard === totals.plan.length - 1) {
           // Counted before the call: a group that failed halfway may be partly in the queue.
           attempted = shard + 1;
           await this.queue.addShards(group, job.priority);
           group = [];
-          groupBytes = 0;
         }
       }
     } catch (error) {
-      await this.queue.removeShards(job.jobId, attempted).catch(() => 0);
-      await this.jobs.delete(job.jobId, record.tenant).catch((e: unknown) => {
-        this.logger.warn(`could not delete the record of ${job.jobId}: ${(e as Error).message}`);
-      });
+      if (attempted > 0) await this.queue.removeShards(job.jobId, attempted).catch(() => 0);
+      if (created) {
+        await this.jobs.delete(job.jobId, record.tenant).catch((e: unknown) => {
+          this.logger.warn(`could not delete the record of ${job.jobId}: ${(e as Error).message}`);
+        });
+      }
+      // The manifest and anything else under the job's prefix (the input object, when it is the job's own).
+      if (!job.ownsInput) await this.objects.delete(jobManifestKey(job.jobId)).catch(() => undefined);
+      else await this.objects.deletePrefix(jobPrefix(job.jobId)).catch(() => undefined);
       throw error;
     }
     return record;
   }
 }
 
-function newRecord(job: AcceptedJob, totals: { total: number; shards: number }): JobRecord {
+function newRecord(job: AcceptedJob & { input: StoredInput }, totals: IngestTotals): JobRecord {
   return {
     id: job.jobId,
     tenant: job.tenant,
@@ -83,7 +109,7 @@ function newRecord(job: AcceptedJob, totals: { total: number; shards: number }):
     failed: 0,
     truncated: 0,
     tokens: 0,
-    shardsTotal: totals.shards,
+    shardsTotal: totals.plan.length,
     shardsDone: 0,
     shardsFailed: 0,
     dimensions: job.dimensions,
@@ -92,5 +118,6 @@ function newRecord(job: AcceptedJob, totals: { total: number; shards: number }):
     finishedAt: null,
     error: null,
     callbackUrl: job.callbackUrl ?? null,
+    inputKey: job.input.key,
   };
 }

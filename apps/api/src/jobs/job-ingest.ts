@@ -1,8 +1,7 @@
-import { DEFAULT_MAX_TOKENS, estimateShardTokens, InputError, type JobOptions, type JobStore, type ShardPayload } from '../../../../libs/shared/src/index.js';
+import { DEFAULT_MAX_TOKENS, estimateTokensOfBytes, InputError, type InputItem, type JobOptions } from '../../../../libs/shared/src/index.js';
 import type { TaskName } from '../../../../libs/models/src/index.js';
-import { backlogFull } from '../auth/admission.service.js';
-import type { InputItem } from '../ingest/input-item.js';
-import { ShardCutter, type ShardDraft, type ShardLimits } from '../ingest/shard-cutter.js';
+import { DuplicateIdDetector } from '../ingest/duplicate-ids.js';
+import { ShardPlanner, type ShardLimits, type ShardPlan } from '../ingest/shard-plan.js';
 
 export interface IngestTarget {
   jobId: string;
@@ -14,114 +13,96 @@ export interface IngestTarget {
 }
 
 export interface IngestLimits extends ShardLimits {
+  /** MAX_INPUTS_PER_JOB. */
   maxInputs: number;
-  /** ADMISSION_MAX_BACKLOG_BYTES: staging stops with 429 BACKLOG_FULL rather than pass it (0 or absent = no limit). */
-  maxBacklogBytes?: number;
 }
 
 /** How items are named in messages: NDJSON by physical line, JSON by index in `inputs`. */
 export type OriginStyle = 'line' | 'index';
 
+/** An item's id and where it came from, as the duplicate-id check reads them again. */
+export interface IdOrigin {
+  id: string;
+  origin: number;
+}
+
+export interface IngestTotals {
+  total: number;
+  plan: ShardPlan;
+  estTokens: number;
+}
+
 /**
- * One upload's path into staging: items are cut into shards and each full shard is written to
- * Redis (ids claimed, payload staged). Reading goes on while one shard is written, never while
- * two are: that backpressure keeps API memory flat (two shards at most). Nothing here is visible
- * to workers; the service enqueues on success.
+ * One upload's validation and sharding, in the same pass as the input object is written: items are
+ * planned into shards (byte ranges of the input object) and their ids checked for duplicates. What
+ * it keeps in memory does not grow with the texts: 48 bytes per shard and the duplicate-id filter
+ * (about 2 bytes per item, ids themselves go to a temp file). Nothing here touches Redis.
  */
 export class JobIngest {
-  private readonly cutter: ShardCutter;
-  /** The shard being written to Redis while the next one fills: at most one in flight. */
-  private inflight: Promise<void> = Promise.resolve();
-  /** Estimated tokens of the shards staged so far (for the backlog metrics). */
+  private readonly planner: ShardPlanner;
+  private readonly dupes = new DuplicateIdDetector();
+  private readonly maxTokens: number;
   private estTokens = 0;
 
   constructor(
-    private readonly target: IngestTarget,
+    target: IngestTarget,
     private readonly limits: IngestLimits,
     private readonly style: OriginStyle,
-    private readonly store: JobStore,
   ) {
-    this.cutter = new ShardCutter(limits);
+    this.planner = new ShardPlanner(limits);
+    this.maxTokens = target.maxTokens ?? DEFAULT_MAX_TOKENS;
   }
 
   /** Items accepted so far. */
   get count(): number {
-    return this.cutter.count;
+    return this.planner.itemCount;
   }
 
-  /** Shards that may have staging keys (for cleanup): every shard handed out, plus the one being filled. */
-  get stagingExtent(): number {
-    return this.cutter.shardsCut + 1;
-  }
-
-  async add(item: InputItem, origin: number): Promise<void> {
-    if (this.cutter.count >= this.limits.maxInputs) {
+  /**
+   * One valid item, from `origin` (line or index), whose line is bytes `[lineStart, lineEnd)` of the
+   * input object, at `position` within that line. Await the answer when it is a promise (the
+   * duplicate-id spill applying backpressure).
+   */
+  add(item: InputItem, origin: number, lineStart: number, lineEnd: number, position = 0): void | Promise<void> {
+    if (this.planner.itemCount >= this.limits.maxInputs) {
       throw new InputError(
         'TOO_MANY_INPUTS',
         `${this.name(origin)}: more than ${this.limits.maxInputs} inputs (MAX_INPUTS_PER_JOB); split the corpus into several jobs`,
         this.where(origin),
       );
     }
-    const closed = this.cutter.push(item, origin);
-    if (closed) await this.stageNext(closed);
-  }
-
-  /** Stages the last shard; returns the job's totals. */
-  async finish(): Promise<{ total: number; shards: number; estTokens: number }> {
-    const last = this.cutter.flush();
-    if (last) await this.stageNext(last);
-    await this.inflight;
-    if (this.cutter.count === 0) {
-      const what = this.style === 'line' ? 'the body has no non-blank lines' : 'field "inputs" is empty';
-      throw new InputError('EMPTY_CORPUS', `${what}; a job needs at least one input`, this.style === 'index' ? { field: 'inputs' } : {});
-    }
-    return { total: this.cutter.count, shards: this.cutter.shardsCut, estTokens: this.estTokens };
+    const bytes = Buffer.byteLength(item.text, 'utf8');
+    const tokens = estimateTokensOfBytes(bytes, this.maxTokens);
+    this.estTokens += tokens;
+    this.planner.add(bytes, tokens, lineStart, lineEnd, position);
+    return this.dupes.add(item.id);
   }
 
   /**
-   * Waits for any Redis write still in flight (so no staging key is written after cleanup) and
-   * returns its error: it concerns earlier input than an error found while reading on.
+   * After the last item: the job's totals and shard plan, or the first duplicate id as an InputError.
+   * `reread` replays every item's id and origin from the stored input; it runs only when the
+   * duplicate filter cannot rule duplicates out on its own.
    */
-  async settle(): Promise<unknown> {
-    return this.inflight.then(
-      () => undefined,
-      (error: unknown) => error,
-    );
-  }
-
-  /** Waits for the previous shard's write (surfacing its error), then starts this one's. */
-  private async stageNext(shard: ShardDraft): Promise<void> {
-    await this.inflight;
-    const write = this.stage(shard);
-    // Observed here so a failure is never unhandled; it is rethrown by the next await of inflight.
-    write.catch(() => undefined);
-    this.inflight = write;
-  }
-
-  private async stage(shard: ShardDraft): Promise<void> {
-    const entries = shard.items.map((item, i) => ({ id: item.id, line: shard.origins[i] as number }));
-    const duplicate = await this.store.claimIds(this.target.jobId, entries);
-    if (duplicate) {
+  async finish(reread: () => AsyncIterable<IdOrigin>): Promise<IngestTotals> {
+    const plan = this.planner.finish();
+    if (this.count === 0) {
+      const what = this.style === 'line' ? 'the body has no non-blank lines' : 'field "inputs" is empty';
+      throw new InputError('EMPTY_CORPUS', `${what}; a job needs at least one input`, this.style === 'index' ? { field: 'inputs' } : {});
+    }
+    const duplicate = await this.dupes.finish(reread);
+    if (duplicate !== null) {
       throw new InputError(
         'DUPLICATE_ID',
-        `${this.name(duplicate.line)}: duplicate id ${JSON.stringify(duplicate.id)} (already used by ${this.name(duplicate.firstLine)})`,
-        { ...this.where(duplicate.line), field: 'id' },
+        `${this.name(duplicate.origin)}: duplicate id ${JSON.stringify(duplicate.id)} (already used by ${this.name(duplicate.firstOrigin)})`,
+        { ...this.where(duplicate.origin), field: 'id' },
       );
     }
-    const payload: ShardPayload = {
-      v: 1,
-      jobId: this.target.jobId,
-      shard: shard.index,
-      start: shard.start,
-      task: this.target.task,
-      modelId: this.target.modelId,
-      options: this.target.options,
-      items: shard.items,
-      estTokens: estimateShardTokens(shard.items, this.target.maxTokens ?? DEFAULT_MAX_TOKENS),
-    };
-    const staged = await this.store.stageShard(this.target.jobId, shard.index, JSON.stringify(payload), this.limits.maxBacklogBytes ?? 0);
-    if (!staged) throw backlogFull(this.limits.maxBacklogBytes ?? 0);
-    this.estTokens += payload.estTokens ?? 0;
+    return { total: this.count, plan, estTokens: this.estTokens };
+  }
+
+  /** Removes the duplicate check's temp file; call on every path. */
+  async dispose(): Promise<void> {
+    await this.dupes.dispose();
   }
 
   private name(origin: number): string {

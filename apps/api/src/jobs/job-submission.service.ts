@@ -1,5 +1,15 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { InputError, JobStore, type JobRecord } from '../../../../libs/shared/src/index.js';
+import {
+  InputError,
+  jobInputKey,
+  JobStore,
+  OBJECT_STORE,
+  toInputItem,
+  type InputItem,
+  type JobRecord,
+  type NdjsonLine,
+  type ObjectStore,
+} from '../../../../libs/shared/src/index.js';
 import { AdmissionService } from '../auth/admission.service.js';
 import type { ApiKeyRegistry } from '../auth/api-keys.js';
 import { API_KEYS } from '../auth/auth.tokens.js';
@@ -7,19 +17,25 @@ import { tenantOf } from '../auth/tenant.js';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
 import { ApiError } from '../http/api-error.js';
 import type { ApiRequest } from '../http/request.types.js';
-import { parseNdjsonItem, toInputItem } from '../ingest/input-item.js';
+import { ItemsSource, NdjsonBodySource, rereadIds, StoredObjectSource, type InputSource, type StoredInput } from '../ingest/input-sources.js';
 import { paramsFromBody, paramsFromQuery, type JobParams } from '../ingest/job-params.js';
-import { readNdjsonLines } from '../ingest/ndjson-line-reader.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { ModelCatalogRepository } from '../models/model-catalog.repository.js';
+import { CorpusReferenceService } from './corpus-reference.service.js';
 import { newJobId } from './job-id.js';
 import { JobCommitService, type AcceptedJob } from './job-commit.service.js';
-import { JobIngest, type OriginStyle } from './job-ingest.js';
+import { JobIngest } from './job-ingest.js';
 import { bodyKind } from './media-type.js';
 
+/** Fields of a JSON job body that name its corpus; exactly one is given. */
+const CORPUS_FIELDS = ['inputs', 'input_file_id', 'input_object'] as const;
+
 /**
- * Accepts a job whole or not at all: inputs are validated and staged shard by shard while the body
- * is read, and only a fully valid upload creates the job record and enqueues its shards.
+ * Accepts a job whole or not at all. Its corpus is stored once, as one object in the object store,
+ * in the same pass that validates it and plans its shards (byte ranges of that object); only a fully
+ * valid upload creates the job record and enqueues its shards, which are references of a few hundred
+ * bytes. A job may also run on an object already in the store (an uploaded file or a path), which is
+ * read to validate it and never copied.
  */
 @Injectable()
 export class JobSubmissionService {
@@ -27,11 +43,13 @@ export class JobSubmissionService {
 
   constructor(
     @Inject(API_ENV) private readonly env: ApiEnv,
+    @Inject(OBJECT_STORE) private readonly objects: ObjectStore,
     private readonly jobs: JobStore,
     private readonly committer: JobCommitService,
     private readonly catalog: ModelCatalogRepository,
     private readonly metrics: MetricsService,
     private readonly admission: AdmissionService,
+    private readonly corpora: CorpusReferenceService,
     @Inject(API_KEYS) private readonly keys: ApiKeyRegistry,
   ) {}
 
@@ -46,14 +64,28 @@ export class JobSubmissionService {
   }
 
   /**
-   * The seam for other front ends (the OpenAI-compatible batch and embeddings routes): the same
-   * model resolution, staging, sharding, duplicate-id checks and all-or-nothing commit as
-   * POST /v1/jobs, for items the caller reads from elsewhere and adds with `ingest.add(item, origin)`.
+   * Items in memory (the synchronous /v1/embeddings routes): the same model resolution, sharding,
+   * duplicate-id checks and all-or-nothing commit as POST /v1/jobs. Item i gets id String(i).
    * `priority` is the BullMQ priority of the shards (SHARD_PRIORITY; batch when absent).
    */
-  async submitItems(params: JobParams, style: OriginStyle, feed: (ingest: JobIngest) => Promise<void>, priority?: number, tenant?: string): Promise<JobRecord> {
-    // tenant: tenantOf(req). Optional only so callers written before auth keep working while it is off.
-    return this.run({ ...(await this.prepare(params, this.keys.tenantArg(tenant))), priority }, style, feed);
+  async submitTexts(params: JobParams, texts: readonly string[], priority: number | undefined, tenant: string | undefined): Promise<JobRecord> {
+    const job = await this.prepare(params, this.keys.tenantArg(tenant));
+    const source = new ItemsSource(this.objects, jobInputKey(job.jobId), texts.length, (index) => ({ id: String(index), text: texts[index] as string }));
+    return this.run({ ...job, priority }, source);
+  }
+
+  /**
+   * A job over an object already in the store (an OpenAI batch's input file): `parseLine` validates
+   * each line and gives its items, and may throw InputError naming the line. Nothing is copied.
+   */
+  async submitStored(
+    params: JobParams,
+    input: StoredInput,
+    parseLine: (line: NdjsonLine, index: number, out: InputItem[]) => void,
+    tenant: string | undefined,
+  ): Promise<JobRecord> {
+    const job = await this.prepare(params, this.keys.tenantArg(tenant));
+    return this.run(job, new StoredObjectSource(this.objects, input, this.env.MAX_LINE_BYTES, parseLine));
   }
 
   private async submitJson(body: unknown, tenant: string): Promise<JobRecord> {
@@ -62,17 +94,23 @@ export class JobSubmissionService {
       throw new InputError('INVALID_INPUT', 'the request body must be a JSON object with "task" and "inputs"');
     }
     const request = body as Record<string, unknown>;
-    const job = await this.prepare(paramsFromBody(request), tenant);
-    const inputs = request.inputs;
+    const named = CORPUS_FIELDS.filter((field) => request[field] !== undefined);
+    if (named.length !== 1) {
+      const problem = named.length === 0 ? 'none is given' : `${named.map((f) => `"${f}"`).join(' and ')} are both given`;
+      throw new InputError('INVALID_INPUT', `a job names its corpus with exactly one of "inputs", "input_file_id" or "input_object"; ${problem}`, { field: named[1] ?? 'inputs' });
+    }
+    const { inputs, input_file_id: fileId, input_object: objectPath, ...rest } = request;
+    const job = await this.prepare(paramsFromBody(rest), tenant);
+    if (fileId !== undefined || objectPath !== undefined) {
+      const reference = await this.corpora.resolve({ fileId, objectPath }, tenant);
+      return this.run(job, new StoredObjectSource(this.objects, reference.input, this.env.MAX_LINE_BYTES, undefined, reference.missing), reference);
+    }
     if (!Array.isArray(inputs)) throw new InputError('INVALID_INPUT', 'field "inputs" must be an array', { field: 'inputs' });
     if (inputs.length > this.env.MAX_INPUTS_PER_JOB) {
       throw new InputError('TOO_MANY_INPUTS', `${inputs.length} inputs; at most ${this.env.MAX_INPUTS_PER_JOB} per job (MAX_INPUTS_PER_JOB)`, { field: 'inputs' });
     }
-    return this.run(job, 'index', async (ingest) => {
-      for (let index = 0; index < inputs.length; index++) {
-        await ingest.add(toInputItem(inputs[index], index, { kind: 'index', index }), index);
-      }
-    });
+    const source = new ItemsSource(this.objects, jobInputKey(job.jobId), inputs.length, (index) => toInputItem(inputs[index], index, { kind: 'index', index }));
+    return this.run(job, source);
   }
 
   private async submitNdjson(req: ApiRequest, tenant: string): Promise<JobRecord> {
@@ -82,19 +120,12 @@ export class JobSubmissionService {
     }
     // Parameters are checked before a byte of the body is read.
     const job = await this.prepare(paramsFromQuery(req.query), tenant);
-    return this.run(
-      job,
-      'line',
-      async (ingest) => {
-        // destroyOnReturn: false keeps the socket when input is refused halfway, so the error still reaches the client.
-        const body = req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>;
-        for await (const { line, text } of readNdjsonLines(body, this.env.MAX_LINE_BYTES)) {
-          await ingest.add(parseNdjsonItem(text, line, ingest.count), line);
-        }
-        if (!req.complete) throw clientGone();
-      },
-      req,
-    );
+    // destroyOnReturn: false keeps the socket when input is refused halfway, so the error still reaches the client.
+    const body = req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>;
+    const source = new NdjsonBodySource(this.objects, jobInputKey(job.jobId), body, this.env.MAX_LINE_BYTES, () => {
+      if (!req.complete) throw clientGone();
+    });
+    return this.run(job, source, undefined, req);
   }
 
   private async prepare(params: JobParams, tenant: string): Promise<AcceptedJob> {
@@ -117,32 +148,30 @@ export class JobSubmissionService {
     };
   }
 
-  private async run(job: AcceptedJob, style: OriginStyle, feed: (ingest: JobIngest) => Promise<void>, req?: ApiRequest): Promise<JobRecord> {
-    // Admission first (429 TOO_MANY_JOBS / BACKLOG_FULL): nothing is read or staged for a job that would be refused.
+  /**
+   * Admission, then one pass over the corpus (validated, planned, stored), then the commit. On any
+   * failure what was written is removed: no record, no shard, no input object. `pin` keeps a shared
+   * input (an uploaded file) from being deleted while the job needs it.
+   */
+  private async run(job: AcceptedJob, source: InputSource, pin?: { pin(jobId: string): Promise<void>; unpin(jobId: string): Promise<void> }, req?: ApiRequest): Promise<JobRecord> {
+    // Admission first (429 TOO_MANY_JOBS / BACKLOG_FULL): nothing is read or stored for a job that would be refused.
     await this.admission.precheck(job.tenant);
-    const limits = {
-      maxTexts: this.env.SHARD_MAX_TEXTS,
-      maxBytes: this.env.SHARD_MAX_BYTES,
-      maxInputs: this.env.MAX_INPUTS_PER_JOB,
-      maxBacklogBytes: this.admission.limitsOf(job.tenant).maxBacklogBytes,
-    };
-    const ingest = new JobIngest(job, limits, style, this.jobs);
+    const limits = { maxTexts: this.env.SHARD_MAX_TEXTS, maxBytes: this.env.SHARD_MAX_BYTES, maxInputs: this.env.MAX_INPUTS_PER_JOB };
+    const ingest = new JobIngest(job, limits, source.style);
     const started = Date.now();
+    let accepted = false;
     try {
-      try {
-        await feed(ingest);
-      } catch (error) {
-        // A failed shard write concerns earlier input than what was being read: report that one.
-        throw (await ingest.settle()) ?? error;
-      }
-      const totals = await ingest.finish();
+      await pin?.pin(job.jobId);
+      const input = await source.feed(ingest);
+      const totals = await ingest.finish(() => rereadIds(this.objects, input, source.style));
       const read = Date.now();
-      const record = await this.committer.commit(job, totals);
+      const record = await this.committer.commit({ ...job, input, ownsInput: source.owned }, totals);
+      accepted = true;
       this.metrics.jobsSubmitted.inc({ task: job.task });
       this.metrics.textsSubmitted.inc({ task: job.task }, totals.total);
-      this.metrics.shardsEnqueued.inc({ task: job.task }, totals.shards);
+      this.metrics.shardsEnqueued.inc({ task: job.task }, totals.plan.length);
       this.logger.log(
-        `job ${job.jobId} accepted: ${job.task} with ${job.modelId}, ${totals.total} inputs in ${totals.shards} shards ` +
+        `job ${job.jobId} accepted: ${job.task} with ${job.modelId}, ${totals.total} inputs in ${totals.plan.length} shards from ${input.key} ` +
           `(read ${read - started} ms, enqueued ${Date.now() - read} ms)`,
       );
       return record;
@@ -150,11 +179,13 @@ export class JobSubmissionService {
       if (req && !req.complete && !(error instanceof InputError) && (req.destroyed || req.readableAborted)) throw clientGone();
       throw error;
     } finally {
-      await ingest.settle();
-      // Staged copies are no longer needed either way: enqueued on success, refused otherwise.
-      await this.jobs.dropStaging(job.jobId, ingest.stagingExtent).catch((error: unknown) => {
-        this.logger.warn(`could not drop staging of ${job.jobId} (it expires on its own): ${(error as Error).message}`);
-      });
+      await ingest.dispose();
+      if (!accepted) {
+        await source.discard().catch((error: unknown) => {
+          this.logger.warn(`could not remove the input of refused job ${job.jobId} (the store janitor will): ${(error as Error).message}`);
+        });
+        await pin?.unpin(job.jobId).catch(() => undefined);
+      }
     }
   }
 }

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ModelsModule } from '../models/models.module.js';
+import { CorpusReferenceService } from './corpus-reference.service.js';
 import { JobCommitService } from './job-commit.service.js';
 import { JobSubmissionService } from './job-submission.service.js';
 import { JobsController } from './jobs.controller.js';
@@ -10,7 +11,7 @@ import { ResultsService } from './results.service.js';
 @Module({
   imports: [ModelsModule],
   controllers: [JobsController, ResultsController],
-  providers: [JobSubmissionService, JobCommitService, JobsService, ResultsService],
+  providers: [JobSubmissionService, JobCommitService, CorpusReferenceService, JobsService, ResultsService],
   // For the OpenAI-compatible routes, which submit, cancel and read jobs through the same services.
   exports: [JobSubmissionService, JobsService, ResultsService],
 })

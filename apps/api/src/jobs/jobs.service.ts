@@ -1,5 +1,6 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { JobStore, type JobRecord } from '../../../../libs/shared/src/index.js';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { JobStore, TERMINAL_STATES, type JobRecord } from '../../../../libs/shared/src/index.js';
+import { FileCatalog } from '../storage/file-catalog.repository.js';
 import type { ApiKeyRegistry } from '../auth/api-keys.js';
 import { API_KEYS } from '../auth/auth.tokens.js';
 import { ApiError, jobNotFound } from '../http/api-error.js';
@@ -11,7 +12,7 @@ import { JobNotificationsService } from '../events/job-notifications.service.js'
 export const MAX_PAGE_SIZE = 100;
 
 @Injectable()
-export class JobsService {
+export class JobsService implements OnModuleInit {
   private readonly logger = new Logger(JobsService.name);
 
   constructor(
@@ -20,7 +21,16 @@ export class JobsService {
     private readonly cancelChannel: CancelChannelRepository,
     private readonly notifications: JobNotificationsService,
     @Inject(API_KEYS) private readonly keys: ApiKeyRegistry,
+    private readonly files: FileCatalog,
   ) {}
+
+  onModuleInit(): void {
+    // A job run on an uploaded file by reference reads it until the job ends.
+    this.files.registerUserCheck('job', async (id) => {
+      const state = await this.jobs.getState(id);
+      return state === null || TERMINAL_STATES.includes(state);
+    });
+  }
 
   /**
    * JOB_NOT_FOUND for unknown ids, for malformed ones (which never reach Redis) and for jobs of

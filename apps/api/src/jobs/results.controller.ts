@@ -1,7 +1,6 @@
 import { Controller, Get, Headers, Param, Query, Req, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiQuery, ApiResponse as ApiStatus, ApiTags } from '@nestjs/swagger';
 import { Shardwise } from '../docs/schemas.js';
-import type { JobRecord, ResultPart } from '../../../../libs/shared/src/index.js';
 import { tenantOf } from '../auth/tenant.js';
 import { ApiError } from '../http/api-error.js';
 import type { ApiRequest, ApiResponse } from '../http/request.types.js';
@@ -41,17 +40,11 @@ export class ResultsController {
     const binary = wantsBinary(format, accept);
     const job = await this.jobs.get(id, tenantOf(req));
     assertReadable(job.state, partial);
-    if (!binary) return this.sendNdjson(job, 'results', res);
+    if (!binary) return this.output.streamNdjson(job, 'results', res);
     if (job.task !== 'embed') {
       throw new ApiError('UNSUPPORTED_FORMAT', `format=${String(format ?? 'f32')} is only available for embed jobs; sentiment results are NDJSON`, 400, { field: 'format' });
     }
-    if (format === 'npy') return this.output.streamNpy(job, res);
-    const items = await this.output.writtenItemCount(job);
-    res.statusCode = 200;
-    res.setHeader('Content-Type', 'application/octet-stream');
-    if (job.dimensions !== null) res.setHeader('X-Embedding-Dimensions', String(job.dimensions));
-    res.setHeader('X-Item-Count', String(items));
-    await this.output.stream(job, 'embeddings', res);
+    await this.output.streamEmbeddings(job, format === 'npy' ? 'npy' : 'f32', res);
   }
 
   @ApiOperation({ summary: "The failed items' lines only" })
@@ -63,13 +56,7 @@ export class ResultsController {
   async getErrors(@Req() req: ApiRequest, @Param('id') id: string, @Query('partial') partial: unknown, @Res() res: ApiResponse): Promise<void> {
     const job = await this.jobs.get(id, tenantOf(req));
     assertReadable(job.state, partial);
-    await this.sendNdjson(job, 'errors', res);
-  }
-
-  private async sendNdjson(job: JobRecord, part: ResultPart, res: ApiResponse): Promise<void> {
-    res.statusCode = 200;
-    res.setHeader('Content-Type', 'application/x-ndjson');
-    await this.output.stream(job, part, res);
+    await this.output.streamNdjson(job, 'errors', res);
   }
 }
 

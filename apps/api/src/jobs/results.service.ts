@@ -1,102 +1,110 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { once } from 'node:events';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { RESULT_STORE, type JobRecord, type ResultPart, type ResultStore } from '../../../../libs/shared/src/index.js';
+import { ResultStore, type JobRecord, type ShardResult } from '../../../../libs/shared/src/index.js';
 import type { ApiResponse } from '../http/request.types.js';
 import { nanRows, npyHeader } from './npy.js';
 
 /** NaN rows are written in pieces of at most this many rows, so a failed shard never sits in memory whole. */
 const NAN_CHUNK_ROWS = 1024;
 
-/** Streams a job's shard files from the result store, in shard order, with backpressure. */
+/** Which shards of a job are written, with their item counts, as of one moment. */
+interface WrittenShards {
+  shards: Array<{ shard: number; items: number }>;
+  items: number;
+}
+
+/**
+ * Renders a job's stored shard results as the client asked, in shard order, one shard in memory at
+ * a time, with backpressure: NDJSON lines (the float formatting happens here, not on workers),
+ * or the little-endian float32 rows as raw f32 or .npy. Shards not written (still running, or
+ * cancelled) are skipped.
+ */
 @Injectable()
 export class ResultsService {
-  constructor(@Inject(RESULT_STORE) private readonly store: ResultStore) {}
+  constructor(private readonly store: ResultStore) {}
 
-  /** Items in the shards written so far, read from their summaries (the worker writes one per shard). */
-  async writtenItemCount(job: JobRecord): Promise<number> {
-    let items = 0;
-    for (let shard = 0; shard < job.shardsTotal; shard++) {
-      const summary = await this.store.readSummary(job.id, shard);
-      if (summary) items += summary.succeeded + summary.failed;
-    }
-    return items;
-  }
-
-  /**
-   * Pipes each written shard's part into the response and ends it. Shards not written (still
-   * running, failed, cancelled) are skipped. Stops quietly when the client goes away.
-   */
-  async stream(job: JobRecord, part: ResultPart, res: ApiResponse): Promise<void> {
-    for (let shard = 0; shard < job.shardsTotal; shard++) {
+  /** NDJSON: every result line, or only the error lines. Stops quietly when the client goes away. */
+  async streamNdjson(job: JobRecord, part: 'results' | 'errors', res: ApiResponse): Promise<void> {
+    res.statusCode = 200;
+    res.setHeader('Content-Type', 'application/x-ndjson');
+    for (const shard of await this.store.writtenShards(job.id)) {
       if (res.destroyed) return;
-      const source = await this.store.openShard(job.id, shard, part);
-      if (source && !(await pipeShard(source, res))) return;
+      const result = await this.store.readShard(job.id, shard);
+      if (result === null) continue;
+      if (!(await send(res, result.renderNdjson(part)))) return;
     }
     res.end();
   }
 
   /**
-   * Embeddings as a NumPy .npy file (`<f4`, shape `(items, dimensions)`): the header is computed
-   * from the shards written when the request came, and exactly those shards are streamed after it,
-   * so the header always matches the data even for `?partial=true` while shards keep landing.
-   * A written shard without an embeddings file (failed before its width was known) becomes NaN rows.
+   * Embeddings as rows of little-endian float32 (`format=f32`, or a NumPy .npy file with its header):
+   * the item count is taken from the shards written when the request came, and exactly those shards
+   * are streamed after it, so the count always matches the data even for `?partial=true` while
+   * shards keep landing. Failed items are NaN rows.
    */
-  async streamNpy(job: JobRecord, res: ApiResponse): Promise<void> {
-    const shards: Array<{ shard: number; items: number }> = [];
-    for (let shard = 0; shard < job.shardsTotal; shard++) {
-      const summary = await this.store.readSummary(job.id, shard);
-      if (summary) shards.push({ shard, items: summary.succeeded + summary.failed });
-    }
-    const items = shards.reduce((sum, s) => sum + s.items, 0);
-    const dims = job.dimensions ?? (await this.measureWidth(job, shards)) ?? 0;
-    const header = npyHeader(items, dims);
+  async streamEmbeddings(job: JobRecord, format: 'f32' | 'npy', res: ApiResponse): Promise<void> {
+    const written = await this.written(job);
+    const dims = job.dimensions ?? (await this.measureWidth(job, written)) ?? 0;
     res.statusCode = 200;
-    res.setHeader('Content-Type', 'application/x-npy');
-    res.setHeader('Content-Disposition', `attachment; filename="${job.id}.npy"`);
-    res.setHeader('Content-Length', String(header.length + items * dims * 4));
-    res.setHeader('X-Embedding-Dimensions', String(dims));
-    res.setHeader('X-Item-Count', String(items));
-    res.write(header);
+    if (dims > 0 || format === 'npy') res.setHeader('X-Embedding-Dimensions', String(dims));
+    res.setHeader('X-Item-Count', String(written.items));
+    if (format === 'npy') {
+      const header = npyHeader(written.items, dims);
+      res.setHeader('Content-Type', 'application/x-npy');
+      res.setHeader('Content-Disposition', `attachment; filename="${job.id}.npy"`);
+      res.setHeader('Content-Length', String(header.length + written.items * dims * 4));
+      res.write(header);
+    } else {
+      res.setHeader('Content-Type', 'application/octet-stream');
+      res.setHeader('Content-Length', String(written.items * dims * 4));
+    }
     if (dims > 0) {
-      for (const { shard, items: rows } of shards) {
+      for (const { shard, items } of written.shards) {
         if (res.destroyed) return;
-        const source = await this.store.openShard(job.id, shard, 'embeddings');
-        if (source) {
-          if (!(await pipeShard(source, res))) return;
+        const rows = (await this.store.readShard(job.id, shard))?.embeddingRows() ?? null;
+        if (rows !== null && rows.length === items * dims * 4) {
+          if (!(await send(res, rows))) return;
           continue;
         }
-        for (let done = 0; done < rows && !res.destroyed; done += NAN_CHUNK_ROWS) {
-          if (!res.write(nanRows(Math.min(NAN_CHUNK_ROWS, rows - done), dims))) await once(res, 'drain');
+        // Written without a known width (failed before its model loaded): NaN rows of the job's width.
+        for (let done = 0; done < items && !res.destroyed; done += NAN_CHUNK_ROWS) {
+          if (!(await send(res, nanRows(Math.min(NAN_CHUNK_ROWS, items - done), dims)))) return;
         }
       }
     }
     res.end();
   }
 
-  /** Width of a job whose record has none (Hub models): bytes of the first stored embeddings file over its rows. */
-  private async measureWidth(job: JobRecord, shards: ReadonlyArray<{ shard: number; items: number }>): Promise<number | null> {
-    for (const { shard, items } of shards) {
+  /** Written shards and their item counts: one listing of the store and the job's manifest. */
+  private async written(job: JobRecord): Promise<WrittenShards> {
+    const [shards, manifest] = await Promise.all([this.store.writtenShards(job.id), this.store.readManifest(job.id)]);
+    const out: WrittenShards = { shards: [], items: 0 };
+    for (const shard of shards) {
+      const items: number = manifest?.counts[shard] ?? (await this.store.readSummary(job.id, shard).then((s) => (s === null ? 0 : s.succeeded + s.failed)));
+      out.shards.push({ shard, items });
+      out.items += items;
+    }
+    return out;
+  }
+
+  /** Width of a job whose record has none (Hub models): the first written shard that knows it. */
+  private async measureWidth(job: JobRecord, written: WrittenShards): Promise<number | null> {
+    for (const { shard, items } of written.shards) {
       if (items === 0) continue;
-      const source = await this.store.openShard(job.id, shard, 'embeddings');
-      if (!source) continue;
-      let bytes = 0;
-      for await (const chunk of source) bytes += (chunk as Buffer).length;
-      return bytes / 4 / items;
+      const result: ShardResult | null = await this.store.readShard(job.id, shard);
+      const width = result?.header.width ?? 0;
+      if (width > 0) return width;
     }
     return null;
   }
 }
 
-/** Copies one shard's file into the response; false when the client went away mid-copy. */
-async function pipeShard(source: Readable, res: ApiResponse): Promise<boolean> {
-  try {
-    await pipeline(source, res, { end: false });
-    return true;
-  } catch (error) {
-    source.destroy();
-    if (res.destroyed) return false;
-    throw error;
+/** Writes with backpressure; false when the client went away. */
+async function send(res: ApiResponse, chunk: Buffer): Promise<boolean> {
+  if (res.destroyed) return false;
+  if (chunk.length === 0) return true;
+  if (!res.write(chunk)) {
+    await Promise.race([once(res, 'drain'), once(res, 'close')]);
   }
+  return !res.destroyed;
 }

@@ -4,7 +4,6 @@ import { ModelsModule } from '../models/models.module.js';
 import { BatchFinalizerService } from './batches/batch-finalizer.service.js';
 import { BatchesController } from './batches/batches.controller.js';
 import { BatchesService } from './batches/batches.service.js';
-import { FileStore } from './files/file-store.js';
 import { FilesController } from './files/files.controller.js';
 import { FilesService } from './files/files.service.js';
 import { InferenceController } from './inference/inference.controller.js';
@@ -22,6 +21,6 @@ import { OpenAIRecordsRepository } from './openai-records.repository.js';
 @Module({
   imports: [JobsModule, ModelsModule],
   controllers: [FilesController, BatchesController, InferenceController],
-  providers: [OpenAIRecordsRepository, FileStore, FilesService, BatchesService, BatchFinalizerService, SyncInferenceService, ShardWaiterService, OpenAIExceptionFilter],
+  providers: [OpenAIRecordsRepository, FilesService, BatchesService, BatchFinalizerService, SyncInferenceService, ShardWaiterService, OpenAIExceptionFilter],
 })
 export class OpenAIModule {}

@@ -1,6 +1,6 @@
 import { Logger, type Provider } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { assertNoEviction, createRedis, JobStore, LocalResultStore, REQUEST_REDIS_OPTIONS, RESULT_STORE } from '../../../../libs/shared/src/index.js';
+import { assertNoEviction, createRedis, JobStore, REQUEST_REDIS_OPTIONS } from '../../../../libs/shared/src/index.js';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
 import { logConnectionErrors } from './connection-errors.js';
 import { REDIS } from './redis.tokens.js';
@@ -49,5 +49,4 @@ async function connectRedis(env: ApiEnv): Promise<Redis> {
 export const redisProviders: Provider[] = [
   { provide: REDIS, inject: [API_ENV], useFactory: connectRedis },
   { provide: JobStore, inject: [REDIS, API_ENV], useFactory: (redis: Redis, env: ApiEnv) => new JobStore(redis, env.REDIS_PREFIX) },
-  { provide: RESULT_STORE, inject: [API_ENV], useFactory: (env: ApiEnv) => new LocalResultStore(env.RESULTS_DIR) },
 ];

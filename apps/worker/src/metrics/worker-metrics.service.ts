@@ -11,7 +11,7 @@ const OTHER_MODEL = 'other';
 const ERROR_CODE = /^[A-Z][A-Z0-9_]{0,47}$/;
 
 /** Stages of a shard timed by shardwise_worker_stage_seconds. */
-export type WorkerStage = 'queue' | 'tokenize' | 'inference' | 'write';
+export type WorkerStage = 'queue' | 'read' | 'tokenize' | 'inference' | 'write';
 /** Kinds of shardwise_worker_errors_total; all start at 0 so rate() has a series before the first error. */
 export const WORKER_ERROR_KINDS = ['shard_retry', 'shard_failed', 'shard_stalled', 'model_load', 'consumer', 'throughput_report'] as const;
 export type WorkerErrorKind = (typeof WORKER_ERROR_KINDS)[number];
@@ -74,7 +74,7 @@ export class WorkerMetricsService implements OnModuleInit {
   });
   private readonly stages = new Histogram({
     name: 'shardwise_worker_stage_seconds',
-    help: 'Seconds per shard in each stage: queue (enqueued to first pick-up), tokenize and inference (thread-seconds summed over inference threads), write (result files and counting)',
+    help: 'Seconds per shard in each stage: queue (enqueued to first pick-up), read (its input range from the object store, parsed), tokenize and inference (thread-seconds summed over inference threads), write (result files and counting)',
     labelNames: ['stage'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
     registers: [this.registry],

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import { JobStore, RESULT_STORE, shardPayloadSchema, type ResultStore, type ShardOutcome, type ShardPayload } from '../../../../libs/shared/src/index.js';
+import { JobStore, OBJECT_STORE, readShardItems, ResultStore, shardPayloadSchema, type ObjectStore, type ShardOutcome, type ShardPayload } from '../../../../libs/shared/src/index.js';
 import { WorkerMetricsService } from '../metrics/worker-metrics.service.js';
 import { isFinalFailure, salvageShardIdentity, type ShardJob } from './shard-job.js';
 import { buildFailedShardOutput } from './shard-output.js';
@@ -18,7 +18,8 @@ export class ShardFailureService {
 
   constructor(
     private readonly jobs: JobStore,
-    @Inject(RESULT_STORE) private readonly results: ResultStore,
+    private readonly results: ResultStore,
+    @Inject(OBJECT_STORE) private readonly objects: ObjectStore,
     private readonly metrics: WorkerMetricsService,
     // Progress events and webhooks; optional so hand-wired test harnesses can leave it out.
     @Optional() private readonly notifier?: JobNotifierService,
@@ -62,7 +63,7 @@ export class ShardFailureService {
     }
     const est = payload.estTokens ?? 0; // the shard's backlog estimate leaves with it
     const result =
-      stored !== null ? await this.jobs.completeShard(jobId, shard, stored, Date.now(), est) : await this.jobs.failShard(jobId, shard, payload.items.length, reason, Date.now(), est);
+      stored !== null ? await this.jobs.completeShard(jobId, shard, stored, Date.now(), est) : await this.jobs.failShard(jobId, shard, payload.count, reason, Date.now(), est);
     await this.notifier?.shardCounted(jobId, shard, result);
   }
 
@@ -76,9 +77,19 @@ export class ShardFailureService {
     if (existing !== null) return existing;
     // The job record knows the embedding width even when the model never loaded here.
     const dimensions = payload.task === 'embed' ? ((await this.jobs.get(jobId))?.dimensions ?? null) : null;
-    const output = buildFailedShardOutput(payload.task, payload.items, payload.start, reason, dimensions);
-    if ((await this.results.writeShard(jobId, shard, output.files)) === 'exists') return this.results.readSummary(jobId, shard);
+    const output = buildFailedShardOutput(payload.task, await this.idsOf(payload), payload.start, payload.count, reason, dimensions);
+    if ((await this.results.writeShard(jobId, shard, output.object)) === 'exists') return this.results.readSummary(jobId, shard);
     this.metrics.itemsFailedByCode(output.failedByCode);
     return null;
+  }
+
+  /** The items' ids for their error lines; 'unknown' when the input itself cannot be read (then the lines name items by index only). */
+  private async idsOf(payload: ShardPayload): Promise<string[] | 'unknown'> {
+    try {
+      return (await readShardItems(this.objects, payload)).map((item) => item.id);
+    } catch (error) {
+      this.logger.warn(`shard ${payload.shard} of job ${payload.jobId}: its input cannot be read (${(error as Error).message}); its error lines carry no ids`);
+      return 'unknown';
+    }
   }
 }

@@ -1,6 +1,6 @@
 import { UnrecoverableError } from 'bullmq';
 import { z } from 'zod';
-import { shardPayloadSchema, type ShardPayload } from '../../../../libs/shared/src/index.js';
+import { InvalidObjectKeyError, ObjectChangedError, ShardInputError, shardPayloadSchema, type ShardPayload } from '../../../../libs/shared/src/index.js';
 
 /** The part of a BullMQ Job the worker reads; tests pass plain objects. */
 export interface ShardJob {
@@ -22,11 +22,19 @@ export function parseShardPayload(data: unknown): ShardPayload {
 
 /** What can still be learned from a payload that failed to parse, to close its shard. */
 export function salvageShardIdentity(data: unknown): { jobId: string; shard: number; itemCount: number } | null {
-  const loose = z
-    .object({ jobId: z.string().min(1), shard: z.number().int().min(0), items: z.array(z.unknown()).optional() })
-    .safeParse(data);
+  const loose = z.object({ jobId: z.string().min(1), shard: z.number().int().min(0), count: z.number().int().min(0).optional() }).safeParse(data);
   if (!loose.success) return null;
-  return { jobId: loose.data.jobId, shard: loose.data.shard, itemCount: loose.data.items?.length ?? 0 };
+  return { jobId: loose.data.jobId, shard: loose.data.shard, itemCount: loose.data.count ?? 0 };
+}
+
+/**
+ * Reading a shard's input: an object that changed or vanished since the job was accepted, or a range
+ * that no longer parses, will be the same on a retry (UnrecoverableError); store errors may pass.
+ */
+export function classifyInputError(error: unknown): Error {
+  const err = error instanceof Error ? error : new Error(String(error));
+  if (err instanceof ObjectChangedError || err instanceof ShardInputError || err instanceof InvalidObjectKeyError) return new UnrecoverableError(err.message);
+  return err;
 }
 
 export function isUnrecoverable(error: Error): boolean {

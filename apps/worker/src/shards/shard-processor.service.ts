@@ -2,12 +2,21 @@ import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { UnrecoverableError } from 'bullmq';
 import type { EncodeResponse, ModelInfo, TaskName } from '../../../../libs/models/src/index.js';
-import { JobStore, RESULT_STORE, type ResultStore, type ShardOutcome, type ShardPayload, type ShardResultFiles } from '../../../../libs/shared/src/index.js';
+import {
+  JobStore,
+  OBJECT_STORE,
+  readShardItems,
+  ResultStore,
+  type InputItem,
+  type ObjectStore,
+  type ShardOutcome,
+  type ShardPayload,
+} from '../../../../libs/shared/src/index.js';
 import { ModelService } from '../inference/model.service.js';
 import { WorkerMetricsService, type ShardMetricOutcome } from '../metrics/worker-metrics.service.js';
 import { CancelSignalsService } from './cancel-signals.service.js';
-import { parseShardPayload, type ShardJob } from './shard-job.js';
-import { buildShardOutput } from './shard-output.js';
+import { classifyInputError, parseShardPayload, type ShardJob } from './shard-job.js';
+import { buildShardOutput, type ShardOutput } from './shard-output.js';
 import { JobNotifierService } from '../webhooks/job-notifier.service.js';
 
 /** Engine errors that no retry can fix (the model or options are wrong, not the moment). */
@@ -22,9 +31,9 @@ const PERMANENT_ERRORS = new Set([
 
 /**
  * Runs one shard: skip it when its job is gone or cancelled, count it from the stored copy when a
- * previous run already wrote it, otherwise run inference, write the files and count them.
- * Per-item errors are results; anything thrown makes BullMQ retry the shard (see ShardFailureService
- * for the last attempt).
+ * previous run already wrote it, otherwise read its items from the object store, run inference,
+ * write its result object and count it. Per-item errors are results; anything thrown makes BullMQ
+ * retry the shard (see ShardFailureService for the last attempt).
  */
 @Injectable()
 export class ShardProcessorService {
@@ -32,7 +41,8 @@ export class ShardProcessorService {
 
   constructor(
     private readonly jobs: JobStore,
-    @Inject(RESULT_STORE) private readonly results: ResultStore,
+    private readonly results: ResultStore,
+    @Inject(OBJECT_STORE) private readonly objects: ObjectStore,
     private readonly models: ModelService,
     private readonly cancels: CancelSignalsService,
     private readonly metrics: WorkerMetricsService,
@@ -55,6 +65,10 @@ export class ShardProcessorService {
     if (job.attemptsMade === 0 && job.timestamp !== undefined) this.metrics.stage('queue', (Date.now() - job.timestamp) / 1000);
     // Watch before reading the state: a cancel published in between still aborts this shard.
     const watch = this.cancels.watch(jobId);
+    // The input range is read while Redis is asked about the job and the model loads: the store's
+    // latency hides behind them, and behind the other shard's inference (WORKER_CONCURRENCY).
+    const reading = this.readItems(payload);
+    reading.catch(() => undefined);
     try {
       const state = await this.jobs.getState(jobId);
       if (state === null) return skip('dropped', 'job no longer exists');
@@ -74,10 +88,11 @@ export class ShardProcessorService {
 
       const started = performance.now();
       const info = await this.load(modelId, task);
+      const items = await reading;
       if (watch.signal.aborted) return skip('cancelled', 'job was cancelled');
       let response: EncodeResponse;
       try {
-        const texts = payload.items.map((item) => item.text);
+        const texts = items.map((item) => item.text);
         response = await this.models.encode({ modelId, task, texts, options: payload.options, signal: watch.signal });
       } catch (error) {
         if (watch.signal.aborted) return skip('cancelled', 'job was cancelled during inference');
@@ -87,16 +102,31 @@ export class ShardProcessorService {
       this.metrics.encodeStats(task, modelId, response.stats);
 
       const writing = performance.now();
-      const output = buildShardOutput(task, payload.items, payload.start, response.results, info.dimensions, { itemTokens: payload.options.itemTokens });
-      const outcome = await this.writeAndCount(payload, output.files);
+      const output = buildShardOutput(task, items.map((item) => item.id), payload.start, response.results, info.dimensions, {
+        itemTokens: payload.options.itemTokens,
+        labels: info.labels ?? [],
+      });
+      const outcome = await this.writeAndCount(payload, output);
       this.metrics.stage('write', (performance.now() - writing) / 1000);
       if (outcome.written) this.metrics.itemsFailedByCode(output.failedByCode);
-      this.metrics.inference(task, modelId, payload.items.length, output.files.summary.tokens, (performance.now() - started) / 1000);
+      this.metrics.inference(task, modelId, items.length, output.summary.tokens, (performance.now() - started) / 1000);
       this.metrics.shard(task, modelId, 'completed');
       return outcome.counted;
     } finally {
       watch.release();
       this.metrics.shardFinished();
+    }
+  }
+
+  /** The shard's items from the store; an input that changed or does not parse is permanent. */
+  private async readItems(payload: ShardPayload): Promise<InputItem[]> {
+    const started = performance.now();
+    try {
+      return await readShardItems(this.objects, payload);
+    } catch (error) {
+      throw classifyInputError(error);
+    } finally {
+      this.metrics.stage('read', (performance.now() - started) / 1000);
     }
   }
 
@@ -109,9 +139,9 @@ export class ShardProcessorService {
   }
 
   /** 'exists' means another run finished the shard first: its copy is the one that counts. */
-  private async writeAndCount(payload: ShardPayload, files: ShardResultFiles): Promise<{ written: boolean; counted: ShardOutcome }> {
-    const written = (await this.results.writeShard(payload.jobId, payload.shard, files)) === 'written';
-    const counted = written ? files.summary : ((await this.results.readSummary(payload.jobId, payload.shard)) ?? files.summary);
+  private async writeAndCount(payload: ShardPayload, output: ShardOutput): Promise<{ written: boolean; counted: ShardOutcome }> {
+    const written = (await this.results.writeShard(payload.jobId, payload.shard, output.object)) === 'written';
+    const counted = written ? output.summary : ((await this.results.readSummary(payload.jobId, payload.shard)) ?? output.summary);
     await this.count(payload, counted);
     return { written, counted };
   }

@@ -16,7 +16,10 @@ export const commonEnvSchema = z.object({
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').default('sw'),
   /** Local model folders; when set, models load from here only and never from the Hub. */
   MODEL_DIR: optionalText,
-  /** Shared result store (one ReadWriteMany volume in Kubernetes). @defaultValue ./data/results */
+  /**
+   * The object store every job's input, results and files live in: a folder on a volume that the API
+   * and all workers share (one ReadWriteMany volume in Kubernetes). @defaultValue ./data/results
+   */
   RESULTS_DIR: z.string().min(1).default('./data/results'),
   /** Overrides the registry's default model per task (e.g. a generated model in MODEL_DIR). */
   DEFAULT_MODEL_EMBED: optionalText,
@@ -28,6 +31,14 @@ export const commonEnvSchema = z.object({
   WEBHOOK_ATTEMPTS: int(1, 5),
   /** First retry delay of a webhook; each further retry waits twice as long. @defaultValue 5000 */
   WEBHOOK_BACKOFF_MS: int(10, 5000),
+  /** TEST ONLY (fault injection): the first N writes of every store object fail with ENOSPC. Never set in production. */
+  SHARDWISE_FAULT_STORE_WRITE: optionalText,
+  /** TEST ONLY (fault injection): the first N reads of every store object fail with EIO, or every read with `always`. Never set in production. */
+  SHARDWISE_FAULT_STORE_READ: optionalText,
+  /** TEST ONLY (fault injection): every store read waits this many ms first. Never set in production. */
+  SHARDWISE_FAULT_STORE_READ_DELAY_MS: optionalText,
+  /** TEST ONLY (fault injection): only store keys matching this regular expression get the faults above. */
+  SHARDWISE_FAULT_STORE_KEYS: optionalText,
 });
 
 export const apiEnvSchema = commonEnvSchema.extend({
@@ -35,7 +46,7 @@ export const apiEnvSchema = commonEnvSchema.extend({
   PORT: int(0, 8080).pipe(z.number().max(65535)),
   /** Upper bound on texts per shard. @defaultValue 512 */
   SHARD_MAX_TEXTS: int(1, 512),
-  /** Upper bound on UTF-8 bytes of text per shard (one BullMQ job in Redis). @defaultValue 1048576 */
+  /** Upper bound on UTF-8 bytes of text per shard (what one worker reads from the store for it). @defaultValue 1048576 */
   SHARD_MAX_BYTES: int(1024, 1024 * 1024),
   /** Longest accepted NDJSON line in bytes; must not exceed SHARD_MAX_BYTES. @defaultValue 262144 */
   MAX_LINE_BYTES: int(64, 256 * 1024),
@@ -55,8 +66,21 @@ export const apiEnvSchema = commonEnvSchema.extend({
   RATE_LIMIT_BURST: z.coerce.number().min(0).default(0),
   /** Unfinished (queued or running) jobs per tenant; 0 = unlimited. A key file entry's max_concurrent_jobs overrides it. @defaultValue 0 */
   MAX_CONCURRENT_JOBS: int(0, 0),
-  /** New jobs get 429 BACKLOG_FULL while the text bytes of staged and queued shards in Redis reach this; 0 = no limit. @defaultValue 1073741824 */
-  ADMISSION_MAX_BACKLOG_BYTES: int(0, 1024 * 1024 * 1024),
+  /**
+   * Budget of texts not yet done in unfinished jobs, all tenants: a job that would take the backlog past
+   * it gets 429 BACKLOG_FULL with a Retry-After estimated from the workers' throughput, unless the
+   * backlog is empty (a job larger than the budget runs on an idle system). 0 = no limit. @defaultValue 50000000
+   */
+  ADMISSION_MAX_QUEUED_TEXTS: int(0, 50_000_000),
+  /** The same budget per tenant; 0 = no limit. A key file entry's max_queued_texts overrides it. @defaultValue 0 */
+  TENANT_MAX_QUEUED_TEXTS: int(0, 0),
+  /**
+   * How often the API removes what a crash left in the object store: partial writes and the objects of
+   * jobs that were never accepted, once older than ORPHAN_GRACE_MS. One replica at a time. 0 = never. @defaultValue 600000
+   */
+  STORE_JANITOR_MS: int(0, 600_000),
+  /** Age after which a partial write, or a job's objects without a job record, count as left behind. @defaultValue 3600000 */
+  ORPHAN_GRACE_MS: int(1000, 3_600_000),
   /**
    * Tokens per second one worker is assumed to finish while no worker has reported a measured rate
    * (scale from zero); shardwise_backlog_worker_seconds divides the backlog by it. @defaultValue 5000
@@ -110,8 +134,14 @@ export const workerEnvObjectSchema = commonEnvSchema.extend({
   PRELOAD_MODELS: optionalText,
   /** BullMQ lock per shard; renewed while the shard runs, expires when a worker dies. @defaultValue 30000 */
   SHARD_LOCK_MS: int(1000, 30_000),
-  /** TEST ONLY (fault injection): the first N result-store writes of every shard fail with ENOSPC, as on a full disk. Never set in production. @defaultValue 0 */
+  /** TEST ONLY (fault injection): the first N result writes of every shard fail with ENOSPC, as on a full disk (SHARDWISE_FAULT_STORE_WRITE for result keys only). Never set in production. @defaultValue 0 */
   SHARDWISE_FAULT_RESULT_WRITE: int(0, 0),
+  /**
+   * TEST ONLY: `noop-test-only` replaces inference by fixed vectors, to measure the queue, store, HTTP and result path alone
+   * (`npm run bench:scale`). Refused unless SHARDWISE_ALLOW_NOOP_ENGINE=1. Never set in production. @defaultValue onnx
+   */
+  INFERENCE_ENGINE: z.enum(['onnx', 'noop-test-only']).default('onnx'),
+  SHARDWISE_ALLOW_NOOP_ENGINE: z.enum(['0', '1']).default('0'),
   /** HMAC-SHA256 key of the X-Shardwise-Signature header on job webhooks; unset = deliveries go unsigned. */
   WEBHOOK_SECRET: z.string().optional().transform((v) => (v === '' ? undefined : v)),
   /** Time a webhook receiver has to answer one delivery. @defaultValue 10000 */
@@ -125,7 +155,12 @@ export const workerEnvObjectSchema = commonEnvSchema.extend({
   WEBHOOK_SWEEP_MS: int(100, 30_000),
 });
 
-export const workerEnvSchema = workerEnvObjectSchema.transform((env) => ({
+export const workerEnvSchema = workerEnvObjectSchema
+  .refine((env) => env.INFERENCE_ENGINE !== 'noop-test-only' || env.SHARDWISE_ALLOW_NOOP_ENGINE === '1', {
+    path: ['INFERENCE_ENGINE'],
+    message: 'noop-test-only returns fixed vectors instead of running a model (benchmarks of the queue only); set SHARDWISE_ALLOW_NOOP_ENGINE=1 to confirm',
+  })
+  .transform((env) => ({
   ...env,
   INFERENCE_THREADS: env.INFERENCE_THREADS ?? BATCH_DEFAULTS[env.DEVICE].threads,
   MAX_BATCH_TOKENS: env.MAX_BATCH_TOKENS ?? BATCH_DEFAULTS[env.DEVICE].tokens,

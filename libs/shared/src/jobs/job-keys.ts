@@ -10,12 +10,6 @@ export class JobKeys {
   tenantJobs(tenant: string): string {
     return `${this.prefix}:jobs:${tenant}`;
   }
-  stagedShard(id: string, shard: number): string {
-    return `${this.prefix}:stage:${id}:${shard}`;
-  }
-  stagedIds(id: string): string {
-    return `${this.prefix}:stage:${id}:ids`;
-  }
   /** Queue-wide counters kept by the job scripts: jobs per state, backlog texts and tokens (see ops/ops-store.ts). */
   stats(): string {
     return `${this.prefix}:stats`;
@@ -27,13 +21,5 @@ export class JobKeys {
    */
   webhookOutbox(): string {
     return `${this.prefix}:webhooks:pending`;
-  }
-  /** Bytes staged by each upload still being read (hash: job id -> bytes); see admission-scripts.ts. */
-  stagingBytes(): string {
-    return `${this.prefix}:staging:bytes`;
-  }
-  /** When each upload's staging expires (sorted set, score = ms), so a dead API's entry is dropped. */
-  stagingExpiry(): string {
-    return `${this.prefix}:staging:expiry`;
   }
 }

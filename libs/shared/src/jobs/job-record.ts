@@ -35,6 +35,8 @@ export interface JobRecord {
   error: string | null;
   /** Webhook target called once when the job reaches a terminal state (absent in records older than the field). */
   callbackUrl?: string | null;
+  /** Object-store key of the job's input (`jobs/<id>/input.ndjson`, `files/<fileId>`, or a user's path). */
+  inputKey?: string | null;
 }
 
 const NUMBER_FIELDS = [
@@ -57,6 +59,7 @@ export function toHash(record: JobRecord): Record<string, string> {
   if (record.finishedAt !== null) hash.finishedAt = String(record.finishedAt);
   if (record.error !== null) hash.error = record.error;
   if (record.callbackUrl) hash.callbackUrl = record.callbackUrl;
+  if (record.inputKey) hash.inputKey = record.inputKey;
   return hash;
 }
 
@@ -85,5 +88,6 @@ export function fromHash(hash: Record<string, string>): JobRecord | null {
     finishedAt: num(hash.finishedAt),
     error: hash.error ?? null,
     callbackUrl: hash.callbackUrl ?? null,
+    inputKey: hash.inputKey ?? null,
   };
 }

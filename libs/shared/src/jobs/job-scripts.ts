@@ -12,35 +12,35 @@
 export const ACCOUNT = `
 local function sw_account(job, stats, before)
   if not stats or redis.call('HGET', job, 'acct') ~= '1' then return end
-  local f = redis.call('HMGET', job, 'state', 'total', 'succeeded', 'failed', 'estTokens', 'estDone', 'calEst', 'calReal', 'blTexts', 'blTokens', 'estBytes', 'blBytes', 'tenant', 'admitted')
+  local f = redis.call('HMGET', job, 'state', 'total', 'succeeded', 'failed', 'estTokens', 'estDone', 'calEst', 'calReal', 'blTexts', 'blTokens', 'tenant', 'admitted')
   local state = f[1]
   if not state then return end
+  local tenant = f[11] or 'default'
   if before and before ~= state then
     redis.call('HINCRBY', stats, 'jobs:' .. before, -1)
     redis.call('HINCRBY', stats, 'jobs:' .. state, 1)
     -- Admission (admission-scripts.ts): an admitted job holds one of its tenant's unfinished-job slots until it ends.
-    if f[14] == '1' and (before == 'queued' or before == 'running') and state ~= 'queued' and state ~= 'running' then
-      redis.call('HINCRBY', stats, 'active:' .. (f[13] or 'default'), -1)
+    if f[12] == '1' and (before == 'queued' or before == 'running') and state ~= 'queued' and state ~= 'running' then
+      redis.call('HINCRBY', stats, 'active:' .. tenant, -1)
     end
   end
-  local texts, tokens, bytes = 0, 0, 0
+  local texts, tokens = 0, 0
   if state == 'queued' or state == 'running' then
     texts = math.max(0, (tonumber(f[2]) or 0) - (tonumber(f[3]) or 0) - (tonumber(f[4]) or 0))
     local raw = math.max(0, (tonumber(f[5]) or 0) - (tonumber(f[6]) or 0))
     local calEst = tonumber(f[7]) or 0
     if calEst > 0 then raw = raw * (tonumber(f[8]) or 0) / calEst end
     if texts > 0 then tokens = math.floor(raw + 0.5) end
-    -- Shard payload bytes held in Redis (admission's budget), in proportion to the texts still to do.
-    local total = tonumber(f[2]) or 0
-    if texts > 0 and total > 0 then bytes = math.floor((tonumber(f[11]) or 0) * texts / total) end
   end
   local dTexts = texts - (tonumber(f[9]) or 0)
   local dTokens = tokens - (tonumber(f[10]) or 0)
-  local dBytes = bytes - (tonumber(f[12]) or 0)
-  if dTexts ~= 0 then redis.call('HINCRBY', stats, 'backlog:texts', dTexts) end
+  if dTexts ~= 0 then
+    redis.call('HINCRBY', stats, 'backlog:texts', dTexts)
+    -- Per tenant too: the tenant's admission budget (admission-scripts.ts).
+    redis.call('HINCRBY', stats, 'backlog:texts:' .. tenant, dTexts)
+  end
   if dTokens ~= 0 then redis.call('HINCRBY', stats, 'backlog:tokens', dTokens) end
-  if dBytes ~= 0 then redis.call('HINCRBY', stats, 'backlog:bytes', dBytes) end
-  redis.call('HSET', job, 'blTexts', texts, 'blTokens', tokens, 'blBytes', bytes)
+  redis.call('HSET', job, 'blTexts', texts, 'blTokens', tokens)
 end
 `;
 
@@ -164,16 +164,18 @@ return state or ''
  * submission undone while enqueueing) and takes its state and backlog share out of the stats.
  */
 export const DELETE_JOB = `
-local f = redis.call('HMGET', KEYS[1], 'acct', 'state', 'blTexts', 'blTokens', 'blBytes', 'tenant', 'admitted')
+local f = redis.call('HMGET', KEYS[1], 'acct', 'state', 'blTexts', 'blTokens', 'tenant', 'admitted')
 if f[1] == '1' and KEYS[4] then
+  local tenant = f[5] or 'default'
   if f[2] then redis.call('HINCRBY', KEYS[4], 'jobs:' .. f[2], -1) end
   local texts = tonumber(f[3]) or 0
   local tokens = tonumber(f[4]) or 0
-  local bytes = tonumber(f[5]) or 0
-  if texts ~= 0 then redis.call('HINCRBY', KEYS[4], 'backlog:texts', -texts) end
+  if texts ~= 0 then
+    redis.call('HINCRBY', KEYS[4], 'backlog:texts', -texts)
+    redis.call('HINCRBY', KEYS[4], 'backlog:texts:' .. tenant, -texts)
+  end
   if tokens ~= 0 then redis.call('HINCRBY', KEYS[4], 'backlog:tokens', -tokens) end
-  if bytes ~= 0 then redis.call('HINCRBY', KEYS[4], 'backlog:bytes', -bytes) end
-  if f[7] == '1' and (f[2] == 'queued' or f[2] == 'running') then redis.call('HINCRBY', KEYS[4], 'active:' .. (f[6] or 'default'), -1) end
+  if f[6] == '1' and (f[2] == 'queued' or f[2] == 'running') then redis.call('HINCRBY', KEYS[4], 'active:' .. tenant, -1) end
 end
 redis.call('UNLINK', KEYS[1], KEYS[2])
 redis.call('ZREM', KEYS[3], ARGV[1])

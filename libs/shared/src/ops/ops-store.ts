@@ -33,6 +33,8 @@ export interface OpsSnapshot {
   reportingWorkers: number;
   reportedTokens: number;
   reportedBusySeconds: number;
+  /** What the reporting workers finish together: the sum of each one's tokens over its window. */
+  fleetTokensPerSecond: number;
 }
 
 export interface AutoscaleSignal {
@@ -82,12 +84,14 @@ export class OpsStore {
     let reportingWorkers = 0;
     let reportedTokens = 0;
     let reportedBusySeconds = 0;
+    let fleetTokensPerSecond = 0;
     for (const raw of reports) {
       const report = parseReport(raw);
       if (report === null) continue;
       reportingWorkers++;
       reportedTokens += report.tokens;
       reportedBusySeconds += report.busySeconds;
+      if (report.windowSeconds > 0) fleetTokensPerSecond += report.tokens / report.windowSeconds;
     }
     const num = (field: string) => Number(stats[field] ?? 0) || 0;
     const jobs = Object.fromEntries(JOB_STATES.map((state) => [state, num(`jobs:${state}`)])) as Record<JobState, number>;
@@ -98,6 +102,7 @@ export class OpsStore {
       reportingWorkers,
       reportedTokens,
       reportedBusySeconds,
+      fleetTokensPerSecond,
     };
   }
 }
@@ -112,6 +117,20 @@ export function autoscaleSignal(snapshot: OpsSnapshot, defaultTokensPerSecond: n
   const measured = snapshot.reportedBusySeconds >= MIN_MEASURED_BUSY_SECONDS && snapshot.reportedTokens > 0;
   const tokensPerSecond = measured ? snapshot.reportedTokens / snapshot.reportedBusySeconds : defaultTokensPerSecond;
   return { tokensPerSecond, measured, workerSeconds: Math.max(0, snapshot.backlogTokens) / tokensPerSecond };
+}
+
+/**
+ * Seconds until `texts` more texts fit a budget that the backlog `queued` is over, at the rate the
+ * workers finish work now (their measured tokens per second, converted with the backlog's tokens per
+ * text); while no worker reports a rate, `defaultTokensPerSecond` per worker (at least one), as the
+ * autoscaling signal assumes. Between 1 second and an hour.
+ */
+export function secondsUntilAdmitted(snapshot: OpsSnapshot, queued: number, texts: number, budget: number, defaultTokensPerSecond: number): number {
+  // A job larger than the budget waits for an empty backlog; others for enough room.
+  const toDrain = texts > budget ? queued : queued + texts - budget;
+  const tokensPerText = snapshot.backlogTexts > 0 ? Math.max(1, snapshot.backlogTokens / snapshot.backlogTexts) : 1;
+  const rate = snapshot.fleetTokensPerSecond > 0 ? snapshot.fleetTokensPerSecond : defaultTokensPerSecond * Math.max(1, snapshot.reportingWorkers);
+  return Math.min(3600, Math.max(1, Math.ceil((Math.max(0, toDrain) * tokensPerText) / rate)));
 }
 
 function parseReport(raw: string | null): ThroughputReport | null {

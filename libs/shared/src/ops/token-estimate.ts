@@ -11,7 +11,12 @@ export const SPECIAL_TOKENS = 2;
 export const DEFAULT_MAX_TOKENS = 512;
 
 export function estimateTokens(text: string, maxTokens: number = DEFAULT_MAX_TOKENS): number {
-  return Math.min(maxTokens, Math.ceil(Buffer.byteLength(text, 'utf8') / BYTES_PER_TOKEN) + SPECIAL_TOKENS);
+  return estimateTokensOfBytes(Buffer.byteLength(text, 'utf8'), maxTokens);
+}
+
+/** The same from the text's UTF-8 length, for callers that have it already. */
+export function estimateTokensOfBytes(bytes: number, maxTokens: number = DEFAULT_MAX_TOKENS): number {
+  return Math.min(maxTokens, Math.ceil(bytes / BYTES_PER_TOKEN) + SPECIAL_TOKENS);
 }
 
 export function estimateShardTokens(items: ReadonlyArray<{ text: string }>, maxTokens: number = DEFAULT_MAX_TOKENS): number {

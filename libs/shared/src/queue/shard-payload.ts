@@ -1,15 +1,36 @@
 import { z } from 'zod';
+import type { InputFormat } from '../corpus/input-formats.js';
 
 /**
- * One BullMQ job = one shard: a bounded, contiguous slice of a job's inputs (see SHARD_MAX_TEXTS and
- * SHARD_MAX_BYTES). New fields must be optional so shards already queued during a rolling deploy still parse.
+ * Where a shard's items are: a byte range of whole lines of an object in the object store. Workers
+ * read the range and parse it; the texts never travel through Redis.
+ */
+export const shardInputSchema = z.object({
+  /** Object key (ObjectStore), e.g. `jobs/<jobId>/input.ndjson` or `files/<fileId>`. */
+  key: z.string().min(1),
+  /** ObjectInfo.version when the job was accepted: a replaced or deleted object fails the shard instead of feeding it other texts. */
+  version: z.string().min(1),
+  format: z.enum(['ndjson', 'openai-batch'] satisfies InputFormat[]),
+  /** Bytes `[start, end)` of the object: the lines holding the shard's items. */
+  start: z.number().int().min(0),
+  end: z.number().int().min(0),
+  /** Items of the range's first line that belong to the shard before (a batch request split across shards). */
+  skip: z.number().int().min(0),
+});
+
+/**
+ * One BullMQ job = one shard: a reference to a bounded, contiguous slice of a job's inputs (see
+ * SHARD_MAX_TEXTS and SHARD_MAX_BYTES), a few hundred bytes whatever the texts. New fields must be
+ * optional so shards already queued during a rolling deploy still parse; `v` changes when they can't.
  */
 export const shardPayloadSchema = z.object({
-  v: z.literal(1),
+  v: z.literal(2),
   jobId: z.string(),
   shard: z.number().int().min(0),
   /** Index of the first item of this shard in the job's input order. */
   start: z.number().int().min(0),
+  /** Items in the shard. */
+  count: z.number().int().min(0),
   task: z.enum(['embed', 'sentiment']),
   modelId: z.string(),
   options: z.object({
@@ -19,12 +40,13 @@ export const shardPayloadSchema = z.object({
     truncate: z.boolean().optional(),
     itemTokens: z.boolean().optional(),
   }),
-  items: z.array(z.object({ id: z.string(), text: z.string() })),
+  input: shardInputSchema,
   /** Ingest estimate of the shard's tokens (ops/token-estimate.ts); it leaves the backlog when the shard is counted. */
   estTokens: z.number().int().min(0).optional(),
 });
 
 export type ShardPayload = z.infer<typeof shardPayloadSchema>;
+export type ShardInput = z.infer<typeof shardInputSchema>;
 
 /** What a worker returns for a shard; kept small since BullMQ stores it in Redis. */
 export interface ShardOutcome {

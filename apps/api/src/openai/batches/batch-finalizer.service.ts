@@ -1,13 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { once } from 'node:events';
-import type { Writable } from 'node:stream';
-import { RESULT_STORE, type JobRecord, type ResultStore } from '../../../../../libs/shared/src/index.js';
+import { fileKey, OBJECT_STORE, readNdjsonLines, ResultStore, type JobRecord, type ObjectStore, type ObjectWriter } from '../../../../../libs/shared/src/index.js';
 import { API_ENV, type ApiEnv } from '../../config/api-env.js';
-import { readNdjsonLines } from '../../ingest/ndjson-line-reader.js';
+import { FileCatalog, newFileId } from '../../storage/file-catalog.repository.js';
 import { unixSeconds } from '../http-params.js';
-import { FileStore, newFileId, type TempFile } from '../files/file-store.js';
 import { parseBatchLine, type OpenAIEndpoint } from '../inference/openai-request.js';
 import { requestError, responseBody, type ResultLine } from '../inference/openai-response.js';
 import { readResultLines } from '../inference/result-lines.js';
@@ -26,12 +22,12 @@ const MISSING: Record<'completed' | 'cancelled' | 'expired', { code: string; mes
 
 /**
  * Turns a finished job into the batch's output and error files, in OpenAI's line format and input
- * order: the batch's copy of its input file and the job's result files are read side by side
- * (requests hold consecutive items, results are in item order), one line of each in memory at a
- * time. Requests whose inputs all succeeded go to the output file, the others to the error file,
- * with the first failed input's error (or batch_cancelled / batch_expired for inputs never run).
- * The files are written under RESULTS_DIR/files and renamed into place, then the batch record
- * is closed; until then the batch shows `finalizing` (or `cancelling`).
+ * order: the batch's input file and the job's results are read side by side (requests hold
+ * consecutive items, results are in item order), one line and one shard in memory at a time.
+ * Requests whose inputs all succeeded go to the output file, the others to the error file, with
+ * the first failed input's error (or batch_cancelled / batch_expired for inputs never run). The
+ * files are written to the object store (`files/<id>`), then the batch record is closed and its
+ * pin on the input file released; until then the batch shows `finalizing` (or `cancelling`).
  */
 @Injectable()
 export class BatchFinalizerService {
@@ -40,8 +36,9 @@ export class BatchFinalizerService {
 
   constructor(
     @Inject(API_ENV) private readonly env: ApiEnv,
-    @Inject(RESULT_STORE) private readonly results: ResultStore,
-    private readonly files: FileStore,
+    private readonly results: ResultStore,
+    @Inject(OBJECT_STORE) private readonly objects: ObjectStore,
+    private readonly catalog: FileCatalog,
     private readonly records: OpenAIRecordsRepository,
   ) {}
 
@@ -63,24 +60,24 @@ export class BatchFinalizerService {
     const lock = `finalize:${batch.id}`;
     const token = randomBytes(12).toString('hex');
     if (!(await this.records.tryLock(lock, token, LOCK_MS))) return; // another replica is on it
-    const out: TempFile[] = [];
+    const out: ObjectWriter[] = [];
     try {
       const fresh = await this.records.getBatch(batch.id, batch.tenant);
       if (!fresh || fresh.finalStatus !== null) return;
       const outcome: 'completed' | 'cancelled' | 'expired' = job.state === 'cancelled' ? (fresh.expiredAt !== null ? 'expired' : 'cancelled') : 'completed';
-      await this.files.ensureDir();
       const outputId = newFileId();
       const errorId = newFileId();
-      const output = this.files.create(outputId);
-      const errors = this.files.create(errorId);
+      const output = await this.objects.createWriter(fileKey(outputId));
+      const errors = await this.objects.createWriter(fileKey(errorId));
       out.push(output, errors);
-      const counts = await this.write(fresh, job, outcome, output.stream, errors.stream, () => this.records.renewLock(lock, token, LOCK_MS));
+      const counts = await this.write(fresh, job, outcome, output, errors, () => this.records.renewLock(lock, token, LOCK_MS));
 
       const now = unixSeconds();
-      const keep = async (file: TempFile, id: string, count: number, name: string): Promise<string | null> => {
+      const keep = async (file: ObjectWriter, id: string, count: number, name: string): Promise<string | null> => {
         if (count === 0) return null;
-        const bytes = await file.commit();
-        await this.records.createFile({ id, tenant: fresh.tenant, bytes, createdAt: now, filename: `${fresh.id}_${name}.jsonl`, purpose: 'batch_output' });
+        const info = await file.commit();
+        if (info === 'exists') throw new Error(`file ${id} already exists in the store`);
+        await this.catalog.create({ id, tenant: fresh.tenant, bytes: info.size, createdAt: now, filename: `${fresh.id}_${name}.jsonl`, purpose: 'batch_output' });
         return id;
       };
       const outputFileId = await keep(output, outputId, counts.completed, 'output');
@@ -99,10 +96,10 @@ export class BatchFinalizerService {
         cancelledAt: outcome === 'cancelled' ? now : null,
         expiredAt: outcome === 'expired' ? now : null,
       });
-      await this.files.unpinBatchInput(fresh.id).catch(() => undefined);
+      await this.catalog.unpin(fresh.inputFileId, `batch:${fresh.id}`).catch(() => undefined);
       this.logger.log(`batch ${fresh.id} ${outcome}: ${counts.completed} requests succeeded, ${counts.failed} failed`);
     } finally {
-      for (const file of out) await file.discard().catch(() => undefined);
+      for (const file of out) await file.abort().catch(() => undefined);
       await this.records.unlock(lock, token).catch(() => undefined);
     }
   }
@@ -111,8 +108,8 @@ export class BatchFinalizerService {
     batch: BatchRecord,
     job: JobRecord,
     outcome: 'completed' | 'cancelled' | 'expired',
-    output: Writable,
-    errors: Writable,
+    output: ObjectWriter,
+    errors: ObjectWriter,
     renew: () => Promise<boolean>,
   ): Promise<{ completed: number; failed: number }> {
     const endpoint = batch.endpoint as OpenAIEndpoint;
@@ -125,9 +122,10 @@ export class BatchFinalizerService {
     let failed = 0;
     let requests = 0;
     try {
-      const input = createReadStream(this.files.batchInputPath(batch.id));
+      const input = await this.objects.stream(fileKey(batch.inputFileId));
+      if (input === null) throw new Error(`the input file ${batch.inputFileId} of ${batch.id} is gone from the store`);
       for await (const { line, text } of readNdjsonLines(input, this.env.MAX_LINE_BYTES)) {
-        // Validated when the batch was created; a line that no longer parses means the copy changed.
+        // Validated when the batch was created; a line that no longer parses means the file changed.
         const { customId, request } = parseBatchLine(text, line, endpoint);
         // Filled, not sparse: every() skips holes, and a hole is an input with no result.
         const lines: (ResultLine | undefined)[] = Array.from({ length: request.inputs.length }, () => undefined);
@@ -163,12 +161,12 @@ export class BatchFinalizerService {
   }
 }
 
-/** Writes in chunks of FLUSH_BYTES with backpressure, and ends the stream once it is flushed to disk. */
+/** Writes in chunks of FLUSH_BYTES with backpressure. */
 class Chunked {
   private pending: string[] = [];
   private bytes = 0;
 
-  constructor(private readonly stream: Writable) {}
+  constructor(private readonly writer: ObjectWriter) {}
 
   async push(text: string): Promise<void> {
     this.pending.push(text);
@@ -178,9 +176,6 @@ class Chunked {
 
   async end(): Promise<void> {
     await this.flush();
-    const done = once(this.stream, 'close');
-    this.stream.end();
-    await done;
   }
 
   private async flush(): Promise<void> {
@@ -188,6 +183,6 @@ class Chunked {
     const chunk = this.pending.join('');
     this.pending = [];
     this.bytes = 0;
-    if (!this.stream.write(chunk)) await once(this.stream, 'drain');
+    await this.writer.write(Buffer.from(chunk, 'utf8'));
   }
 }

@@ -1,16 +1,16 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { createReadStream } from 'node:fs';
-import { InputError, JobStore, type JobRecord } from '../../../../../libs/shared/src/index.js';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { fileKey, InputError, itemId, JobStore, OBJECT_STORE, readNdjsonLines, type JobRecord, type ObjectStore } from '../../../../../libs/shared/src/index.js';
 import { API_ENV, type ApiEnv } from '../../config/api-env.js';
 import { ApiError } from '../../http/api-error.js';
-import { readNdjsonLines } from '../../ingest/ndjson-line-reader.js';
+import type { StoredInput } from '../../ingest/input-sources.js';
 import { JobSubmissionService } from '../../jobs/job-submission.service.js';
 import { JobsService } from '../../jobs/jobs.service.js';
 import { ModelCatalogRepository } from '../../models/model-catalog.repository.js';
 import { unixSeconds } from '../http-params.js';
-import { FileStore, isBatchId, newBatchId } from '../files/file-store.js';
+import { FileCatalog } from '../../storage/file-catalog.repository.js';
+import { isBatchId, newBatchId } from './batch-id.js';
 import { FilesService } from '../files/files.service.js';
-import { isEndpoint, itemId, parseBatchLine, type BatchLine, type OpenAIEndpoint } from '../inference/openai-request.js';
+import { isEndpoint, parseBatchLine, type BatchLine, type OpenAIEndpoint } from '../inference/openai-request.js';
 import { jobParams } from '../inference/sync-inference.service.js';
 import { notFound, OpenAIError } from '../openai-error.js';
 import { OpenAIRecordsRepository, type BatchLineError, type BatchRecord, type PageQuery } from '../openai-records.repository.js';
@@ -27,13 +27,14 @@ const BODY_KEYS = ['input_file_id', 'endpoint', 'completion_window', 'metadata',
 
 /**
  * The Batch API over shardwise jobs. Creating a batch reads its input file through the same
- * ingest path as POST /v1/jobs (line reader, staging, sharding, duplicate ids, all-or-nothing
- * commit): a file with a bad line creates no job, and the batch is `failed` with errors naming
- * the line, as OpenAI reports them. A valid file becomes one job (one model, one set of options)
- * whose items are the requests' inputs in order; the batch's status follows the job's state.
+ * ingest path as POST /v1/jobs (line reader, sharding, duplicate ids, all-or-nothing commit): a
+ * file with a bad line creates no job, and the batch is `failed` with errors naming the line, as
+ * OpenAI reports them. A valid file becomes one job (one model, one set of options) whose items
+ * are the requests' inputs in order, and whose shards read the uploaded file itself (no copy);
+ * the file stays pinned until the batch is finalized. The batch's status follows the job's state.
  */
 @Injectable()
-export class BatchesService {
+export class BatchesService implements OnModuleInit {
   private readonly logger = new Logger(BatchesService.name);
 
   constructor(
@@ -43,10 +44,16 @@ export class BatchesService {
     private readonly jobStore: JobStore,
     private readonly catalog: ModelCatalogRepository,
     private readonly files: FilesService,
-    private readonly fileStore: FileStore,
+    private readonly fileCatalog: FileCatalog,
+    @Inject(OBJECT_STORE) private readonly objects: ObjectStore,
     private readonly records: OpenAIRecordsRepository,
     private readonly finalizer: BatchFinalizerService,
   ) {}
+
+  onModuleInit(): void {
+    // A batch needs its input file until it is finalized (the finalizer reads it beside the results).
+    this.fileCatalog.registerUserCheck('batch', (id) => this.records.isSettled(id));
+  }
 
   async create(tenant: string, body: unknown): Promise<BatchObject> {
     const request = parseCreateBody(body);
@@ -82,19 +89,22 @@ export class BatchesService {
     };
     await this.records.createBatch(batch);
     let update: Partial<BatchRecord>;
+    const unpin = () => this.fileCatalog.unpin(file.id, `batch:${batch.id}`).catch(() => undefined);
     try {
-      await this.fileStore.pinBatchInput(file.id, batch.id);
-      const { job, requests } = await this.ingest(batch.id, request.endpoint, tenant);
+      if ((await this.fileCatalog.pin(file.id, tenant, `batch:${batch.id}`)) === null) throw notFound('File object', file.id);
+      const info = await this.objects.stat(fileKey(file.id));
+      if (info === null) throw new OpenAIError(404, `the content of ${file.id} is gone from the file store`, 'input_file_id', 'not_found');
+      const { job, requests } = await this.ingest(batch.id, request.endpoint, tenant, { key: info.key, version: info.version, format: 'openai-batch' });
       update = { jobId: job.id, model: job.modelId, requestTotal: requests, itemTotal: job.total, inProgressAt: unixSeconds() };
       this.logger.log(`batch ${batch.id}: ${requests} requests from ${file.id} -> job ${job.id}`);
     } catch (error) {
       if (!(error instanceof InputError)) {
         await this.records.updateBatch(batch.id, { finalStatus: 'failed', failedAt: unixSeconds(), errors: [{ code: 'internal', message: 'validation failed on the server; try again', param: null, line: null }] });
-        await this.fileStore.unpinBatchInput(batch.id).catch(() => undefined);
+        await unpin();
         throw error;
       }
       update = { finalStatus: 'failed', failedAt: unixSeconds(), errors: [toLineError(error)] };
-      await this.fileStore.unpinBatchInput(batch.id).catch(() => undefined);
+      await unpin();
     }
     await this.records.updateBatch(batch.id, update);
     return this.view({ ...batch, ...update });
@@ -198,12 +208,11 @@ export class BatchesService {
   }
 
   /**
-   * Reads the batch's copy of its input through the job ingest: the first request fixes the model
-   * and options (a batch is one job), every request must agree with it, each input becomes an item.
+   * Reads the batch's input file through the job ingest: the first request fixes the model and
+   * options (a batch is one job), every request must agree with it, each input becomes an item.
    */
-  private async ingest(batchId: string, endpoint: OpenAIEndpoint, tenant: string): Promise<{ job: JobRecord; requests: number }> {
-    const path = this.fileStore.batchInputPath(batchId);
-    const first = await this.firstRequest(path, endpoint);
+  private async ingest(batchId: string, endpoint: OpenAIEndpoint, tenant: string, input: StoredInput): Promise<{ job: JobRecord; requests: number }> {
+    const first = await this.firstRequest(input, endpoint);
     const params = jobParams(endpoint, first.request, { openai_batch_id: batchId });
     let dimensions: number | null = null;
     try {
@@ -219,8 +228,7 @@ export class BatchesService {
     const truncate = first.request.truncate ?? true;
     const topK = first.request.topK ?? null;
     let requests = 0;
-    const job = await this.submission.submitItems(params, 'line', async (ingest) => {
-      for await (const { line, text } of readNdjsonLines(createReadStream(path), this.env.MAX_LINE_BYTES)) {
+    const job = await this.submission.submitStored(params, input, ({ line, text }, _index, out) => {
         const { customId, request } = parseBatchLine(text, line, endpoint);
         const differs = (field: string, what: string) =>
           new InputError('INVALID_OPTION', `line ${line}: ${what} differs from line ${first.line}'s; all requests of a batch share one model and options`, { line, field });
@@ -231,16 +239,14 @@ export class BatchesService {
           throw new InputError('INVALID_OPTION', `line ${line}: "dimensions" must equal the model's embedding width (${dimensions ?? 'unknown'}); this server does not shorten embeddings`, { line, field: 'body.dimensions' });
         }
         requests++;
-        for (let position = 0; position < request.inputs.length; position++) {
-          await ingest.add({ id: itemId(customId, position), text: request.inputs[position] as string }, line);
-        }
-      }
-    }, undefined, tenant);
+        for (let position = 0; position < request.inputs.length; position++) out.push({ id: itemId(customId, position), text: request.inputs[position] as string });
+    }, tenant);
     return { job, requests };
   }
 
-  private async firstRequest(path: string, endpoint: OpenAIEndpoint): Promise<BatchLine & { line: number }> {
-    const source = createReadStream(path);
+  private async firstRequest(input: StoredInput, endpoint: OpenAIEndpoint): Promise<BatchLine & { line: number }> {
+    const source = await this.objects.stream(input.key, undefined, { version: input.version });
+    if (source === null) throw new InputError('INPUT_NOT_FOUND', 'the input file is gone from the file store');
     try {
       for await (const { line, text } of readNdjsonLines(source, this.env.MAX_LINE_BYTES)) return { line, ...parseBatchLine(text, line, endpoint) };
     } finally {

@@ -1,12 +1,13 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import busboy from 'busboy';
 import { pipeline } from 'node:stream/promises';
+import { fileKey, OBJECT_STORE, type ObjectStore, type ObjectWriter } from '../../../../../libs/shared/src/index.js';
 import { API_ENV, type ApiEnv } from '../../config/api-env.js';
 import type { ApiRequest, ApiResponse } from '../../http/request.types.js';
+import { FileCatalog, newFileId, type FileRecord } from '../../storage/file-catalog.repository.js';
+import type { PageQuery } from '../../redis/sorted-set-page.js';
 import { notFound, OpenAIError } from '../openai-error.js';
-import { OpenAIRecordsRepository, type FileRecord, type PageQuery } from '../openai-records.repository.js';
 import { unixSeconds } from '../http-params.js';
-import { FileStore, isFileId, newFileId, type TempFile } from './file-store.js';
 
 /** OpenAI's file object. */
 export interface FileObject {
@@ -34,11 +35,14 @@ export const toFileObject = (file: FileRecord): FileObject => ({
 });
 
 const MAX_FILENAME = 255;
+/** Purposes an upload may have: batch inputs, and corpora for POST /v1/jobs (input_file_id); batch_output is the server's own. */
+const UPLOAD_PURPOSES = ['batch', 'user_data'] as const;
 
 /**
- * The Files API: multipart uploads streamed straight to the result volume (never held in memory),
+ * The Files API: multipart uploads streamed straight into the object store (never held in memory),
  * records in Redis, contents streamed back. Uploads are checked for size and purpose here; their
- * lines are validated when a batch is created from them.
+ * lines are validated when a batch or a job is created from them, which then read these bytes
+ * directly (no copy is made).
  */
 @Injectable()
 export class FilesService {
@@ -46,8 +50,8 @@ export class FilesService {
 
   constructor(
     @Inject(API_ENV) private readonly env: ApiEnv,
-    private readonly store: FileStore,
-    private readonly records: OpenAIRecordsRepository,
+    @Inject(OBJECT_STORE) private readonly objects: ObjectStore,
+    private readonly catalog: FileCatalog,
   ) {}
 
   async upload(req: ApiRequest, tenant: string): Promise<FileRecord> {
@@ -55,7 +59,6 @@ export class FilesService {
     if (type !== 'multipart/form-data') {
       throw new OpenAIError(415, `Content-Type ${JSON.stringify(type ?? '')} is not accepted; upload files as multipart/form-data with fields "file" and "purpose"`, null, 'unsupported_media_type');
     }
-    await this.store.ensureDir();
     const id = newFileId();
     const upload = await this.receive(req, id);
     try {
@@ -64,53 +67,47 @@ export class FilesService {
         throw new OpenAIError(413, `the file is larger than ${this.env.MAX_UPLOAD_BYTES} bytes (MAX_UPLOAD_BYTES)`, 'file', 'file_too_large');
       }
       const purpose = upload.fields.get('purpose');
-      if (purpose !== 'batch') {
+      if (!UPLOAD_PURPOSES.includes(purpose as (typeof UPLOAD_PURPOSES)[number])) {
         const got = purpose === undefined ? 'no purpose was given' : `got ${JSON.stringify(purpose)}`;
-        throw new OpenAIError(400, `"purpose" must be "batch" (the only purpose this server supports); ${got}`, 'purpose', 'invalid_purpose');
+        throw new OpenAIError(400, `"purpose" must be "batch" (a batch input) or "user_data" (a corpus for POST /v1/jobs); ${got}`, 'purpose', 'invalid_purpose');
       }
-      const bytes = await upload.file.commit();
-      const record: FileRecord = { id, tenant, bytes, createdAt: unixSeconds(), filename: upload.filename.slice(0, MAX_FILENAME) || 'upload.jsonl', purpose: 'batch' };
+      const info = await upload.file.commit();
+      if (info === 'exists') throw new Error(`file ${id} already exists in the store`);
+      const record: FileRecord = { id, tenant, bytes: info.size, createdAt: unixSeconds(), filename: upload.filename.slice(0, MAX_FILENAME) || 'upload.jsonl', purpose: purpose as FileRecord['purpose'] };
       try {
-        await this.records.createFile(record);
+        await this.catalog.create(record);
       } catch (error) {
-        await this.store.remove(id).catch(() => undefined);
+        await this.objects.delete(fileKey(id)).catch(() => undefined);
         throw error;
       }
+      const bytes = info.size;
       this.logger.log(`file ${id} uploaded (${bytes} bytes)`);
       return record;
     } finally {
-      await upload.file?.discard();
+      // Does nothing once committed.
+      await upload.file?.abort();
     }
   }
 
   async get(id: string, tenant: string): Promise<FileRecord> {
-    const file = isFileId(id) ? await this.records.getFile(id, tenant) : null;
+    const file = await this.catalog.get(id, tenant);
     if (!file) throw notFound('File object', id);
     return file;
   }
 
   async list(tenant: string, page: PageQuery, purpose?: string): Promise<{ items: FileRecord[]; hasMore: boolean }> {
-    return this.records.listFiles(tenant, page, purpose);
+    return this.catalog.list(tenant, page, purpose);
   }
 
-  /** The record goes first: a file whose record is gone can no longer be reached, even if its bytes linger. */
+  /** The record goes at once; the bytes too, or once no unfinished batch or job reads them (FileCatalog). */
   async delete(id: string, tenant: string): Promise<void> {
-    const file = await this.get(id, tenant);
-    await this.records.deleteFile(file);
-    await this.store.remove(file.id);
+    await this.catalog.delete(await this.get(id, tenant));
   }
 
   async sendContent(id: string, tenant: string, res: ApiResponse): Promise<void> {
     const file = await this.get(id, tenant);
-    const source = this.store.open(file.id);
-    // Opening is lazy: wait for the open so a missing file is still a clean 404, not a cut response.
-    await new Promise<void>((resolve, reject) => {
-      source.once('open', () => resolve());
-      source.once('error', reject);
-    }).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') throw new OpenAIError(404, `the content of ${file.id} is gone from the file store`, 'id', 'not_found');
-      throw error;
-    });
+    const source = await this.objects.stream(fileKey(file.id));
+    if (source === null) throw new OpenAIError(404, `the content of ${file.id} is gone from the file store`, 'id', 'not_found');
     res.statusCode = 200;
     res.setHeader('Content-Type', 'application/octet-stream');
     res.setHeader('Content-Length', String(file.bytes));
@@ -122,8 +119,8 @@ export class FilesService {
     }
   }
 
-  /** Parses the multipart body, streaming the "file" part to a temp file; other parts are fields. */
-  private async receive(req: ApiRequest, id: string): Promise<{ file: TempFile | null; filename: string; tooLarge: boolean; fields: Map<string, string> }> {
+  /** Parses the multipart body, streaming the "file" part into an object writer; other parts are fields. */
+  private async receive(req: ApiRequest, id: string): Promise<{ file: ObjectWriter | null; filename: string; tooLarge: boolean; fields: Map<string, string> }> {
     let parser: busboy.Busboy;
     try {
       parser = busboy({ headers: req.headers, limits: { files: 1, fileSize: this.env.MAX_UPLOAD_BYTES, fields: 20, fieldSize: 64 * 1024, parts: 30 } });
@@ -131,23 +128,28 @@ export class FilesService {
       throw new OpenAIError(400, `the multipart body cannot be read: ${(error as Error).message}`, null, 'invalid_multipart');
     }
     const fields = new Map<string, string>();
-    let file: TempFile | null = null;
+    let file: ObjectWriter | null = null;
+    let seen = false;
     let filename = '';
     let tooLarge = false;
     const writes: Promise<void>[] = [];
     const parsed = new Promise<void>((resolve, reject) => {
       parser.on('file', (name, stream, info) => {
-        if (name !== 'file' || file !== null) {
+        if (name !== 'file' || seen) {
           stream.resume();
           return;
         }
-        file = this.store.create(id);
+        seen = true;
         filename = info.filename ?? '';
         stream.on('limit', () => {
           tooLarge = true;
         });
-        const write = pipeline(stream, file.stream);
-        write.catch(() => undefined);
+        const write = (async () => {
+          const writer = await this.objects.createWriter(fileKey(id));
+          file = writer;
+          for await (const chunk of stream) await writer.write(chunk as Buffer);
+        })();
+        write.catch(() => stream.resume());
         writes.push(write);
       });
       parser.on('field', (name, value) => {
@@ -164,8 +166,8 @@ export class FilesService {
       req.unpipe(parser);
       // Read on (and drop) what is left, so the error answer reaches a client still sending.
       req.resume();
-      const written = file as TempFile | null;
-      await written?.discard();
+      const written = file as ObjectWriter | null;
+      await written?.abort();
       if (req.destroyed || req.readableAborted) throw new OpenAIError(499, 'the client closed the connection before the upload ended', null, 'client_closed_request');
       throw error;
     }

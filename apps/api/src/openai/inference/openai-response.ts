@@ -1,17 +1,7 @@
+import type { ResultLine } from '../../../../../libs/shared/src/results/result-lines.js';
 import type { OpenAIEndpoint } from './openai-request.js';
 
-/** A line of a job's results file (see ResultStore), with `tokens` since OpenAI routes ask for it. */
-export interface ResultLine {
-  id: string;
-  index: number;
-  embedding?: number[];
-  label?: string;
-  score?: number;
-  scores?: Record<string, number>;
-  truncated?: boolean;
-  tokens?: number;
-  error?: { code: string; message: string };
-}
+export type { ResultLine };
 
 export interface EmbeddingItem {
   object: 'embedding';

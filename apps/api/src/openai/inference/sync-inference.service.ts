@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { JobStore, RESULT_STORE, type JobRecord, type ResultStore } from '../../../../../libs/shared/src/index.js';
+import { JobStore, ResultStore, type JobRecord } from '../../../../../libs/shared/src/index.js';
 import { API_ENV, type ApiEnv } from '../../config/api-env.js';
 import { paramsFromBody, type JobParams } from '../../ingest/job-params.js';
 import { JobSubmissionService } from '../../jobs/job-submission.service.js';
@@ -38,7 +38,7 @@ export class SyncInferenceService {
     private readonly submission: JobSubmissionService,
     private readonly jobs: JobsService,
     private readonly store: JobStore,
-    @Inject(RESULT_STORE) private readonly results: ResultStore,
+    private readonly results: ResultStore,
     private readonly catalog: ModelCatalogRepository,
     private readonly waiter: ShardWaiterService,
   ) {}
@@ -56,15 +56,7 @@ export class SyncInferenceService {
     const params = jobParams(endpoint, request, null);
     await this.checkDimensions(request, params);
 
-    const job = await this.submission.submitItems(
-      params,
-      'index',
-      async (ingest) => {
-        for (let i = 0; i < request.inputs.length; i++) await ingest.add({ id: String(i), text: request.inputs[i] as string }, i);
-      },
-      SHARD_PRIORITY.interactive,
-      tenant,
-    );
+    const job = await this.submission.submitTexts(params, request.inputs, SHARD_PRIORITY.interactive, tenant);
     try {
       await this.waiter.waitForShards(job.id, job.shardsTotal, this.env.SYNC_TIMEOUT_MS);
     } catch (error) {
@@ -78,7 +70,7 @@ export class SyncInferenceService {
     const response = await this.answer(endpoint, request, job);
     // A synchronous request leaves nothing behind: its answer was the only way to read it.
     await this.store.delete(job.id, job.tenant).catch((e: unknown) => this.logger.warn(`could not delete the record of ${job.id}: ${(e as Error).message}`));
-    await this.results.deleteJob(job.id).catch((e: unknown) => this.logger.warn(`could not delete the results of ${job.id}: ${(e as Error).message}`));
+    await this.results.deleteJob(job.id).catch((e: unknown) => this.logger.warn(`could not delete the objects of ${job.id} (the store janitor will): ${(e as Error).message}`));
     return response;
   }
 

@@ -1,4 +1,4 @@
-import { InputError } from '../../../../libs/shared/src/index.js';
+import { InputError } from '../errors/input.error.js';
 import { badId, forbiddenKey, isWellFormed } from './json-guard.js';
 
 /** Longest item id, in UTF-16 code units; ids are echoed in every result line. */

@@ -1,4 +1,4 @@
-import { InputError } from '../../../../libs/shared/src/index.js';
+import { InputError } from '../errors/input.error.js';
 
 /**
  * Keys that mean something to JavaScript objects rather than to us. JSON.parse makes them plain own

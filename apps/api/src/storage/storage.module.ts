@@ -1,0 +1,21 @@
+import { Global, Module } from '@nestjs/common';
+import { createObjectStore, OBJECT_STORE, ResultStore, type ObjectStore } from '../../../../libs/shared/src/index.js';
+import { API_ENV, type ApiEnv } from '../config/api-env.js';
+import { FileCatalog } from './file-catalog.repository.js';
+import { StoreJanitorService } from './store-janitor.service.js';
+
+/**
+ * The object store (inputs, results, files) and the repositories over it. A store that is not
+ * usable stops the API at boot, naming RESULTS_DIR.
+ */
+@Global()
+@Module({
+  providers: [
+    { provide: OBJECT_STORE, inject: [API_ENV], useFactory: (env: ApiEnv): Promise<ObjectStore> => createObjectStore(env) },
+    { provide: ResultStore, inject: [OBJECT_STORE], useFactory: (objects: ObjectStore) => new ResultStore(objects) },
+    FileCatalog,
+    StoreJanitorService,
+  ],
+  exports: [OBJECT_STORE, ResultStore, FileCatalog, StoreJanitorService],
+})
+export class StorageModule {}

@@ -1,0 +1,52 @@
+import { InputError } from '../errors/input.error.js';
+import { parseNdjsonItem, type InputItem } from './input-item.js';
+import type { NdjsonLine } from './ndjson-lines.js';
+
+/**
+ * How an input object holds its items. Both are JSON lines, so a shard is a byte range of whole lines:
+ *
+ * - `ndjson`: one item per line, `{"id"?, "text"}` or a bare string (POST /v1/jobs bodies, and
+ *   corpora named by reference). An item without an id gets its 0-based index in the job.
+ * - `openai-batch`: an OpenAI Batch API input file, one request per line; each of a request's
+ *   inputs is an item (see `itemId`). Lines were validated in full by the API; workers only pick
+ *   out `custom_id` and `body.input`.
+ */
+export type InputFormat = 'ndjson' | 'openai-batch';
+export const INPUT_FORMATS: readonly InputFormat[] = ['ndjson', 'openai-batch'];
+
+/**
+ * The shardwise item ids of a batch request's inputs: the custom_id for the first, `custom_id` +
+ * U+0000 + position for the others (custom_ids may not hold U+0000, so these never collide). The
+ * ingest's duplicate-id check thereby refuses a repeated custom_id, naming both lines.
+ */
+export const itemId = (customId: string, position: number): string => (position === 0 ? customId : `${customId}\u0000${position}`);
+
+/**
+ * The items of one line, appended to `out`. `index` is the job index of the line's first item
+ * (ndjson ids default to it). Throws InputError for a line that does not parse.
+ */
+export function itemsOfLine(format: InputFormat, line: NdjsonLine, index: number, out: InputItem[]): void {
+  if (format === 'ndjson') {
+    out.push(parseNdjsonItem(line.text, line.line, index));
+    return;
+  }
+  const { customId, inputs } = batchLineInputs(line);
+  for (let position = 0; position < inputs.length; position++) out.push({ id: itemId(customId, position), text: inputs[position] as string });
+}
+
+/** `custom_id` and `body.input` of a batch line the API already validated in full (parseBatchLine). */
+function batchLineInputs(line: NdjsonLine): { customId: string; inputs: string[] } {
+  let value: { custom_id?: unknown; body?: { input?: unknown } };
+  try {
+    value = JSON.parse(line.text) as typeof value;
+  } catch (error) {
+    throw new InputError('INVALID_JSON', `line ${line.line}: invalid JSON (${(error as Error).message})`, { line: line.line });
+  }
+  const customId = value?.custom_id;
+  const input = value?.body?.input;
+  const inputs = typeof input === 'string' ? [input] : input;
+  if (typeof customId !== 'string' || !Array.isArray(inputs) || !inputs.every((text) => typeof text === 'string')) {
+    throw new InputError('INVALID_INPUT', `line ${line.line}: not a batch request with "custom_id" and "body.input"`, { line: line.line });
+  }
+  return { customId, inputs: inputs as string[] };
+}
