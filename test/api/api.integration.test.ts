@@ -6,14 +6,26 @@ import { Readable } from 'node:stream';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalResultStore, QueueName, shardJobId, shardPayloadSchema, type ShardPayload } from '../../libs/shared/src/index.js';
+import { readdir } from 'node:fs/promises';
+import {
+  FsObjectStore,
+  QueueName,
+  readShardItems,
+  ResultStore,
+  shardJobId,
+  shardPayloadSchema,
+  ShardResultWriter,
+  type InputItem,
+  type ShardPayload,
+} from '../../libs/shared/src/index.js';
 import { API_ENTRY, startApp, type AppProcess } from '../support/app-process.js';
 import { freePort, startRedis, type RedisHandle } from '../support/redis-server.js';
 
 /**
  * Boots the built API (npx tsc -p tsconfig.build.json) against a private redis-server and checks the
- * HTTP contract: what is accepted lands in the BullMQ queue, what is refused leaves Redis untouched.
- * No worker runs here, so every accepted job stays queued.
+ * HTTP contract: what is accepted is stored once in the object store (RESULTS_DIR) and lands in the
+ * BullMQ queue as shard references; what is refused leaves Redis and the store untouched. No worker
+ * runs here, so every accepted job stays queued.
  */
 
 const PREFIX = 'swtest';
@@ -88,23 +100,34 @@ describe('API over HTTP (built app, private Redis)', () => {
   const postNdjson = (query: Record<string, string>, body: string | Buffer, contentType = 'application/x-ndjson') =>
     fetch(`${base}/v1/jobs?${new URLSearchParams(query)}`, { method: 'POST', headers: { 'content-type': contentType }, body });
 
-  /** Every key in Redis plus the queue's waiting list: a refused request must leave both as they were. */
-  async function snapshot(): Promise<{ keys: string[]; waiting: string[] }> {
+  /**
+   * Every key in Redis, the queue's waiting list, every object in the store and every partial write:
+   * a refused request must leave all of them as they were.
+   */
+  async function snapshot(): Promise<{ keys: string[]; waiting: string[]; objects: string[]; partial: string[] }> {
     const keys = (await client.keys('*')).sort();
     const waiting = await client.lrange(`${PREFIX}:bull:${QueueName.Shards}:wait`, 0, -1);
-    return { keys, waiting };
+    const objects: string[] = [];
+    for await (const info of store().list('jobs/')) objects.push(info.key);
+    const partial = await readdir(join(root, 'results', '.partial')).catch(() => []);
+    return { keys, waiting, objects, partial };
   }
 
-  async function expectShards(jobId: string, count: number): Promise<ShardPayload[]> {
-    const payloads: ShardPayload[] = [];
+  const store = () => new FsObjectStore(join(root, 'results'));
+
+  /** The job's shard references, each with the items a worker reads from its byte range. */
+  async function expectShards(jobId: string, count: number): Promise<Array<ShardPayload & { items: InputItem[] }>> {
+    const payloads: Array<ShardPayload & { items: InputItem[] }> = [];
     for (let n = 0; n < count; n++) {
       const job = await queue.getJob(shardJobId(jobId, n));
       expect(job, `shard ${n} of ${jobId}`).toBeTruthy();
       expect(job?.opts.attempts).toBe(2);
-      payloads.push(shardPayloadSchema.parse(job?.data));
+      const payload = shardPayloadSchema.parse(job?.data);
+      // A reference, whatever the texts: a few hundred bytes.
+      expect(JSON.stringify(job?.data).length).toBeLessThan(600);
+      payloads.push({ ...payload, items: await readShardItems(store(), payload) });
     }
     expect(await queue.getJob(shardJobId(jobId, count))).toBeFalsy();
-    expect(await client.keys(`${PREFIX}:stage:${jobId}*`)).toEqual([]);
     return payloads;
   }
 
@@ -133,7 +156,9 @@ describe('API over HTTP (built app, private Redis)', () => {
         links: { self: `/v1/jobs/${view.id}`, results: `/v1/jobs/${view.id}/results` },
       });
       const shards = await expectShards(view.id as string, 2);
-      expect(shards[0]).toMatchObject({ v: 1, jobId: view.id, shard: 0, start: 0, task: 'embed', modelId: 'acme/mini-embed' });
+      expect(shards[0]).toMatchObject({ v: 2, jobId: view.id, shard: 0, start: 0, count: 4, task: 'embed', modelId: 'acme/mini-embed' });
+      expect(shards[0]?.input).toMatchObject({ key: `jobs/${view.id}/input.ndjson`, format: 'ndjson', start: 0, skip: 0 });
+      expect(shards[1]?.input.start).toBe(shards[0]?.input.end);
       expect(shards[0]?.options).toEqual({ pooling: 'mean', normalize: true, truncate: true });
       expect(shards.flatMap((s) => s.items)).toEqual([
         { id: '0', text: 'a' },
@@ -163,6 +188,9 @@ describe('API over HTTP (built app, private Redis)', () => {
         dimensions: null,
       });
       const shards = await expectShards(view.id as string, 3);
+      // The body is stored byte for byte; each shard's range holds whole lines of it.
+      const stored = await store().read(`jobs/${view.id}/input.ndjson`);
+      expect(stored?.toString('utf8')).toBe(body);
       expect(shards.map((s) => [s.start, s.items.length])).toEqual([
         [0, 4],
         [4, 4],
@@ -209,7 +237,7 @@ describe('API over HTTP (built app, private Redis)', () => {
       { name: 'empty NDJSON body', send: () => postNdjson({ task: 'embed' }, '\n  \r\n'), code: 'EMPTY_CORPUS', status: 400 },
       { name: 'empty inputs', send: () => postJson({ task: 'embed', inputs: [] }), code: 'EMPTY_CORPUS', status: 400 },
       { name: 'line over MAX_LINE_BYTES', send: () => postNdjson({ task: 'embed' }, `"a"\n"${'x'.repeat(400)}"\n`), code: 'LINE_TOO_LONG', status: 413, line: 2 },
-      { name: 'too many inputs', send: () => postNdjson({ task: 'embed' }, tooManyLines), code: 'TOO_MANY_INPUTS', status: 400, line: 51 },
+      { name: 'too many inputs', send: () => postNdjson({ task: 'embed' }, tooManyLines), code: 'TOO_MANY_INPUTS', status: 413, line: 51 },
       { name: 'duplicate id', send: () => postNdjson({ task: 'embed' }, withDuplicate), code: 'DUPLICATE_ID', status: 400, line: 9, field: 'id' },
       { name: 'duplicate of a default id', send: () => postJson({ task: 'embed', inputs: ['a', { id: '0', text: 'b' }] }), code: 'DUPLICATE_ID', status: 400, field: 'id' },
       { name: 'unknown task', send: () => postJson({ task: 'translate', inputs: ['a'] }), code: 'UNKNOWN_TASK', status: 400, field: 'task' },
@@ -252,19 +280,19 @@ describe('API over HTTP (built app, private Redis)', () => {
       for (const name of ['embed', 'sentiment', 'feature-extraction', 'text-classification']) expect(task.error.message).toContain(name);
     });
 
-    it('drops staged shards when the client aborts mid-upload', async () => {
+    it('removes the partial input object when the client aborts mid-upload', async () => {
       const before = await snapshot();
       const controller = new AbortController();
       let sent = 0;
-      let stagedBeforeAbort = 0;
+      let partialBeforeAbort = 0;
       async function* slowBody(): AsyncGenerator<Buffer> {
         for (let i = 0; i < LIMITS.MAX_INPUTS_PER_JOB - 5; i++) {
           yield Buffer.from(JSON.stringify({ id: `s${i}`, text: 'x' }) + '\n');
           sent++;
           if (sent === 20) {
-            // Enough for several shards to be staged, then the client goes away.
+            // Enough for the input object to be written in part, then the client goes away.
             await new Promise((r) => setTimeout(r, 300));
-            stagedBeforeAbort = (await client.keys(`${PREFIX}:stage:*`)).length;
+            partialBeforeAbort = (await snapshot()).partial.length;
             controller.abort();
           }
           await new Promise((r) => setTimeout(r, 5));
@@ -286,7 +314,7 @@ describe('API over HTTP (built app, private Redis)', () => {
         await new Promise((r) => setTimeout(r, 50));
         after = await snapshot();
       }
-      expect(stagedBeforeAbort).toBeGreaterThan(0);
+      expect(partialBeforeAbort).toBeGreaterThan(0);
       expect(after).toEqual(before);
     });
   });
@@ -322,24 +350,24 @@ describe('API over HTTP (built app, private Redis)', () => {
     it('streams written shards in order: NDJSON results, errors, float32 embeddings', async () => {
       const view = (await (await postJson({ task: 'embed', inputs: Array.from({ length: 10 }, (_, i) => `t${i}`) })).json()) as Json;
       const id = view.id as string;
-      const store = new LocalResultStore(join(root, 'results'));
-      const row = (value: number) => Buffer.from(new Float32Array(24).fill(value).buffer);
-      const line = (i: number) => `{"id":"${i}","index":${i},"embedding":[]}\n`;
+      const results = new ResultStore(store());
+      const row = (value: number) => new Float32Array(24).fill(value);
+      const line = (i: number) => `{"id":"${i}","index":${i},"embedding":[${Array(24).fill(i).join(',')}]}\n`;
       const errorLine = (i: number) => `{"id":"${i}","index":${i},"error":{"code":"INFERENCE_FAILED","message":"m"}}\n`;
       // Shard 1 (items 4..7) is never written: it is skipped.
-      await store.writeShard(id, 0, {
-        results: [0, 1, 2].map(line).join('') + errorLine(3),
-        errors: errorLine(3),
-        embeddings: Buffer.concat([row(0), row(1), row(2), row(Number.NaN)]),
-        summary: { succeeded: 3, failed: 1, truncated: 0, tokens: 12 },
-      });
-      await store.writeShard(id, 2, { results: [8, 9].map(line).join(''), embeddings: Buffer.concat([row(8), row(9)]), summary: { succeeded: 2, failed: 0, truncated: 0, tokens: 6 } });
+      const shard0 = new ShardResultWriter({ task: 'embed', start: 0, count: 4, ids: ['0', '1', '2', '3'], dimensions: 24 });
+      for (const i of [0, 1, 2]) shard0.setEmbedding(i, row(i), { tokens: 3, truncated: false });
+      shard0.setError(3, { code: 'INFERENCE_FAILED', message: 'm' }, 3);
+      await results.writeShard(id, 0, shard0.finish());
+      const shard2 = new ShardResultWriter({ task: 'embed', start: 8, count: 2, ids: ['8', '9'], dimensions: 24 });
+      for (const i of [0, 1]) shard2.setEmbedding(i, row(8 + i), { tokens: 3, truncated: false });
+      await results.writeShard(id, 2, shard2.finish());
       await client.hset(`${PREFIX}:job:${id}`, 'state', 'completed', 'finishedAt', String(Date.now()));
 
-      const results = await fetch(`${base}/v1/jobs/${id}/results`);
-      expect(results.status).toBe(200);
-      expect(results.headers.get('content-type')).toContain('application/x-ndjson');
-      expect((await results.text()).trim().split('\n').map((l) => (JSON.parse(l) as { index: number }).index)).toEqual([0, 1, 2, 3, 8, 9]);
+      const ndjson = await fetch(`${base}/v1/jobs/${id}/results`);
+      expect(ndjson.status).toBe(200);
+      expect(ndjson.headers.get('content-type')).toContain('application/x-ndjson');
+      expect(await ndjson.text()).toBe([0, 1, 2].map(line).join('') + errorLine(3) + [8, 9].map(line).join(''));
 
       const errors = await fetch(`${base}/v1/jobs/${id}/errors`);
       expect(await errors.text()).toBe(errorLine(3));

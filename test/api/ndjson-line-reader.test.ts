@@ -1,14 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../libs/shared/src/index.js';
-import { readNdjsonLines, type NdjsonLine } from '../../apps/api/src/ingest/ndjson-line-reader.js';
+import { readNdjsonLines, splitNdjsonLines } from '../../libs/shared/src/index.js';
 
 async function* chunksOf(...parts: Uint8Array[]): AsyncGenerator<Uint8Array> {
   for (const part of parts) yield part;
 }
 
-async function collect(source: AsyncIterable<Uint8Array>, max = 1024): Promise<NdjsonLine[]> {
-  const out: NdjsonLine[] = [];
-  for await (const line of readNdjsonLines(source, max)) out.push(line);
+/** Line numbers and texts (byte offsets are checked on their own below). */
+async function collect(source: AsyncIterable<Uint8Array>, max = 1024): Promise<Array<{ line: number; text: string }>> {
+  const out: Array<{ line: number; text: string }> = [];
+  for await (const { line, text } of readNdjsonLines(source, max)) out.push({ line, text });
   return out;
 }
 
@@ -141,5 +142,32 @@ describe('readNdjsonLines', () => {
   it('yields nothing for an empty or blank body', async () => {
     expect(await collect(chunksOf())).toEqual([]);
     expect(await collect(chunksOf(bytes('\n \r\n\n')))).toEqual([]);
+  });
+
+  it('gives each line its byte range, terminator included, whatever the chunking', async () => {
+    const body = bytes('\uFEFF"a"\r\n\n{"text":"é"}\n"c"');
+    const expected = [
+      { line: 1, text: '"a"', start: 0, end: 8 },
+      { line: 3, text: '{"text":"é"}', start: 9, end: 23 },
+      { line: 4, text: '"c"', start: 23, end: 26 },
+    ];
+    for (const [a, b] of splits(body)) {
+      const lines = [];
+      for await (const line of readNdjsonLines(chunksOf(a, b), 1024)) lines.push(line);
+      expect(lines).toEqual(expected);
+    }
+    // The ranges cut the body into the same lines again.
+    expect(expected.map(({ start, end }) => Buffer.from(body.subarray(start, end)).toString('utf8').replace(/^\uFEFF/, '').trim())).toEqual(['"a"', '{"text":"é"}', '"c"']);
+  });
+
+  it('reads a byte range of an object like the stream it came from: offsets shifted, a BOM only at byte 0', () => {
+    const body = bytes('"x"\n\uFEFF"y"\n"z"\n');
+    const whole = splitNdjsonLines(body, 1024);
+    expect(whole.map((l) => l.text)).toEqual(['"x"', '\uFEFF"y"', '"z"']);
+    const range = splitNdjsonLines(body.subarray(4), 1024, { offset: 4 });
+    expect(range.map((l) => [l.text, l.start, l.end])).toEqual([
+      ['\uFEFF"y"', 4, 11],
+      ['"z"', 11, 15],
+    ]);
   });
 });

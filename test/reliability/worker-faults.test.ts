@@ -1,14 +1,14 @@
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModels } from '../../libs/models/src/generate/index.js';
 import { syntheticCorpus } from '../../libs/shared/src/corpus/synthetic-corpus.js';
+import { FsObjectStore, ResultStore } from '../../libs/shared/src/index.js';
 import type { AppProcess } from '../support/app-process.js';
 import { finished, freePort, MINILM_EMBED, MODEL_DIR, postNdjson, resultsOf, sleep, Stack, summary, tally, waitFor } from '../support/stack.js';
 
 /**
  * Worker faults on MiniLM-sized shards (about a second each on one thread, so there is time to hit
- * one in the middle): kill -9 then a restart of the same worker, SIGTERM (drain), and cancel.
+ * one in the middle): kill -9 then a restart of the same worker, kill -9 while a worker reads its
+ * shard's range from the object store, SIGTERM (drain), and cancel.
  * Every test ends with the exactly-once tally: each input has one line, result or recorded error.
  */
 const SHARD_TEXTS = 16;
@@ -56,15 +56,14 @@ describe('worker faults: kill -9 and restart, SIGTERM, cancel', () => {
     }
   }
 
-  /** No shard folder may be torn: each holds its results and summary, with one line per item. */
+  /** No shard result may be torn: each decodes whole, with one line per item its summary counts. */
   async function expectWholeShards(jobId: string, items: number): Promise<void> {
-    const dir = join(stack.resultsDir, jobId);
-    const shards = (await readdir(dir)).filter((name) => /^\d{6}$/.test(name));
+    const results = new ResultStore(new FsObjectStore(stack.resultsDir));
     let lines = 0;
-    for (const shard of shards) {
-      const summary = JSON.parse(await readFile(join(dir, shard, 'summary.json'), 'utf8')) as { succeeded: number; failed: number };
-      const text = await readFile(join(dir, shard, 'results.ndjson'), 'utf8');
-      const count = text.split('\n').filter((l) => l !== '').length;
+    for (const shard of await results.writtenShards(jobId)) {
+      const result = await results.readShard(jobId, shard);
+      const summary = result!.header.summary;
+      const count = result!.renderNdjson('results').toString('utf8').split('\n').filter((l) => l !== '').length;
       expect(count, `shard ${shard}`).toBe(summary.succeeded + summary.failed);
       lines += count;
     }
@@ -98,6 +97,29 @@ describe('worker faults: kill -9 and restart, SIGTERM, cancel', () => {
     const rerun = await queue.getJob(held[0] as string);
     await queue.close();
     expect((rerun?.stalledCounter ?? 0) + (rerun?.attemptsStarted ?? 0)).toBeGreaterThan(1);
+  });
+
+  it('kill -9 of a worker while it reads its range from the store: another run reads it again, every input exactly once', async () => {
+    // This worker's store reads of job inputs take 4 s, so the kill lands while a range is being read.
+    await worker.stop('SIGTERM');
+    worker = await stack.startWorker({ ...workerEnv, SHARDWISE_FAULT_STORE_READ_DELAY_MS: '4000', SHARDWISE_FAULT_STORE_KEYS: '/input\\.ndjson$' }, workerPort);
+    const items = corpus(4 * SHARD_TEXTS, 4);
+    const submitted = await postNdjson(base, { task: 'embed', model: MINILM_EMBED }, items);
+    expect(submitted.status).toBe(202);
+    const id = submitted.body.id as string;
+    const held = await waitForActiveShard();
+    await sleep(500);
+    const midway = await waitFor(base, id, () => true);
+    expect(midway.shards.done).toBe(0);
+    expect(await worker.stop('SIGKILL')).toBeNull();
+
+    worker = await stack.startWorker(workerEnv, workerPort);
+    const job = await waitFor(base, id, finished, { timeoutMs: 120_000 });
+    expect(job.state).toBe('completed');
+    const t = tally(items, await resultsOf(base, id));
+    console.log(`[reliability] kill -9 mid-read: ${JSON.stringify(summary(t))}, shard held at the kill: ${held.join(',')}`);
+    expect(summary(t)).toEqual({ lost: 0, duplicated: 0, misplaced: 0, ok: items.length, failed: 0 });
+    await expectWholeShards(id, items.length);
   });
 
   it('SIGTERM mid-shard: the worker finishes the shard it holds, exits 0, and loses nothing', async () => {

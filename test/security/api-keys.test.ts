@@ -6,11 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyRegistry } from '../../apps/api/src/auth/api-keys.js';
 import { tenantOf } from '../../apps/api/src/auth/tenant.js';
 import type { ApiRequest } from '../../apps/api/src/http/request.types.js';
-import { assertPlainJson, badId } from '../../apps/api/src/ingest/json-guard.js';
+import { assertPlainJson, badId } from '../../libs/shared/src/index.js';
 import { ConfigError } from '../../libs/shared/src/index.js';
 
 const hash = (key: string) => createHash('sha256').update(key).digest('hex');
-const base = { RATE_LIMIT_PER_SECOND: 0, RATE_LIMIT_BURST: 0, MAX_CONCURRENT_JOBS: 0 };
+const base = { RATE_LIMIT_PER_SECOND: 0, RATE_LIMIT_BURST: 0, MAX_CONCURRENT_JOBS: 0, TENANT_MAX_QUEUED_TEXTS: 0 };
 
 describe('ApiKeyRegistry', () => {
   let dir: string;
@@ -35,7 +35,7 @@ describe('ApiKeyRegistry', () => {
 
   it('reads keys from the file and the env list together; looks them up by SHA-256 only', async () => {
     const path = await file([
-      { tenant: 'acme', key_sha256: hash('k-acme'), rate_per_second: 5, max_concurrent_jobs: 3 },
+      { tenant: 'acme', key_sha256: hash('k-acme'), rate_per_second: 5, max_concurrent_jobs: 3, max_queued_texts: 1000 },
       { tenant: 'acme', key_sha256: hash('k-acme-2').toUpperCase() },
     ]);
     const registry = ApiKeyRegistry.load({ ...base, API_KEYS_FILE: path, API_KEYS: ` globex:${hash('k-globex')} , ` });
@@ -46,15 +46,15 @@ describe('ApiKeyRegistry', () => {
     expect(registry.tenantFor('k-globex')).toBe('globex');
     expect(registry.tenantFor(hash('k-acme'))).toBeNull();
     expect(registry.tenantFor('')).toBeNull();
-    expect(registry.limitsOf('acme')).toEqual({ ratePerSecond: 5, rateBurst: 10, maxConcurrentJobs: 3 });
-    expect(registry.limitsOf('globex')).toEqual({ ratePerSecond: 0, rateBurst: 1, maxConcurrentJobs: 0 });
+    expect(registry.limitsOf('acme')).toEqual({ ratePerSecond: 5, rateBurst: 10, maxConcurrentJobs: 3, maxQueuedTexts: 1000 });
+    expect(registry.limitsOf('globex')).toEqual({ ratePerSecond: 0, rateBurst: 1, maxConcurrentJobs: 0, maxQueuedTexts: 0 });
     expect(() => registry.tenantArg(undefined)).toThrow(/tenantOf/);
     expect(registry.tenantArg('acme')).toBe('acme');
   });
 
   it('applies the env defaults to tenants without their own limits', () => {
-    const registry = ApiKeyRegistry.load({ RATE_LIMIT_PER_SECOND: 10, RATE_LIMIT_BURST: 50, MAX_CONCURRENT_JOBS: 4, API_KEYS: `a:${hash('x')}` });
-    expect(registry.limitsOf('a')).toEqual({ ratePerSecond: 10, rateBurst: 50, maxConcurrentJobs: 4 });
+    const registry = ApiKeyRegistry.load({ RATE_LIMIT_PER_SECOND: 10, RATE_LIMIT_BURST: 50, MAX_CONCURRENT_JOBS: 4, TENANT_MAX_QUEUED_TEXTS: 500, API_KEYS: `a:${hash('x')}` });
+    expect(registry.limitsOf('a')).toEqual({ ratePerSecond: 10, rateBurst: 50, maxConcurrentJobs: 4, maxQueuedTexts: 500 });
   });
 
   it('refuses bad configurations with every problem named and no key echoed', async () => {

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -32,7 +32,8 @@ import {
  */
 const ROOT = resolve(import.meta.dirname, '../..');
 const SECRET_TEXT = 'zebra-quokka-7731 confidential memo about the merger';
-const BUDGET = 6000;
+const BUDGET = 100;
+const TENANT_BUDGET = 60;
 
 describe('API keys, tenant isolation and per-tenant limits', () => {
   let stack: Stack;
@@ -69,8 +70,8 @@ describe('API keys, tenant isolation and per-tenant limits', () => {
     stack = await Stack.start({ env: { ...env, API_KEYS_FILE: keysFile, API_KEYS: `initech:${sha256(initech)}` } });
     stack.tempDir(dir);
     a = await stack.startApi();
-    // A second replica on the same Redis, with a small backlog budget.
-    b = await stack.startApi({ ADMISSION_MAX_BACKLOG_BYTES: String(BUDGET) });
+    // A second replica on the same Redis, with small budgets of queued texts (all tenants, and per tenant).
+    b = await stack.startApi({ ADMISSION_MAX_QUEUED_TEXTS: String(BUDGET), TENANT_MAX_QUEUED_TEXTS: String(TENANT_BUDGET) });
   });
 
   afterAll(async () => {
@@ -131,7 +132,6 @@ describe('API keys, tenant isolation and per-tenant limits', () => {
       });
       expect(status, path).toBe(401);
     }
-    expect(await scanKeys(stack.client(), `${stack.prefix}:stage:*`)).toEqual([]);
     expect(await scanKeys(stack.client(), `${stack.prefix}:job:*`)).toEqual([]);
     // Probes and scraping stay open.
     for (const path of ['/healthz', '/readyz', '/metrics']) expect((await request(a.baseUrl, path)).status, path).toBe(200);
@@ -193,7 +193,6 @@ describe('API keys, tenant isolation and per-tenant limits', () => {
     expect(Number(second.headers.get('retry-after'))).toBeGreaterThan(0);
     const streamed = await postNdjson(a.baseUrl, { task: 'embed' }, Array.from({ length: 40 }, (_, i) => ({ text: `t${i}` })), { key: limited });
     expect(streamed.status).toBe(429);
-    expect(await scanKeys(stack.client(), `${stack.prefix}:stage:*`)).toEqual([]);
     // Another tenant is not limited by it.
     expect((await postJob(a.baseUrl, { task: 'embed', inputs: ['globex'] }, globex)).status).toBe(202);
 
@@ -201,49 +200,66 @@ describe('API keys, tenant isolation and per-tenant limits', () => {
     expect((await postJob(b.baseUrl, { task: 'embed', inputs: ['three'] }, limited)).status).toBe(202);
   });
 
-  it('refuses new jobs with 429 BACKLOG_FULL while staged + queued shard bytes are at the budget, and frees it as shards finish', async () => {
+  it('admits by queued texts: a job larger than the budget runs on an idle system; then 429 BACKLOG_FULL (global and per tenant) with a Retry-After, until the backlog drains', async () => {
     const redis = stack.client();
     const stats = `${stack.prefix}:stats`;
+    const queued = async () => Number((await redis.hget(stats, 'backlog:texts')) ?? 0);
     let worker = await stack.startWorker({ PRELOAD_MODELS: TINY_EMBED, LOG_LEVEL: 'verbose' });
     const deadline = Date.now() + 30_000;
-    while (Number(await redis.hget(stats, 'backlog:bytes')) !== 0 && Date.now() < deadline) await sleep(100);
-    expect(Number(await redis.hget(stats, 'backlog:bytes'))).toBe(0);
-
-    // An upload larger than the whole budget is stopped while it streams; nothing of it stays.
-    const big = Array.from({ length: 200 }, (_, i) => ({ id: `big${i}`, text: `a text long enough to add up quickly, number ${i}` }));
-    const refused = await postNdjson(b.baseUrl, { task: 'embed' }, big, { key: globex });
-    expect(refused.status).toBe(429);
-    expect((refused.body as { error: { code: string } }).error.code).toBe('BACKLOG_FULL');
-    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
-    expect(await scanKeys(redis, `${stack.prefix}:stage:*`)).toEqual([]);
-    expect(await redis.hlen(`${stack.prefix}:staging:bytes`)).toBe(0);
-
-    // Without workers, jobs accepted by replica A fill the budget; B then refuses before reading.
+    while ((await queued()) !== 0 && Date.now() < deadline) await sleep(100);
+    expect(await queued()).toBe(0);
     expect(await worker.stop('SIGTERM')).toBe(0);
-    const queuedIds: string[] = [];
-    while (Number(await redis.hget(stats, 'backlog:bytes')) < BUDGET) {
-      const reply = await postJob(a.baseUrl, { task: 'embed', inputs: big.slice(0, 40) }, globex);
-      expect(reply.status).toBe(202);
-      queuedIds.push(reply.body.id as string);
+
+    // Idle: a job twice the budget is admitted rather than refused for its size.
+    const big = Array.from({ length: 2 * BUDGET }, (_, i) => ({ id: `big${i}`, text: `a text of the big job, number ${i}` }));
+    const admitted = await postNdjson(b.baseUrl, { task: 'embed' }, big, { key: globex });
+    expect(admitted.status).toBe(202);
+    expect(await queued()).toBe(2 * BUDGET);
+
+    // Now the backlog is over the budget: B refuses even one text, before reading the body, and says when to retry.
+    const objectsBefore = await readdir(join(stack.resultsDir, 'jobs'));
+    for (const refused of [await postJob(b.baseUrl, { task: 'embed', inputs: ['small'] }, acme), await postNdjson(b.baseUrl, { task: 'embed' }, big.slice(0, 5), { key: acme })]) {
+      expect(refused.status).toBe(429);
+      const error = (refused.body as { error: { code: string; message: string } }).error;
+      expect(error.code).toBe('BACKLOG_FULL');
+      expect(error.message).toContain('ADMISSION_MAX_QUEUED_TEXTS');
+      const retryAfter = Number(refused.headers.get('retry-after'));
+      expect(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 3600, String(retryAfter)).toBe(true);
     }
-    const full = await postJob(b.baseUrl, { task: 'embed', inputs: ['small'] }, acme);
-    expect(full.status).toBe(429);
-    expect((full.body as { error: { code: string } }).error.code).toBe('BACKLOG_FULL');
+    expect(await readdir(join(stack.resultsDir, 'jobs'))).toEqual(objectsBefore);
+    // Replica A has no budget.
     expect((await postJob(a.baseUrl, { task: 'embed', inputs: ['small'] }, acme)).status).toBe(202);
 
-    // Workers drain it: every job completes exactly once and the counters return to zero.
+    // Workers drain it: the job completes exactly once, the backlog returns to zero, and B admits again.
     worker = await stack.startWorker({ PRELOAD_MODELS: TINY_EMBED, LOG_LEVEL: 'verbose' });
-    for (const id of queuedIds) {
-      const job = await waitFor(a.baseUrl, id, finished, { key: globex });
-      expect(job.state).toBe('completed');
-      const t = tally(big.slice(0, 40), await resultsOf(a.baseUrl, id, { key: globex }));
-      expect(summary(t)).toMatchObject({ lost: 0, duplicated: 0, misplaced: 0 });
-    }
-    while (Number(await redis.hget(stats, 'backlog:bytes')) !== 0 && Date.now() < deadline + 60_000) await sleep(100);
-    expect(Number(await redis.hget(stats, 'backlog:bytes'))).toBe(0);
-    const counts = await redis.hgetall(stats);
-    for (const tenant of ['acme', 'globex', 'limited']) expect(Number(counts[`active:${tenant}`] ?? 0), tenant).toBe(0);
+    const job = await waitFor(b.baseUrl, admitted.body.id as string, finished, { key: globex });
+    expect(job.state).toBe('completed');
+    expect(summary(tally(big, await resultsOf(b.baseUrl, job.id, { key: globex })))).toMatchObject({ lost: 0, duplicated: 0, misplaced: 0 });
+    while ((await queued()) !== 0 && Date.now() < deadline + 60_000) await sleep(100);
+    expect(await queued()).toBe(0);
     expect((await postJob(b.baseUrl, { task: 'embed', inputs: ['room again'] }, acme)).status).toBe(202);
+
+    // Per tenant: globex fills its own budget; another tenant still gets in under the global one.
+    expect(await worker.stop('SIGTERM')).toBe(0);
+    while ((await queued()) !== 0 && Date.now() < deadline + 90_000) await sleep(100);
+    const first = await postJob(b.baseUrl, { task: 'embed', inputs: big.slice(0, 50) }, globex);
+    expect(first.status).toBe(202);
+    const over = await postJob(b.baseUrl, { task: 'embed', inputs: big.slice(50, 70) }, globex);
+    expect(over.status).toBe(429);
+    expect((over.body as { error: { message: string } }).error.message).toContain('TENANT_MAX_QUEUED_TEXTS');
+    expect((await postJob(b.baseUrl, { task: 'embed', inputs: big.slice(50, 70) }, acme)).status).toBe(202);
+    const counts = await redis.hgetall(stats);
+    expect(Number(counts['backlog:texts:globex'])).toBe(50);
+    expect(Number(counts['backlog:texts:acme'])).toBe(20);
+
+    worker = await stack.startWorker({ PRELOAD_MODELS: TINY_EMBED, LOG_LEVEL: 'verbose' });
+    for (const [id, key] of [[first.body.id as string, globex]] as const) expect((await waitFor(b.baseUrl, id, finished, { key })).state).toBe('completed');
+    while ((await queued()) !== 0 && Date.now() < deadline + 120_000) await sleep(100);
+    const after = await redis.hgetall(stats);
+    for (const tenant of ['acme', 'globex', 'limited']) {
+      expect(Number(after[`active:${tenant}`] ?? 0), tenant).toBe(0);
+      expect(Number(after[`backlog:texts:${tenant}`] ?? 0), tenant).toBe(0);
+    }
   });
 
   it('writes no API key and no submitted text to any log (API replicas and worker)', async () => {

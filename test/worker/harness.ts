@@ -3,7 +3,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import { JobStore, LocalResultStore, loadEnv, workerEnvSchema, type JobRecord, type ShardPayload, type WorkerEnv } from '../../libs/shared/src/index.js';
+import {
+  FsObjectStore,
+  jobInputKey,
+  JobStore,
+  loadEnv,
+  ResultStore,
+  workerEnvSchema,
+  type InputItem,
+  type JobRecord,
+  type ObjectStore,
+  type ShardPayload,
+  type WorkerEnv,
+} from '../../libs/shared/src/index.js';
 import { ModelService } from '../../apps/worker/src/inference/model.service.js';
 import { WorkerMetricsService } from '../../apps/worker/src/metrics/worker-metrics.service.js';
 import { RedisService } from '../../apps/worker/src/redis/redis.service.js';
@@ -18,12 +30,15 @@ export interface Harness {
   pool: FakePool;
   redis: RedisService;
   jobs: JobStore;
-  results: LocalResultStore;
+  objects: ObjectStore;
+  results: ResultStore;
   metrics: WorkerMetricsService;
   models: ModelService;
   cancels: CancelSignalsService;
   processor: ShardProcessorService;
   failures: ShardFailureService;
+  /** Stores `items` as the job's input object (as the API does) and returns the reference to them. */
+  shard(jobId: string, overrides?: Partial<ShardPayload>, items?: readonly InputItem[]): Promise<ShardPayload>;
   close(): Promise<void>;
 }
 
@@ -46,11 +61,13 @@ export async function createHarness(redisUrl: string, extraEnv: Record<string, s
   const cancels = new CancelSignalsService(redis, env);
   await cancels.onModuleInit();
   const jobs = new JobStore(redis.client, env.REDIS_PREFIX);
-  const results = new LocalResultStore(resultsDir);
-  const processor = new ShardProcessorService(jobs, results, models, cancels, metrics);
-  const failures = new ShardFailureService(jobs, results, metrics);
+  const objects = new FsObjectStore(resultsDir);
+  const results = new ResultStore(objects);
+  const processor = new ShardProcessorService(jobs, results, objects, models, cancels, metrics);
+  const failures = new ShardFailureService(jobs, results, objects, metrics);
   return {
-    env, pool, redis, jobs, results, metrics, models, cancels, processor, failures,
+    env, pool, redis, jobs, objects, results, metrics, models, cancels, processor, failures,
+    shard: (jobId, overrides, items) => storeShard(objects, jobId, overrides, items),
     close: async () => {
       await models.beforeApplicationShutdown();
       await redis.onApplicationShutdown();
@@ -68,14 +85,25 @@ export function jobRecord(id: string, overrides: Partial<JobRecord> = {}): JobRe
   };
 }
 
-export function shardPayload(jobId: string, overrides: Partial<ShardPayload> = {}): ShardPayload {
+export const DEFAULT_ITEMS: readonly InputItem[] = [
+  { id: 'a', text: 'hello world' },
+  { id: 'b', text: 'fail: this one' },
+  { id: 'c', text: 'long: cut off' },
+];
+
+/**
+ * Writes `items` as NDJSON to the job's input object, one shard's worth, and returns a shard
+ * reference to all of them, as the API would enqueue it.
+ */
+export async function storeShard(objects: ObjectStore, jobId: string, overrides: Partial<ShardPayload> = {}, items: readonly InputItem[] = DEFAULT_ITEMS): Promise<ShardPayload> {
+  const shard = overrides.shard ?? 0;
+  const key = `${jobInputKey(jobId).replace(/\.ndjson$/, '')}-${shard}.ndjson`;
+  const body = Buffer.from(items.map((item) => `${JSON.stringify(item)}\n`).join(''));
+  await objects.put(key, body);
+  const info = await objects.stat(key);
   return {
-    v: 1, jobId, shard: 0, start: 0, task: 'embed', modelId: 'fake/model', options: {},
-    items: [
-      { id: 'a', text: 'hello world' },
-      { id: 'b', text: 'fail: this one' },
-      { id: 'c', text: 'long: cut off' },
-    ],
+    v: 2, jobId, shard, start: 0, count: items.length, task: 'embed', modelId: 'fake/model', options: {},
+    input: { key, version: info!.version, format: 'ndjson', start: 0, end: body.length, skip: 0 },
     ...overrides,
   };
 }
