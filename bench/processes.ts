@@ -157,14 +157,20 @@ export class RssSampler {
   private phase = 'start';
   private readonly timer: NodeJS.Timeout;
   private readonly hwm = new Map<string, number>();
+  private readonly pids: Record<string, number>;
 
-  constructor(
-    private readonly pids: Record<string, number>,
-    intervalMs = 200,
-  ) {
+  constructor(pids: Record<string, number>, intervalMs = 200) {
+    this.pids = { ...pids };
     for (const name of Object.keys(pids)) this.series.set(name, []);
     this.sample();
     this.timer = setInterval(() => this.sample(), intervalMs);
+  }
+
+  /** Starts sampling a process that started after the sampler (workers started once a job is queued). */
+  add(name: string, pid: number): void {
+    this.pids[name] = pid;
+    if (!this.series.has(name)) this.series.set(name, []);
+    this.sample();
   }
 
   mark(phase: string): void {

@@ -2,20 +2,22 @@
  * `npm run bench [-- flags]`: throughput of this system against the alternatives, on this machine,
  * in one run. See bench/README.md for what each measurement is and how to read the output.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { paddedTokens, planBatchesMinPadding } from '../libs/models/src/batch-plan.js';
 import { generateModels } from '../libs/models/src/generate/index.js';
 import { workerEnvSchema } from '../libs/shared/src/config/env.schema.js';
 import { corpusItems, corpusTexts, MAX_TOKENS, MODEL_ID, sum, tokenizeCorpus, type CorpusSpec } from './corpus.js';
+import { keyValues, list, positiveInt } from './flags.js';
 import { inChild } from './in-child.js';
 import type { Dtype, InProcessSpec, Measurement } from './in-process.js';
 import type { LimitConfig } from './ort-limit.js';
 import { ROOT } from './processes.js';
-import { cpuSnapshot, foreignCores, percentile, waitQuiet } from './stats.js';
-import { runSystem, type SystemRun } from './system.js';
+import { measureMemory } from './memory.js';
+import { describeMachine, fmt, lpad, machineInfo, pad, writeReport } from './report.js';
+import { measureQuietly, percentile } from './stats.js';
+import { itemsBody, runSystem, type SystemRun } from './system.js';
 
 const HELP = `npm run bench -- [flags]
 
@@ -31,9 +33,9 @@ const HELP = `npm run bench -- [flags]
                          whole corpus (default 2000; 0 runs every configuration on the whole corpus)
   --worker-env LIST      extra worker env for 4 and scaling, e.g. MAX_BATCH_TOKENS=1024,MAX_BATCH_SIZE=128
   --scaling-dtype D      dtype of the 1 -> 2 worker-process scaling runs (default q8)
-  --memory-texts LIST    corpus sizes of the memory runs (default 100000,1000000)
+  --memory-texts LIST    corpus sizes of the memory runs (default 100000,1000000,10000000)
   --memory-full-max N    memory runs up to N texts run to completion; larger ones stop
-                         --memory-seconds after the upload was accepted (default 100000)
+                         --memory-seconds after the worker was ready (default 100000)
   --memory-seconds S     (default 60)
   --memory-dtype D       (default q8)
   --skip-naive --skip-typical --skip-limit --skip-engine --skip-system --skip-scaling --skip-memory
@@ -56,7 +58,7 @@ const { values: flags } = parseArgs({
     'sweep-texts': { type: 'string', default: '2000' },
     'worker-env': { type: 'string', default: '' },
     'scaling-dtype': { type: 'string', default: 'q8' },
-    'memory-texts': { type: 'string', default: '100000,1000000' },
+    'memory-texts': { type: 'string', default: '100000,1000000,10000000' },
     'memory-full-max': { type: 'string', default: '100000' },
     'memory-seconds': { type: 'string', default: '60' },
     'memory-dtype': { type: 'string', default: 'q8' },
@@ -79,17 +81,9 @@ if (flags.help) {
   process.exit(0);
 }
 
-function positiveInt(name: string, value: string, allowZero = false): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < (allowZero ? 0 : 1)) throw new Error(`--${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${JSON.stringify(value)}`);
-  return n;
-}
 function dtypeOf(name: string, value: string): Dtype {
   if (value !== 'fp32' && value !== 'q8') throw new Error(`--${name}: dtype must be fp32 or q8, got ${JSON.stringify(value)}`);
   return value;
-}
-function list(value: string): string[] {
-  return value.split(',').map((v) => v.trim()).filter((v) => v !== '');
 }
 function limitConfig(text: string): LimitConfig {
   const parts = text.split('x').map(Number);
@@ -107,13 +101,7 @@ const opts = {
   typicalBatch: positiveInt('typical-batch', flags['typical-batch']),
   limitConfigs: list(flags['limit-configs']).map(limitConfig),
   sweepTexts: positiveInt('sweep-texts', flags['sweep-texts'], true),
-  workerEnv: Object.fromEntries(
-    list(flags['worker-env']).map((kv) => {
-      const at = kv.indexOf('=');
-      if (at < 1) throw new Error(`--worker-env: "${kv}" is not KEY=VALUE`);
-      return [kv.slice(0, at), kv.slice(at + 1)];
-    }),
-  ) as Record<string, string>,
+  workerEnv: keyValues('worker-env', flags['worker-env']),
   scalingDtype: dtypeOf('scaling-dtype', flags['scaling-dtype']),
   memoryTexts: list(flags['memory-texts']).map((v) => positiveInt('memory-texts', v)),
   memoryFullMax: positiveInt('memory-full-max', flags['memory-full-max']),
@@ -176,11 +164,6 @@ function row(key: string, label: string, m: { texts: number; tokens: number; pad
   };
 }
 
-const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-const mb = (bytes: number): string => `${fmt(bytes / 2 ** 20)} MB`;
-const pad = (s: string, n: number): string => (s.length >= n ? s : s + ' '.repeat(n - s.length));
-const lpad = (s: string, n: number): string => (s.length >= n ? s : ' '.repeat(n - s.length) + s);
-
 function printRow(r: Row): void {
   console.log(
     `  ${pad(r.label, 52)}${lpad(fmt(r.texts), 8)}${lpad(fmt(r.textsPerSecond, 1), 10)}${lpad(fmt(r.tokensPerSecond), 11)}` +
@@ -200,46 +183,17 @@ function cpuBreakdown(run: SystemRun): string {
 
 // ----------------------------------------------------------------------------------------- running
 
-/**
- * Runs `work` and returns its result with the cores other processes kept busy meanwhile. On a
- * shared box a disturbed measurement (over --max-other) is repeated, after waiting for quiet, up to
- * --retries times; the least disturbed attempt wins.
- */
-async function watched<T>(work: () => Promise<T>): Promise<{ value: T; otherCores: number; attempts: number }> {
-  let best: { value: T; otherCores: number } | undefined;
-  let attempts = 0;
-  for (;;) {
-    if (opts.quietWait > 0) {
-      const busy = await waitQuiet(opts.maxOther / 2, opts.quietWait);
-      if (busy >= opts.maxOther / 2) console.log(`  (the box is busy: other processes use ${fmt(busy, 2)} cores; measuring anyway)`);
-    }
-    const before = cpuSnapshot();
-    const value = await work();
-    const otherCores = foreignCores(before, cpuSnapshot());
-    attempts++;
-    if (!best || otherCores < best.otherCores) best = { value, otherCores };
-    if (otherCores <= opts.maxOther || attempts > opts.retries) return { ...best, attempts };
-    console.log(`  (other processes used ${fmt(otherCores, 2)} cores during that measurement; repeating)`);
-  }
-}
+/** Runs `work`, repeated when other processes disturbed it (see measureQuietly and --max-other). */
+const watched = <T>(work: () => Promise<T>) => measureQuietly(work, { maxOther: opts.maxOther, retries: opts.retries, quietWait: opts.quietWait, log: (line) => console.log(line) });
 
 const started = new Date();
 const report: Record<string, unknown> = {};
 const corpus = (count: number): CorpusSpec => ({ count, seed: opts.seed, kind: 'mixed' });
-const versions = (pkg: string): string => (JSON.parse(readFileSync(join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version;
 
 async function main(): Promise<void> {
-  const machine = {
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model ?? 'unknown',
-    memory: totalmem(),
-    node: process.version,
-    onnxruntimeNode: versions('onnxruntime-node'),
-    transformers: versions('@huggingface/transformers'),
-    loadavgAtStart: loadavg(),
-  };
+  const machine = machineInfo();
   console.log(`shardwise bench, ${started.toISOString()}`);
-  console.log(`machine: ${machine.cpus} x ${machine.cpuModel}, ${mb(machine.memory)}, node ${machine.node}, onnxruntime-node ${machine.onnxruntimeNode}, transformers.js ${machine.transformers}; load average ${machine.loadavgAtStart.map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(`machine: ${describeMachine(machine)}`);
   await generateModels({ out: MODEL_DIR, size: 'minilm', family: ['bert'], head: ['embed'], dtype: ['fp32', 'q8'] });
   console.log(`model: ${MODEL_ID} (random weights, all-MiniLM-L6-v2 shape: 6 layers, hidden 384, max ${MAX_TOKENS} tokens) in ${MODEL_DIR}`);
 
@@ -339,7 +293,7 @@ async function main(): Promise<void> {
           workers: 1,
           inferenceThreads: 2,
           workerEnv: opts.workerEnv,
-          items: () => corpusItems(corpus(opts.texts)),
+          body: itemsBody(() => corpusItems(corpus(opts.texts))),
           count: opts.texts,
           readShardRanges: true,
         }),
@@ -398,7 +352,7 @@ async function main(): Promise<void> {
     const scaling: Row[] = [];
     for (const workers of [1, 2]) {
       const { value: run, otherCores } = await watched(() =>
-        runSystem({ modelDir: MODEL_DIR, dtype, workers, inferenceThreads: 1, workerEnv: opts.workerEnv, items: () => corpusItems(corpus(opts.texts)), count: opts.texts }),
+        runSystem({ modelDir: MODEL_DIR, dtype, workers, inferenceThreads: 1, workerEnv: opts.workerEnv, body: itemsBody(() => corpusItems(corpus(opts.texts))), count: opts.texts }),
       );
       if (run.state !== 'completed') throw new Error(`scaling run ended ${run.state}`);
       const lat = run.shardSeconds;
@@ -414,75 +368,20 @@ async function main(): Promise<void> {
   }
 
   if (!opts.skip.memory) {
-    const dtype = opts.memoryDtype;
-    console.log(`\n== memory, ${dtype}: peak RSS (VmRSS sampled every 200 ms) of the API, the worker (2 threads) and Redis; very short texts (3-10 words) ==`);
-    const memory: unknown[] = [];
-    for (const count of opts.memoryTexts) {
-      const full = count <= opts.memoryFullMax;
-      const { value: run, otherCores } = await watched(() =>
-        runSystem({
-          modelDir: MODEL_DIR,
-          dtype,
-          workers: 1,
-          inferenceThreads: 2,
-          workerEnv: opts.workerEnv,
-          items: () => corpusItems({ kind: 'tiny', count, seed: opts.seed }),
-          count,
-          sampleRss: true,
-          processSeconds: full ? undefined : opts.memorySeconds,
-          timeoutMs: 3 * 60 * 60_000,
-        }),
-      );
-      const done = run.partial ? run.partial.textsDone : run.counts.succeeded + run.counts.failed;
-      const processing = run.partial ? run.partial.processingSeconds : run.seconds - run.uploadSeconds;
-      const rss = run.rss ?? {};
-      const phase = (name: string, p: string) => rss[name]?.byPhase[p] ?? 0;
-      console.log(
-        `  ${fmt(count)} texts: upload ${fmt(run.uploadSeconds, 1)} s (${fmt(count / run.uploadSeconds)} texts/s), then ${fmt(done)} texts in ${fmt(processing, 1)} s` +
-          `${run.partial ? ` (stopped after ${opts.memorySeconds} s, job cancelled)` : ` (${run.state})`}; other ${fmt(otherCores, 2)} cores`,
-      );
-      for (const name of ['api', 'worker', 'redis']) {
-        const s = rss[name];
-        if (!s) continue;
-        console.log(
-          `    ${pad(name, 7)} idle ${lpad(mb(s.first), 8)}   peak during upload ${lpad(mb(phase(name, 'upload')), 8)}   during processing ${lpad(mb(phase(name, 'processing')), 8)}` +
-            `   peak ${lpad(mb(s.peak), 8)} (kernel VmHWM ${s.kernelPeak === null ? '-' : mb(s.kernelPeak)})`,
-        );
-      }
-      memory.push({ texts: count, completed: !run.partial, textsDone: done, processingSeconds: processing, otherCores, run });
-    }
-    const apiPeaks = (memory as Array<{ texts: number; run: SystemRun }>).map((m) => ({ texts: m.texts, peak: m.run.rss?.api?.peak ?? 0 }));
-    if (apiPeaks.length >= 2) {
-      const first = apiPeaks[0]!;
-      const last = apiPeaks[apiPeaks.length - 1]!;
-      const growth = last.peak / first.peak;
-      console.log(`  API peak RSS ${mb(first.peak)} at ${fmt(first.texts)} texts, ${mb(last.peak)} at ${fmt(last.texts)} texts: x${fmt(growth, 2)} for x${fmt(last.texts / first.texts)} the corpus (flat: ${growth <= 1.25 ? 'yes' : 'NO'}, criterion <= x1.25)`);
-    }
-    // Within the largest upload: a leak grows with the texts read, garbage-collection swings do not.
-    const largest = (memory as Array<{ texts: number; run: SystemRun }>).at(-1);
-    const series = largest?.run.rssSeries?.api;
-    if (largest && series && largest.run.uploadSeconds > 4) {
-      const upload = largest.run.uploadSeconds;
-      const medianIn = (from: number, to: number) => {
-        const values = series.filter(([t]) => t >= from * upload && t < to * upload).map(([, v]) => v).sort((x, y) => x - y);
-        return values.length === 0 ? '-' : mb(percentile(values, 0.5));
-      };
-      console.log(
-        `  API RSS during the ${fmt(largest.texts)}-text upload, median per quarter: ${[0, 1, 2, 3].map((q) => medianIn(q / 4, (q + 1) / 4)).join(' / ')} ` +
-          `(the upload ends by enqueueing the ${fmt(largest.run.shards.total)} shards, after the corpus was read)`,
-      );
-    }
-    report.memory = memory;
+    report.memory = await measureMemory({
+      modelDir: MODEL_DIR,
+      dtype: opts.memoryDtype,
+      sizes: opts.memoryTexts,
+      fullMax: opts.memoryFullMax,
+      seconds: opts.memorySeconds,
+      seed: opts.seed,
+      workerEnv: opts.workerEnv,
+      watched,
+    });
   }
 
-  const finished = new Date();
-  report.startedAt = started.toISOString();
-  report.finishedAt = finished.toISOString();
-  report.loadavgAtEnd = loadavg();
-  mkdirSync(opts.out, { recursive: true });
-  const file = join(opts.out, `${started.toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify(report, null, 2));
-  console.log(`\ndone in ${fmt((finished.getTime() - started.getTime()) / 60_000, 1)} min; report: ${file}`);
+  const file = writeReport(opts.out, started, report);
+  console.log(`\ndone in ${fmt((Date.now() - started.getTime()) / 60_000, 1)} min; report: ${file}`);
 }
 
 main().catch((error: unknown) => {

@@ -51,3 +51,36 @@ export async function waitQuiet(threshold: number, maxSeconds: number): Promise<
   while (busy >= threshold && Date.now() < deadline) busy = await busyCores(2000);
   return busy;
 }
+
+export interface QuietOptions {
+  /** A measurement during which other processes kept more than this many cores busy is repeated. */
+  maxOther: number;
+  /** Repeats at most. */
+  retries: number;
+  /** Before each attempt, wait up to this many seconds for the box to be quiet. */
+  quietWait: number;
+  log: (line: string) => void;
+}
+
+/**
+ * Runs `work` and returns its result with the cores other processes kept busy meanwhile. On a
+ * shared box a disturbed measurement (over maxOther) is repeated, after waiting for quiet, up to
+ * `retries` times; the least disturbed attempt wins.
+ */
+export async function measureQuietly<T>(work: () => Promise<T>, options: QuietOptions): Promise<{ value: T; otherCores: number; attempts: number }> {
+  let best: { value: T; otherCores: number } | undefined;
+  let attempts = 0;
+  for (;;) {
+    if (options.quietWait > 0) {
+      const busy = await waitQuiet(options.maxOther / 2, options.quietWait);
+      if (busy >= options.maxOther / 2) options.log(`  (the box is busy: other processes use ${busy.toFixed(2)} cores; measuring anyway)`);
+    }
+    const before = cpuSnapshot();
+    const value = await work();
+    const otherCores = foreignCores(before, cpuSnapshot());
+    attempts++;
+    if (!best || otherCores < best.otherCores) best = { value, otherCores };
+    if (otherCores <= options.maxOther || attempts > options.retries) return { ...best, attempts };
+    options.log(`  (other processes used ${otherCores.toFixed(2)} cores during that measurement; repeating)`);
+  }
+}

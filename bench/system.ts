@@ -14,25 +14,42 @@ import { TERMINAL_STATES } from '../libs/shared/src/jobs/job-record.js';
 import type { JobView } from '../libs/shared/src/jobs/job-view.js';
 import { MODEL_ID } from './corpus.js';
 import { API_ENTRY, freePort, readCpuSeconds, RssSampler, startApp, startRedis, WORKER_ENTRY, type AppProc, type RssSummary } from './processes.js';
+import { readRedisCounters, type RedisCounters } from './redis-info.js';
 import { percentile } from './stats.js';
 
 export interface SystemConfig {
   modelDir: string;
-  dtype: 'fp32' | 'q8';
+  /** DTYPE of the workers; unset keeps the app default (the noop engine ignores it). */
+  dtype?: 'fp32' | 'q8';
   workers: number;
-  /** INFERENCE_THREADS of each worker. */
-  inferenceThreads: number;
-  /** Extra worker env (MAX_BATCH_TOKENS, WORKER_CONCURRENCY, ...); unset keys keep the app defaults. */
+  /** INFERENCE_THREADS of each worker; unset keeps the app default. */
+  inferenceThreads?: number;
+  /** Extra worker env (MAX_BATCH_TOKENS, WORKER_CONCURRENCY, INFERENCE_ENGINE, NODE_OPTIONS...); unset keys keep the app defaults. */
   workerEnv?: Record<string, string>;
-  items: () => Iterable<{ id: string; text: string }>;
+  /** Extra API env (SHARD_MAX_TEXTS, NODE_OPTIONS...). */
+  apiEnv?: Record<string, string>;
+  /** The NDJSON upload body, produced lazily (see itemsBody); called once. */
+  body: () => AsyncIterable<Uint8Array>;
   count: number;
   sampleRss?: boolean;
-  /** Stop this many seconds after the upload was accepted (cancel the job) instead of waiting for it to finish. */
+  /**
+   * Start the workers only once the job is accepted: Redis is read with the whole job queued and
+   * no consumer yet (redis.accepted), and the processing clock starts when the workers are ready.
+   */
+  workersAfterUpload?: boolean;
+  /** Stop this many seconds after processing began (cancel the job) instead of waiting for it to finish. */
   processSeconds?: number;
   /** Read shard boundaries from the queue (for replaying the batch plan). */
   readShardRanges?: boolean;
+  /** Runs once the job ended and everything above was read, before the processes stop (downloads); its value is the run's `after`. */
+  afterJob?: (api: AppProc, jobId: string) => Promise<unknown>;
   timeoutMs?: number;
   log?: (line: string) => void;
+}
+
+/** Upload body of an item iterable: NDJSON in chunks of 256 KiB, generated as the upload reads it. */
+export function itemsBody(items: () => Iterable<{ id: string; text: string }>): () => AsyncIterable<Uint8Array> {
+  return () => ndjsonChunks(items(), 256 * 1024);
 }
 
 export interface ShardLatency {
@@ -44,13 +61,17 @@ export interface ShardLatency {
 }
 
 export interface SystemRun {
-  config: { dtype: string; workers: number; inferenceThreads: number; workerEnv: Record<string, string> };
+  config: { dtype: string | null; workers: number; inferenceThreads: number | null; workerEnv: Record<string, string>; apiEnv: Record<string, string> };
   texts: number;
   state: string;
   /** Upload start → job finished_at. */
   seconds: number;
-  /** Upload start → 202 (the corpus staged and enqueued). */
+  /** Upload start → 202 (the corpus stored, validated and its shards enqueued). */
   uploadSeconds: number;
+  /** 202 → workers ready (workersAfterUpload; 0 otherwise). */
+  workerStartSeconds: number;
+  /** Processing start (the 202, or the workers ready) → the job's finished_at, or the stop. */
+  processingSeconds: number;
   counts: { total: number; succeeded: number; failed: number };
   tokensProcessed: number;
   truncated: number;
@@ -62,10 +83,14 @@ export interface SystemRun {
   shardRanges?: Array<{ start: number; count: number }>;
   /** From the BullMQ timestamps; null when no shard finished. */
   shardTimeline: ShardTimeline | null;
-  /** For runs cut short (processSeconds): texts done when stopped and the seconds they took after the upload. */
+  /** For runs cut short (processSeconds): texts done when stopped and the seconds they took after processing began. */
   partial?: { textsDone: number; processingSeconds: number };
-  /** CPU seconds each process used from the upload's start to the job's end (or the stop). */
+  /** CPU seconds each process used from the upload's start (workers: from ready) to the job's end (or the stop); `bench` is this process, the client. */
   cpuSeconds: Record<string, number>;
+  /** CPU seconds of the API and the bench during the upload alone (upload start → 202). */
+  uploadCpuSeconds: Record<string, number>;
+  /** Redis INFO when the upload began, when the job was accepted, and at the job's end (or the stop), before the shard hashes are read. */
+  redis: { beforeUpload: RedisCounters; accepted: RedisCounters; end: RedisCounters };
   /** Thread-seconds the workers' engines reported per stage (shardwise_worker_stage_seconds_sum), summed over workers. */
   workerStages: Record<string, number> | null;
   /** From the workers' /metrics (shardwise_worker_inference_tokens_total), summed; null when they do not export it. */
@@ -73,9 +98,11 @@ export interface SystemRun {
   rss?: Record<string, RssSummary>;
   rssSeries?: Record<string, Array<[number, number]>>;
   jobThroughput: unknown;
+  jobId: string;
+  after?: unknown;
 }
 
-async function getJob(baseUrl: string, id: string): Promise<JobView> {
+export async function getJob(baseUrl: string, id: string): Promise<JobView> {
   const response = await fetch(`${baseUrl}/v1/jobs/${id}`);
   if (response.status !== 200) throw new Error(`GET /v1/jobs/${id}: ${response.status} ${await response.text()}`);
   return (await response.json()) as JobView;
@@ -94,7 +121,7 @@ function latency(values: number[]): ShardLatency | null {
 }
 
 /** Sums a labelled Prometheus counter over the workers' /metrics, by the value of `label`; null when absent. */
-async function sumWorkerMetric(workers: readonly AppProc[], metric: string, label: string): Promise<Record<string, number> | null> {
+export async function sumWorkerMetric(workers: readonly AppProc[], metric: string, label: string): Promise<Record<string, number> | null> {
   const totals: Record<string, number> = {};
   let found = false;
   for (const worker of workers) {
@@ -160,8 +187,8 @@ async function readShards(redisUrl: string, jobId: string, withRanges: boolean, 
         if (queued) waiting.push((Number(processed) - Number(queued)) / 1000);
       }
       if (data) {
-        const payload = JSON.parse(data) as { start: number; items: unknown[] };
-        ranges.push({ start: payload.start, count: payload.items.length });
+        const payload = JSON.parse(data) as { start: number; count: number };
+        ranges.push({ start: payload.start, count: payload.count });
       }
     }
     ranges.sort((a, b) => a.start - b.start);
@@ -180,45 +207,81 @@ export async function runSystem(config: SystemConfig): Promise<SystemRun> {
   try {
     const common = { REDIS_URL: redis.url, MODEL_DIR: config.modelDir, RESULTS_DIR: join(temp, 'results') };
     const apiPort = await freePort();
-    const api = await startApp(API_ENTRY, { ...common, PORT: String(apiPort) }, apiPort);
+    const api = await startApp(API_ENTRY, { ...common, ...config.apiEnv, PORT: String(apiPort) }, apiPort);
     apps.push(api);
-    const workerEnv = { INFERENCE_THREADS: String(config.inferenceThreads), INTRA_OP_THREADS: '1', DTYPE: config.dtype, ...config.workerEnv };
-    const workers = await Promise.all(
-      Array.from({ length: config.workers }, async () => {
-        const port = await freePort();
-        return startApp(WORKER_ENTRY, { ...common, ...workerEnv, WORKER_PORT: String(port), DEVICE: 'cpu', PRELOAD_MODELS: `embed:${MODEL_ID}` }, port);
-      }),
-    );
-    apps.push(...workers);
-    log(`api and ${workers.length} worker(s) ready`);
-
-
+    const workerEnv: Record<string, string> = {
+      ...(config.inferenceThreads === undefined ? {} : { INFERENCE_THREADS: String(config.inferenceThreads) }),
+      INTRA_OP_THREADS: '1',
+      ...(config.dtype === undefined ? {} : { DTYPE: config.dtype }),
+      ...config.workerEnv,
+    };
+    const startWorkers = () =>
+      Promise.all(
+        Array.from({ length: config.workers }, async () => {
+          const port = await freePort();
+          const worker = await startApp(WORKER_ENTRY, { ...common, ...workerEnv, WORKER_PORT: String(port), DEVICE: 'cpu', PRELOAD_MODELS: `embed:${MODEL_ID}` }, port);
+          apps.push(worker);
+          return worker;
+        }),
+      );
+    const workerName = (i: number) => (config.workers === 1 ? 'worker' : `worker${i + 1}`);
     const processes: Record<string, number> = { api: api.pid, redis: redis.pid };
-    workers.forEach((w, i) => (processes[workers.length === 1 ? 'worker' : `worker${i + 1}`] = w.pid));
-    const cpuBefore = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, readCpuSeconds(pid) ?? 0]));
+    const cpuBefore: Record<string, number> = {};
+    const markCpu = (names: string[]) => names.forEach((name) => (cpuBefore[name] = readCpuSeconds(processes[name] as number) ?? 0));
+    const cpuSince = (names: string[]) => Object.fromEntries(names.map((name) => [name, (readCpuSeconds(processes[name] as number) ?? NaN) - (cpuBefore[name] ?? 0)]));
+
+    let workers: AppProc[] = [];
+    if (!config.workersAfterUpload) {
+      workers = await startWorkers();
+      workers.forEach((w, i) => (processes[workerName(i)] = w.pid));
+      log(`api and ${workers.length} worker(s) ready`);
+    }
     if (config.sampleRss) {
-      sampler = new RssSampler(processes);
+      sampler = new RssSampler({ ...processes, bench: process.pid });
       sampler.mark('upload');
     }
+    const redisBefore = await readRedisCounters(redis.url);
+    markCpu(Object.keys(processes));
+    const benchBefore = process.cpuUsage();
+    const benchSeconds = () => {
+      const used = process.cpuUsage(benchBefore);
+      return (used.user + used.system) / 1e6;
+    };
     const started = Date.now();
     const response = await fetch(`${api.baseUrl}/v1/jobs?${new URLSearchParams({ task: 'embed', model: MODEL_ID })}`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-ndjson' },
-      body: Readable.toWeb(Readable.from(ndjsonChunks(config.items(), 256 * 1024))) as ReadableStream,
+      body: Readable.toWeb(Readable.from(config.body())) as ReadableStream,
       duplex: 'half',
     } as RequestInit);
     const created = (await response.json()) as { id?: string };
-    const uploadSeconds = (Date.now() - started) / 1000;
+    const accepted = Date.now();
+    const uploadSeconds = (accepted - started) / 1000;
     if (response.status !== 202 || !created.id) throw new Error(`submit failed: ${response.status} ${JSON.stringify(created)}`);
+    const jobId = created.id;
+    const uploadCpuSeconds = { ...cpuSince(['api']), bench: benchSeconds() };
+    const redisAccepted = await readRedisCounters(redis.url);
+    log(`uploaded ${config.count} texts in ${uploadSeconds.toFixed(1)} s (job ${jobId})`);
+
+    if (config.workersAfterUpload) {
+      sampler?.mark('queued');
+      workers = await startWorkers();
+      workers.forEach((w, i) => {
+        processes[workerName(i)] = w.pid;
+        sampler?.add(workerName(i), w.pid);
+      });
+      markCpu(workers.map((_, i) => workerName(i)));
+      log(`${workers.length} worker(s) ready ${((Date.now() - accepted) / 1000).toFixed(1)} s after the upload was accepted`);
+    }
+    const processingStarted = Date.now();
     sampler?.mark('processing');
-    log(`uploaded ${config.count} texts in ${uploadSeconds.toFixed(1)} s (job ${created.id})`);
 
     const deadline = Date.now() + (config.timeoutMs ?? 60 * 60_000);
-    const stopAt = config.processSeconds === undefined ? Infinity : Date.now() + config.processSeconds * 1000;
+    const stopAt = config.processSeconds === undefined ? Infinity : processingStarted + config.processSeconds * 1000;
     let job: JobView;
     let lastLog = Date.now();
     for (;;) {
-      job = await getJob(api.baseUrl, created.id);
+      job = await getJob(api.baseUrl, jobId);
       if (TERMINAL_STATES.includes(job.state)) break;
       if (Date.now() >= stopAt) break;
       if (Date.now() > deadline) throw new Error(`job still ${job.state} after the timeout (${JSON.stringify(job.shards)})`);
@@ -229,27 +292,31 @@ export async function runSystem(config: SystemConfig): Promise<SystemRun> {
       // The end time is the job's finished_at, not when a poll saw it: polling slowly costs no precision, only less API CPU.
       await new Promise((r) => setTimeout(r, 500));
     }
-    let partial: SystemRun['partial'];
     const stoppedAt = Date.now();
+    const cpuSeconds = { ...cpuSince(Object.keys(processes)), bench: benchSeconds() };
+    const redisEnd = await readRedisCounters(redis.url);
     // Read before any cancel: cancelling takes the job's shards off the queue.
-    const shards = await readShards(redis.url, created.id, config.readShardRanges ?? false, started);
-    const cpuSeconds = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, (readCpuSeconds(pid) ?? NaN) - (cpuBefore[name] ?? 0)]));
+    const shards = await readShards(redis.url, jobId, config.readShardRanges ?? false, started);
     const tokenKinds = await sumWorkerMetric(workers, 'shardwise_worker_inference_tokens_total', 'kind').catch(() => null);
     const workerTokens = tokenKinds ? { real: tokenKinds.real ?? 0, padding: tokenKinds.padding ?? 0 } : null;
     const workerStages = await sumWorkerMetric(workers, 'shardwise_worker_stage_seconds_sum', 'stage').catch(() => null);
+    let partial: SystemRun['partial'];
     if (!TERMINAL_STATES.includes(job.state)) {
-      partial = { textsDone: job.counts.succeeded + job.counts.failed, processingSeconds: (stoppedAt - started) / 1000 - uploadSeconds };
+      partial = { textsDone: job.counts.succeeded + job.counts.failed, processingSeconds: (stoppedAt - processingStarted) / 1000 };
       sampler?.mark('cancel');
-      await fetch(`${api.baseUrl}/v1/jobs/${created.id}/cancel`, { method: 'POST' });
+      await fetch(`${api.baseUrl}/v1/jobs/${jobId}/cancel`, { method: 'POST' });
     }
     sampler?.stop();
+    const after = config.afterJob && TERMINAL_STATES.includes(job.state) ? await config.afterJob(api, jobId) : undefined;
     const finishedAt = job.finished_at ? Date.parse(job.finished_at) : stoppedAt;
     return {
-      config: { dtype: config.dtype, workers: config.workers, inferenceThreads: config.inferenceThreads, workerEnv },
+      config: { dtype: config.dtype ?? null, workers: config.workers, inferenceThreads: config.inferenceThreads ?? null, workerEnv, apiEnv: config.apiEnv ?? {} },
       texts: config.count,
       state: job.state,
       seconds: (finishedAt - started) / 1000,
       uploadSeconds,
+      workerStartSeconds: (processingStarted - accepted) / 1000,
+      processingSeconds: (finishedAt - processingStarted) / 1000,
       counts: job.counts,
       tokensProcessed: job.tokens_processed,
       truncated: job.truncated,
@@ -260,11 +327,15 @@ export async function runSystem(config: SystemConfig): Promise<SystemRun> {
       shardTimeline: shards.timeline,
       partial,
       cpuSeconds,
+      uploadCpuSeconds,
+      redis: { beforeUpload: redisBefore, accepted: redisAccepted, end: redisEnd },
       workerStages,
       workerTokens,
       rss: sampler?.summary(),
       rssSeries: sampler?.downsampled(),
       jobThroughput: job.throughput,
+      jobId,
+      after,
     };
   } finally {
     sampler?.stop();

@@ -98,6 +98,13 @@ describe('OpenAI compatibility, with the official openai client', () => {
     expect(created).toMatchObject({ object: 'batch', status: 'in_progress', endpoint: '/v1/embeddings', metadata: { run: 'e2e' }, request_counts: { total: 40 } });
     expect(created.expires_at! - created.created_at).toBe(24 * 3600);
 
+    // The batch's job reads the uploaded file itself: the store holds no second copy of the input.
+    const records = new Redis(redis.url);
+    const jobId = JSON.parse((await records.hget(`sw:oai:batch:${created.id}`, 'jobId'))!) as string;
+    records.disconnect();
+    expect(await readdir(join(resultsDir, 'jobs', jobId))).not.toContain('input.ndjson');
+    expect(await readdir(join(resultsDir, 'files'))).toContain(file.id);
+
     const done = await waitForBatch(client, created.id, (b) => b.status === 'completed');
     expect(done.request_counts).toEqual({ total: 40, completed: 40, failed: 0 });
     expect(done.error_file_id).toBeNull();
@@ -266,7 +273,7 @@ describe('OpenAI compatibility, with the official openai client', () => {
     const error = await upload(idle, big).catch((e: unknown) => e as APIError);
     expect((error as APIError).status).toBe(413);
     expect((error as APIError).code).toBe('file_too_large');
-    expect((await readdir(join(resultsDir, 'files'))).filter((name) => name.startsWith('.tmp-'))).toEqual([]);
+    expect(await readdir(join(resultsDir, '.partial')).catch(() => [])).toEqual([]);
   });
 
   it('answers 504 when no worker finishes in SYNC_TIMEOUT_MS, and cancels that job', async () => {

@@ -8,6 +8,7 @@ import {
   estimateTokens,
   JobStore,
   OpsStore,
+  secondsUntilAdmitted,
   type JobRecord,
   type OpsSnapshot,
 } from '../../libs/shared/src/index.js';
@@ -138,6 +139,61 @@ describe('queue-wide accounting in Redis', () => {
     const [mine, theirs] = await Promise.all([ops.snapshot(), new OpsStore(replica, prefix).snapshot()]);
     expect(theirs).toEqual(mine);
     expect(mine).toMatchObject({ backlogTexts: 20, backlogTokens: 200 });
+  });
+});
+
+describe('admission by queued texts', () => {
+  const limits = (maxQueuedTexts: number, maxTenantQueuedTexts = 0) => ({ maxActiveJobs: 0, maxQueuedTexts, maxTenantQueuedTexts });
+  const tenantTexts = async (tenant: string) => Number((await redis.hget(`${prefix}:stats`, `backlog:texts:${tenant}`)) ?? 0);
+
+  it('admits a job larger than the budget while the backlog is empty, then refuses until it drains', async () => {
+    expect(await jobs.create(record('big', { total: 500, shardsTotal: 1 }), { tokens: 5000 }, limits(100))).toEqual({ verdict: 'OK' });
+    expect(await jobs.admissionCheck('default', limits(100))).toEqual({ verdict: 'BACKLOG_FULL', scope: 'global', queued: 500, budget: 100 });
+    expect(await jobs.create(record('small', { total: 1 }), { tokens: 10 }, limits(100))).toEqual({ verdict: 'BACKLOG_FULL', scope: 'global', queued: 500, budget: 100 });
+    // Refused means nothing was written.
+    expect(await jobs.get('small')).toBeNull();
+    expect((await stats()).backlogTexts).toBe(500);
+
+    await jobs.completeShard('big', 0, outcome(500, 4000), Date.now(), 5000);
+    expect(await jobs.admissionCheck('default', limits(100))).toEqual({ verdict: 'OK' });
+    expect(await jobs.create(record('small', { total: 60 }), { tokens: 600 }, limits(100))).toEqual({ verdict: 'OK' });
+    // 60 queued: 40 more fit, 41 do not.
+    expect((await jobs.create(record('fits', { total: 40 }), { tokens: 400 }, limits(100))).verdict).toBe('OK');
+    expect((await jobs.create(record('over', { total: 1 }), { tokens: 10 }, limits(100))).verdict).toBe('BACKLOG_FULL');
+  });
+
+  it('keeps a budget per tenant, counted through completion, cancel and undo', async () => {
+    const a = (id: string, total: number) => record(id, { tenant: 'a', total, shardsTotal: 2 });
+    expect((await jobs.create(a('a1', 30), { tokens: 300 }, limits(0, 50))).verdict).toBe('OK');
+    expect(await jobs.create(a('a2', 30), { tokens: 300 }, limits(0, 50))).toEqual({ verdict: 'BACKLOG_FULL', scope: 'tenant', queued: 30, budget: 50 });
+    expect((await jobs.create(record('b1', { tenant: 'b', total: 30 }), { tokens: 300 }, limits(0, 50))).verdict).toBe('OK');
+    expect([await tenantTexts('a'), await tenantTexts('b')]).toEqual([30, 30]);
+
+    await jobs.markRunning('a1');
+    await jobs.completeShard('a1', 0, outcome(15, 150), Date.now(), 150);
+    expect(await tenantTexts('a')).toBe(15);
+    await jobs.cancel('a1');
+    expect(await tenantTexts('a')).toBe(0);
+    await jobs.delete('b1', 'b');
+    expect(await tenantTexts('b')).toBe(0);
+    expect((await stats()).backlogTexts).toBe(0);
+  });
+
+  it('estimates Retry-After from the workers\' measured rate, or the default per worker, within 1 s to an hour', async () => {
+    await jobs.create(record('q', { total: 1000, shardsTotal: 10 }), { tokens: 20_000 });
+    const idle = await ops.snapshot();
+    // Nobody reports: 5,000 tokens/s assumed. 1,000 texts of 20 tokens queued, budget 1,000, 100 more: 100 texts (2,000 tokens) must drain.
+    expect(secondsUntilAdmitted(idle, 1000, 100, 1000, 5000)).toBe(1);
+    expect(secondsUntilAdmitted(idle, 1000, 100, 1000, 100)).toBe(20);
+    // Two workers report 1,000 and 3,000 tokens/s over their windows: 4,000 tokens/s together.
+    await ops.publishThroughput('w1', { tokens: 60_000, busySeconds: 60, windowSeconds: 60 }, 30);
+    await ops.publishThroughput('w2', { tokens: 180_000, busySeconds: 60, windowSeconds: 60 }, 30);
+    const measured = await ops.snapshot();
+    expect(measured.fleetTokensPerSecond).toBe(4000);
+    expect(secondsUntilAdmitted(measured, 1000, 500, 1000, 1)).toBe(Math.ceil((500 * 20) / 4000));
+    // A job larger than the budget waits for the whole backlog.
+    expect(secondsUntilAdmitted(measured, 1000, 5000, 1000, 1)).toBe(Math.ceil((1000 * 20) / 4000));
+    expect(secondsUntilAdmitted(measured, 10_000_000, 1, 1, 1)).toBe(3600);
   });
 });
 

@@ -12,7 +12,10 @@ import { finished, postJob, request, resultsOf, Stack, summary, tally, waitFor, 
  *   that item fails, the rest of its shard succeeds with the same values as without it;
  * - result-store writes failing with ENOSPC (SHARDWISE_FAULT_RESULT_WRITE, a test-only fault hook):
  *   once per shard, the shard is retried with backoff and succeeds; on every attempt, the shard ends
- *   failed and each of its items carries the reason.
+ *   failed and each of its items carries the reason;
+ * - reads of the shard's input range failing with EIO (SHARDWISE_FAULT_STORE_READ, test-only): once
+ *   per shard, it is retried and succeeds; always, its items fail with the reason (their ids unknown,
+ *   since the input cannot be read; the index names each item).
  */
 const SHARD_TEXTS = 10;
 
@@ -116,5 +119,33 @@ describe('shard failures: poison input, result-store write failures', () => {
       expect(line).toMatchObject({ error: { code: 'SHARD_FAILED' } });
       expect((line as Extract<ResultLine, { error: unknown }>).error.message).toMatch(/ENOSPC/);
     }
+  });
+
+  it('a failed read of the shard input (EIO) is retried and the shard succeeds', async () => {
+    const w = await useWorker({ SHARDWISE_FAULT_STORE_READ: '1', SHARDWISE_FAULT_STORE_KEYS: '/input\\.ndjson$' });
+    const items = texts(3 * SHARD_TEXTS, 'i');
+    const submitted = await postJob(base, { task: 'embed', model, inputs: items });
+    const job = await waitFor(base, submitted.body.id as string, finished);
+    expect(job).toMatchObject({ state: 'completed', counts: { total: 30, succeeded: 30, failed: 0 } });
+    const t = tally(items, await resultsOf(base, job.id));
+    console.log(`[reliability] input read fails once per shard: ${JSON.stringify(summary(t))}`);
+    expect(summary(t)).toEqual({ lost: 0, duplicated: 0, misplaced: 0, ok: 30, failed: 0 });
+    // The fault is per object: the first shard to read the job's input hit it, the others read it fine.
+    expect(w.output().match(/attempt 1\/3 failed, will retry: EIO/g)?.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a shard whose input can never be read ends failed, each item naming the reason', async () => {
+    await useWorker({ SHARDWISE_FAULT_STORE_READ: 'always', SHARDWISE_FAULT_STORE_KEYS: '/input\\.ndjson$' });
+    const items = texts(2 * SHARD_TEXTS, 'u');
+    const submitted = await postJob(base, { task: 'embed', model, inputs: items });
+    const job = await waitFor(base, submitted.body.id as string, finished, { timeoutMs: 60_000 });
+    expect(job).toMatchObject({ state: 'failed', counts: { total: 20, succeeded: 0, failed: 20 }, shards: { total: 2, done: 2, failed: 2 } });
+    const lines = await resultsOf(base, job.id);
+    expect(lines.map((line) => line.index)).toEqual(items.map((_, i) => i));
+    for (const line of lines) {
+      expect(line).toMatchObject({ id: null, error: { code: 'SHARD_FAILED' } });
+      expect((line as Extract<ResultLine, { error: unknown }>).error.message).toMatch(/EIO/);
+    }
+    console.log(`[reliability] input read always fails: ${lines.length} items failed with "${(lines[0] as Extract<ResultLine, { error: unknown }>).error.message}"`);
   });
 });

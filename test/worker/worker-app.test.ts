@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -8,11 +8,23 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JobStore, loadEnv, QueueName, shardJobId, shardJobOptions, workerEnvSchema, type JobRecord, type WorkerEnv } from '../../libs/shared/src/index.js';
+import {
+  FsObjectStore,
+  JobStore,
+  loadEnv,
+  QueueName,
+  ResultStore,
+  shardJobId,
+  shardJobOptions,
+  workerEnvSchema,
+  type JobRecord,
+  type ObjectStore,
+  type WorkerEnv,
+} from '../../libs/shared/src/index.js';
 import { HealthServerService } from '../../apps/worker/src/health/health-server.service.js';
 import { WorkerModule } from '../../apps/worker/src/worker.module.js';
 import { FakePool } from './fake-pool.js';
-import { jobRecord, shardPayload } from './harness.js';
+import { jobRecord, storeShard } from './harness.js';
 import { startRedisServer, type TestRedis } from './redis-server.js';
 
 /** The whole Nest app around a FakePool: lifecycle order, BullMQ wiring, retries and the health server. */
@@ -23,6 +35,8 @@ describe('worker application', () => {
   let app: INestApplicationContext;
   let redis: Redis;
   let jobs: JobStore;
+  let objects: ObjectStore;
+  let results: ResultStore;
   let queue: Queue;
   let base: string;
 
@@ -41,6 +55,8 @@ describe('worker application', () => {
     base = `http://127.0.0.1:${app.get(HealthServerService).port()}`;
     redis = new Redis(server.url, { maxRetriesPerRequest: null });
     jobs = new JobStore(redis, env.REDIS_PREFIX);
+    objects = new FsObjectStore(env.RESULTS_DIR);
+    results = new ResultStore(objects);
     queue = new Queue(QueueName.Shards, { connection: redis, prefix: `${env.REDIS_PREFIX}:bull` });
   });
 
@@ -75,26 +91,27 @@ describe('worker application', () => {
     await jobs.create(jobRecord('q1', { shardsTotal: 2, total: 4 }));
     const items = [{ id: 'a', text: 'x y' }, { id: 'b', text: 'z' }];
     for (const shard of [0, 1]) {
-      await queue.add('shard', shardPayload('q1', { shard, start: shard * 2, items }), { ...shardJobOptions(3), jobId: shardJobId('q1', shard) });
+      await queue.add('shard', await storeShard(objects, 'q1', { shard, start: shard * 2 }, items), { ...shardJobOptions(3), jobId: shardJobId('q1', shard) });
     }
     const job = await waitForState('q1', ['completed', 'failed']);
     expect(job).toMatchObject({ state: 'completed', succeeded: 4, failed: 0, shardsDone: 2 });
-    const lines = (await readFile(join(env.RESULTS_DIR, 'q1', '000001', 'results.ndjson'), 'utf8')).trim().split('\n');
-    expect(lines.map((l) => JSON.parse(l).index)).toEqual([2, 3]);
+    expect(await results.writtenShards('q1')).toEqual([0, 1]);
+    const lines = [...(await results.readShard('q1', 1))!.lines()];
+    expect(lines.map((l) => [l.id, l.index])).toEqual([['a', 2], ['b', 3]]);
   });
 
   it('retries a failing shard and fails it with SHARD_FAILED after the last attempt', async () => {
     await jobs.create(jobRecord('q2', { total: 3 }));
     pool.failWith = new Error('inference thread 0 crashed');
     try {
-      await queue.add('shard', shardPayload('q2'), { attempts: 2, backoff: { type: 'fixed', delay: 20 }, jobId: shardJobId('q2', 0) });
+      await queue.add('shard', await storeShard(objects, 'q2'), { attempts: 2, backoff: { type: 'fixed', delay: 20 }, jobId: shardJobId('q2', 0) });
       const job = await waitForState('q2', ['completed', 'failed']);
       expect(job).toMatchObject({ state: 'failed', failed: 3, shardsFailed: 1, error: 'inference thread 0 crashed' });
     } finally {
       pool.failWith = undefined;
     }
     expect(pool.encodes).toBeGreaterThanOrEqual(2);
-    const first = JSON.parse((await readFile(join(env.RESULTS_DIR, 'q2', '000000', 'results.ndjson'), 'utf8')).split('\n')[0]);
+    const first = JSON.parse((await results.readShard('q2', 0))!.renderNdjson('results').toString('utf8').split('\n')[0]!);
     expect(first).toEqual({ id: 'a', index: 0, error: { code: 'SHARD_FAILED', message: 'inference thread 0 crashed' } });
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toContain('shardwise_worker_shards_total{task="embed",model="fake/model",outcome="retrying"} 1');
@@ -107,7 +124,7 @@ describe('worker application', () => {
     let release = () => undefined as void;
     pool.gate = new Promise<void>((r) => (release = r));
     const blocked = new Promise<void>((r) => (pool.onBlocked = r));
-    await queue.add('shard', shardPayload('q3'), { ...shardJobOptions(3), jobId: shardJobId('q3', 0) });
+    await queue.add('shard', await storeShard(objects, 'q3'), { ...shardJobOptions(3), jobId: shardJobId('q3', 0) });
     await blocked;
     const closing = app.close();
     await new Promise((r) => setTimeout(r, 100));

@@ -20,11 +20,17 @@ export function parseShardPayload(data: unknown): ShardPayload {
   return parsed.data;
 }
 
-/** What can still be learned from a payload that failed to parse, to close its shard. */
+/**
+ * What can still be learned from a payload that failed to parse, to close its shard: its item count
+ * from `count`, or from the inline `items` of a v1 shard queued before an upgrade (their items then
+ * fail with the reason instead of vanishing from the job's counts).
+ */
 export function salvageShardIdentity(data: unknown): { jobId: string; shard: number; itemCount: number } | null {
-  const loose = z.object({ jobId: z.string().min(1), shard: z.number().int().min(0), count: z.number().int().min(0).optional() }).safeParse(data);
+  const loose = z
+    .object({ jobId: z.string().min(1), shard: z.number().int().min(0), count: z.number().int().min(0).optional(), items: z.array(z.unknown()).optional() })
+    .safeParse(data);
   if (!loose.success) return null;
-  return { jobId: loose.data.jobId, shard: loose.data.shard, itemCount: loose.data.count ?? 0 };
+  return { jobId: loose.data.jobId, shard: loose.data.shard, itemCount: loose.data.count ?? loose.data.items?.length ?? 0 };
 }
 
 /**
