@@ -88,9 +88,12 @@ export interface AppProc extends Proc {
   baseUrl: string;
 }
 
-/** Starts the built API or worker and waits until its /readyz answers 200 (workers: models loaded and warm). */
-export async function startApp(entry: string, env: Record<string, string>, port: number, readyTimeoutMs = 180_000): Promise<AppProc> {
-  const child = spawn(process.execPath, [entry], {
+/**
+ * Starts the built API or worker and waits until its /readyz answers 200 (workers: models loaded and
+ * warm). `nodeArgs` go before the entry: flags NODE_OPTIONS refuses, such as --cpu-prof.
+ */
+export async function startApp(entry: string, env: Record<string, string>, port: number, readyTimeoutMs = 180_000, nodeArgs: readonly string[] = []): Promise<AppProc> {
+  const child = spawn(process.execPath, [...nodeArgs, entry], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -231,7 +231,9 @@ async function main(): Promise<void> {
   const results: Record<string, Row[]> = {};
   const systems: Record<string, SystemRun> = {};
   const targets: Record<string, unknown> = {};
-  for (const dtype of opts.dtypes) {
+  // Memory-only runs (every per-dtype part skipped) print no empty per-dtype tables.
+  const perDtype = !(opts.skip.naive && opts.skip.typical && opts.skip.limit && opts.skip.engine && opts.skip.system);
+  for (const dtype of perDtype ? opts.dtypes : []) {
     console.log(`\n== ${dtype} ==`);
     console.log(HEADER);
     const rows: Row[] = [];

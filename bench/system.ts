@@ -24,10 +24,13 @@ export interface SystemConfig {
   workers: number;
   /** INFERENCE_THREADS of each worker; unset keeps the app default. */
   inferenceThreads?: number;
-  /** Extra worker env (MAX_BATCH_TOKENS, WORKER_CONCURRENCY, INFERENCE_ENGINE, NODE_OPTIONS...); unset keys keep the app defaults. */
+  /** Extra worker env (MAX_BATCH_TOKENS, WORKER_CONCURRENCY, INFERENCE_ENGINE...); unset keys keep the app defaults. */
   workerEnv?: Record<string, string>;
-  /** Extra API env (SHARD_MAX_TEXTS, NODE_OPTIONS...). */
+  /** Extra API env (SHARD_MAX_TEXTS...). */
   apiEnv?: Record<string, string>;
+  /** Node flags of the API and of each worker, before the entry (e.g. --cpu-prof --cpu-prof-dir=DIR). */
+  apiNodeArgs?: readonly string[];
+  workerNodeArgs?: readonly string[];
   /** The NDJSON upload body, produced lazily (see itemsBody); called once. */
   body: () => AsyncIterable<Uint8Array>;
   count: number;
@@ -207,7 +210,7 @@ export async function runSystem(config: SystemConfig): Promise<SystemRun> {
   try {
     const common = { REDIS_URL: redis.url, MODEL_DIR: config.modelDir, RESULTS_DIR: join(temp, 'results') };
     const apiPort = await freePort();
-    const api = await startApp(API_ENTRY, { ...common, ...config.apiEnv, PORT: String(apiPort) }, apiPort);
+    const api = await startApp(API_ENTRY, { ...common, ...config.apiEnv, PORT: String(apiPort) }, apiPort, undefined, config.apiNodeArgs);
     apps.push(api);
     const workerEnv: Record<string, string> = {
       ...(config.inferenceThreads === undefined ? {} : { INFERENCE_THREADS: String(config.inferenceThreads) }),
@@ -219,7 +222,8 @@ export async function runSystem(config: SystemConfig): Promise<SystemRun> {
       Promise.all(
         Array.from({ length: config.workers }, async () => {
           const port = await freePort();
-          const worker = await startApp(WORKER_ENTRY, { ...common, ...workerEnv, WORKER_PORT: String(port), DEVICE: 'cpu', PRELOAD_MODELS: `embed:${MODEL_ID}` }, port);
+          const env = { ...common, ...workerEnv, WORKER_PORT: String(port), DEVICE: 'cpu', PRELOAD_MODELS: `embed:${MODEL_ID}` };
+          const worker = await startApp(WORKER_ENTRY, env, port, undefined, config.workerNodeArgs);
           apps.push(worker);
           return worker;
         }),

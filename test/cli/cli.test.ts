@@ -113,6 +113,34 @@ describe('shardwise CLI against a running API and worker', () => {
     expect(late.stderr).toContain('JOB_FINISHED');
   });
 
+  it('uploads a corpus once and runs jobs on it by file id, with no body sent again', async () => {
+    const file = join(dir, 'once.txt');
+    const texts = Array.from({ length: 45 }, (_, i) => `uploaded once, text ${i}`);
+    await writeFile(file, texts.join('\n') + '\n');
+    const uploaded = await cli('upload', file);
+    expect(uploaded.code, uploaded.stderr).toBe(0);
+    const fileId = uploaded.stdout.trim();
+    expect(fileId).toMatch(/^file-[A-Za-z0-9_-]{24}$/);
+    expect(uploaded.stderr).toContain(`shardwise submit --file-id ${fileId}`);
+
+    const out = join(dir, 'by-id.jsonl');
+    const run = await cli('submit', '--file-id', fileId, '--model', EMBED_MODEL, '--wait', '-o', out);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toContain(`45 texts in 3 shard(s) from ${fileId}`);
+    const results = lines<Embedded>(await readFile(out, 'utf8'));
+    // .txt lines become items with their line number as id, as with submit.
+    expect(results.map((r) => r.id)).toEqual(texts.map((_, i) => String(i + 1)));
+    expect(results.map((r) => r.embedding)).toEqual(await reference(texts));
+
+    const second = await cli('submit', '--file-id', fileId, '--model', EMBED_MODEL, '--no-truncate', '--json');
+    expect(second.code, second.stderr).toBe(0);
+    expect(JSON.parse(second.stdout)).toMatchObject({ counts: { total: 45 }, options: { truncate: false } });
+    const both = await cli('submit', file, '--file-id', fileId);
+    expect(both.code).toBe(1);
+    const missing = await cli('submit', '--object', 'corpora/none.jsonl');
+    expect([missing.code, missing.stderr]).toEqual([2, expect.stringContaining('INPUT_NOT_FOUND')]);
+  });
+
   it('submits a .txt file: one text per line, ids are line numbers; --format npy output', async () => {
     const file = join(dir, 'notes.txt');
     await writeFile(file, 'first line\r\nsecond line\n\nfourth line, after a blank one\n');

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
@@ -72,22 +73,57 @@ export class ApiClient {
     }
   }
 
+  /** POST /v1/jobs with a JSON body (a job over a corpus already in the store); a non-2xx answer throws. */
+  async submitJson(job: Record<string, unknown>): Promise<JobView> {
+    const response = await this.fetch(this.url('v1/jobs'), { method: 'POST', headers: { Accept: 'application/json', 'Content-Type': 'application/json' }, body: JSON.stringify(job) });
+    const text = await response.text().catch((error: unknown) => {
+      throw unreachable(this.base, error);
+    });
+    if (response.status !== 202) throw apiError(response.status, text);
+    return JSON.parse(text) as JobView;
+  }
+
   getJob(id: string): Promise<JobView> {
     return this.json<JobView>('GET', `v1/jobs/${encodeURIComponent(id)}`);
   }
 
-  /**
-   * Streams an NDJSON body to POST /v1/jobs. Uses node:http rather than fetch so that an answer
-   * arriving before the body is sent (the API refuses a corpus at its first bad line) stops the
-   * upload at once. A failure of the source (an unreadable or malformed file) aborts the request,
-   * so the API never sees a complete body and enqueues nothing.
-   */
+  /** Streams an NDJSON body to POST /v1/jobs (see `stream`). */
   async upload(query: Record<string, string | undefined>, body: AsyncIterable<Buffer>): Promise<{ status: number; text: string }> {
-    const url = this.url('v1/jobs', query);
+    return this.stream('v1/jobs', query, 'application/x-ndjson', body);
+  }
+
+  /**
+   * Streams an NDJSON corpus to POST /v1/files as a multipart upload (purpose `user_data`), never
+   * holding it in memory, so that jobs can run on it by reference (`input_file_id`).
+   */
+  async uploadFile(filename: string, body: AsyncIterable<Buffer>): Promise<{ status: number; text: string }> {
+    const boundary = `shardwise-${randomBytes(12).toString('hex')}`;
+    const safeName = filename.replace(/["\r\n\\]/g, '_');
+    const head = Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nuser_data\r\n` +
+        `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${safeName}"\r\nContent-Type: application/x-ndjson\r\n\r\n`,
+    );
+    const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+    const parts = (async function* () {
+      yield head;
+      yield* body;
+      yield tail;
+    })();
+    return this.stream('v1/files', {}, `multipart/form-data; boundary=${boundary}`, parts);
+  }
+
+  /**
+   * Streams a body to a POST route. Uses node:http rather than fetch so that an answer arriving
+   * before the body is sent (the API refuses a corpus at its first bad line) stops the upload at
+   * once. A failure of the source (an unreadable or malformed file) aborts the request, so the API
+   * never sees a complete body and keeps nothing.
+   */
+  private async stream(path: string, query: Record<string, string | undefined>, contentType: string, body: AsyncIterable<Buffer>): Promise<{ status: number; text: string }> {
+    const url = this.url(path, query);
     const transport = url.protocol === 'https:' ? https : http;
     const request = transport.request(url, {
       method: 'POST',
-      headers: this.headers({ 'Content-Type': 'application/x-ndjson', Accept: 'application/json' }),
+      headers: this.headers({ 'Content-Type': contentType, Accept: 'application/json' }),
     });
     let answered = false;
     const response = new Promise<{ status: number; text: string }>((resolve, reject) => {

@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { apiError, type ApiClient, type JobList, type JobView } from './api-client.js';
 import { CorpusSource, detectFormat } from './corpus/corpus-source.js';
 import { downloadResults, resultFormat, type Downloaded } from './download.js';
@@ -30,14 +31,8 @@ export function exitCodeOf(job: JobView): ExitCodeValue {
   return ExitCode.Ok;
 }
 
-export async function submit(client: ApiClient, file: string, options: Options, io: Output): Promise<ExitCodeValue> {
-  const detected = detectFormat(file, str(options, 'input-format'));
-  const delimiter = str(options, 'delimiter') ?? detected.delimiter;
-  if (detected.format !== 'csv') {
-    for (const name of ['text-column', 'id-column', 'delimiter']) {
-      if (options[name] !== undefined) throw usageError(`--${name} applies to .csv files only`);
-    }
-  }
+/** Options of a submission shared by a corpus sent with the job and one named by reference. */
+function jobParams(options: Options): { task: string; model?: string; truncate?: string; metadata?: string; callback_url?: string } {
   if (options.truncate && options['no-truncate']) throw usageError('--truncate and --no-truncate exclude each other');
   const metadata = str(options, 'metadata');
   if (metadata !== undefined) {
@@ -49,12 +44,24 @@ export async function submit(client: ApiClient, file: string, options: Options, 
     }
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw usageError('--metadata must be a JSON object');
   }
-  const wait = options.wait === true;
-  const output = str(options, 'output');
-  if (output !== undefined && !wait) throw usageError('--output needs --wait (or download later: shardwise results <id> -o FILE)');
-  const format = resultFormat(str(options, 'format'), output);
-  if (str(options, 'format') !== undefined && output === undefined) throw usageError('--format needs --output');
+  return {
+    task: str(options, 'task') ?? 'embed',
+    model: str(options, 'model'),
+    truncate: options['no-truncate'] ? 'false' : options.truncate ? 'true' : undefined,
+    metadata,
+    callback_url: str(options, 'callback-url'),
+  };
+}
 
+/** A local corpus file (.jsonl, .txt, .csv/.tsv) as NDJSON chunks, with its size for the progress bar. */
+async function openCorpus(file: string, options: Options): Promise<{ source: CorpusSource; size: number }> {
+  const detected = detectFormat(file, str(options, 'input-format'));
+  const delimiter = str(options, 'delimiter') ?? detected.delimiter;
+  if (detected.format !== 'csv') {
+    for (const name of ['text-column', 'id-column', 'delimiter']) {
+      if (options[name] !== undefined) throw usageError(`--${name} applies to .csv files only`);
+    }
+  }
   let size: number;
   try {
     const info = await stat(file);
@@ -63,43 +70,85 @@ export async function submit(client: ApiClient, file: string, options: Options, 
   } catch (error) {
     throw usageError(`cannot read ${file}: ${(error as Error).message}`);
   }
+  const source = new CorpusSource(file, { format: detected.format, textColumn: str(options, 'text-column'), idColumn: str(options, 'id-column'), delimiter });
+  return { source, size };
+}
 
-  const source = new CorpusSource(file, {
-    format: detected.format,
-    textColumn: str(options, 'text-column'),
-    idColumn: str(options, 'id-column'),
-    delimiter,
-  });
-  const bar = new ProgressBar(process.stderr, !io.quiet);
-  const query = {
-    task: str(options, 'task') ?? 'embed',
-    model: str(options, 'model'),
-    truncate: options['no-truncate'] ? 'false' : options.truncate ? 'true' : undefined,
-    metadata,
-    callback_url: str(options, 'callback-url'),
-  };
-  const started = Date.now();
-  const body = (async function* () {
-    for await (const chunk of source.chunks()) {
-      yield chunk;
-      bar.uploading(source.bytesRead, size);
-    }
-    bar.uploaded(size);
-  })();
-  const answer = await client.upload(query, body);
-  bar.finish();
-  if (answer.status !== 202) {
-    const error = apiError(answer.status, answer.text);
-    // The API's messages name the line ("line 7: ..."), which is the line of the file (see CorpusSource).
-    throw error.details.line !== undefined ? new CliError(`${file}: ${error.message}`, error.exitCode, error.details) : error;
+/** The corpus's NDJSON chunks, moving the progress bar as they are read. */
+async function* withProgress(source: CorpusSource, size: number, bar: ProgressBar): AsyncGenerator<Buffer> {
+  for await (const chunk of source.chunks()) {
+    yield chunk;
+    bar.uploading(source.bytesRead, size);
   }
-  const job = JSON.parse(answer.text) as JobView;
-  io.info(`submitted ${job.id}: ${job.counts.total.toLocaleString('en-US')} texts in ${job.shards.total} shard(s), ${job.task} with ${job.model} (${bytes(size)} in ${duration((Date.now() - started) / 1000)})`);
+  bar.uploaded(size);
+}
+
+/**
+ * Submits a job: a local file streamed as NDJSON, or (`file` undefined) a corpus already in the
+ * server's store named with --file-id (from `shardwise upload`) or --object (a path in the store).
+ */
+export async function submit(client: ApiClient, file: string | undefined, options: Options, io: Output): Promise<ExitCodeValue> {
+  const params = jobParams(options);
+  const wait = options.wait === true;
+  const output = str(options, 'output');
+  if (output !== undefined && !wait) throw usageError('--output needs --wait (or download later: shardwise results <id> -o FILE)');
+  const format = resultFormat(str(options, 'format'), output);
+  if (str(options, 'format') !== undefined && output === undefined) throw usageError('--format needs --output');
+  const fileId = str(options, 'file-id');
+  const object = str(options, 'object');
+  const named = [file, fileId, object].filter((v) => v !== undefined).length;
+  if (named !== 1) throw usageError('"submit" takes a file, or --file-id ID, or --object PATH (exactly one)');
+
+  let job: JobView;
+  if (file === undefined) {
+    for (const name of ['text-column', 'id-column', 'delimiter', 'input-format']) {
+      if (options[name] !== undefined) throw usageError(`--${name} applies to a file sent with the job`);
+    }
+    const body: Record<string, unknown> = { task: params.task, ...(fileId !== undefined ? { input_file_id: fileId } : { input_object: object }) };
+    if (params.model !== undefined) body.model = params.model;
+    if (params.truncate !== undefined) body.options = { truncate: params.truncate === 'true' };
+    if (params.metadata !== undefined) body.metadata = JSON.parse(params.metadata) as unknown;
+    if (params.callback_url !== undefined) body.callback_url = params.callback_url;
+    job = await client.submitJson(body);
+    io.info(`submitted ${job.id}: ${job.counts.total.toLocaleString('en-US')} texts in ${job.shards.total} shard(s) from ${fileId ?? object}, ${job.task} with ${job.model}`);
+  } else {
+    const { source, size } = await openCorpus(file, options);
+    const bar = new ProgressBar(process.stderr, !io.quiet);
+    const started = Date.now();
+    const answer = await client.upload(params, withProgress(source, size, bar));
+    bar.finish();
+    if (answer.status !== 202) throw lineError(file, apiError(answer.status, answer.text));
+    job = JSON.parse(answer.text) as JobView;
+    io.info(`submitted ${job.id}: ${job.counts.total.toLocaleString('en-US')} texts in ${job.shards.total} shard(s), ${job.task} with ${job.model} (${bytes(size)} in ${duration((Date.now() - started) / 1000)})`);
+  }
   if (!wait) {
     io.out(io.json ? JSON.stringify(job) : job.id);
     return ExitCode.Ok;
   }
   return waitAndFetch(client, job.id, { output, format, printId: output !== '-' }, io);
+}
+
+/**
+ * Uploads a local corpus once to the server's store (POST /v1/files, purpose user_data), converted
+ * to NDJSON items like `submit` does, and prints its file id: `shardwise submit --file-id ID` then
+ * runs it with any model or options without sending it again.
+ */
+export async function upload(client: ApiClient, file: string, options: Options, io: Output): Promise<ExitCodeValue> {
+  const { source, size } = await openCorpus(file, options);
+  const bar = new ProgressBar(process.stderr, !io.quiet);
+  const started = Date.now();
+  const answer = await client.uploadFile(basename(file), withProgress(source, size, bar));
+  bar.finish();
+  if (answer.status !== 200) throw lineError(file, apiError(answer.status, answer.text));
+  const uploaded = JSON.parse(answer.text) as { id: string; bytes: number };
+  io.info(`uploaded ${file} as ${uploaded.id} (${bytes(uploaded.bytes)} of NDJSON in ${duration((Date.now() - started) / 1000)}); run it with: shardwise submit --file-id ${uploaded.id}`);
+  io.out(io.json ? answer.text.trim() : uploaded.id);
+  return ExitCode.Ok;
+}
+
+/** The API's messages name the line ("line 7: ..."), which is the line of the file (see CorpusSource). */
+function lineError(file: string, error: CliError): CliError {
+  return error.details.line !== undefined ? new CliError(`${file}: ${error.message}`, error.exitCode, error.details) : error;
 }
 
 export async function watch(client: ApiClient, id: string, options: Options, io: Output): Promise<ExitCodeValue> {

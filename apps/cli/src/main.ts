@@ -11,6 +11,8 @@ const HELP = `shardwise: command-line client of the shardwise batch inference AP
 
 Usage:
   shardwise submit <file> [options]     submit a corpus (.jsonl, .txt, .csv/.tsv), streamed as NDJSON
+  shardwise submit --file-id ID         run a job on a corpus uploaded before (or --object PATH in the store)
+  shardwise upload <file>               upload a corpus once (as NDJSON); prints the file id for --file-id
   shardwise status <id>                 show a job
   shardwise watch <id> [-o FILE]        follow a job with a progress bar until it ends
   shardwise results <id> [-o FILE]      download results (default: NDJSON to stdout)
@@ -26,7 +28,9 @@ Submit options:
   --text-column NAME            CSV: column with the text (default "text", or the only column)
   --id-column NAME              CSV: column with the id (default: the data row number, from 1)
   --delimiter C                 CSV: field delimiter (default "," and tab for .tsv)
-  --input-format jsonl|txt|csv  when the file's extension does not say
+  --input-format jsonl|txt|csv  when the file's extension does not say (submit and upload)
+  --file-id ID                  the corpus is a file uploaded before (shardwise upload, POST /v1/files)
+  --object PATH                 the corpus is an object at PATH inside the server's store
   -w, --wait                    follow the job with a progress bar until it ends
   -o, --output FILE             with --wait: download the results there ("-" for stdout)
 
@@ -60,6 +64,8 @@ const OPTIONS = {
   'id-column': { type: 'string' },
   delimiter: { type: 'string' },
   'input-format': { type: 'string' },
+  'file-id': { type: 'string' },
+  object: { type: 'string' },
   wait: { type: 'boolean', short: 'w' },
   output: { type: 'string', short: 'o' },
   format: { type: 'string' },
@@ -78,8 +84,9 @@ const COMMON = ['api-url', 'api-key', 'json', 'quiet', 'help', 'version'];
 const ALLOWED: Record<string, { args: number; options: string[] }> = {
   submit: {
     args: 1,
-    options: ['task', 'model', 'truncate', 'no-truncate', 'metadata', 'callback-url', 'text-column', 'id-column', 'delimiter', 'input-format', 'wait', 'output', 'format'],
+    options: ['task', 'model', 'truncate', 'no-truncate', 'metadata', 'callback-url', 'text-column', 'id-column', 'delimiter', 'input-format', 'wait', 'output', 'format', 'file-id', 'object'],
   },
+  upload: { args: 1, options: ['text-column', 'id-column', 'delimiter', 'input-format'] },
   status: { args: 1, options: [] },
   watch: { args: 1, options: ['output', 'format'] },
   results: { args: 1, options: ['output', 'format', 'partial'] },
@@ -122,8 +129,10 @@ async function run(argv: string[]): Promise<ExitCodeValue> {
   for (const name of Object.keys(values)) {
     if (!COMMON.includes(name) && !spec.options.includes(name)) throw usageError(`--${name} does not apply to "${command}"`);
   }
-  if (args.length !== spec.args) {
-    throw usageError(spec.args === 0 ? `"${command}" takes no arguments` : `"${command}" takes ${spec.args === 1 ? (command === 'submit' ? 'a file' : 'a job id') : `${spec.args} arguments`}`);
+  // A job over a corpus already on the server takes no file.
+  const byReference = command === 'submit' && (values['file-id'] !== undefined || values.object !== undefined);
+  if (args.length !== spec.args && !(byReference && args.length === 0)) {
+    throw usageError(spec.args === 0 ? `"${command}" takes no arguments` : `"${command}" takes ${spec.args === 1 ? (command === 'submit' || command === 'upload' ? 'a file' : 'a job id') : `${spec.args} arguments`}`);
   }
   for (const name of ['limit', 'offset'] as const) {
     if (values[name] !== undefined && !/^\d+$/.test(values[name])) throw usageError(`--${name} must be a whole number`);
@@ -144,7 +153,9 @@ async function run(argv: string[]): Promise<ExitCodeValue> {
   const target = args[0] as string;
   switch (command) {
     case 'submit':
-      return commands.submit(client, target, options, io);
+      return commands.submit(client, args[0], options, io);
+    case 'upload':
+      return commands.upload(client, target, options, io);
     case 'status':
       return commands.status(client, target, io);
     case 'watch':

@@ -10,7 +10,7 @@ const unix = (description: string): SchemaObject => nullable(int(`${description}
 
 const errorShape = obj({
   error: obj({
-    code: str('stable code, e.g. DUPLICATE_ID, LINE_TOO_LONG, JOB_NOT_FOUND'),
+    code: str('stable code, e.g. DUPLICATE_ID, LINE_TOO_LONG, INPUT_NOT_FOUND, BACKLOG_FULL, JOB_NOT_FOUND'),
     message: str('what is wrong and where'),
     line: int('1-based line of an NDJSON body'),
     field: str(),
@@ -42,16 +42,27 @@ export const Shardwise = {
   error: errorShape,
   job: jobView,
   jobList: obj({ object: str(undefined, { enum: ['list'] }), data: { type: 'array', items: jobView }, total: int(), limit: int(), offset: int(), has_more: { type: 'boolean' } }),
-  jobRequest: obj(
-    {
-      task: str('embed (embedding, feature-extraction) or sentiment (classify, text-classification, sentiment-analysis)'),
-      model: str('model id or registry name; the task default when absent'),
-      options: obj({ pooling: str(undefined, { enum: ['mean', 'cls'] }), normalize: { type: 'boolean' }, top_k: nullable(int()), truncate: { type: 'boolean' } }),
-      metadata: { type: 'object', additionalProperties: true },
-      inputs: { type: 'array', items: { oneOf: [str(), obj({ id: { oneOf: [str(), { type: 'number' }] }, text: str() }, ['text'])] } },
-    },
-    ['task', 'inputs'],
-  ),
+  jobRequest: {
+    ...obj(
+      {
+        task: str('embed (embedding, feature-extraction) or sentiment (classify, text-classification, sentiment-analysis)'),
+        model: str('model id or registry name; the task default when absent'),
+        options: obj({ pooling: str(undefined, { enum: ['mean', 'cls'] }), normalize: { type: 'boolean' }, top_k: nullable(int()), truncate: { type: 'boolean' } }),
+        metadata: { type: 'object', additionalProperties: true },
+        callback_url: str('http(s) URL called once when the job ends (webhook)'),
+        inputs: { type: 'array', items: { oneOf: [str(), obj({ id: { oneOf: [str(), { type: 'number' }] }, text: str() }, ['text'])] } },
+        input_file_id: str('a file uploaded through POST /v1/files (purpose user_data or batch) of this tenant, read as NDJSON {"id"?, "text"} lines; nothing is copied. 404 INPUT_NOT_FOUND when there is none', {
+          example: 'file-abc123',
+        }),
+        input_object: str('the path of an object the operator put in the store (RESULTS_DIR), read as NDJSON {"id"?, "text"} lines; nothing is copied. Paths under jobs/ and files/ are refused (400 INVALID_INPUT); 404 INPUT_NOT_FOUND when there is no such object', {
+          example: 'corpora/2026/docs.jsonl',
+        }),
+      },
+      ['task'],
+    ),
+    description: 'The corpus is named by exactly one of inputs, input_file_id or input_object (400 INVALID_INPUT otherwise).',
+    oneOf: [{ required: ['inputs'] }, { required: ['input_file_id'] }, { required: ['input_object'] }],
+  } satisfies SchemaObject,
   ndjsonBody: str('one {"id"?, "text"} object (or a bare JSON string) per line; task, model and options in the query string'),
   resultLine: {
     oneOf: [
@@ -85,7 +96,7 @@ const file = obj({
   bytes: int(),
   created_at: int('unix seconds'),
   filename: str(),
-  purpose: str(undefined, { enum: ['batch', 'batch_output'] }),
+  purpose: str('batch: a batch input; user_data: a corpus for POST /v1/jobs (input_file_id); batch_output: written by the server', { enum: ['batch', 'user_data', 'batch_output'] }),
   status: str(undefined, { enum: ['processed'] }),
 });
 
