@@ -6,13 +6,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { TENANT_NAME } from '../apps/api/src/auth/tenant.js';
 
-const USAGE = 'usage: npm run keys:create -- --tenant NAME [--rate-per-second N] [--max-concurrent-jobs N]';
+const USAGE = 'usage: npm run keys:create -- --tenant NAME [--rate-per-second N] [--max-concurrent-jobs N] [--max-queued-texts N]';
 
 function main(): number {
-  let values: { tenant?: string; 'rate-per-second'?: string; 'max-concurrent-jobs'?: string; help?: boolean };
+  let values: { tenant?: string; 'rate-per-second'?: string; 'max-concurrent-jobs'?: string; 'max-queued-texts'?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
-      options: { tenant: { type: 'string' }, 'rate-per-second': { type: 'string' }, 'max-concurrent-jobs': { type: 'string' }, help: { type: 'boolean' } },
+      options: { tenant: { type: 'string' }, 'rate-per-second': { type: 'string' }, 'max-concurrent-jobs': { type: 'string' }, 'max-queued-texts': { type: 'string' }, help: { type: 'boolean' } },
     }));
   } catch (error) {
     console.error(`${(error as Error).message}\n${USAGE}`);
@@ -31,12 +31,13 @@ function main(): number {
   // 256 random bits; the prefix makes leaked keys easy to spot with secret scanners.
   const key = `sw_${randomBytes(32).toString('base64url')}`;
   entry.key_sha256 = createHash('sha256').update(key, 'utf8').digest('hex');
-  for (const [flag, field] of [['rate-per-second', 'rate_per_second'], ['max-concurrent-jobs', 'max_concurrent_jobs']] as const) {
+  for (const [flag, field] of [['rate-per-second', 'rate_per_second'], ['max-concurrent-jobs', 'max_concurrent_jobs'], ['max-queued-texts', 'max_queued_texts']] as const) {
     const raw = values[flag];
     if (raw === undefined) continue;
     const n = Number(raw);
-    if (!Number.isFinite(n) || n < 0 || (field === 'max_concurrent_jobs' && !Number.isInteger(n))) {
-      console.error(`--${flag} must be a number >= 0${field === 'max_concurrent_jobs' ? ' (an integer)' : ''}`);
+    const integer = field !== 'rate_per_second';
+    if (!Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n))) {
+      console.error(`--${flag} must be a number >= 0${integer ? ' (an integer)' : ''}`);
       return 2;
     }
     entry[field] = n;

@@ -2,8 +2,9 @@
  * Renders every overlay under deploy/k8s/overlays with `kubectl kustomize`, validates each object
  * against its schema (kubernetes-models, @kubernetes-models/keda, @kubernetes-models/prometheus-operator)
  * and checks what the deployment promises: locked-down containers with requests, limits and probes,
- * Redis with AOF and noeviction, a ReadWriteMany results volume, network policies, GPU scheduling,
- * and one autoscaler per overlay driven by shardwise_backlog_worker_seconds.
+ * Redis with AOF and noeviction, a ReadWriteMany results volume (or, in the S3 overlays, a bucket and
+ * no shared volume at all), network policies, GPU scheduling, and one autoscaler per overlay driven
+ * by shardwise_backlog_worker_seconds.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -20,6 +21,7 @@ import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { PersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
 import { Service } from 'kubernetes-models/v1/Service';
+import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import ts from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
@@ -31,7 +33,9 @@ const OVERLAYS_DIR = join(K8S, 'overlays');
 const KUBECTL = process.env.KUBECTL ?? 'kubectl';
 const NAMESPACE = 'shardwise';
 const GPU_OVERLAYS = new Set(['gpu', 'gpu-hpa']);
-const KEDA_OVERLAYS = new Set(['cpu', 'gpu']);
+const KEDA_OVERLAYS = new Set(['cpu', 'gpu', 'cpu-s3']);
+/** The object store in a bucket (components/s3-store): no pod mounts a shared volume. */
+const S3_OVERLAYS = new Set(['cpu-s3']);
 const HPA_OVERLAYS = new Set(['gpu-hpa']);
 const AUTOSCALING_SIGNAL = 'shardwise_backlog_worker_seconds';
 const STANDARD_LABELS = [
@@ -58,6 +62,7 @@ const MODELS: Record<string, { model: new (data: any) => Validatable; module: st
   'v1/Namespace': { model: Namespace, module: 'kubernetes-models/v1/Namespace', type: 'INamespace' },
   'v1/ConfigMap': { model: ConfigMap, module: 'kubernetes-models/v1/ConfigMap', type: 'IConfigMap' },
   'v1/Service': { model: Service, module: 'kubernetes-models/v1/Service', type: 'IService' },
+  'v1/ServiceAccount': { model: ServiceAccount, module: 'kubernetes-models/v1/ServiceAccount', type: 'IServiceAccount' },
   'v1/PersistentVolumeClaim': { model: PersistentVolumeClaim, module: 'kubernetes-models/v1/PersistentVolumeClaim', type: 'IPersistentVolumeClaim' },
   'apps/v1/Deployment': { model: Deployment, module: 'kubernetes-models/apps/v1/Deployment', type: 'IDeployment' },
   'apps/v1/StatefulSet': { model: StatefulSet, module: 'kubernetes-models/apps/v1/StatefulSet', type: 'IStatefulSet' },
@@ -181,10 +186,11 @@ function quantity(value: string | number): number {
   return Number(m[1]) * unit;
 }
 
-/** The env a container gets from its config maps (and plain `env` entries). */
+/** The env a container gets from its config maps (and plain `env` entries); Secrets hold credentials only, and are left out. */
 function envOf(objs: Obj[], container: Container): Record<string, string> {
   const env: Record<string, string> = {};
   for (const source of container.envFrom ?? []) {
+    if (source.secretRef) continue;
     const name = must(source.configMapRef?.name as string | undefined, 'configMapRef in envFrom');
     const cm = must(find(objs, 'ConfigMap', name), `ConfigMap ${name} used by container ${container.name}`);
     Object.assign(env, cm.data ?? {});
@@ -211,8 +217,8 @@ const overlayNames = existsSync(OVERLAYS_DIR)
   : [];
 
 describe('deploy/k8s overlays', () => {
-  it('has the cpu, gpu and gpu-hpa overlays', () => {
-    expect(overlayNames).toEqual(expect.arrayContaining(['cpu', 'gpu', 'gpu-hpa']));
+  it('has the cpu, gpu, gpu-hpa and cpu-s3 overlays', () => {
+    expect(overlayNames).toEqual(expect.arrayContaining(['cpu', 'gpu', 'gpu-hpa', 'cpu-s3']));
   });
 
   const rendered = new Map<string, Obj[]>();
@@ -319,7 +325,14 @@ describe('deploy/k8s overlays', () => {
       const objs = objects(overlay);
       for (const w of workloads(objs)) {
         const pod = podSpecOf(w);
-        for (const c of containersOf(w)) envOf(objs, c);
+        for (const c of containersOf(w)) {
+          envOf(objs, c);
+          for (const source of c.envFrom ?? []) {
+            if (!source.secretRef) continue;
+            const { name, optional } = source.secretRef;
+            expect(optional === true || find(objs, 'Secret', name) !== undefined, `${ref(w)} container ${c.name}: Secret ${name} is optional or part of the overlay`).toBe(true);
+          }
+        }
         for (const v of pod.volumes ?? []) {
           if (v.persistentVolumeClaim) {
             expect(find(objs, 'PersistentVolumeClaim', v.persistentVolumeClaim.claimName), `${ref(w)} claim ${v.persistentVolumeClaim.claimName}`).toBeDefined();
@@ -382,18 +395,20 @@ describe('deploy/k8s overlays', () => {
       const apiSvc = must(find(objs, 'Service', 'shardwise-api'), 'API Service');
       expect(apiSvc.spec.ports.some((p: any) => portIs(apiC, p.targetPort, parsedApi.PORT))).toBe(true);
 
-      // Volumes: results is one ReadWriteMany claim mounted read-write at RESULTS_DIR in both;
-      // models are mounted at MODEL_DIR.
+      // Volumes: results is one ReadWriteMany claim mounted read-write at RESULTS_DIR in both (a bucket
+      // in the S3 overlays, checked below); models are mounted at MODEL_DIR.
       for (const [w, env] of [[api, parsedApi], [worker, parsedWorker]] as const) {
         const c = podSpecOf(w).containers[0];
+        expect(env.MODEL_DIR, 'MODEL_DIR is set: a read-only root filesystem has no room for a Hub cache').toBeTruthy();
+        expect(c.volumeMounts.some((m: any) => m.mountPath === env.MODEL_DIR), `${ref(w)} mounts MODEL_DIR`).toBe(true);
+        if (S3_OVERLAYS.has(overlay)) continue;
+        expect(env.STORE_URL, 'the store is RESULTS_DIR').toBeUndefined();
         const results = c.volumeMounts.find((m: any) => m.mountPath === env.RESULTS_DIR);
         expect(results, `${ref(w)} mounts RESULTS_DIR ${env.RESULTS_DIR}`).toBeDefined();
         expect(results.readOnly ?? false).toBe(false);
         const resultsVolume = podSpecOf(w).volumes.find((v: any) => v.name === results.name);
         const claim = must(find(objs, 'PersistentVolumeClaim', resultsVolume.persistentVolumeClaim?.claimName), `${ref(w)} results claim`);
         expect(claim.spec.accessModes, `${ref(claim)} access modes`).toContain('ReadWriteMany');
-        expect(env.MODEL_DIR, 'MODEL_DIR is set: a read-only root filesystem has no room for a Hub cache').toBeTruthy();
-        expect(c.volumeMounts.some((m: any) => m.mountPath === env.MODEL_DIR), `${ref(w)} mounts MODEL_DIR`).toBe(true);
       }
     });
 
@@ -571,6 +586,42 @@ describe('deploy/k8s overlays', () => {
           (m: any) => (m.type === 'External' && m.external.metric.name === AUTOSCALING_SIGNAL) || (m.type === 'Pods' && m.pods.metric.name === AUTOSCALING_SIGNAL),
         );
         expect(metric, `an HPA metric on ${AUTOSCALING_SIGNAL}`).toBeDefined();
+      }
+    });
+  });
+
+  describe.each(overlayNames.filter((name) => S3_OVERLAYS.has(name)))('S3 overlay %s', (overlay) => {
+    it('keeps the store and the models in a bucket: no pod mounts a claim', () => {
+      const objs = objects(overlay);
+      const claims = ofKind(objs, 'PersistentVolumeClaim');
+      expect(claims.filter((c) => c.spec.accessModes.includes('ReadWriteMany')).map(ref), 'no ReadWriteMany claim').toEqual([]);
+      for (const w of workloads(objs)) {
+        const claimed = (podSpecOf(w).volumes ?? []).filter((v: any) => v.persistentVolumeClaim || v.ephemeral).map((v: any) => v.name);
+        // Redis keeps its own ReadWriteOnce claim from its StatefulSet's template (one pod, one node).
+        expect(claimed, `${ref(w)} mounts no claim`).toEqual([]);
+      }
+      const redis = must(find(objs, 'StatefulSet', 'shardwise-redis'), 'Redis StatefulSet');
+      for (const t of redis.spec.volumeClaimTemplates) expect(t.spec.accessModes).toEqual(['ReadWriteOnce']);
+
+      for (const name of ['shardwise-api', 'shardwise-worker']) {
+        const w = must(find(objs, 'Deployment', name), name);
+        const pod = podSpecOf(w);
+        const env = commonEnvSchema.parse(envOf(objs, pod.containers[0]));
+        expect(env.STORE_URL, `${name} STORE_URL`).toMatch(/^s3:\/\/[a-z0-9.-]+\//);
+        expect(pod.containers[0].volumeMounts.some((m: any) => m.mountPath === env.RESULTS_DIR), `${name} mounts nothing at RESULTS_DIR`).toBe(false);
+        // Credentials: an optional Secret, else the ServiceAccount's identity (IRSA).
+        expect(pod.containers[0].envFrom).toContainEqual({ secretRef: { name: 'shardwise-s3-credentials', optional: true } });
+        const account = must(find(objs, 'ServiceAccount', pod.serviceAccountName), `${name} ServiceAccount ${pod.serviceAccountName}`);
+        expect(account.metadata as any).toMatchObject({ annotations: { 'eks.amazonaws.com/role-arn': expect.stringMatching(/^arn:aws:iam::\d{12}:role\//) } });
+        expect((account as any).automountServiceAccountToken).toBe(false);
+        // The models: copied from MODELS_URL into a pod-local volume at MODEL_DIR before the app starts.
+        const copy = must(pod.initContainers?.find((c: Container) => c.name === 'models'), `${name} models init container`);
+        const copyEnv = envOf(objs, copy);
+        expect(copyEnv.MODELS_URL).toMatch(/^s3:\/\//);
+        expect(copyEnv.STORE_URL).toBe(env.STORE_URL);
+        const modelsMount = pod.containers[0].volumeMounts.find((m: any) => m.mountPath === env.MODEL_DIR);
+        expect(copy.volumeMounts.map((m: any) => m.name)).toContain(modelsMount.name);
+        expect(pod.volumes.find((v: any) => v.name === modelsMount.name)?.emptyDir, `${name} models volume is an emptyDir`).toBeDefined();
       }
     });
   });

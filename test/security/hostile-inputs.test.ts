@@ -1,4 +1,4 @@
-import { cp, mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, symlink, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,12 +6,13 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModels } from '../../libs/models/src/generate/index.js';
 import type { AppProcess } from '../support/app-process.js';
-import { finished, MODEL_DIR, postJob, request, resultsOf, scanKeys, Stack, summary, tally, TINY_EMBED, waitFor } from '../support/stack.js';
+import { finished, MODEL_DIR, postJob, request, resultsOf, Stack, summary, tally, TINY_EMBED, waitFor } from '../support/stack.js';
 
 /**
  * Hostile input, each answered with a clean 4xx (never a 5xx, a crash or a hang) and nothing else
  * affected: after the suite the API is the same process, earlier results are byte-for-byte the same,
- * no request left a job or a staged key behind, and a normal job still completes exactly once.
+ * no request left a job behind (no record, and no object in the store: every job folder there belongs
+ * to an accepted job), and a normal job still completes exactly once.
  */
 const MAX_JSON = 1024 * 1024;
 const MAX_LINE = 256 * 1024;
@@ -227,9 +228,11 @@ describe('hostile inputs', () => {
     expect(api.output()).not.toMatch(/RangeError|Maximum call stack/);
 
     expect(await (await fetch(`${base}/v1/jobs/${earlierId}/results`)).text()).toBe(earlierResults);
-    expect(await scanKeys(stack.client(), `${stack.prefix}:stage:*`)).toEqual([]);
-    const list = await request<{ total: number }>(base, '/v1/jobs?limit=100');
+    const list = await request<{ total: number; data: Array<{ id: string }> }>(base, '/v1/jobs?limit=100');
     expect(list.body.total).toBe(3); // the earlier job, the NUL-text job and the clean one: no refused request made a job
+    // No refused upload left its input in the store, not even as a partial write.
+    expect((await readdir(join(stack.resultsDir, 'jobs'))).sort()).toEqual(list.body.data.map((job) => job.id).sort());
+    expect(await readdir(join(stack.resultsDir, '.partial')).catch(() => [])).toEqual([]);
 
     const items = Array.from({ length: 30 }, (_, i) => ({ id: `final-${i}`, text: `a normal text after the hostile suite, number ${i}` }));
     const submitted = await postJob(base, { task: 'embed', inputs: items });

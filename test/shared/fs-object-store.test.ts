@@ -64,6 +64,14 @@ describe('FsObjectStore on disk', () => {
     await writer.abort();
   });
 
+  it('sweeps any write started before the cutoff, small ones too; a swept write cannot commit', async () => {
+    const swept = await store.createWriter('sweep/swept');
+    await swept.write(patternBytes(70_000));
+    expect(await store.sweepPartial(Date.now() + 60_000)).toBe(1);
+    await expect(swept.commit()).rejects.toThrow();
+    expect(await store.stat('sweep/swept')).toBeNull();
+  });
+
   it('sweeps partial writes by age; a write still going keeps a fresh mtime', async () => {
     const stale = await store.createWriter('s/stale');
     await stale.write(patternBytes(70_000));

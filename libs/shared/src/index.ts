@@ -20,6 +20,7 @@ export * from './storage/job-objects.js';
 export * from './storage/fs-object-store.js';
 export * from './storage/faulty-object-store.js';
 export * from './storage/create-object-store.js';
+export * from './storage/metered-object-store.js';
 export * from './storage/result-store.js';
 export * from './results/result-lines.js';
 export * from './results/shard-result.js';

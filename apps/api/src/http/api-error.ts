@@ -4,6 +4,7 @@ export type ApiErrorCode =
   | 'JOB_NOT_FOUND'
   | 'JOB_NOT_FINISHED'
   | 'JOB_FINISHED'
+  | 'JOB_RUNNING'
   | 'INVALID_QUERY'
   | 'UNSUPPORTED_FORMAT'
   | 'NOT_FOUND'

@@ -13,7 +13,12 @@ export interface JobParams {
   metadata: Record<string, unknown> | null;
   /** Webhook target (`callback_url`), checked to be an http(s) URL; undefined when not given. */
   callbackUrl?: string;
+  /** Retention (`expires_after`): seconds the job and its results are kept once it ends; undefined: RETENTION_SECONDS. */
+  expiresAfter?: number;
 }
+
+/** Longest retention a job may ask for: ten years. */
+export const MAX_EXPIRES_AFTER = 10 * 365 * 24 * 3600;
 
 export const MAX_METADATA_BYTES = 16 * 1024;
 
@@ -35,7 +40,14 @@ export function paramsFromBody(body: Record<string, unknown>): JobParams {
     if (typeof body.options !== 'object' || Array.isArray(body.options)) throw optionError('options', 'field "options" must be an object');
     raw = body.options as Record<string, unknown>;
   }
-  return { task, model, options: parseOptions(task, raw, 'json'), metadata: parseMetadata(body.metadata), callbackUrl: parseCallbackUrl(body.callback_url) };
+  return {
+    task,
+    model,
+    options: parseOptions(task, raw, 'json'),
+    metadata: parseMetadata(body.metadata),
+    callbackUrl: parseCallbackUrl(body.callback_url),
+    expiresAfter: parseExpiresAfter(body.expires_after, 'json'),
+  };
 }
 
 /** From the query string of an NDJSON upload; every value is a string there. */
@@ -64,7 +76,23 @@ export function paramsFromQuery(query: Record<string, unknown>): JobParams {
       throw new InputError('INVALID_JSON', 'query parameter "metadata" must be a URL-encoded JSON object', { field: 'metadata' });
     }
   }
-  return { task, model, options: parseOptions(task, raw, 'query'), metadata: parseMetadata(metadata), callbackUrl: parseCallbackUrl(single('callback_url')) };
+  return {
+    task,
+    model,
+    options: parseOptions(task, raw, 'query'),
+    metadata: parseMetadata(metadata),
+    callbackUrl: parseCallbackUrl(single('callback_url')),
+    expiresAfter: parseExpiresAfter(single('expires_after'), 'query'),
+  };
+}
+
+function parseExpiresAfter(value: unknown, from: 'json' | 'query'): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  const n = from === 'query' && typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1 || n > MAX_EXPIRES_AFTER) {
+    throw optionError('expires_after', `field "expires_after" must be a whole number of seconds from 1 to ${MAX_EXPIRES_AFTER} (how long the job and its results are kept once it ends)`);
+  }
+  return n;
 }
 
 function parseCallbackUrl(value: unknown): string | undefined {

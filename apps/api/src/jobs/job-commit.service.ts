@@ -26,6 +26,8 @@ export interface AcceptedJob extends IngestTarget {
   callbackUrl?: string | null;
   /** BullMQ priority of its shards (SHARD_PRIORITY); batch jobs when absent. */
   priority?: number;
+  /** Retention once the job ends, in seconds. */
+  expiresAfter: number;
 }
 
 /** Turns a fully validated, stored upload into a job record plus queued shard references, all or nothing. */
@@ -41,15 +43,18 @@ export class JobCommitService {
   ) {}
 
   /**
-   * The manifest goes to the store, then the record (state queued) so a worker never meets a shard
+   * The manifest (items per shard) goes to the store, then the record (state queued) so a worker never meets a shard
    * without its job; the shards follow in addBulk groups. Admission is decided atomically with the
    * record's creation. Any failure removes what was enqueued, the record and the manifest, and rethrows;
    * the caller removes the input object.
    */
   async commit(job: AcceptedJob & { input: StoredInput; ownsInput: boolean }, totals: IngestTotals): Promise<JobRecord> {
     const record = newRecord(job, totals);
-    const manifest: JobManifest = { v: 1, counts: totals.plan.counts() };
-    await this.objects.put(jobManifestKey(job.jobId), Buffer.from(JSON.stringify(manifest)));
+    // A one-shard job needs no manifest: its shard holds job.total items (small jobs skip a write).
+    if (totals.plan.length > 1) {
+      const manifest: JobManifest = { v: 1, counts: totals.plan.counts() };
+      await this.objects.put(jobManifestKey(job.jobId), Buffer.from(JSON.stringify(manifest)));
+    }
     let attempted = 0;
     let created = false;
     try {
@@ -119,5 +124,7 @@ function newRecord(job: AcceptedJob & { input: StoredInput }, totals: IngestTota
     error: null,
     callbackUrl: job.callbackUrl ?? null,
     inputKey: job.input.key,
+    expiresAfter: job.expiresAfter,
+    expiresAt: null,
   };
 }

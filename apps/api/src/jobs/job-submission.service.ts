@@ -142,6 +142,7 @@ export class JobSubmissionService {
       options: params.options,
       metadata: params.metadata,
       callbackUrl: params.callbackUrl,
+      expiresAfter: params.expiresAfter ?? this.env.RETENTION_SECONDS,
       // Known up front only for local models; Hub models report their width to workers alone.
       dimensions: params.task === 'embed' ? (info?.dimensions ?? null) : null,
       maxTokens: info?.maxTokens ?? null,

@@ -1,4 +1,4 @@
-import { Controller, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiResponse as ApiStatus, ApiTags } from '@nestjs/swagger';
 import { Shardwise } from '../docs/schemas.js';
 import { tenantOf } from '../auth/tenant.js';
@@ -26,14 +26,20 @@ export class JobsController {
   ) {}
 
   /** application/json for small jobs; NDJSON (parameters in the query) streamed for large ones. */
-  @ApiOperation({ summary: 'Submit a job', description: 'application/json for small jobs; a streamed NDJSON body (application/x-ndjson or application/jsonl, parameters task, model, pooling, normalize, top_k, truncate, metadata in the query string) for large ones. Accepted whole or not at all.' })
+  @ApiOperation({
+    summary: 'Submit a job',
+    description:
+      'application/json for small jobs (inputs), or for a corpus already in the store (input_file_id: a file from POST /v1/files; input_object: a path the operator put in the store), which is read where it is and never copied; a streamed NDJSON body (application/x-ndjson or application/jsonl, parameters task, model, pooling, normalize, top_k, truncate, metadata in the query string) for large uploads, stored once as the job\'s input. Accepted whole or not at all.',
+  })
   @ApiConsumes('application/json', 'application/x-ndjson', 'application/jsonl')
   @ApiBody({ schema: { oneOf: [Shardwise.jobRequest, Shardwise.ndjsonBody] } })
   @ApiQuery({ name: 'task', required: false, description: 'NDJSON bodies only' })
   @ApiQuery({ name: 'model', required: false, description: 'NDJSON bodies only' })
   @ApiAcceptedResponse({ description: 'the job, with a Location header', schema: Shardwise.job })
   @ApiStatus({ status: 400, description: 'a refused input, naming its line or index', schema: Shardwise.error })
-  @ApiStatus({ status: 413, description: 'BODY_TOO_LARGE or LINE_TOO_LONG', schema: Shardwise.error })
+  @ApiStatus({ status: 404, description: 'INPUT_NOT_FOUND: input_file_id or input_object names nothing', schema: Shardwise.error })
+  @ApiStatus({ status: 413, description: 'BODY_TOO_LARGE, LINE_TOO_LONG or TOO_MANY_INPUTS (MAX_INPUTS_PER_JOB): the job can never be accepted as sent', schema: Shardwise.error })
+  @ApiStatus({ status: 429, description: 'RATE_LIMITED, TOO_MANY_JOBS or BACKLOG_FULL, with a Retry-After in seconds', schema: Shardwise.error })
   @Post()
   @HttpCode(202)
   async submit(@Req() req: ApiRequest, @Res({ passthrough: true }) res: ApiResponse): Promise<JobView> {
@@ -72,6 +78,29 @@ export class JobsController {
   async cancel(@Req() req: ApiRequest, @Param('id') id: string): Promise<JobView> {
     return toJobView(await this.jobs.cancel(id, tenantOf(req)));
   }
+
+  @ApiOperation({
+    summary: 'Delete a job: its record, shard records, input (unless it was a referenced file or object) and results',
+    description: 'A queued or running job is refused with 409 JOB_RUNNING unless cancel=true, which cancels it first. Jobs are also deleted on their own once their retention (expires_after) has passed.',
+  })
+  @ApiParam({ name: 'id' })
+  @ApiQuery({ name: 'cancel', required: false, schema: { type: 'boolean' }, description: 'cancel a queued or running job, then delete it' })
+  @ApiOkResponse({ schema: { type: 'object', properties: { id: { type: 'string' }, object: { type: 'string', enum: ['job'] }, deleted: { type: 'boolean', enum: [true] } } } })
+  @ApiStatus({ status: 409, description: 'JOB_RUNNING', schema: Shardwise.error })
+  @Delete(':id')
+  @HttpCode(200)
+  async delete(@Req() req: ApiRequest, @Param('id') id: string, @Query('cancel') cancel: unknown): Promise<JobDeleted> {
+    if (cancel !== undefined && cancel !== 'true' && cancel !== 'false') throw new ApiError('INVALID_QUERY', 'query parameter "cancel" must be true or false', 400, { field: 'cancel' });
+    await this.jobs.delete(id, tenantOf(req), { cancel: cancel === 'true' });
+    return { id, object: 'job', deleted: true };
+  }
+}
+
+/** What DELETE /v1/jobs/:id answers. */
+export interface JobDeleted {
+  id: string;
+  object: 'job';
+  deleted: true;
 }
 
 function intParam(name: string, value: unknown, fallback: number, min: number, max: number): number {

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { JobStore, TERMINAL_STATES, type JobRecord } from '../../../../libs/shared/src/index.js';
+import { JobStore, ResultStore, TERMINAL_STATES, type JobRecord } from '../../../../libs/shared/src/index.js';
 import { FileCatalog } from '../storage/file-catalog.repository.js';
 import type { ApiKeyRegistry } from '../auth/api-keys.js';
 import { API_KEYS } from '../auth/auth.tokens.js';
@@ -22,6 +22,7 @@ export class JobsService implements OnModuleInit {
     private readonly notifications: JobNotificationsService,
     @Inject(API_KEYS) private readonly keys: ApiKeyRegistry,
     private readonly files: FileCatalog,
+    private readonly results: ResultStore,
   ) {}
 
   onModuleInit(): void {
@@ -71,5 +72,31 @@ export class JobsService implements OnModuleInit {
       await this.notifications.jobTerminal(job);
     }
     return job;
+  }
+
+  /**
+   * Deletes a job: its record (and with it its place in every list and counter), its shards' BullMQ
+   * records, and its objects in the store (its own input, manifest and results; a corpus it only
+   * referenced stays). A queued or running job is refused (409 JOB_RUNNING) unless `cancel` says to
+   * cancel it first. Shards a worker still holds find the job gone, and what they might still write
+   * is removed by the store janitor as the objects of a job without a record.
+   */
+  async delete(id: string, tenant: string, { cancel = false } = {}): Promise<void> {
+    const job = await this.get(id, tenant);
+    if (!TERMINAL_STATES.includes(job.state)) {
+      if (!cancel) throw new ApiError('JOB_RUNNING', `job ${id} is ${job.state}; cancel it first, or delete it with ?cancel=true`, 409);
+      await this.cancel(id, tenant).catch((error: unknown) => {
+        if (!(error instanceof ApiError && error.code === 'JOB_FINISHED')) throw error;
+      });
+    }
+    await this.purge(job);
+  }
+
+  /** The deletion itself, for a job known to exist (DELETE, and the retention janitor). */
+  async purge(job: Pick<JobRecord, 'id' | 'tenant' | 'shardsTotal'>): Promise<void> {
+    await this.jobs.delete(job.id, job.tenant);
+    await this.queue.removeShards(job.id, job.shardsTotal);
+    await this.results.deleteJob(job.id);
+    this.logger.log(`job ${job.id} deleted`);
   }
 }

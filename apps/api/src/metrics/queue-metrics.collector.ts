@@ -115,6 +115,24 @@ export class QueueMetricsCollector {
       },
     });
     new Gauge({
+      name: 'shardwise_store_bytes',
+      help: 'Bytes this installation holds in the object store (inputs, results, files), as counted by its processes when they write and delete.',
+      registers,
+      async collect() {
+        const s = await read();
+        if (s) this.set(s.ops.storeBytes);
+      },
+    });
+    new Gauge({
+      name: 'shardwise_store_objects',
+      help: 'Objects this installation holds in the object store, counted like shardwise_store_bytes.',
+      registers,
+      async collect() {
+        const s = await read();
+        if (s) this.set(s.ops.storeObjects);
+      },
+    });
+    new Gauge({
       name: 'shardwise_autoscale_workers_reporting',
       help: 'Workers with a live throughput report in Redis.',
       registers,

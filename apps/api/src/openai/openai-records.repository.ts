@@ -21,6 +21,8 @@ export interface BatchRecord {
   tenant: string;
   endpoint: string;
   inputFileId: string;
+  /** Retention of the output and error files (seconds from their creation); null: RETENTION_SECONDS. Absent in older records. */
+  outputExpiresAfter?: number | null;
   completionWindow: string;
   metadata: Record<string, string> | null;
   /** The shardwise job; null when validation failed. */
@@ -84,6 +86,23 @@ export class OpenAIRecordsRepository {
     await this.redis.hset(this.batchKey(id), encodeRecord(fields));
   }
 
+  /** Retention: the batch record is deleted at `at` (unix seconds). */
+  async expireBatchAt(id: string, at: number): Promise<void> {
+    await this.redis.zadd(this.expiryKey(), at, id);
+  }
+
+  /** Deletes the batch records whose retention ended by `nowSeconds`; returns how many. */
+  async deleteExpiredBatches(nowSeconds: number, limit = 1000): Promise<number> {
+    const due = await this.redis.zrangebyscore(this.expiryKey(), '-inf', nowSeconds, 'LIMIT', 0, limit);
+    for (const id of due) {
+      const tenant = await this.redis.hget(this.batchKey(id), 'tenant');
+      const multi = this.redis.multi().unlink(this.batchKey(id)).zrem(this.expiryKey(), id);
+      if (tenant !== null) multi.zrem(this.batchesKey(JSON.parse(tenant) as string), id);
+      await multi.exec();
+    }
+    return due.length;
+  }
+
   async listBatches(tenant: string, page: PageQuery): Promise<{ items: BatchRecord[]; hasMore: boolean }> {
     return sortedSetPage(this.redis, this.batchesKey(tenant), page, (id) => this.getBatch(id, tenant));
   }
@@ -107,6 +126,9 @@ export class OpenAIRecordsRepository {
 
   private batchKey(id: string): string {
     return `${this.prefix}:batch:${id}`;
+  }
+  private expiryKey(): string {
+    return `${this.prefix}:batches:expiry`;
   }
   private batchesKey(tenant: string): string {
     return `${this.prefix}:batches:${tenant}`;

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { Queue, type JobType } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { createRedis, REQUEST_REDIS_OPTIONS, QueueName, shardJobId, shardJobOptions, type ShardPayload } from '../../../../libs/shared/src/index.js';
+import { createRedis, REQUEST_REDIS_OPTIONS, QueueName, SHARD_EVENTS_MAX_LEN, shardJobId, shardJobOptions, type ShardPayload } from '../../../../libs/shared/src/index.js';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
 import { logConnectionErrors } from './connection-errors.js';
 
@@ -27,7 +27,7 @@ export class ShardQueueRepository implements OnApplicationShutdown {
   constructor(@Inject(API_ENV) private readonly env: ApiEnv) {
     // A connection of its own, so queue commands never wait behind a large staging write.
     this.connection = createRedis(env.REDIS_URL, 'shardwise-api-queue', REQUEST_REDIS_OPTIONS);
-    this.queue = new Queue<ShardPayload>(QueueName.Shards, { connection: this.connection, prefix: `${env.REDIS_PREFIX}:bull` });
+    this.queue = new Queue<ShardPayload>(QueueName.Shards, { connection: this.connection, prefix: `${env.REDIS_PREFIX}:bull`, streams: { events: { maxLen: SHARD_EVENTS_MAX_LEN } } });
     logConnectionErrors(this.connection, 'queue connection', this.logger);
     logConnectionErrors(this.queue, 'shard queue', this.logger);
   }

@@ -15,6 +15,8 @@ export interface FileRecord {
   createdAt: number;
   filename: string;
   purpose: 'batch' | 'batch_output' | 'user_data';
+  /** Unix seconds when the file is deleted (retention); absent in records older than the field. */
+  expiresAt?: number | null;
 }
 
 const FILE_ID = /^file-[A-Za-z0-9_-]{24}$/;
@@ -52,7 +54,9 @@ export class FileCatalog {
   }
 
   async create(file: FileRecord): Promise<void> {
-    await this.redis.multi().hset(this.recordKey(file.id), encodeRecord(file)).zadd(this.listKey(file.tenant), Date.now(), file.id).exec();
+    const multi = this.redis.multi().hset(this.recordKey(file.id), encodeRecord(file)).zadd(this.listKey(file.tenant), Date.now(), file.id);
+    if (file.expiresAt != null) multi.zadd(this.expiryKey(), file.expiresAt, file.id);
+    await multi.exec();
   }
 
   async get(id: string, tenant: string): Promise<FileRecord | null> {
@@ -84,8 +88,20 @@ export class FileCatalog {
 
   /** Removes the record now; the bytes now too unless a user still needs them (then `sweepTrash` does). */
   async delete(file: FileRecord): Promise<void> {
-    await this.redis.multi().unlink(this.recordKey(file.id)).zrem(this.listKey(file.tenant), file.id).sadd(this.trashKey(), file.id).exec();
+    await this.redis.multi().unlink(this.recordKey(file.id)).zrem(this.listKey(file.tenant), file.id).zrem(this.expiryKey(), file.id).sadd(this.trashKey(), file.id).exec();
     await this.collect(file.id);
+  }
+
+  /** Deletes files whose expires_at has passed (as DELETE would: bytes kept while a job or batch reads them); returns how many. */
+  async sweepExpired(nowSeconds: number, limit = 1000): Promise<number> {
+    let deleted = 0;
+    for (const id of await this.redis.zrangebyscore(this.expiryKey(), '-inf', nowSeconds, 'LIMIT', 0, limit)) {
+      const file = decodeRecord<FileRecord>(await this.redis.hgetall(this.recordKey(id)));
+      if (file === null) await this.redis.zrem(this.expiryKey(), id);
+      else await this.delete(file);
+      deleted++;
+    }
+    return deleted;
   }
 
   /** Deletes the bytes of deleted files that no unfinished job or batch uses any more; returns how many. */
@@ -122,6 +138,10 @@ export class FileCatalog {
   }
   private usersKey(id: string): string {
     return `${this.prefix}:file:${id}:users`;
+  }
+  /** Files by expires_at (sorted set, unix seconds). */
+  private expiryKey(): string {
+    return `${this.prefix}:files:expiry`;
   }
   /** Deleted files whose bytes may still be in use. */
   private trashKey(): string {

@@ -1,6 +1,8 @@
 import { Global, Module } from '@nestjs/common';
-import { createObjectStore, OBJECT_STORE, ResultStore, type ObjectStore } from '../../../../libs/shared/src/index.js';
+import type { Redis } from 'ioredis';
+import { createObjectStore, JobKeys, OBJECT_STORE, ResultStore, type ObjectStore } from '../../../../libs/shared/src/index.js';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
+import { REDIS } from '../redis/redis.tokens.js';
 import { FileCatalog } from './file-catalog.repository.js';
 import { StoreJanitorService } from './store-janitor.service.js';
 
@@ -11,7 +13,11 @@ import { StoreJanitorService } from './store-janitor.service.js';
 @Global()
 @Module({
   providers: [
-    { provide: OBJECT_STORE, inject: [API_ENV], useFactory: (env: ApiEnv): Promise<ObjectStore> => createObjectStore(env) },
+    {
+      provide: OBJECT_STORE,
+      inject: [API_ENV, REDIS],
+      useFactory: (env: ApiEnv, redis: Redis): Promise<ObjectStore> => createObjectStore(env, { redis, key: new JobKeys(env.REDIS_PREFIX).storeCounters() }),
+    },
     { provide: ResultStore, inject: [OBJECT_STORE], useFactory: (objects: ObjectStore) => new ResultStore(objects) },
     FileCatalog,
     StoreJanitorService,

@@ -1,5 +1,5 @@
 import type { Provider } from '@nestjs/common';
-import { createObjectStore, JobStore, OBJECT_STORE, ResultStore, type ObjectStore } from '../../../../libs/shared/src/index.js';
+import { createObjectStore, JobKeys, JobStore, OBJECT_STORE, ResultStore, type ObjectStore } from '../../../../libs/shared/src/index.js';
 import { WORKER_ENV, type WorkerEnv } from '../config/worker-env.js';
 import { RedisService } from '../redis/redis.service.js';
 
@@ -12,8 +12,8 @@ export const jobStoreProvider: Provider = {
 /** Inputs are read and results written here; a store that is not usable stops the worker at boot. */
 export const objectStoreProvider: Provider = {
   provide: OBJECT_STORE,
-  inject: [WORKER_ENV],
-  useFactory: (env: WorkerEnv): Promise<ObjectStore> => createObjectStore(env),
+  inject: [WORKER_ENV, RedisService],
+  useFactory: (env: WorkerEnv, redis: RedisService): Promise<ObjectStore> => createObjectStore(env, { redis: redis.client, key: new JobKeys(env.REDIS_PREFIX).storeCounters() }),
 };
 
 export const resultStoreProvider: Provider = {

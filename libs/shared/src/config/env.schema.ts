@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { storeUrlProblem } from '../storage/store-url.js';
 
 const int = (min: number, def: number) => z.coerce.number().int().min(min).default(def);
 const optionalText = z
@@ -7,6 +8,9 @@ const optionalText = z
   .trim()
   .transform((v) => (v === '' ? undefined : v))
   .optional();
+
+/** A variable that no longer exists: refused with `why`, so a stale deploy does not run on a setting that does nothing. */
+const removed = (why: string) => z.unknown().optional().refine((value) => value === undefined, { message: `no longer supported: ${why}` });
 
 /** Variables shared by the API and the worker. Names are a public contract: deploy manifests rely on them. */
 export const commonEnvSchema = z.object({
@@ -17,10 +21,36 @@ export const commonEnvSchema = z.object({
   /** Local model folders; when set, models load from here only and never from the Hub. */
   MODEL_DIR: optionalText,
   /**
-   * The object store every job's input, results and files live in: a folder on a volume that the API
-   * and all workers share (one ReadWriteMany volume in Kubernetes). @defaultValue ./data/results
+   * The object store every job's input, results and files live in, when STORE_URL is unset: a folder on
+   * a volume that the API and all workers share (one ReadWriteMany volume in Kubernetes). @defaultValue ./data/results
    */
   RESULTS_DIR: z.string().min(1).default('./data/results'),
+  /**
+   * The object store, as a URL: `file:///absolute/folder` (a folder, on a ReadWriteMany volume when
+   * there are several pods) or `s3://bucket/prefix` (an S3-compatible bucket; every key lands under
+   * the optional prefix). Credentials for S3 come from the AWS SDK's default chain only: AWS_* keys,
+   * a profile, IRSA (AWS_WEB_IDENTITY_TOKEN_FILE) or container credentials. The store is checked at
+   * boot (reachable, readable, writable). @defaultValue unset: the folder RESULTS_DIR
+   */
+  STORE_URL: optionalText.superRefine((value, ctx) => {
+    const problem = value === undefined ? undefined : storeUrlProblem(value);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  }),
+  /**
+   * Endpoint of an S3-compatible service (MinIO, Ceph RGW, R2, ...), e.g. `http://minio.storage:9000`.
+   * @defaultValue unset: AWS S3 of S3_REGION
+   */
+  S3_ENDPOINT: optionalText.pipe(z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional()),
+  /** Region to sign requests for. @defaultValue the SDK's: AWS_REGION, then the profile's region */
+  S3_REGION: optionalText.pipe(z.string().regex(/^[a-z0-9-]+$/, 'lowercase letters, digits and - only (e.g. eu-west-1)').optional()),
+  /**
+   * Address buckets as `<endpoint>/<bucket>` instead of `<bucket>.<endpoint>`: what MinIO, Ceph and
+   * most self-hosted services need. @defaultValue false
+   */
+  S3_FORCE_PATH_STYLE: z
+    .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
+    .default('false')
+    .transform((value) => value === 'true' || value === '1'),
   /** Overrides the registry's default model per task (e.g. a generated model in MODEL_DIR). */
   DEFAULT_MODEL_EMBED: optionalText,
   DEFAULT_MODEL_SENTIMENT: optionalText,
@@ -72,6 +102,8 @@ export const apiEnvSchema = commonEnvSchema.extend({
    * backlog is empty (a job larger than the budget runs on an idle system). 0 = no limit. @defaultValue 50000000
    */
   ADMISSION_MAX_QUEUED_TEXTS: int(0, 50_000_000),
+  /** Removed: Redis holds no texts any more. Set, it stops the boot with a pointer to its replacement. */
+  ADMISSION_MAX_BACKLOG_BYTES: removed('Redis no longer holds texts (shards are references into the object store); budget the backlog by texts with ADMISSION_MAX_QUEUED_TEXTS and TENANT_MAX_QUEUED_TEXTS'),
   /** The same budget per tenant; 0 = no limit. A key file entry's max_queued_texts overrides it. @defaultValue 0 */
   TENANT_MAX_QUEUED_TEXTS: int(0, 0),
   /**
@@ -82,13 +114,20 @@ export const apiEnvSchema = commonEnvSchema.extend({
   /** Age after which a partial write, or a job's objects without a job record, count as left behind. @defaultValue 3600000 */
   ORPHAN_GRACE_MS: int(1000, 3_600_000),
   /**
+   * Retention: seconds a job (record, shard records, input and results), a file and a batch are kept;
+   * for jobs and batches counted from when they end, for files from their creation. A job's
+   * `expires_after`, a file's `expires_after` and a batch's `output_expires_after` override it.
+   * The store janitor deletes what expired. @defaultValue 604800 (7 days)
+   */
+  RETENTION_SECONDS: int(1, 7 * 24 * 3600),
+  /**
    * Tokens per second one worker is assumed to finish while no worker has reported a measured rate
    * (scale from zero); shardwise_backlog_worker_seconds divides the backlog by it. @defaultValue 5000
    */
   AUTOSCALE_DEFAULT_TOKENS_PER_SECOND: int(1, 5000),
   /** How long POST /v1/embeddings (and /v1/classifications) waits for its shards before answering 504. @defaultValue 60000 */
   SYNC_TIMEOUT_MS: int(100, 60_000),
-  /** Largest file accepted by POST /v1/files (OpenAI-compatible uploads, streamed to RESULTS_DIR/files). @defaultValue 536870912 */
+  /** Largest file accepted by POST /v1/files (OpenAI-compatible uploads, streamed into the object store under files/). @defaultValue 536870912 */
   MAX_UPLOAD_BYTES: int(1024, 512 * 1024 * 1024),
   /** Interval of the comment lines that keep idle `GET /v1/jobs/:id/events` streams open through proxies. @defaultValue 15000 */
   SSE_HEARTBEAT_MS: int(50, 15_000),

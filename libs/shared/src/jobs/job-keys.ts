@@ -22,4 +22,12 @@ export class JobKeys {
   webhookOutbox(): string {
     return `${this.prefix}:webhooks:pending`;
   }
+  /** Retention: ended jobs by when they expire (sorted set: job id -> ms); the janitor deletes the due ones. */
+  expiry(): string {
+    return `${this.prefix}:expiry`;
+  }
+  /** Bytes and objects this installation holds in the object store (storage/metered-object-store.ts). */
+  storeCounters(): string {
+    return `${this.prefix}:store`;
+  }
 }

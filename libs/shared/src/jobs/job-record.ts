@@ -37,6 +37,10 @@ export interface JobRecord {
   callbackUrl?: string | null;
   /** Object-store key of the job's input (`jobs/<id>/input.ndjson`, `files/<fileId>`, or a user's path). */
   inputKey?: string | null;
+  /** Retention: seconds the job and its results are kept after it ends (absent in records older than the field). */
+  expiresAfter?: number | null;
+  /** When it expires (ms), set in the step that ends the job; null while it runs. */
+  expiresAt?: number | null;
 }
 
 const NUMBER_FIELDS = [
@@ -60,6 +64,8 @@ export function toHash(record: JobRecord): Record<string, string> {
   if (record.error !== null) hash.error = record.error;
   if (record.callbackUrl) hash.callbackUrl = record.callbackUrl;
   if (record.inputKey) hash.inputKey = record.inputKey;
+  if (record.expiresAfter != null) hash.expiresAfter = String(record.expiresAfter);
+  if (record.expiresAt != null) hash.expiresAt = String(record.expiresAt);
   return hash;
 }
 
@@ -89,5 +95,7 @@ export function fromHash(hash: Record<string, string>): JobRecord | null {
     error: hash.error ?? null,
     callbackUrl: hash.callbackUrl ?? null,
     inputKey: hash.inputKey ?? null,
+    expiresAfter: num(hash.expiresAfter),
+    expiresAt: num(hash.expiresAt),
   };
 }

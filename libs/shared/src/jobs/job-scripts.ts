@@ -57,6 +57,21 @@ end
 `;
 
 /**
+ * Retention (JobKeys.expiry()): a job with `expiresAfter` (seconds) gets `expiresAt` (ms) when it ends,
+ * in the same step, and enters the expiry sorted set the janitor reads. No-op without the key (older callers).
+ */
+export const EXPIRE = `
+local function sw_expire(job, expiry, id, now)
+  if not expiry or not id or id == '' then return end
+  local after = tonumber(redis.call('HGET', job, 'expiresAfter'))
+  if not after then return end
+  local at = tonumber(now) + after * 1000
+  redis.call('HSET', job, 'expiresAt', at)
+  redis.call('ZADD', expiry, at, id)
+end
+`;
+
+/**
  * Lua for the job record's state machine. Each runs atomically in Redis, so two workers finishing
  * the same shard (a retried shard whose first run was presumed dead) never count it twice: the
  * shard index goes into a set first and only a new member moves the counters.
@@ -76,6 +91,7 @@ if done >= total and (state == 'queued' or state == 'running') then
   if redis.call('HEXISTS', KEYS[1], 'startedAt') == 0 then redis.call('HSET', KEYS[1], 'startedAt', ARGV[6]) end
   sw_account(KEYS[1], KEYS[3], before)
   sw_outbox(KEYS[1], KEYS[4], jobId, ARGV[6])
+  sw_expire(KEYS[1], KEYS[5], jobId, ARGV[6])
   return 2
 end
 sw_account(KEYS[1], KEYS[3], before)
@@ -84,12 +100,13 @@ return 1
 
 /**
  * ARGV: shard, succeeded, failed, truncated, tokens, nowMs, estTokens (the shard's ingest estimate, optional), job id (optional).
- * KEYS[3] (optional): the stats hash; KEYS[4] (optional): the webhook outbox.
+ * KEYS[3] (optional): the stats hash; KEYS[4] (optional): the webhook outbox; KEYS[5] (optional): the expiry set.
  * Returns -1 unknown job, 0 already counted, 1 counted, 2 counted and job finished.
  */
 export const COMPLETE_SHARD = `
 ${ACCOUNT}
 ${OUTBOX}
+${EXPIRE}
 local jobId = ARGV[8]
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 0 end
@@ -113,11 +130,12 @@ ${finishIfLast}
 
 /**
  * ARGV: shard, 0, itemCount, 0, 0, nowMs, reason, estTokens (optional), job id (optional); KEYS[3] (optional): stats;
- * KEYS[4] (optional): the webhook outbox. A shard that ran out of attempts: all its items fail.
+ * KEYS[4] (optional): the webhook outbox; KEYS[5] (optional): the expiry set. A shard that ran out of attempts: all its items fail.
  */
 export const FAIL_SHARD = `
 ${ACCOUNT}
 ${OUTBOX}
+${EXPIRE}
 local jobId = ARGV[9]
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 0 end
@@ -145,23 +163,27 @@ return state or ''
 
 /**
  * ARGV: nowMs, job id (optional); KEYS[2] (optional): stats (the job's unfinished remainder leaves the backlog);
- * KEYS[3] (optional): the webhook outbox. Returns the state before; only queued or running jobs become cancelled.
+ * KEYS[3] (optional): the webhook outbox; KEYS[4] (optional): the expiry set. Returns the state before; only
+ * queued or running jobs become cancelled.
  */
 export const CANCEL_JOB = `
 ${ACCOUNT}
 ${OUTBOX}
+${EXPIRE}
 local state = redis.call('HGET', KEYS[1], 'state')
 if state == 'queued' or state == 'running' then
   redis.call('HSET', KEYS[1], 'state', 'cancelled', 'finishedAt', ARGV[1])
   sw_account(KEYS[1], KEYS[2], state)
   sw_outbox(KEYS[1], KEYS[3], ARGV[2], ARGV[1])
+  sw_expire(KEYS[1], KEYS[4], ARGV[2], ARGV[1])
 end
 return state or ''
 `;
 
 /**
- * KEYS: job hash, finished-shard set, tenant job list, stats hash; ARGV: job id. Removes a job (a
- * submission undone while enqueueing) and takes its state and backlog share out of the stats.
+ * KEYS: job hash, finished-shard set, tenant job list, stats hash, expiry set (optional); ARGV: job id.
+ * Removes a job (a submission undone while enqueueing, a deleted or expired job) and takes its state
+ * and backlog share out of the stats.
  */
 export const DELETE_JOB = `
 local f = redis.call('HMGET', KEYS[1], 'acct', 'state', 'blTexts', 'blTokens', 'tenant', 'admitted')
@@ -179,5 +201,6 @@ if f[1] == '1' and KEYS[4] then
 end
 redis.call('UNLINK', KEYS[1], KEYS[2])
 redis.call('ZREM', KEYS[3], ARGV[1])
+if KEYS[5] then redis.call('ZREM', KEYS[5], ARGV[1]) end
 return 1
 `;

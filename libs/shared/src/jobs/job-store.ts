@@ -70,11 +70,23 @@ export class JobStore {
 
   /** Removes a job record and its list entry: undoes a submission that failed while enqueueing its shards. */
   async delete(id: string, tenant: string): Promise<void> {
-    await this.redis.eval(DELETE_JOB, 4, this.keys.job(id), this.keys.doneShards(id), this.keys.tenantJobs(tenant), this.keys.stats(), id);
+    await this.redis.eval(DELETE_JOB, 5, this.keys.job(id), this.keys.doneShards(id), this.keys.tenantJobs(tenant), this.keys.stats(), this.keys.expiry(), id);
   }
 
   async get(id: string): Promise<JobRecord | null> {
     return fromHash(await this.redis.hgetall(this.keys.job(id)));
+  }
+
+  /** Whether each job has a record, in one pipelined round trip. */
+  async existing(ids: readonly string[]): Promise<boolean[]> {
+    if (ids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.exists(this.keys.job(id));
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([error, reply]) => {
+      if (error) throw error;
+      return reply === 1;
+    });
   }
 
   async getState(id: string): Promise<JobState | null> {
@@ -101,7 +113,7 @@ export class JobStore {
   async completeShard(id: string, shard: number, outcome: ShardOutcome, now = Date.now(), estTokens = 0): Promise<ShardCountResult> {
     const { succeeded, failed, truncated, tokens } = outcome;
     const reply = await this.redis.eval(
-      COMPLETE_SHARD, 4, this.keys.job(id), this.keys.doneShards(id), this.keys.stats(), this.keys.webhookOutbox(),
+      COMPLETE_SHARD, 5, this.keys.job(id), this.keys.doneShards(id), this.keys.stats(), this.keys.webhookOutbox(), this.keys.expiry(),
       shard, succeeded, failed, truncated, tokens, now, estTokens, id,
     );
     return COUNT_RESULTS[String(reply)];
@@ -109,7 +121,7 @@ export class JobStore {
 
   async failShard(id: string, shard: number, itemCount: number, reason: string, now = Date.now(), estTokens = 0): Promise<ShardCountResult> {
     const reply = await this.redis.eval(
-      FAIL_SHARD, 4, this.keys.job(id), this.keys.doneShards(id), this.keys.stats(), this.keys.webhookOutbox(),
+      FAIL_SHARD, 5, this.keys.job(id), this.keys.doneShards(id), this.keys.stats(), this.keys.webhookOutbox(), this.keys.expiry(),
       shard, 0, itemCount, 0, 0, now, reason, estTokens, id,
     );
     return COUNT_RESULTS[String(reply)];
@@ -117,7 +129,7 @@ export class JobStore {
 
   /** Returns the state before the call; only queued and running jobs change. */
   async cancel(id: string, now = Date.now()): Promise<JobState | null> {
-    const before = (await this.redis.eval(CANCEL_JOB, 3, this.keys.job(id), this.keys.stats(), this.keys.webhookOutbox(), now, id)) as string;
+    const before = (await this.redis.eval(CANCEL_JOB, 4, this.keys.job(id), this.keys.stats(), this.keys.webhookOutbox(), this.keys.expiry(), now, id)) as string;
     return before === '' ? null : (before as JobState);
   }
 
@@ -129,6 +141,16 @@ export class JobStore {
   /** Outbox entries due at or before `dueBefore` (ms): terminal jobs whose delivery nobody confirmed queueing. */
   async webhooksDue(dueBefore: number, limit = 100): Promise<string[]> {
     return this.redis.zrangebyscore(this.keys.webhookOutbox(), '-inf', dueBefore, 'LIMIT', 0, limit);
+  }
+
+  /** Jobs whose retention ended at or before `now` (ms), oldest first, at most `limit`. */
+  async expiredJobs(now: number, limit: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.keys.expiry(), '-inf', now, 'LIMIT', 0, limit);
+  }
+
+  /** Takes a job id out of the expiry set (its record is already gone). */
+  async forgetExpiry(id: string): Promise<void> {
+    await this.redis.zrem(this.keys.expiry(), id);
   }
 
   async isShardDone(id: string, shard: number): Promise<boolean> {

@@ -21,6 +21,10 @@ export interface JobView {
   error: string | null;
   /** Webhook target called when the job finishes, fails or is cancelled. */
   callback_url: string | null;
+  /** Seconds the job and its results are kept once it ends (retention). */
+  expires_after: number | null;
+  /** When the job and its results will be deleted; null until the job ends. */
+  expires_at: string | null;
   links: { self: string; results: string; errors: string; cancel: string; events: string };
 }
 
@@ -58,6 +62,8 @@ export function toJobView(job: JobRecord, now = Date.now()): JobView {
     },
     error: job.error,
     callback_url: job.callbackUrl ?? null,
+    expires_after: job.expiresAfter ?? null,
+    expires_at: iso(job.expiresAt ?? null),
     links: { self, results: `${self}/results`, errors: `${self}/errors`, cancel: `${self}/cancel`, events: `${self}/events` },
   };
 }

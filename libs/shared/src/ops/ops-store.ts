@@ -35,6 +35,9 @@ export interface OpsSnapshot {
   reportedBusySeconds: number;
   /** What the reporting workers finish together: the sum of each one's tokens over its window. */
   fleetTokensPerSecond: number;
+  /** Bytes and objects this installation holds in the object store (metered-object-store.ts). */
+  storeBytes: number;
+  storeObjects: number;
 }
 
 export interface AutoscaleSignal {
@@ -76,9 +79,10 @@ export class OpsStore {
   }
 
   async snapshot(now = Date.now()): Promise<OpsSnapshot> {
-    const [stats, workers] = await Promise.all([
+    const [stats, workers, store] = await Promise.all([
       this.redis.hgetall(this.statsKey),
       this.redis.zrangebyscore(this.workersKey, now, '+inf'),
+      this.redis.hgetall(`${this.prefix}:store`),
     ]);
     const reports = workers.length === 0 ? [] : await this.redis.mget(...workers.map((w) => this.reportKey(w)));
     let reportingWorkers = 0;
@@ -103,6 +107,8 @@ export class OpsStore {
       reportedTokens,
       reportedBusySeconds,
       fleetTokensPerSecond,
+      storeBytes: Math.max(0, Number(store.bytes ?? 0) || 0),
+      storeObjects: Math.max(0, Number(store.objects ?? 0) || 0),
     };
   }
 }

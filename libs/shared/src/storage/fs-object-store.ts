@@ -7,8 +7,11 @@ import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import {
+  assertByteRange,
   assertObjectKey,
   InvalidObjectKeyError,
+  isObjectKey,
+  missingObject,
   ObjectChangedError,
   type ByteRange,
   type ObjectInfo,
@@ -43,6 +46,8 @@ export class FsObjectStore implements ObjectStore {
   readonly location: string;
   private readonly root: string;
   private readonly partialDir: string;
+  /** The partial-writes folder, made once (again after a failure). */
+  private partialReady: Promise<unknown> | undefined;
 
   constructor(root: string) {
     this.root = resolve(root);
@@ -52,19 +57,40 @@ export class FsObjectStore implements ObjectStore {
 
   async createWriter(key: string, options: WriteOptions = {}): Promise<ObjectWriter> {
     const target = this.pathOf(key);
-    await mkdir(this.partialDir, { recursive: true });
-    const tempPath = join(this.partialDir, randomUUID());
-    const handle = await open(tempPath, 'wx');
+    const { tempPath, handle } = await this.openTemp();
     return new FsObjectWriter(key, this.location, tempPath, handle, () => this.publish(key, tempPath, target, options.ifAbsent === true));
   }
 
+  /** One write and one sync, without the stream a writer needs: shard results and manifests take this path. */
   async put(key: string, body: Uint8Array, options: WriteOptions = {}): Promise<'written' | 'exists'> {
-    const writer = await this.createWriter(key, options);
+    const target = this.pathOf(key);
+    const { tempPath, handle } = await this.openTemp();
     try {
-      await writer.write(body);
-      return (await writer.commit()) === 'exists' ? 'exists' : 'written';
-    } finally {
-      await writer.abort();
+      try {
+        for (let written = 0; written < body.byteLength; ) written += (await handle.write(body, written, body.byteLength - written)).bytesWritten;
+        await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+      return (await this.publish(key, tempPath, target, options.ifAbsent === true)) === 'exists' ? 'exists' : 'written';
+    } catch (error) {
+      await rm(tempPath, { force: true });
+      throw error;
+    }
+  }
+
+  /** A new file in the partial-writes folder (made once, and again if something removed it). */
+  private async openTemp(): Promise<{ tempPath: string; handle: FileHandle }> {
+    for (let attempt = 1; ; attempt++) {
+      this.partialReady ??= mkdir(this.partialDir, { recursive: true });
+      try {
+        await this.partialReady;
+        const tempPath = join(this.partialDir, randomUUID());
+        return { tempPath, handle: await open(tempPath, 'wx') };
+      } catch (error) {
+        this.partialReady = undefined;
+        if (codeOf(error) !== 'ENOENT' || attempt >= 2) throw error;
+      }
     }
   }
 
@@ -108,7 +134,7 @@ export class FsObjectStore implements ObjectStore {
 
   async *listFolders(prefix: string): AsyncIterable<string> {
     const names = (await readFolder(this.pathOf(prefix, { prefix: true })))
-      .filter((entry) => entry.isDirectory() && isKeySegment(entry.name))
+      .filter((entry) => entry.isDirectory() && isObjectKey(entry.name))
       .map((entry) => `${prefix}${entry.name}/`)
       .sort(byCodeUnits);
     // A folder emptied by a crash between mkdir and publish shows here until deleted; a bucket would not list it.
@@ -195,7 +221,7 @@ export class FsObjectStore implements ObjectStore {
     try {
       handle = await open(path, OPEN_FLAGS);
     } catch (error) {
-      if (isMissing(error)) return missing(key, version);
+      if (isMissing(error)) return missingObject(key, version);
       throw error;
     }
     let stats: BigIntStats;
@@ -219,7 +245,7 @@ export class FsObjectStore implements ObjectStore {
   /** Objects under `folder` in key order: a folder `a` sorts as `a/`, so `a-b` comes before `a/x` and `a0` after. */
   private async *walk(folder: string, keyPrefix: string): AsyncGenerator<ObjectInfo> {
     const entries = (await readFolder(folder))
-      .filter((entry) => (entry.isFile() || entry.isDirectory()) && isKeySegment(entry.name))
+      .filter((entry) => (entry.isFile() || entry.isDirectory()) && isObjectKey(entry.name))
       .map((entry) => ({ name: entry.name, folder: entry.isDirectory(), order: entry.isDirectory() ? `${entry.name}/` : entry.name }))
       .sort((a, b) => byCodeUnits(a.order, b.order));
     for (let i = 0; i < entries.length; ) {
@@ -369,12 +395,6 @@ function byCodeUnits(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function assertByteRange(key: string, { start, end }: ByteRange): void {
-  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
-    throw new RangeError(`invalid byte range [${start}, ${end}) for object ${JSON.stringify(key)}: use whole numbers with 0 <= start <= end`);
-  }
-}
-
 function versionOf(stats: BigIntStats): string {
   return `${stats.ino}-${stats.size}-${stats.mtimeNs}`;
 }
@@ -397,25 +417,19 @@ function partialWriteGone(key: string, location: string): Error {
   return new Error(`the partial write of object ${JSON.stringify(key)} in ${location} was removed before commit (sweepPartial ran while it was idle?)`);
 }
 
-/** A read of an object that is not there: null, unless the reader holds a version of it. */
-function missing(key: string, version: string | undefined): null {
-  if (version !== undefined) throw new ObjectChangedError(key, version, null);
-  return null;
-}
-
 /** Removes a folder tree; counts the objects (regular files with key paths) among what it removed. */
 async function removeTree(folder: string, holdsObjects = true): Promise<number> {
   let removed = 0;
   const entries = await readFolder(folder);
   for (const entry of entries) {
-    if (entry.isDirectory()) removed += await removeTree(join(folder, entry.name), holdsObjects && isKeySegment(entry.name));
+    if (entry.isDirectory()) removed += await removeTree(join(folder, entry.name), holdsObjects && isObjectKey(entry.name));
   }
   const files = entries.filter((entry) => !entry.isDirectory());
   for (let i = 0; i < files.length; i += FOLDER_BATCH) {
     const batch = files.slice(i, i + FOLDER_BATCH);
     const unlinked = await Promise.all(batch.map((entry) => unlinkCounted(join(folder, entry.name))));
     batch.forEach((entry, j) => {
-      if (unlinked[j] && holdsObjects && entry.isFile() && isKeySegment(entry.name)) removed++;
+      if (unlinked[j] && holdsObjects && entry.isFile() && isObjectKey(entry.name)) removed++;
     });
   }
   // ENOTEMPTY: a writer committed into the folder meanwhile; its object stays.
@@ -440,15 +454,6 @@ async function unlinkCounted(path: string): Promise<boolean> {
   } catch (error) {
     if (isMissing(error)) return false;
     throw error;
-  }
-}
-
-function isKeySegment(name: string): boolean {
-  try {
-    assertObjectKey(name);
-    return true;
-  } catch {
-    return false;
   }
 }
 

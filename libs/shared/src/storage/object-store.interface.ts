@@ -2,8 +2,8 @@ import type { Readable } from 'node:stream';
 
 /**
  * The bytes behind every job: inputs, shard results and OpenAI files live in one object store (a
- * directory on a shared volume today; an S3-compatible bucket is the next backend). Redis only
- * holds references into it. The interface is the intersection of what a POSIX directory and an
+ * directory on a shared volume, fs-object-store.ts, or an S3-compatible bucket, s3-object-store.ts;
+ * STORE_URL picks one). Redis only holds references into it. The interface is the intersection of what a POSIX directory and an
  * object store both do well: streamed writes that appear whole or not at all, ranged reads,
  * listing and deleting by prefix.
  *
@@ -82,7 +82,11 @@ export interface ObjectStore {
   delete(key: string): Promise<void>;
   /** Removes every object under `prefix` (which ends with `/`); returns how many. */
   deletePrefix(prefix: string): Promise<number>;
-  /** Removes partial writes (aborted or left by a crash) started before `olderThan` (ms); returns how many. */
+  /**
+   * Removes partial writes (aborted or left by a crash) last written to before `olderThan` (ms), so that
+   * a long write still going is kept; returns how many. A bucket holds only the multipart uploads of
+   * writes larger than a part: smaller ones stay in the writer's memory until commit.
+   */
   sweepPartial(olderThan: number): Promise<number>;
 }
 
@@ -130,4 +134,27 @@ export function assertObjectKey(key: string, { prefix = false } = {}): void {
       );
     }
   }
+}
+
+/** Throws a RangeError unless `range` is whole numbers with `0 <= start <= end` (its end is checked against the object later). */
+export function assertByteRange(key: string, { start, end }: ByteRange): void {
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
+    throw new RangeError(`invalid byte range [${start}, ${end}) for object ${JSON.stringify(key)}: use whole numbers with 0 <= start <= end`);
+  }
+}
+
+/** Whether `key` passes assertObjectKey: listings skip names that are not store paths. */
+export function isObjectKey(key: string, options: { prefix?: boolean } = {}): boolean {
+  try {
+    assertObjectKey(key, options);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** What a read of an object that is not there answers: null, unless the reader holds a version of it. */
+export function missingObject(key: string, version: string | undefined): null {
+  if (version !== undefined) throw new ObjectChangedError(key, version, null);
+  return null;
 }

@@ -77,7 +77,8 @@ export class BatchFinalizerService {
         if (count === 0) return null;
         const info = await file.commit();
         if (info === 'exists') throw new Error(`file ${id} already exists in the store`);
-        await this.catalog.create({ id, tenant: fresh.tenant, bytes: info.size, createdAt: now, filename: `${fresh.id}_${name}.jsonl`, purpose: 'batch_output' });
+        const expiresAt = now + (fresh.outputExpiresAfter ?? this.env.RETENTION_SECONDS);
+        await this.catalog.create({ id, tenant: fresh.tenant, bytes: info.size, createdAt: now, filename: `${fresh.id}_${name}.jsonl`, purpose: 'batch_output', expiresAt });
         return id;
       };
       const outputFileId = await keep(output, outputId, counts.completed, 'output');
@@ -96,6 +97,7 @@ export class BatchFinalizerService {
         cancelledAt: outcome === 'cancelled' ? now : null,
         expiredAt: outcome === 'expired' ? now : null,
       });
+      await this.records.expireBatchAt(fresh.id, now + this.env.RETENTION_SECONDS);
       await this.catalog.unpin(fresh.inputFileId, `batch:${fresh.id}`).catch(() => undefined);
       this.logger.log(`batch ${fresh.id} ${outcome}: ${counts.completed} requests succeeded, ${counts.failed} failed`);
     } finally {

@@ -8,6 +8,7 @@ import { JobsService } from '../../jobs/jobs.service.js';
 import { ModelCatalogRepository } from '../../models/model-catalog.repository.js';
 import { unixSeconds } from '../http-params.js';
 import { FileCatalog } from '../../storage/file-catalog.repository.js';
+import { StoreJanitorService } from '../../storage/store-janitor.service.js';
 import { isBatchId, newBatchId } from './batch-id.js';
 import { FilesService } from '../files/files.service.js';
 import { isEndpoint, parseBatchLine, type BatchLine, type OpenAIEndpoint } from '../inference/openai-request.js';
@@ -48,11 +49,14 @@ export class BatchesService implements OnModuleInit {
     @Inject(OBJECT_STORE) private readonly objects: ObjectStore,
     private readonly records: OpenAIRecordsRepository,
     private readonly finalizer: BatchFinalizerService,
+    private readonly janitor: StoreJanitorService,
   ) {}
 
   onModuleInit(): void {
     // A batch needs its input file until it is finalized (the finalizer reads it beside the results).
     this.fileCatalog.registerUserCheck('batch', (id) => this.records.isSettled(id));
+    // Retention: a batch record goes RETENTION_SECONDS after it ended; its job and files expire on their own.
+    this.janitor.registerSweep('expired batches', (now) => this.records.deleteExpiredBatches(Math.floor(now / 1000)));
   }
 
   async create(tenant: string, body: unknown): Promise<BatchObject> {
@@ -65,6 +69,7 @@ export class BatchesService implements OnModuleInit {
       tenant,
       endpoint: request.endpoint,
       inputFileId: file.id,
+      outputExpiresAfter: request.outputExpiresAfter,
       completionWindow: '24h',
       metadata: request.metadata,
       jobId: null,
@@ -107,6 +112,7 @@ export class BatchesService implements OnModuleInit {
       await unpin();
     }
     await this.records.updateBatch(batch.id, update);
+    if (update.finalStatus) await this.records.expireBatchAt(batch.id, unixSeconds() + this.env.RETENTION_SECONDS);
     return this.view({ ...batch, ...update });
   }
 
@@ -155,12 +161,14 @@ export class BatchesService implements OnModuleInit {
       if (now - batch.createdAt < VALIDATION_ABANDONED_SECONDS) return toBatchObject(batch, null);
       const failed = { finalStatus: 'failed' as const, failedAt: now, errors: [{ code: 'validation_interrupted', message: 'the server validating this batch stopped; create it again', param: null, line: null }] };
       await this.records.updateBatch(batch.id, failed);
+      await this.records.expireBatchAt(batch.id, now + this.env.RETENTION_SECONDS);
       return toBatchObject({ ...batch, ...failed }, null);
     }
     let job = await this.jobStore.get(batch.jobId);
     if (!job) {
       const failed = { finalStatus: 'failed' as const, failedAt: now, errors: [{ code: 'job_missing', message: `job ${batch.jobId} no longer exists`, param: null, line: null }] };
       await this.records.updateBatch(batch.id, failed);
+      await this.records.expireBatchAt(batch.id, now + this.env.RETENTION_SECONDS);
       return toBatchObject({ ...batch, ...failed }, null);
     }
     if ((job.state === 'queued' || job.state === 'running') && now >= batch.expiresAt) job = await this.expire(batch, job);
@@ -265,6 +273,8 @@ interface CreateRequest {
   inputFileId: string;
   endpoint: OpenAIEndpoint;
   metadata: Record<string, string> | null;
+  /** OpenAI's `output_expires_after.seconds` (anchor created_at): retention of the output and error files. */
+  outputExpiresAfter: number | null;
 }
 
 function parseCreateBody(body: unknown): CreateRequest {
@@ -279,7 +289,17 @@ function parseCreateBody(body: unknown): CreateRequest {
     throw new OpenAIError(400, `"endpoint" must be "/v1/embeddings" or "/v1/classifications", got ${JSON.stringify(fields.endpoint ?? null)}`, 'endpoint', 'invalid_endpoint');
   }
   if (fields.completion_window !== '24h') throw new OpenAIError(400, '"completion_window" must be "24h"', 'completion_window', 'invalid_input');
-  return { inputFileId: fields.input_file_id, endpoint: fields.endpoint, metadata: parseMetadata(fields.metadata) };
+  return { inputFileId: fields.input_file_id, endpoint: fields.endpoint, metadata: parseMetadata(fields.metadata), outputExpiresAfter: parseOutputExpiresAfter(fields.output_expires_after) };
+}
+
+/** `{"anchor": "created_at", "seconds": n}`, as OpenAI takes it (it allows 3,600 to 2,592,000; any n >= 1 here). */
+function parseOutputExpiresAfter(value: unknown): number | null {
+  if (value === undefined || value === null) return null;
+  const fail = () => new OpenAIError(400, '"output_expires_after" must be {"anchor": "created_at", "seconds": n} with n a whole number of seconds, at least 1', 'output_expires_after', 'invalid_expires_after');
+  if (typeof value !== 'object' || Array.isArray(value)) throw fail();
+  const { anchor, seconds, ...rest } = value as Record<string, unknown>;
+  if (anchor !== 'created_at' || typeof seconds !== 'number' || !Number.isSafeInteger(seconds) || seconds < 1 || Object.keys(rest).length > 0) throw fail();
+  return seconds;
 }
 
 /** OpenAI's rules: up to 16 pairs, keys of at most 64 characters, string values of at most 512. */

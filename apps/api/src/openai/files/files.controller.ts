@@ -16,9 +16,12 @@ export class FilesController {
 
   @Post()
   @HttpCode(200)
-  @ApiOperation({ summary: 'Upload a batch input file (JSONL), streamed to the result volume', description: 'multipart/form-data with `file` and `purpose` ("batch"). Lines are validated when a batch is created from the file.' })
+  @ApiOperation({
+    summary: 'Upload a file (JSONL), streamed into the object store',
+    description: 'multipart/form-data with `file` and `purpose`: "batch" (a batch input) or "user_data" (a corpus for POST /v1/jobs `input_file_id`), and optionally `expires_after[anchor]` ("created_at") and `expires_after[seconds]`. Lines are validated when a batch or job is created from the file, which then reads these bytes without copying them.',
+  })
   @ApiConsumes('multipart/form-data')
-  @ApiBody({ schema: { type: 'object', required: ['file', 'purpose'], properties: { file: { type: 'string', format: 'binary' }, purpose: { type: 'string', enum: ['batch'] } } } })
+  @ApiBody({ schema: { type: 'object', required: ['file', 'purpose'], properties: { file: { type: 'string', format: 'binary' }, purpose: { type: 'string', enum: ['batch', 'user_data'] }, 'expires_after[anchor]': { type: 'string', enum: ['created_at'] }, 'expires_after[seconds]': { type: 'integer', minimum: 1 } } } })
   @ApiOkResponse({ schema: OpenAI.file })
   async upload(@Req() req: ApiRequest): Promise<FileObject> {
     return toFileObject(await this.files.upload(req, tenantOf(req)));
@@ -26,7 +29,7 @@ export class FilesController {
 
   @Get()
   @ApiOperation({ summary: 'List files, newest first' })
-  @ApiQuery({ name: 'purpose', required: false, schema: { type: 'string', enum: ['batch', 'batch_output'] } })
+  @ApiQuery({ name: 'purpose', required: false, schema: { type: 'string', enum: ['batch', 'batch_output', 'user_data'] } })
   @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } })
   @ApiQuery({ name: 'after', required: false, description: 'a file id: the page starts after it' })
   @ApiQuery({ name: 'order', required: false, schema: { type: 'string', enum: ['asc', 'desc'], default: 'desc' } })
@@ -64,7 +67,7 @@ export class FilesController {
   }
 
   @Delete(':id')
-  @ApiOperation({ summary: 'Delete a file (batches already created from it keep their own copy)' })
+  @ApiOperation({ summary: 'Delete a file: gone for its tenant at once; its bytes once no unfinished batch or job reads them' })
   @ApiParam({ name: 'id' })
   @ApiOkResponse({ schema: { type: 'object', properties: { id: { type: 'string' }, object: { type: 'string', enum: ['file'] }, deleted: { type: 'boolean' } } } })
   async delete(@Req() req: ApiRequest, @Param('id') id: string): Promise<{ id: string; object: 'file'; deleted: true }> {

@@ -19,7 +19,8 @@ export interface FileObject {
   purpose: string;
   status: 'processed';
   status_details: null;
-  expires_at: null;
+  /** Unix seconds when the file is deleted (OpenAI's field; here every file has one, from RETENTION_SECONDS or `expires_after`). */
+  expires_at: number | null;
 }
 
 export const toFileObject = (file: FileRecord): FileObject => ({
@@ -31,7 +32,7 @@ export const toFileObject = (file: FileRecord): FileObject => ({
   purpose: file.purpose,
   status: 'processed',
   status_details: null,
-  expires_at: null,
+  expires_at: file.expiresAt ?? null,
 });
 
 const MAX_FILENAME = 255;
@@ -71,9 +72,19 @@ export class FilesService {
         const got = purpose === undefined ? 'no purpose was given' : `got ${JSON.stringify(purpose)}`;
         throw new OpenAIError(400, `"purpose" must be "batch" (a batch input) or "user_data" (a corpus for POST /v1/jobs); ${got}`, 'purpose', 'invalid_purpose');
       }
+      const expiresAfter = parseExpiresAfter(upload.fields, this.env.RETENTION_SECONDS);
       const info = await upload.file.commit();
       if (info === 'exists') throw new Error(`file ${id} already exists in the store`);
-      const record: FileRecord = { id, tenant, bytes: info.size, createdAt: unixSeconds(), filename: upload.filename.slice(0, MAX_FILENAME) || 'upload.jsonl', purpose: purpose as FileRecord['purpose'] };
+      const createdAt = unixSeconds();
+      const record: FileRecord = {
+        id,
+        tenant,
+        bytes: info.size,
+        createdAt,
+        filename: upload.filename.slice(0, MAX_FILENAME) || 'upload.jsonl',
+        purpose: purpose as FileRecord['purpose'],
+        expiresAt: createdAt + expiresAfter,
+      };
       try {
         await this.catalog.create(record);
       } catch (error) {
@@ -173,4 +184,20 @@ export class FilesService {
     }
     return { file, filename, tooLarge, fields };
   }
+}
+
+/**
+ * OpenAI's `expires_after` of an upload (multipart fields `expires_after[anchor]` = `created_at` and
+ * `expires_after[seconds]`), or the default retention. OpenAI accepts 3,600 to 2,592,000 seconds;
+ * this server accepts any whole number of seconds from 1 (tests use short ones).
+ */
+export function parseExpiresAfter(fields: ReadonlyMap<string, string>, fallback: number): number {
+  const anchor = fields.get('expires_after[anchor]');
+  const seconds = fields.get('expires_after[seconds]');
+  if (anchor === undefined && seconds === undefined) return fallback;
+  if (anchor !== 'created_at') throw new OpenAIError(400, '"expires_after[anchor]" must be "created_at"', 'expires_after', 'invalid_expires_after');
+  if (seconds === undefined || !/^\d{1,10}$/.test(seconds) || Number(seconds) < 1) {
+    throw new OpenAIError(400, '"expires_after[seconds]" must be a whole number of seconds, at least 1', 'expires_after', 'invalid_expires_after');
+  }
+  return Number(seconds);
 }

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { Job, Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { createRedis, QueueName, shardJobId } from '../../../../../libs/shared/src/index.js';
+import { createRedis, QueueName, SHARD_EVENTS_MAX_LEN, shardJobId } from '../../../../../libs/shared/src/index.js';
 import { API_ENV, type ApiEnv } from '../../config/api-env.js';
 import { logConnectionErrors } from '../../redis/connection-errors.js';
 import { REDIS } from '../../redis/redis.tokens.js';
@@ -33,7 +33,7 @@ export class ShardWaiterService implements OnApplicationShutdown {
     this.eventsConnection = createRedis(env.REDIS_URL, 'shardwise-api-queue-events');
     this.events = new QueueEvents(QueueName.Shards, { connection: this.eventsConnection, prefix });
     // Only read here (job state for waitUntilFinished); the shared command connection does.
-    this.queue = new Queue(QueueName.Shards, { connection: redis, prefix });
+    this.queue = new Queue(QueueName.Shards, { connection: redis, prefix, streams: { events: { maxLen: SHARD_EVENTS_MAX_LEN } } });
     // Every waiting request listens for the queue's closing: many may wait at once.
     this.queue.setMaxListeners(0);
     logConnectionErrors(this.eventsConnection, 'queue events connection', this.logger);

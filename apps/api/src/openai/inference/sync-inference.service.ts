@@ -14,6 +14,7 @@ import { ShardFailedError, ShardWaiterService, WaitTimeoutError } from './shard-
 
 /** Total UTF-8 bytes of text one synchronous request may carry (larger work goes through /v1/batches or /v1/jobs). */
 export const MAX_SYNC_TEXT_BYTES = 4 * 1024 * 1024;
+const SYNC_RETENTION_SECONDS = 3600;
 
 /** The job parameters of a request: the same validation as POST /v1/jobs, plus per-item token counts for `usage`. */
 export function jobParams(endpoint: OpenAIEndpoint, request: Pick<InferenceRequest, 'model' | 'truncate' | 'topK'>, metadata: Record<string, unknown> | null): JobParams {
@@ -53,7 +54,8 @@ export class SyncInferenceService {
       throw error;
     }
     this.checkSize(request.inputs);
-    const params = jobParams(endpoint, request, null);
+    // Deleted once answered; should this API die first, retention removes the job within the hour.
+    const params = { ...jobParams(endpoint, request, null), expiresAfter: SYNC_RETENTION_SECONDS };
     await this.checkDimensions(request, params);
 
     const job = await this.submission.submitTexts(params, request.inputs, SHARD_PRIORITY.interactive, tenant);
