@@ -6,7 +6,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ResultLine } from '../../libs/shared/src/results/result-lines.js';
 import { EMBED_DIMS, EMBED_MODEL, lines, parseNpy, startStack, until, type Stack } from '../events/stack.js';
+import { expectedRow, readParquetResults } from '../support/parquet-results.js';
 import { freePort } from '../support/redis-server.js';
 
 const CLI = resolve(import.meta.dirname, '../../dist/apps/cli/src/main.js');
@@ -102,6 +104,14 @@ describe('shardwise CLI against a running API and worker', () => {
     const npy = parseNpy(await readFile(npyPath));
     expect(npy).toMatchObject({ descr: '<f4', shape: [130, EMBED_DIMS] });
     expect(Array.from(npy.data.subarray(0, EMBED_DIMS))).toEqual(results[0]!.embedding!.map((v) => Math.fround(v)));
+    // .parquet output: the same rows, read back with hyparquet.
+    const parquetPath = join(dir, 'out.parquet');
+    const parquetRun = await cli('results', id, '-o', parquetPath, '--json');
+    expect(parquetRun.code, parquetRun.stderr).toBe(0);
+    expect(JSON.parse(parquetRun.stdout)).toMatchObject({ id, format: 'parquet', path: parquetPath, items: 130 });
+    expect(parquetRun.stderr).toMatch(/\(parquet, .*, 130 rows\)/);
+    const parquet = await readParquetResults(await readFile(parquetPath));
+    expect(parquet.rows).toEqual(results.map((line) => expectedRow(line as ResultLine, { task: 'embed' })));
     const stdoutResults = await cli('results', id);
     expect(lines(stdoutResults.stdout)).toHaveLength(130);
     const watched = await cli('watch', id);

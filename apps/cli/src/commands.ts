@@ -249,7 +249,7 @@ function summary(job: JobView): string {
 }
 
 function describeDownload(d: Downloaded): string {
-  const shape = d.format === 'jsonl' ? '' : `, ${d.items ?? '?'} x ${d.dimensions ?? '?'} float32`;
+  const shape = d.format === 'jsonl' ? '' : d.format === 'parquet' ? `, ${d.items ?? '?'} rows` : `, ${d.items ?? '?'} x ${d.dimensions ?? '?'} float32`;
   return `wrote ${d.path} (${d.format}, ${bytes(d.bytes)}${shape})`;
 }
 

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { apiError, unreachable, type ApiClient } from './api-client.js';
 import { CliError, ExitCode, usageError } from './exit-codes.js';
 
-export type ResultFormat = 'jsonl' | 'f32' | 'npy';
+export type ResultFormat = 'jsonl' | 'f32' | 'npy' | 'parquet';
 
 export interface Downloaded {
   id: string;
@@ -20,11 +20,12 @@ export function resultFormat(format: string | undefined, output: string | undefi
   if (format === undefined) {
     if (output?.endsWith('.npy')) return 'npy';
     if (output?.endsWith('.f32')) return 'f32';
+    if (output?.endsWith('.parquet')) return 'parquet';
     return 'jsonl';
   }
   if (format === 'jsonl' || format === 'ndjson') return 'jsonl';
-  if (format === 'f32' || format === 'npy') return format;
-  throw usageError(`--format must be jsonl, f32 or npy, not ${JSON.stringify(format)}`);
+  if (format === 'f32' || format === 'npy' || format === 'parquet') return format;
+  throw usageError(`--format must be jsonl, f32, npy or parquet, not ${JSON.stringify(format)}`);
 }
 
 /**

@@ -36,8 +36,9 @@ Submit options:
 
 Results options:
   -o, --output FILE             where to write (default "-": stdout)
-  --format jsonl|f32|npy        NDJSON lines, raw float32, or a NumPy .npy file (default from
-                                the extension of --output: .npy, .f32, otherwise jsonl)
+  --format FORMAT               jsonl (NDJSON lines), f32 (raw float32), npy (NumPy .npy) or parquet
+                                (default from the extension of --output: .npy, .f32, .parquet,
+                                otherwise jsonl)
   --partial                     read what is done of a job still running
 
 Common options:

@@ -3,6 +3,8 @@ import { once } from 'node:events';
 import { ResultStore, type JobRecord, type ShardResult } from '../../../../libs/shared/src/index.js';
 import type { ApiResponse } from '../http/request.types.js';
 import { nanRows, npyHeader } from './npy.js';
+import { resultSchema, shardBatch, type ResultColumns } from './results-arrow.js';
+import { PARQUET_MEDIA_TYPE, parquetBytes, rowGroupRows } from './results-parquet.js';
 
 /** NaN rows are written in pieces of at most this many rows, so a failed shard never sits in memory whole. */
 const NAN_CHUNK_ROWS = 1024;
@@ -16,8 +18,8 @@ interface WrittenShards {
 /**
  * Renders a job's stored shard results as the client asked, in shard order, one shard in memory at
  * a time, with backpressure: NDJSON lines (the float formatting happens here, not on workers),
- * or the little-endian float32 rows as raw f32 or .npy. Shards not written (still running, or
- * cancelled) are skipped.
+ * the little-endian float32 rows as raw f32 or .npy, or Parquet. Shards not written (still
+ * running, or cancelled) are skipped.
  */
 @Injectable()
 export class ResultsService {
@@ -75,19 +77,53 @@ export class ResultsService {
     res.end();
   }
 
+  /**
+   * One Parquet file (columns in results-arrow.ts), row group by row group with backpressure, over
+   * the shards written when the request came (as for f32). `rowGroupSize` can only lower the rows
+   * per group that results-parquet.ts picks to bound memory.
+   */
+  async streamParquet(job: JobRecord, res: ApiResponse, rowGroupSize?: number): Promise<void> {
+    const written = await this.written(job);
+    const width = (job.task === 'embed' ? job.dimensions : null) ?? (await this.measureWidth(job, written)) ?? 0;
+    const columns: ResultColumns = { task: job.task, dimensions: job.task === 'embed' ? width : 0, itemTokens: job.options.itemTokens === true };
+    const schema = resultSchema(columns);
+    const store = this.store;
+    async function* batches() {
+      for (const { shard } of written.shards) {
+        const result = await store.readShard(job.id, shard);
+        if (result !== null) yield shardBatch(schema, columns, result);
+      }
+    }
+    // One key: parquet-wasm keeps key-value metadata in a hash map, and several keys would make the bytes differ between downloads.
+    const metadata = new Map([['shardwise', JSON.stringify({ job_id: job.id, task: job.task, model: job.modelId })]]);
+    for await (const chunk of parquetBytes(schema, batches(), { rowGroupRows: rowGroupRows(job.task, width, rowGroupSize), metadata })) {
+      // Headers go with the first row group, so a shard that cannot be read before it is still a JSON error.
+      if (!res.headersSent) {
+        res.statusCode = 200;
+        res.setHeader('Content-Type', PARQUET_MEDIA_TYPE);
+        res.setHeader('Content-Disposition', `attachment; filename="${job.id}.parquet"`);
+        res.setHeader('X-Item-Count', String(written.items));
+        if (job.task === 'embed') res.setHeader('X-Embedding-Dimensions', String(width));
+      }
+      if (!(await send(res, Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)))) return;
+    }
+    res.end();
+  }
+
   /** Written shards and their item counts: one listing of the store and the job's manifest. */
   private async written(job: JobRecord): Promise<WrittenShards> {
     const [shards, manifest] = await Promise.all([this.store.writtenShards(job.id), this.store.readManifest(job.id)]);
     const out: WrittenShards = { shards: [], items: 0 };
     for (const shard of shards) {
-      const items: number = manifest?.counts[shard] ?? (await this.store.readSummary(job.id, shard).then((s) => (s === null ? 0 : s.succeeded + s.failed)));
+      // One-shard jobs have no manifest: their shard holds every item.
+      const items: number = manifest?.counts[shard] ?? (job.shardsTotal === 1 ? job.total : await this.store.readSummary(job.id, shard).then((s) => (s === null ? 0 : s.succeeded + s.failed)));
       out.shards.push({ shard, items });
       out.items += items;
     }
     return out;
   }
 
-  /** Width of a job whose record has none (Hub models): the first written shard that knows it. */
+  /** Width of a job whose record has none (Hub models; sentiment: labels + 1): the first written shard that knows it. */
   private async measureWidth(job: JobRecord, written: WrittenShards): Promise<number | null> {
     for (const { shard, items } of written.shards) {
       if (items === 0) continue;
@@ -104,7 +140,9 @@ async function send(res: ApiResponse, chunk: Buffer): Promise<boolean> {
   if (res.destroyed) return false;
   if (chunk.length === 0) return true;
   if (!res.write(chunk)) {
-    await Promise.race([once(res, 'drain'), once(res, 'close')]);
+    // The listener that loses the race is removed, or every wait would leave one on the response.
+    const waiting = new AbortController();
+    await Promise.race([once(res, 'drain', { signal: waiting.signal }), once(res, 'close', { signal: waiting.signal })]).finally(() => waiting.abort());
   }
   return !res.destroyed;
 }
