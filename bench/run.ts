@@ -9,7 +9,7 @@ import { paddedTokens, planBatchesMinPadding } from '../libs/models/src/batch-pl
 import { generateModels } from '../libs/models/src/generate/index.js';
 import { workerEnvSchema } from '../libs/shared/src/config/env.schema.js';
 import { corpusItems, corpusTexts, MAX_TOKENS, MODEL_ID, sum, tokenizeCorpus, type CorpusSpec } from './corpus.js';
-import { keyValues, list, positiveInt } from './flags.js';
+import { keyValues, list, positiveInt, quietFlagOptions, quietOptionsOf } from './flags.js';
 import { inChild } from './in-child.js';
 import type { Dtype, InProcessSpec, Measurement } from './in-process.js';
 import type { LimitConfig } from './ort-limit.js';
@@ -69,11 +69,7 @@ const { values: flags } = parseArgs({
     'skip-system': { type: 'boolean', default: false },
     'skip-scaling': { type: 'boolean', default: false },
     'skip-memory': { type: 'boolean', default: false },
-    'max-other': { type: 'string', default: '0.15' },
-    retries: { type: 'string', default: '2' },
-    'quiet-wait': { type: 'string', default: '60' },
-    out: { type: 'string', default: 'bench-results' },
-    help: { type: 'boolean', default: false },
+    ...quietFlagOptions({ retries: 2, quietWait: 60 }),
   },
 });
 if (flags.help) {
@@ -116,12 +112,9 @@ const opts = {
     scaling: flags['skip-scaling'],
     memory: flags['skip-memory'],
   },
-  maxOther: Number(flags['max-other']),
-  retries: positiveInt('retries', flags.retries, true),
-  quietWait: positiveInt('quiet-wait', flags['quiet-wait'], true),
+  ...quietOptionsOf(flags),
   out: resolve(ROOT, flags.out),
 };
-if (!(opts.maxOther > 0)) throw new Error('--max-other must be a positive number of cores');
 if (opts.limitConfigs.length === 0) throw new Error('--limit-configs is empty');
 
 const MODEL_DIR = process.env.MODEL_DIR ?? join(ROOT, '.cache/models');

@@ -2,12 +2,15 @@
  * Measurement 4, "system": the real deployment on one box. A private Redis, the built API and N
  * worker processes; the corpus is streamed as NDJSON to POST /v1/jobs and the clock runs from the
  * first byte of the upload to the job's finished_at (the API's record, same host clock). Shard
- * latencies come from the BullMQ job hashes (processedOn → finishedOn) left in Redis.
+ * latencies come from the BullMQ job hashes (processedOn → finishedOn) left in Redis. The memory part
+ * (memory.ts: workers started once the job is queued) and `npm run bench:scale` (scale.ts: the noop
+ * engine, Redis INFO, result downloads) run through the same function.
  */
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { request, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { ndjsonChunks } from '../libs/shared/src/corpus/ndjson-chunks.js';
 import { TERMINAL_STATES } from '../libs/shared/src/jobs/job-record.js';
@@ -103,6 +106,33 @@ export interface SystemRun {
   jobThroughput: unknown;
   jobId: string;
   after?: unknown;
+}
+
+/**
+ * POSTs an NDJSON body over node:http, writing each chunk only once the previous one was taken
+ * (backpressure) and yielding to the event loop between chunks. On loopback a socket write often
+ * completes at once and 'drain' comes on the same tick, so without the yield a fast generator would
+ * starve this process's timers: the RSS sampler, which must keep sampling during the upload.
+ */
+export async function postNdjson(url: string, body: AsyncIterable<Uint8Array>): Promise<{ status: number; body: string }> {
+  const req = request(url, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' } });
+  // A refusal (4xx) can come before the body ends: writing stops then.
+  let answeredEarly = false;
+  const answered = once(req, 'response').then(([res]) => {
+    answeredEarly = true;
+    return res as IncomingMessage;
+  });
+  answered.catch(() => undefined); // awaited below; this only keeps a connection error from being unhandled meanwhile
+  for await (const chunk of body) {
+    if (answeredEarly) break;
+    if (!req.write(chunk)) await Promise.race([once(req, 'drain'), answered]);
+    await new Promise((r) => setImmediate(r));
+  }
+  req.end();
+  const res = await answered;
+  let text = '';
+  for await (const piece of res) text += String(piece);
+  return { status: res.statusCode ?? 0, body: text };
 }
 
 export async function getJob(baseUrl: string, id: string): Promise<JobView> {
@@ -231,13 +261,15 @@ export async function runSystem(config: SystemConfig): Promise<SystemRun> {
     const workerName = (i: number) => (config.workers === 1 ? 'worker' : `worker${i + 1}`);
     const processes: Record<string, number> = { api: api.pid, redis: redis.pid };
     const cpuBefore: Record<string, number> = {};
-    const markCpu = (names: string[]) => names.forEach((name) => (cpuBefore[name] = readCpuSeconds(processes[name] as number) ?? 0));
+    const markCpu = (names: string[]) => {
+      for (const name of names) cpuBefore[name] = readCpuSeconds(processes[name] as number) ?? 0;
+    };
     const cpuSince = (names: string[]) => Object.fromEntries(names.map((name) => [name, (readCpuSeconds(processes[name] as number) ?? NaN) - (cpuBefore[name] ?? 0)]));
 
     let workers: AppProc[] = [];
     if (!config.workersAfterUpload) {
       workers = await startWorkers();
-      workers.forEach((w, i) => (processes[workerName(i)] = w.pid));
+      for (const [i, w] of workers.entries()) processes[workerName(i)] = w.pid;
       log(`api and ${workers.length} worker(s) ready`);
     }
     if (config.sampleRss) {
@@ -252,16 +284,11 @@ export async function runSystem(config: SystemConfig): Promise<SystemRun> {
       return (used.user + used.system) / 1e6;
     };
     const started = Date.now();
-    const response = await fetch(`${api.baseUrl}/v1/jobs?${new URLSearchParams({ task: 'embed', model: MODEL_ID })}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-ndjson' },
-      body: Readable.toWeb(Readable.from(config.body())) as ReadableStream,
-      duplex: 'half',
-    } as RequestInit);
-    const created = (await response.json()) as { id?: string };
+    const response = await postNdjson(`${api.baseUrl}/v1/jobs?${new URLSearchParams({ task: 'embed', model: MODEL_ID })}`, config.body());
+    const created = JSON.parse(response.body) as { id?: string };
     const accepted = Date.now();
     const uploadSeconds = (accepted - started) / 1000;
-    if (response.status !== 202 || !created.id) throw new Error(`submit failed: ${response.status} ${JSON.stringify(created)}`);
+    if (response.status !== 202 || !created.id) throw new Error(`submit failed: ${response.status} ${response.body}`);
     const jobId = created.id;
     const uploadCpuSeconds = { ...cpuSince(['api']), bench: benchSeconds() };
     const redisAccepted = await readRedisCounters(redis.url);
@@ -270,10 +297,10 @@ export async function runSystem(config: SystemConfig): Promise<SystemRun> {
     if (config.workersAfterUpload) {
       sampler?.mark('queued');
       workers = await startWorkers();
-      workers.forEach((w, i) => {
+      for (const [i, w] of workers.entries()) {
         processes[workerName(i)] = w.pid;
         sampler?.add(workerName(i), w.pid);
-      });
+      }
       markCpu(workers.map((_, i) => workerName(i)));
       log(`${workers.length} worker(s) ready ${((Date.now() - accepted) / 1000).toFixed(1)} s after the upload was accepted`);
     }
