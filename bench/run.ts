@@ -358,7 +358,7 @@ async function main(): Promise<void> {
     }
     const [one, two] = scaling as [Row, Row];
     const reference = results[dtype]?.find((r) => r.key === 'system');
-    console.log(`  scaling 1 -> 2 processes: ${fmt(two.textsPerSecond / one.textsPerSecond, 2)}x` + (reference ? `; 1 process x 2 threads (4 above): ${fmt(reference.textsPerSecond, 1)} texts/s` : ''));
+    console.log(`  scaling 1 -> 2 processes: ${fmt(two.textsPerSecond / one.textsPerSecond, 2)}x${reference ? `; 1 process x 2 threads (4 above): ${fmt(reference.textsPerSecond, 1)} texts/s` : ''}`);
     report.scaling = { dtype, rows: scaling, speedup: two.textsPerSecond / one.textsPerSecond };
   }
 

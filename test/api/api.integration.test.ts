@@ -174,7 +174,7 @@ describe('API over HTTP (built app, private Redis)', () => {
     });
 
     it('streams an NDJSON job: BOM, CRLF, blank lines, bare strings, no final newline', async () => {
-      const body = '\uFEFF{"id":"a","text":"one"}\r\n\r\n"two"\n   \n{"text":"thr€e"}\n' + Array.from({ length: 7 }, (_, i) => `"t${i}"`).join('\n');
+      const body = `\uFEFF{"id":"a","text":"one"}\r\n\r\n"two"\n   \n{"text":"thr€e"}\n${Array.from({ length: 7 }, (_, i) => `"t${i}"`).join('\n')}`;
       const response = await postNdjson({ task: 'sentiment', top_k: '2', metadata: '{"k":"v"}' }, body, 'application/jsonl');
       expect(response.status).toBe(202);
       const view = (await response.json()) as Json;
@@ -205,7 +205,7 @@ describe('API over HTTP (built app, private Redis)', () => {
     });
 
     it('streams a body sent in many small chunks', async () => {
-      const lines = Array.from({ length: 30 }, (_, i) => JSON.stringify({ id: `i${i}`, text: `ünïcode ${i} 😀` })).join('\n') + '\n';
+      const lines = `${Array.from({ length: 30 }, (_, i) => JSON.stringify({ id: `i${i}`, text: `ünïcode ${i} 😀` })).join('\n')}\n`;
       const bytes = Buffer.from(lines);
       const chunks = Array.from({ length: Math.ceil(bytes.length / 7) }, (_, i) => bytes.subarray(i * 7, i * 7 + 7));
       const response = await fetch(`${base}/v1/jobs?task=embed`, {
@@ -287,7 +287,7 @@ describe('API over HTTP (built app, private Redis)', () => {
       let partialBeforeAbort = 0;
       async function* slowBody(): AsyncGenerator<Buffer> {
         for (let i = 0; i < LIMITS.MAX_INPUTS_PER_JOB - 5; i++) {
-          yield Buffer.from(JSON.stringify({ id: `s${i}`, text: 'x' }) + '\n');
+          yield Buffer.from(`${JSON.stringify({ id: `s${i}`, text: 'x' })}\n`);
           sent++;
           if (sent === 20) {
             // Enough for the input object to be written in part, then the client goes away.

@@ -13,7 +13,7 @@ import { finished, MODEL_DIR, postJob, postNdjson, request, resultsOf, sleep, St
 const GRACE_MS = 1000;
 
 const corpus = Array.from({ length: 45 }, (_, i) => ({ id: `doc-${i}`, text: `text number ${i}: ${'word '.repeat(i % 7)}` }));
-const ndjson = (items: ReadonlyArray<{ id: string; text: string }>) => items.map((item) => JSON.stringify(item)).join('\n') + '\n';
+const ndjson = (items: ReadonlyArray<{ id: string; text: string }>) => `${items.map((item) => JSON.stringify(item)).join('\n')}\n`;
 
 async function uploadFile(base: string, text: string, purpose = 'user_data'): Promise<{ status: number; body: Record<string, unknown> }> {
   const form = new FormData();

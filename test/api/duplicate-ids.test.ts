@@ -184,8 +184,8 @@ describe('DuplicateIdDetector', () => {
 
   it('asks for the promise of add() to be awaited, and refuses use after finish', async () => {
     const detector = new DuplicateIdDetector();
-    let pending: void | Promise<void> = undefined;
-    for (let i = 0; !pending; i++) pending = detector.add(String(i));
+    let pending = detector.add('0');
+    for (let i = 1; !pending; i++) pending = detector.add(String(i));
     expect(() => detector.add('next')).toThrow(/await it/);
     await pending;
     detector.add('next');

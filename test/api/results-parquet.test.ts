@@ -133,7 +133,7 @@ describe('results as Parquet', () => {
   it('partial=true: the shards written when asked, each row as the finished job has it', async () => {
     await mkdir(join(stack.resultsDir, SLOW_PREFIX), { recursive: true });
     const items = Array.from({ length: 20 * SHARD_TEXTS }, (_, i) => ({ id: `slow-${i}`, text: `slowly read text ${i}` }));
-    await writeFile(join(stack.resultsDir, SLOW_PREFIX, 'items.jsonl'), items.map((item) => JSON.stringify(item)).join('\n') + '\n');
+    await writeFile(join(stack.resultsDir, SLOW_PREFIX, 'items.jsonl'), `${items.map((item) => JSON.stringify(item)).join('\n')}\n`);
     const reply = await postJob(base, { task: 'embed', model: TINY_EMBED, input_object: `${SLOW_PREFIX}items.jsonl` });
     expect(reply.status).toBe(202);
     const id = reply.body.id as string;

@@ -72,7 +72,7 @@ describe('shardwise CLI against a running API and worker', () => {
   it('submits a .jsonl file, follows it and writes the results (exit 0)', async () => {
     const file = join(dir, 'corpus.jsonl');
     const items = Array.from({ length: 130 }, (_, i) => ({ id: `doc-${i}`, text: `document number ${i}: some words to embed` }));
-    await writeFile(file, items.map((item) => JSON.stringify(item)).join('\n') + '\n');
+    await writeFile(file, `${items.map((item) => JSON.stringify(item)).join('\n')}\n`);
     const out = join(dir, 'out.jsonl');
     const run = await cli('submit', file, '--task', 'embed', '--model', EMBED_MODEL, '--metadata', '{"batch":"b1"}', '--wait', '--output', out);
     expect(run.code, run.stderr).toBe(0);
@@ -126,7 +126,7 @@ describe('shardwise CLI against a running API and worker', () => {
   it('uploads a corpus once and runs jobs on it by file id, with no body sent again', async () => {
     const file = join(dir, 'once.txt');
     const texts = Array.from({ length: 45 }, (_, i) => `uploaded once, text ${i}`);
-    await writeFile(file, texts.join('\n') + '\n');
+    await writeFile(file, `${texts.join('\n')}\n`);
     const uploaded = await cli('upload', file);
     expect(uploaded.code, uploaded.stderr).toBe(0);
     const fileId = uploaded.stdout.trim();
@@ -169,7 +169,7 @@ describe('shardwise CLI against a running API and worker', () => {
   it('submits a .csv file with quoted commas, quotes and newlines in fields', async () => {
     const file = join(dir, 'reviews.csv');
     const texts = ['plain text', 'a, b, and c', 'she said "hello"', 'first line\nsecond line', 'windows\r\nline end, too'];
-    const csv = ['review_id,stars,body', ...texts.map((t, i) => `r${i},${i + 1},"${t.replace(/"/g, '""')}"`)].join('\r\n') + '\r\n';
+    const csv = `${['review_id,stars,body', ...texts.map((t, i) => `r${i},${i + 1},"${t.replace(/"/g, '""')}"`)].join('\r\n')}\r\n`;
     await writeFile(file, csv);
     const out = join(dir, 'reviews.jsonl');
     const run = await cli('submit', file, '--text-column', 'body', '--id-column', 'review_id', '--wait', '--output', out);

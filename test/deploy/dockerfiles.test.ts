@@ -30,7 +30,7 @@ function instructions(text: string): Instruction[] {
     if (current === '' && (line === '' || line.startsWith('#'))) continue;
     if (current !== '' && line.startsWith('#')) continue;
     if (line.endsWith('\\')) {
-      current += line.slice(0, -1) + ' ';
+      current += `${line.slice(0, -1)} `;
       continue;
     }
     current += line;

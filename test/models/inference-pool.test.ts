@@ -57,7 +57,7 @@ describe.each(FAMILIES)('%s tiny models', (family) => {
     try {
       const reference = (await extractor(SHORT, { pooling: 'mean', normalize: true })).data as Float32Array;
       const alone = await pool.encode({ modelId: embedId, task: 'embed', texts: [SHORT], options: {} });
-      const mixed = await pool.encode({ modelId: embedId, task: 'embed', texts: [LONG, LONG + ' x', SHORT, LONG.slice(0, 200)], options: {} });
+      const mixed = await pool.encode({ modelId: embedId, task: 'embed', texts: [LONG, `${LONG} x`, SHORT, LONG.slice(0, 200)], options: {} });
       expect(maxAbsDiff(embedding(alone.results[0]), reference)).toBeLessThan(TOL);
       expect(maxAbsDiff(embedding(mixed.results[2]), embedding(alone.results[0]))).toBeLessThan(TOL);
       const cls = await pool.encode({ modelId: embedId, task: 'embed', texts: [SHORT], options: { pooling: 'cls', normalize: false } });
@@ -73,7 +73,7 @@ describe.each(FAMILIES)('%s tiny models', (family) => {
     try {
       const reference = (await classifier(SHORT, { top_k: null })) as Array<{ label: string; score: number }>;
       const alone = await pool.encode({ modelId: sentimentId, task: 'sentiment', texts: [SHORT], options: {} });
-      const mixed = await pool.encode({ modelId: sentimentId, task: 'sentiment', texts: [LONG, SHORT, LONG + ' y'], options: { topK: null } });
+      const mixed = await pool.encode({ modelId: sentimentId, task: 'sentiment', texts: [LONG, SHORT, `${LONG} y`], options: { topK: null } });
       const mine = scores(alone.results[0]);
       expect(Object.keys(mine).sort()).toEqual(reference.map((r) => r.label).sort());
       for (const { label, score } of reference) {

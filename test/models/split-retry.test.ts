@@ -17,7 +17,10 @@ describe('runWithSplitRetry', () => {
   });
   it('runs once when nothing fails', async () => {
     let runs = 0;
-    const results = await runWithSplitRetry([1, 2, 3], async (b) => (runs++, b));
+    const results = await runWithSplitRetry([1, 2, 3], async (b) => {
+      runs++;
+      return b;
+    });
     expect(runs).toBe(1);
     expect(results.every((r) => r.ok)).toBe(true);
   });

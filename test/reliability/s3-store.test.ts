@@ -24,7 +24,7 @@ function texts(count: number, tag: string): Array<{ id: string; text: string }> 
   return Array.from({ length: count }, (_, i) => ({ id: `${tag}-${i}`, text: `${tag} text ${i}: the worker embeds sentence number ${i} from a bucket` }));
 }
 
-const ndjsonBytes = (items: ReadonlyArray<{ id: string; text: string }>) => Buffer.byteLength(items.map((item) => JSON.stringify(item)).join('\n') + '\n');
+const ndjsonBytes = (items: ReadonlyArray<{ id: string; text: string }>) => Buffer.byteLength(`${items.map((item) => JSON.stringify(item)).join('\n')}\n`);
 
 describe('the object store on S3', () => {
   let s3: S3ServerHandle;
@@ -199,7 +199,7 @@ describe('the object store on S3', () => {
     await useWorker();
     const client = new OpenAI({ apiKey: 'unused', baseURL: `${base}/v1`, maxRetries: 0 });
     const requests = Array.from({ length: 25 }, (_, i) => ({ custom_id: `req-${i}`, method: 'POST', url: '/v1/embeddings', body: { model: TINY_EMBED, input: `batch text ${i}` } }));
-    const text = requests.map((line) => JSON.stringify(line)).join('\n') + '\n';
+    const text = `${requests.map((line) => JSON.stringify(line)).join('\n')}\n`;
     const file = await client.files.create({ file: await toFile(Buffer.from(text), 'batch.jsonl'), purpose: 'batch' });
     expect(await (await client.files.content(file.id)).text()).toBe(text);
     expect(await s3.keys(`${PREFIX}files/${file.id}`)).toEqual([`${PREFIX}files/${file.id}`]);

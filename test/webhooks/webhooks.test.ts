@@ -38,7 +38,7 @@ class Receiver {
       });
     });
     await new Promise<void>((r) => this.server?.listen(0, '127.0.0.1', r));
-    this.base = `http://127.0.0.1:${(this.server?.address() as AddressInfo).port}`;
+    this.base = `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
   }
 
   to(path: string): Call[] {

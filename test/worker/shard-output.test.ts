@@ -53,8 +53,8 @@ describe('buildShardOutput (embed)', () => {
     expect(all.slice(4)).toEqual([Math.fround(1e-7), 42]);
     // The NDJSON text and the binary agree on every value.
     const json = lines(results(out));
-    expect((json[0]?.embedding as number[]).map(Math.fround)).toEqual(all.slice(0, 2));
-    expect((json[2]?.embedding as number[]).map(Math.fround)).toEqual(all.slice(4));
+    expect((json[0]!.embedding as number[]).map(Math.fround)).toEqual(all.slice(0, 2));
+    expect((json[2]!.embedding as number[]).map(Math.fround)).toEqual(all.slice(4));
   });
 
   it('turns NaN or Infinity output into an item error instead of invalid JSON', () => {

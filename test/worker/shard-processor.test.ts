@@ -64,7 +64,7 @@ const writeStoredCopy = async (jobId: string, tokensEach: number) => {
 };
 /** Holds the pool's encode() calls until release(); `blocked` resolves once one waits. */
 const holdPool = () => {
-  let release = () => undefined as void;
+  let release: () => void = () => undefined;
   h.pool.gate = new Promise<void>((r) => (release = r));
   const blocked = new Promise<void>((r) => (h.pool.onBlocked = r));
   return { blocked, release: () => release() };

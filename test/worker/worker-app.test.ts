@@ -121,7 +121,7 @@ describe('worker application', () => {
 
   it('drains on close: the shard in flight finishes, then the pool closes', async () => {
     await jobs.create(jobRecord('q3'));
-    let release = () => undefined as void;
+    let release: () => void = () => undefined;
     pool.gate = new Promise<void>((r) => (release = r));
     const blocked = new Promise<void>((r) => (pool.onBlocked = r));
     await queue.add('shard', await storeShard(objects, 'q3'), { ...shardJobOptions(3), jobId: shardJobId('q3', 0) });

@@ -135,5 +135,6 @@ export class AbortError extends Error {
 /** Keeps NUL and other control characters out of log lines. */
 function printable(value: string): string {
   const shown = value.length > 120 ? `${value.slice(0, 120)}…` : value;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
   return shown.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

@@ -121,7 +121,7 @@ export class ModelRunner {
     const output = (await this.parts.model.forward(feeds)) as Record<string, TensorLike | undefined>;
     if (this.task === 'embed') {
       const hidden = output.last_hidden_state ?? output.token_embeddings; // [batch, seq, hidden]
-      if (!hidden || hidden.dims.length !== 3) throw new Error(`model output has no [batch, seq, hidden] tensor (got: ${Object.keys(output).join(', ')})`);
+      if (hidden?.dims.length !== 3) throw new Error(`model output has no [batch, seq, hidden] tensor (got: ${Object.keys(output).join(', ')})`);
       const width = hidden.dims[2] as number;
       if (width !== this.info.dimensions) throw new Error(`hidden size ${width} does not match config (${this.info.dimensions})`);
       const pooled = poolHidden(toFloat32(hidden), [batch, seq, width], subLengths, pooling, new Float32Array(batch * width)); // [batch, hidden]

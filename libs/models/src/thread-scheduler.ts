@@ -141,7 +141,7 @@ export class ThreadScheduler {
   private nextJob(): Job | undefined {
     for (;;) {
       const job = this.queue.shift();
-      if (!job || !job.ctx?.cancelled) return job;
+      if (!job?.ctx?.cancelled) return job;
       job.reject(job.ctx.cancelReason?.() ?? new Error('request cancelled'));
     }
   }

@@ -2,7 +2,6 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   InputError,
   jobInputKey,
-  JobStore,
   OBJECT_STORE,
   toInputItem,
   type InputItem,
@@ -44,7 +43,6 @@ export class JobSubmissionService {
   constructor(
     @Inject(API_ENV) private readonly env: ApiEnv,
     @Inject(OBJECT_STORE) private readonly objects: ObjectStore,
-    private readonly jobs: JobStore,
     private readonly committer: JobCommitService,
     private readonly catalog: ModelCatalogRepository,
     private readonly metrics: MetricsService,

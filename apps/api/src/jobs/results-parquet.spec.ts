@@ -69,7 +69,7 @@ describe('Parquet results', () => {
     // The stored bits, not the printed decimals: NDJSON prints -0 as 0, Parquet keeps it.
     const { parquetReadObjects } = await import('hyparquet');
     const raw = await parquetReadObjects({ file: file.buffer.slice(file.byteOffset, file.byteOffset + file.length) as ArrayBuffer, columns: ['embedding'] });
-    expect(Object.is((raw[0]?.embedding as number[])[0], -0)).toBe(true);
+    expect(Object.is((raw[0]!.embedding as number[])[0], -0)).toBe(true);
   });
 
   it('writes sentiment labels, scores in line order and errors', async () => {

@@ -22,7 +22,7 @@ export class CsvSyntaxError extends Error {
   }
 }
 
-const enum State {
+enum State {
   FieldStart,
   Unquoted,
   Quoted,

@@ -28,7 +28,7 @@ export class ThroughputReporterService implements OnApplicationBootstrap, Before
 
   constructor(
     @Inject(WORKER_ENV) private readonly env: WorkerEnv,
-    private readonly redis: RedisService,
+    redis: RedisService,
     private readonly metrics: WorkerMetricsService,
   ) {
     this.ops = new OpsStore(redis.client, env.REDIS_PREFIX);

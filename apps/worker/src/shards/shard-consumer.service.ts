@@ -79,7 +79,7 @@ export class ShardConsumerService implements OnApplicationBootstrap, OnModuleDes
 
   /** For /readyz: taking shards now. */
   isConsuming(): boolean {
-    return this.worker !== undefined && this.worker.isRunning() && !this.closing && !this.stopped;
+    return this.worker?.isRunning() === true && !this.closing && !this.stopped;
   }
 
   async onModuleDestroy(): Promise<void> {

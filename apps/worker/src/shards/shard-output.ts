@@ -55,8 +55,7 @@ export function buildShardOutput(
     } else if (task === 'embed') {
       if (!('embedding' in result)) throw new Error(`inference returned a non-embedding result for an embed shard (item ${start + i})`);
       if (result.embedding.length !== dimensions) throw new Error(`embedding of item ${start + i} has ${result.embedding.length} values, expected ${dimensions}`);
-      if (allFinite(result.embedding)) writer.setEmbedding(i, result.embedding, result);
-      else fail(i, NON_FINITE, result.tokens);
+      if (!writer.setEmbeddingIfFinite(i, result.embedding, result)) fail(i, NON_FINITE, result.tokens);
     } else {
       if (!('label' in result)) throw new Error(`inference returned a non-classification result for a sentiment shard (item ${start + i})`);
       if (Number.isFinite(result.score) && Object.values(result.scores).every(Number.isFinite)) writer.setClassification(i, result);
@@ -83,9 +82,4 @@ export function buildFailedShardOutput(
   const error: ItemError = { code: SHARD_FAILED, message: reason };
   for (let i = 0; i < count; i++) writer.setError(i, error);
   return { object: writer.finish(), summary: writer.outcome, failedByCode: new Map(count > 0 ? [[SHARD_FAILED, count]] : []) };
-}
-
-function allFinite(values: ArrayLike<number>): boolean {
-  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return false;
-  return true;
 }

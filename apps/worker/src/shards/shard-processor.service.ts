@@ -73,9 +73,12 @@ export class ShardProcessorService {
       const state = await this.jobs.getState(jobId);
       if (state === null) return skip('dropped', 'job no longer exists');
       if (state === 'cancelled') return skip('cancelled', 'job is cancelled');
-      const after = await this.jobs.markRunning(jobId);
-      if (after === null) return skip('dropped', 'job no longer exists');
-      if (after === 'cancelled') return skip('cancelled', 'job is cancelled');
+      // Only the job's first shard moves it to running; the others find it there.
+      if (state === 'queued') {
+        const after = await this.jobs.markRunning(jobId);
+        if (after === null) return skip('dropped', 'job no longer exists');
+        if (after === 'cancelled') return skip('cancelled', 'job is cancelled');
+      }
 
       // A previous run wrote this shard and died before counting it: count that copy, never recompute.
       const stored = await this.results.readSummary(jobId, shard);

@@ -50,7 +50,10 @@ export function trainBpe(wordCounts: Map<string, number>, alphabet: string[], ma
       touched.add(key);
       if (sign > 0) {
         let set = where.get(key);
-        if (!set) where.set(key, (set = new Set()));
+        if (!set) {
+          set = new Set();
+          where.set(key, set);
+        }
         set.add(index);
       }
     }

@@ -22,16 +22,34 @@ export const INPUT_FORMATS: readonly InputFormat[] = ['ndjson', 'openai-batch'];
 export const itemId = (customId: string, position: number): string => (position === 0 ? customId : `${customId}\u0000${position}`);
 
 /**
- * The items of one line, appended to `out`. `index` is the job index of the line's first item
- * (ndjson ids default to it). Throws InputError for a line that does not parse.
+ * The items of one line of an input the API already validated in full (when it accepted the job),
+ * appended to `out`: read again by workers and the duplicate-id check, so only what the items are
+ * made of is taken (the same ids and texts; the checks were done). `index` is the job index of the
+ * line's first item (ndjson ids default to it). Throws InputError for a line that is not an item.
  */
 export function itemsOfLine(format: InputFormat, line: NdjsonLine, index: number, out: InputItem[]): void {
   if (format === 'ndjson') {
-    out.push(parseNdjsonItem(line.text, line.line, index));
+    out.push(acceptedItem(line, index));
     return;
   }
   const { customId, inputs } = batchLineInputs(line);
   for (let position = 0; position < inputs.length; position++) out.push({ id: itemId(customId, position), text: inputs[position] as string });
+}
+
+/** An ndjson item that parseNdjsonItem accepted once: its id (as the API normalised it) and its text. */
+function acceptedItem(line: NdjsonLine, index: number): InputItem {
+  let value: unknown;
+  try {
+    value = JSON.parse(line.text);
+  } catch (error) {
+    throw new InputError('INVALID_JSON', `line ${line.line}: invalid JSON (${(error as Error).message})`, { line: line.line });
+  }
+  if (typeof value === 'string') return { id: String(index), text: value };
+  const record = value as { id?: unknown; text?: unknown } | null;
+  if (record === null || typeof record !== 'object' || typeof record.text !== 'string') return parseNdjsonItem(line.text, line.line, index);
+  const id = record.id === undefined ? String(index) : typeof record.id === 'string' ? record.id : typeof record.id === 'number' ? String(record.id) : null;
+  // Anything else is not what the API accepted: the full check names what is wrong.
+  return id === null ? parseNdjsonItem(line.text, line.line, index) : { id, text: record.text };
 }
 
 /** `custom_id` and `body.input` of a batch line the API already validated in full (parseBatchLine). */

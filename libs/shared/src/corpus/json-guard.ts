@@ -46,6 +46,7 @@ export function isWellFormed(text: string): boolean {
 }
 
 /** Control characters (C0 and DEL): never part of an id a client means. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** Why a string cannot be an item id, or null. Ids end up in result files that other programs parse. */

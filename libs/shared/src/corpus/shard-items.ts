@@ -16,7 +16,7 @@ export class ShardInputError extends Error {
  * lines; `skip` items of the first line belong to the previous shard.
  */
 export async function readShardItems(store: ObjectStore, shard: { input: ShardInput; start: number; count: number }): Promise<InputItem[]> {
-  const { key, version, format, start, end, skip } = shard.input;
+  const { key, version, start, end } = shard.input;
   const bytes = await store.read(key, { start, end }, { version });
   if (bytes === null) throw new ObjectChangedError(key, version, null);
   return parseShardItems(bytes, shard);

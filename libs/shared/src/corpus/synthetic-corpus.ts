@@ -54,7 +54,7 @@ export function* syntheticCorpus(count: number, options: CorpusOptions = {}): Ge
     if (roll < empty) words = 0;
     else if (roll < empty + overLimit) words = 700 + Math.floor(random() * 200);
     else if (roll < empty + overLimit + paragraph) words = 80 + Math.floor(random() * 120);
-    else words = 5 + Math.floor(Math.pow(random(), 2) * 55);
+    else words = 5 + Math.floor(random() ** 2 * 55);
     yield { id: `doc-${i}`, text: words === 0 ? '' : syntheticText(random, words) };
   }
 }

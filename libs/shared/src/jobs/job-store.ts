@@ -33,12 +33,25 @@ function toVerdict(reply: unknown): AdmissionVerdict {
   return { verdict: 'BACKLOG_FULL', scope: scope === 'tenant' ? 'tenant' : 'global', queued: Number(queued), budget: Number(budget) };
 }
 
+const SCRIPTS = { ADMISSION_CHECK, CREATE_JOB, DELETE_JOB, MARK_RUNNING, COMPLETE_SHARD, FAIL_SHARD, CANCEL_JOB } as const;
+type ScriptName = keyof typeof SCRIPTS;
+/** The scripts as commands of the connection: ioredis runs them by EVALSHA and loads a script once when Redis does not know it. */
+type ScriptCommands = Record<`sw_${ScriptName}`, (numberOfKeys: number, ...args: Array<string | number>) => Promise<unknown>>;
+
 /** Redis repository for job records: the only code that reads or writes them. */
 export class JobStore {
   readonly keys: JobKeys;
+  private readonly scripts: ScriptCommands;
 
   constructor(private readonly redis: Redis, prefix: string) {
     this.keys = new JobKeys(prefix);
+    for (const [name, lua] of Object.entries(SCRIPTS)) redis.defineCommand(`sw_${name}`, { lua });
+    this.scripts = redis as unknown as ScriptCommands;
+  }
+
+  /** Runs a script by its SHA (its text goes to Redis once per connection, not with every call). */
+  private run(name: ScriptName, numberOfKeys: number, ...args: Array<string | number>): Promise<unknown> {
+    return this.scripts[`sw_${name}`](numberOfKeys, ...args);
   }
 
   /**
@@ -54,8 +67,7 @@ export class JobStore {
     // One script: the tenant's admission limits are checked and the job counted (stats, its tenant's
     // unfinished jobs and queued texts) atomically, so concurrent submissions on any number of API replicas cannot overshoot.
     const fields = Object.entries(toHash(record)).flat();
-    const reply = await this.redis.eval(
-      CREATE_JOB, 3, this.keys.job(record.id), this.keys.tenantJobs(record.tenant), this.keys.stats(),
+    const reply = await this.run('CREATE_JOB', 3, this.keys.job(record.id), this.keys.tenantJobs(record.tenant), this.keys.stats(),
       record.id, record.tenant, record.createdAt, record.state, Math.max(0, Math.round(estimate.tokens)),
       admission.maxActiveJobs, admission.maxQueuedTexts, admission.maxTenantQueuedTexts, record.total, ...fields,
     );
@@ -65,12 +77,12 @@ export class JobStore {
   /** Admission before an upload is read: would a new job of this tenant (of one text) be accepted now? */
   async admissionCheck(tenant: string, limits: AdmissionLimits): Promise<AdmissionVerdict> {
     if (limits.maxActiveJobs <= 0 && limits.maxQueuedTexts <= 0 && limits.maxTenantQueuedTexts <= 0) return { verdict: 'OK' };
-    return toVerdict(await this.redis.eval(ADMISSION_CHECK, 1, this.keys.stats(), tenant, limits.maxActiveJobs, limits.maxQueuedTexts, limits.maxTenantQueuedTexts));
+    return toVerdict(await this.run('ADMISSION_CHECK', 1, this.keys.stats(), tenant, limits.maxActiveJobs, limits.maxQueuedTexts, limits.maxTenantQueuedTexts));
   }
 
   /** Removes a job record and its list entry: undoes a submission that failed while enqueueing its shards. */
   async delete(id: string, tenant: string): Promise<void> {
-    await this.redis.eval(DELETE_JOB, 5, this.keys.job(id), this.keys.doneShards(id), this.keys.tenantJobs(tenant), this.keys.stats(), this.keys.expiry(), id);
+    await this.run('DELETE_JOB', 5, this.keys.job(id), this.keys.doneShards(id), this.keys.tenantJobs(tenant), this.keys.stats(), this.keys.expiry(), id);
   }
 
   async get(id: string): Promise<JobRecord | null> {
@@ -105,23 +117,21 @@ export class JobStore {
   }
 
   async markRunning(id: string, now = Date.now()): Promise<JobState | null> {
-    const state = (await this.redis.eval(MARK_RUNNING, 2, this.keys.job(id), this.keys.stats(), now)) as string;
+    const state = (await this.run('MARK_RUNNING', 2, this.keys.job(id), this.keys.stats(), now)) as string;
     return state === '' ? null : (state as JobState);
   }
 
   /** `estTokens`: the shard's ingest estimate (payload.estTokens), which leaves the backlog with it. */
   async completeShard(id: string, shard: number, outcome: ShardOutcome, now = Date.now(), estTokens = 0): Promise<ShardCountResult> {
     const { succeeded, failed, truncated, tokens } = outcome;
-    const reply = await this.redis.eval(
-      COMPLETE_SHARD, 5, this.keys.job(id), this.keys.doneShards(id), this.keys.stats(), this.keys.webhookOutbox(), this.keys.expiry(),
+    const reply = await this.run('COMPLETE_SHARD', 5, this.keys.job(id), this.keys.doneShards(id), this.keys.stats(), this.keys.webhookOutbox(), this.keys.expiry(),
       shard, succeeded, failed, truncated, tokens, now, estTokens, id,
     );
     return COUNT_RESULTS[String(reply)];
   }
 
   async failShard(id: string, shard: number, itemCount: number, reason: string, now = Date.now(), estTokens = 0): Promise<ShardCountResult> {
-    const reply = await this.redis.eval(
-      FAIL_SHARD, 5, this.keys.job(id), this.keys.doneShards(id), this.keys.stats(), this.keys.webhookOutbox(), this.keys.expiry(),
+    const reply = await this.run('FAIL_SHARD', 5, this.keys.job(id), this.keys.doneShards(id), this.keys.stats(), this.keys.webhookOutbox(), this.keys.expiry(),
       shard, 0, itemCount, 0, 0, now, reason, estTokens, id,
     );
     return COUNT_RESULTS[String(reply)];
@@ -129,7 +139,7 @@ export class JobStore {
 
   /** Returns the state before the call; only queued and running jobs change. */
   async cancel(id: string, now = Date.now()): Promise<JobState | null> {
-    const before = (await this.redis.eval(CANCEL_JOB, 4, this.keys.job(id), this.keys.stats(), this.keys.webhookOutbox(), this.keys.expiry(), now, id)) as string;
+    const before = (await this.run('CANCEL_JOB', 4, this.keys.job(id), this.keys.stats(), this.keys.webhookOutbox(), this.keys.expiry(), now, id)) as string;
     return before === '' ? null : (before as JobState);
   }
 

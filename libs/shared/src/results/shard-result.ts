@@ -114,6 +114,8 @@ export interface Classification extends ItemMeta {
 export class ShardResultWriter {
   private readonly width: number;
   private readonly values: DataView;
+  /** The same bytes as `values`, as float32 in host order: set in bulk where the host is little-endian. */
+  private readonly floats: Float32Array | undefined;
   private readonly labelIndex: DataView | undefined;
   private readonly tokens: DataView;
   private readonly flags: Uint8Array;
@@ -137,6 +139,7 @@ export class ShardResultWriter {
       this.width = labels.length === 0 ? 0 : labels.length + 1;
     }
     this.values = bytes(count * this.width * 4);
+    this.floats = LITTLE_ENDIAN_HOST ? new Float32Array(this.values.buffer) : undefined;
     this.labelIndex = task === 'sentiment' ? bytes(count * this.width * 2) : undefined;
     this.tokens = bytes(count * 4);
     this.flags = new Uint8Array(count);
@@ -144,16 +147,37 @@ export class ShardResultWriter {
   }
 
   setEmbedding(i: number, values: ArrayLike<number>, item: ItemMeta): void {
-    this.claim(i, 'embed', item.tokens);
+    if (!this.setEmbeddingIfFinite(i, values, item)) throw new RangeError(`embedding of item ${i} holds NaN or Infinity; report it as an item error`);
+  }
+
+  /**
+   * The same, but an embedding with a NaN or an infinite value (once stored as float32) is not set:
+   * false, and the caller records the item's error. One pass over the values does both.
+   */
+  setEmbeddingIfFinite(i: number, values: ArrayLike<number>, item: ItemMeta): boolean {
+    if (!Number.isInteger(i) || i < 0 || i >= this.layout.count) throw new RangeError(`item ${i} is outside the shard (0 to ${this.layout.count - 1})`);
+    if (this.layout.task !== 'embed') throw new RangeError(`an embed result for item ${i} of a ${this.layout.task} shard`);
     if (this.width === 0) throw new RangeError('the embedding width is unknown: such a shard can only hold errors');
     if (values.length !== this.width) throw new RangeError(`embedding of item ${i} has ${values.length} values, expected ${this.width}`);
-    const base = i * this.width * 4;
-    for (let j = 0; j < this.width; j++) {
-      const v = values[j] as number;
-      if (!Number.isFinite(v)) throw new RangeError(`embedding of item ${i} holds ${v}; report it as an item error`);
-      this.values.setFloat32(base + j * 4, v, true);
+    if (this.set[i]) throw new RangeError(`item ${i} was already set`);
+    const base = i * this.width;
+    if (this.floats !== undefined) {
+      // One bulk copy, then the check on what was stored (a float32 row the engine hands over is copied as is).
+      this.floats.set(values, base);
+      for (let j = base; j < base + this.width; j++) {
+        const v = this.floats[j] as number;
+        if (v - v !== 0) return false;
+      }
+    } else {
+      for (let j = 0; j < this.width; j++) {
+        const v = Math.fround(values[j] as number);
+        if (!Number.isFinite(v)) return false;
+        this.values.setFloat32((base + j) * 4, v, true);
+      }
     }
+    this.claim(i, 'embed', item.tokens);
     this.succeeded(i, item.truncated);
+    return true;
   }
 
   setClassification(i: number, item: Classification): void {
@@ -184,7 +208,8 @@ export class ShardResultWriter {
     const entry = this.errors.get(key);
     if (entry) entry.items.push(i);
     else this.errors.set(key, { code: error.code, message: error.message, items: [i] });
-    for (let slot = 0; slot < this.width; slot++) this.none(i * this.width + slot);
+    if (this.floats !== undefined && this.labelIndex === undefined) this.floats.fill(Number.NaN, i * this.width, (i + 1) * this.width);
+    else for (let slot = 0; slot < this.width; slot++) this.none(i * this.width + slot);
   }
 
   finish(): Buffer {
@@ -221,11 +246,19 @@ export class ShardResultWriter {
     };
     const headerBytes = Buffer.from(JSON.stringify(header));
     const dataStart = align4(PREFIX_BYTES + headerBytes.length);
-    const out = Buffer.alloc(dataStart + end);
+    // Not zero-filled: every byte is written below, the padding explicitly.
+    const out = Buffer.allocUnsafe(dataStart + end);
     out.write(MAGIC, 0, 'latin1');
     out.writeUInt32LE(headerBytes.length, 4);
     headerBytes.copy(out, PREFIX_BYTES);
-    for (const [name, data] of sections) out.set(data, dataStart + (spans[name] as [number, number])[0]);
+    out.fill(0, PREFIX_BYTES + headerBytes.length, dataStart);
+    let written = 0;
+    for (const [name, data] of sections) {
+      const offset = (spans[name] as [number, number])[0];
+      out.fill(0, dataStart + written, dataStart + offset);
+      out.set(data, dataStart + offset);
+      written = offset + data.length;
+    }
     return out;
   }
 
@@ -586,6 +619,8 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const issue = result.error.issues[0];
   throw new CorruptShardResultError(`${what}${issue?.path.length ? `.${issue.path.join('.')}` : ''}: ${issue?.message ?? 'invalid'}`);
 }
+
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function bytes(length: number): DataView {
   return new DataView(new ArrayBuffer(length));

@@ -10,7 +10,9 @@ import {
   paginateListObjectsV2,
   paginateListParts,
   PutObjectCommand,
+  type GetObjectCommandOutput,
   type HeadObjectCommandOutput,
+  type ListMultipartUploadsCommandOutput,
   type ListObjectsV2CommandInput,
   type ObjectIdentifier,
   type S3Client,
@@ -237,7 +239,7 @@ export class S3ObjectStore implements ObjectStore {
     let keyMarker: string | undefined;
     let uploadIdMarker: string | undefined;
     do {
-      let page;
+      let page: ListMultipartUploadsCommandOutput;
       try {
         page = await this.client.send(
           new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: this.prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
@@ -308,7 +310,7 @@ export class S3ObjectStore implements ObjectStore {
       if (range.end > info.size) throw this.pastTheEnd(key, range, info.size);
       return Readable.from([]);
     }
-    let response;
+    let response: GetObjectCommandOutput;
     try {
       response = await this.client.send(
         new GetObjectCommand({
