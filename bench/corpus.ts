@@ -20,9 +20,7 @@ export interface CorpusSpec {
 }
 
 export function corpusOptions(spec: CorpusSpec): CorpusOptions {
-  return spec.kind === 'short'
-    ? { seed: spec.seed, paragraphShare: 0, overLimitShare: 0, emptyShare: 0 }
-    : { seed: spec.seed };
+  return spec.kind === 'short' ? { seed: spec.seed, paragraphShare: 0, overLimitShare: 0, emptyShare: 0 } : { seed: spec.seed };
 }
 
 export function corpusTexts(spec: CorpusSpec): string[] {

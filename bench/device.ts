@@ -40,14 +40,21 @@ const { values } = parseArgs({
 function parseConfig(text: string): Config {
   const [device, dtype, threads, tokens, size] = text.split(':');
   const config = { device: device as Device, dtype: dtype as PoolDtype, threads: Number(threads), maxBatchTokens: Number(tokens), maxBatchSize: Number(size) };
-  if (!['cpu', 'webgpu', 'cuda'].includes(config.device) || !['fp32', 'fp16', 'q8'].includes(config.dtype) || ![config.threads, config.maxBatchTokens, config.maxBatchSize].every((n) => Number.isInteger(n) && n > 0)) {
+  if (
+    !['cpu', 'webgpu', 'cuda'].includes(config.device) ||
+    !['fp32', 'fp16', 'q8'].includes(config.dtype) ||
+    ![config.threads, config.maxBatchTokens, config.maxBatchSize].every((n) => Number.isInteger(n) && n > 0)
+  ) {
     throw new Error(`--configs: "${text}" is not DEVICE:DTYPE:THREADS:MAX_BATCH_TOKENS:MAX_BATCH_SIZE (cpu|webgpu|cuda, fp32|fp16|q8, positive integers)`);
   }
   return config;
 }
 
 async function main(): Promise<void> {
-  const configs = (values.configs as string).split(',').filter((c) => c !== '').map(parseConfig);
+  const configs = (values.configs as string)
+    .split(',')
+    .filter((c) => c !== '')
+    .map(parseConfig);
   const texts = Number(values.texts);
   const modelDir = process.env.MODEL_DIR ?? join(ROOT, '.cache/models');
   const dtypes = [...new Set(configs.map((c) => c.dtype))];
@@ -60,9 +67,20 @@ async function main(): Promise<void> {
     const spec: InProcessSpec = { kind: 'engine', modelDir, corpus, shardSize: 512, concurrency: 2, intraOpThreads: 1, ...config };
     try {
       const m = await inChild(spec);
-      const row = { ...config, texts: m.texts, tokens: m.tokens, paddedTokens: m.paddedTokens, seconds: m.seconds, textsPerSecond: m.texts / m.seconds, tokensPerSecond: m.tokens / m.seconds, detail: m.detail };
+      const row = {
+        ...config,
+        texts: m.texts,
+        tokens: m.tokens,
+        paddedTokens: m.paddedTokens,
+        seconds: m.seconds,
+        textsPerSecond: m.texts / m.seconds,
+        tokensPerSecond: m.tokens / m.seconds,
+        detail: m.detail,
+      };
       rows.push(row);
-      console.log(`${label}: ${row.textsPerSecond.toFixed(1)} texts/s, ${Math.round(row.tokensPerSecond).toLocaleString('en-US')} tokens/s, padded/real ${(m.paddedTokens / m.tokens).toFixed(2)}, ${m.seconds.toFixed(1)} s`);
+      console.log(
+        `${label}: ${row.textsPerSecond.toFixed(1)} texts/s, ${Math.round(row.tokensPerSecond).toLocaleString('en-US')} tokens/s, padded/real ${(m.paddedTokens / m.tokens).toFixed(2)}, ${m.seconds.toFixed(1)} s`,
+      );
     } catch (error) {
       const message = (error as Error).message.split('\n')[0] ?? String(error);
       rows.push({ ...config, error: message });

@@ -80,7 +80,10 @@ async function measureLimits(spec: Extract<InProcessSpec, { kind: 'limit' }>): P
     tokens: best.tokens,
     paddedTokens: best.paddedTokens,
     seconds: best.seconds,
-    detail: { best: best.config, runs: runs.map((r) => ({ ...r.config, textsPerSecond: r.texts / r.seconds, paddedTokens: r.paddedTokens, batches: r.batches, seconds: r.seconds })) },
+    detail: {
+      best: best.config,
+      runs: runs.map((r) => ({ ...r.config, textsPerSecond: r.texts / r.seconds, paddedTokens: r.paddedTokens, batches: r.batches, seconds: r.seconds })),
+    },
   };
 }
 
@@ -128,7 +131,17 @@ async function measureEngine(spec: Extract<InProcessSpec, { kind: 'engine' }>): 
       tokens,
       paddedTokens,
       seconds,
-      detail: { device: spec.device ?? 'cpu', threads: spec.threads, intraOpThreads: spec.intraOpThreads ?? 1, maxBatchTokens: spec.maxBatchTokens, maxBatchSize: spec.maxBatchSize, shardSize: spec.shardSize, concurrency: spec.concurrency, tokenizeSeconds, inferenceSeconds },
+      detail: {
+        device: spec.device ?? 'cpu',
+        threads: spec.threads,
+        intraOpThreads: spec.intraOpThreads ?? 1,
+        maxBatchTokens: spec.maxBatchTokens,
+        maxBatchSize: spec.maxBatchSize,
+        shardSize: spec.shardSize,
+        concurrency: spec.concurrency,
+        tokenizeSeconds,
+        inferenceSeconds,
+      },
     };
   } finally {
     await pool.close();

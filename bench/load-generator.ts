@@ -153,10 +153,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     }
   };
 
-  await Promise.all([
-    ...Array.from({ length: options.submitters }, (_, w) => submitter(w)),
-    ...Array.from({ length: options.pollers }, () => poller()),
-  ]);
+  await Promise.all([...Array.from({ length: options.submitters }, (_, w) => submitter(w)), ...Array.from({ length: options.pollers }, () => poller())]);
   const loadMs = performance.now() - started;
 
   // Drain: every accepted job must finish, with one line per input.

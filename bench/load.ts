@@ -61,7 +61,10 @@ async function ready(url: string, child: ChildProcess, timeoutMs = 120_000): Pro
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${url}: process exited with ${child.exitCode}`);
-    const ok = await fetch(url).then((r) => r.status === 200, () => false);
+    const ok = await fetch(url).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ok) return;
     if (Date.now() > deadline) throw new Error(`${url} not ready in time`);
     await new Promise((r) => setTimeout(r, 100));
@@ -125,7 +128,11 @@ async function main(): Promise<number> {
   await generateModels({ out: modelDir, size: 'tiny', family: ['bert'], head: ['embed'], dtype: ['fp32'] });
 
   const redisPort = await freePort();
-  const redis = start(process.env.REDIS_SERVER_BIN ?? 'redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', temp, '--maxmemory-policy', 'noeviction'], {});
+  const redis = start(
+    process.env.REDIS_SERVER_BIN ?? 'redis-server',
+    ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', temp, '--maxmemory-policy', 'noeviction'],
+    {},
+  );
   const common = { REDIS_URL: `redis://127.0.0.1:${redisPort}`, MODEL_DIR: modelDir, RESULTS_DIR: join(temp, 'results'), LOG_LEVEL: 'warn' };
   const deadline = Date.now() + 10_000;
   const listening = () =>
@@ -142,7 +149,12 @@ async function main(): Promise<number> {
   }
 
   const apiPort = await freePort();
-  const api = start(process.execPath, ['dist/apps/api/src/main.js'], { ...common, PORT: String(apiPort), DEFAULT_MODEL_EMBED: MODEL, ...(options.backlogBytes ? { ADMISSION_MAX_BACKLOG_BYTES: String(options.backlogBytes) } : {}) });
+  const api = start(process.execPath, ['dist/apps/api/src/main.js'], {
+    ...common,
+    PORT: String(apiPort),
+    DEFAULT_MODEL_EMBED: MODEL,
+    ...(options.backlogBytes ? { ADMISSION_MAX_BACKLOG_BYTES: String(options.backlogBytes) } : {}),
+  });
   const baseUrl = `http://127.0.0.1:${apiPort}`;
   await ready(`${baseUrl}/readyz`, api);
   const threads = String(Math.max(1, Math.floor(availableParallelism() / options.workers)));

@@ -170,14 +170,17 @@ function cpuBreakdown(run: SystemRun): string {
   const entries = Object.entries(run.cpuSeconds);
   const total = entries.reduce((a, [, v]) => a + v, 0);
   const stages = run.workerStages;
-  const engine = stages ? `; engine thread-seconds: inference ${fmt(stages.inference ?? 0, 1)}, tokenize ${fmt(stages.tokenize ?? 0, 1)}, result writing ${fmt(stages.write ?? 0, 1)} (wall)` : '';
+  const engine = stages
+    ? `; engine thread-seconds: inference ${fmt(stages.inference ?? 0, 1)}, tokenize ${fmt(stages.tokenize ?? 0, 1)}, result writing ${fmt(stages.write ?? 0, 1)} (wall)`
+    : '';
   return `CPU seconds during the job: ${entries.map(([k, v]) => `${k} ${fmt(v, 1)}`).join(', ')} (${fmt(total, 1)} of ${fmt(run.seconds * cpus().length, 1)} available)${engine}`;
 }
 
 // ----------------------------------------------------------------------------------------- running
 
 /** Runs `work`, repeated when other processes disturbed it (see measureQuietly and --max-other). */
-const watched = <T>(work: () => Promise<T>) => measureQuietly(work, { maxOther: opts.maxOther, retries: opts.retries, quietWait: opts.quietWait, log: (line) => console.log(line) });
+const watched = <T>(work: () => Promise<T>) =>
+  measureQuietly(work, { maxOther: opts.maxOther, retries: opts.retries, quietWait: opts.quietWait, log: (line) => console.log(line) });
 
 const started = new Date();
 const report: Record<string, unknown> = {};
@@ -253,16 +256,25 @@ async function main(): Promise<void> {
         const { value } = await watched(() => inChild({ kind: 'limit', modelDir: MODEL_DIR, dtype, corpus: corpus(opts.sweepTexts), configs }));
         sweep = value;
         const runs = (value.detail as { runs: Array<LimitConfig & { textsPerSecond: number }> }).runs;
-        console.log(`  (limit sweep on the first ${fmt(opts.sweepTexts)} texts: ${runs.map((r) => `${r.threads}x${r.intraOpThreads} threads, budget ${r.maxBatchTokens}/${r.maxBatchSize}: ${fmt(r.textsPerSecond, 1)}/s`).join('; ')})`);
+        console.log(
+          `  (limit sweep on the first ${fmt(opts.sweepTexts)} texts: ${runs.map((r) => `${r.threads}x${r.intraOpThreads} threads, budget ${r.maxBatchTokens}/${r.maxBatchSize}: ${fmt(r.textsPerSecond, 1)}/s`).join('; ')})`,
+        );
         configs = [(value.detail as { best: LimitConfig }).best];
       }
       const { value, otherCores } = await watched(() => inChild({ kind: 'limit', modelDir: MODEL_DIR, dtype, corpus: corpus(opts.texts), configs }));
       const best = (value.detail as { best: LimitConfig }).best;
       add(
-        row('limit', '3 limit: raw onnxruntime-node, sorted batches', value, otherCores, `${best.threads} threads x ${best.intraOpThreads} intra-op, budget ${best.maxBatchTokens} tokens / ${best.maxBatchSize} texts; tokenization excluded`, {
-          ...value.detail,
-          sweep: sweep?.detail,
-        }),
+        row(
+          'limit',
+          '3 limit: raw onnxruntime-node, sorted batches',
+          value,
+          otherCores,
+          `${best.threads} threads x ${best.intraOpThreads} intra-op, budget ${best.maxBatchTokens} tokens / ${best.maxBatchSize} texts; tokenization excluded`,
+          {
+            ...value.detail,
+            sweep: sweep?.detail,
+          },
+        ),
       );
     }
     if (!opts.skip.engine) {
@@ -278,7 +290,16 @@ async function main(): Promise<void> {
         concurrency: WORKER.WORKER_CONCURRENCY,
       };
       const { value, otherCores } = await watched(() => inChild(spec));
-      add(row('engine', '   engine alone: InferencePool, 512-text shards', value, otherCores, `2 threads, ${WORKER.WORKER_CONCURRENCY} shards in flight, tokenization included`, value.detail));
+      add(
+        row(
+          'engine',
+          '   engine alone: InferencePool, 512-text shards',
+          value,
+          otherCores,
+          `2 threads, ${WORKER.WORKER_CONCURRENCY} shards in flight, tokenization included`,
+          value.detail,
+        ),
+      );
     }
     if (!opts.skip.system) {
       const { value: run, otherCores } = await watched(() =>
@@ -305,9 +326,14 @@ async function main(): Promise<void> {
       }
       const lat = run.shardSeconds;
       add(
-        row('system', '4 system: HTTP -> Redis -> worker (2 threads)', { texts: run.texts, tokens: run.tokensProcessed, paddedTokens: padded, seconds: run.seconds }, otherCores,
+        row(
+          'system',
+          '4 system: HTTP -> Redis -> worker (2 threads)',
+          { texts: run.texts, tokens: run.tokensProcessed, paddedTokens: padded, seconds: run.seconds },
+          otherCores,
           `upload ${fmt(run.uploadSeconds, 1)} s; ${run.shards.total} shards, latency p50 ${lat ? fmt(lat.p50, 2) : '-'} s, p95 ${lat ? fmt(lat.p95, 2) : '-'} s`,
-          { ...run, shardRanges: undefined }),
+          { ...run, shardRanges: undefined },
+        ),
       );
       console.log(`     ${cpuBreakdown(run)}`);
       const tl = run.shardTimeline;
@@ -317,7 +343,8 @@ async function main(): Promise<void> {
             `shards in flight: ${tl.inFlight.map((v, n) => `${n}: ${fmt(v, 1)} s`).join(', ')}`,
         );
       }
-      if (run.tokensProcessed !== corpusStats.tokens) console.log(`  note: the job counted ${fmt(run.tokensProcessed)} tokens, the bench's tokenization ${fmt(corpusStats.tokens)}`);
+      if (run.tokensProcessed !== corpusStats.tokens)
+        console.log(`  note: the job counted ${fmt(run.tokensProcessed)} tokens, the bench's tokenization ${fmt(corpusStats.tokens)}`);
     }
 
     const get = (key: string) => rows.find((r) => r.key === key);
@@ -347,18 +374,34 @@ async function main(): Promise<void> {
     const scaling: Row[] = [];
     for (const workers of [1, 2]) {
       const { value: run, otherCores } = await watched(() =>
-        runSystem({ modelDir: MODEL_DIR, dtype, workers, inferenceThreads: 1, workerEnv: opts.workerEnv, body: itemsBody(() => corpusItems(corpus(opts.texts))), count: opts.texts }),
+        runSystem({
+          modelDir: MODEL_DIR,
+          dtype,
+          workers,
+          inferenceThreads: 1,
+          workerEnv: opts.workerEnv,
+          body: itemsBody(() => corpusItems(corpus(opts.texts))),
+          count: opts.texts,
+        }),
       );
       if (run.state !== 'completed') throw new Error(`scaling run ended ${run.state}`);
       const lat = run.shardSeconds;
-      const r = row(`workers-${workers}`, `${workers} worker process${workers > 1 ? 'es' : ''} x 1 inference thread`, { texts: run.texts, tokens: run.tokensProcessed, paddedTokens: null, seconds: run.seconds }, otherCores,
-        `shard latency p50 ${lat ? fmt(lat.p50, 2) : '-'} s, p95 ${lat ? fmt(lat.p95, 2) : '-'} s`, { ...run, shardRanges: undefined });
+      const r = row(
+        `workers-${workers}`,
+        `${workers} worker process${workers > 1 ? 'es' : ''} x 1 inference thread`,
+        { texts: run.texts, tokens: run.tokensProcessed, paddedTokens: null, seconds: run.seconds },
+        otherCores,
+        `shard latency p50 ${lat ? fmt(lat.p50, 2) : '-'} s, p95 ${lat ? fmt(lat.p95, 2) : '-'} s`,
+        { ...run, shardRanges: undefined },
+      );
       scaling.push(r);
       printRow(r);
     }
     const [one, two] = scaling as [Row, Row];
     const reference = results[dtype]?.find((r) => r.key === 'system');
-    console.log(`  scaling 1 -> 2 processes: ${fmt(two.textsPerSecond / one.textsPerSecond, 2)}x${reference ? `; 1 process x 2 threads (4 above): ${fmt(reference.textsPerSecond, 1)} texts/s` : ''}`);
+    console.log(
+      `  scaling 1 -> 2 processes: ${fmt(two.textsPerSecond / one.textsPerSecond, 2)}x${reference ? `; 1 process x 2 threads (4 above): ${fmt(reference.textsPerSecond, 1)} texts/s` : ''}`,
+    );
     report.scaling = { dtype, rows: scaling, speedup: two.textsPerSecond / one.textsPerSecond };
   }
 

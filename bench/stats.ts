@@ -20,7 +20,10 @@ export function cpuSnapshot(): CpuSnapshot {
   const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = fields;
   const busy = user + nice + system + irq + softirq + steal;
   const own = readFileSync('/proc/self/stat', 'utf8');
-  const after = own.slice(own.lastIndexOf(')') + 2).split(' ').map(Number);
+  const after = own
+    .slice(own.lastIndexOf(')') + 2)
+    .split(' ')
+    .map(Number);
   // Fields 14-17 of /proc/<pid>/stat; `after` starts at field 3.
   const self = (after[11] ?? 0) + (after[12] ?? 0) + (after[13] ?? 0) + (after[14] ?? 0);
   return { busy, total: busy + idle + iowait, self };

@@ -181,7 +181,15 @@ export interface ShardTimeline {
 
 function timeline(spans: Array<[number, number]>, origin: number): ShardTimeline | null {
   if (spans.length === 0) return null;
-  const events = spans.flatMap(([a, b]) => [[a, 1], [b, -1]] as Array<[number, number]>).sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+  const events = spans
+    .flatMap(
+      ([a, b]) =>
+        [
+          [a, 1],
+          [b, -1],
+        ] as Array<[number, number]>,
+    )
+    .sort((x, y) => x[0] - y[0] || x[1] - y[1]);
   const inFlight: number[] = [];
   let level = 0;
   let last = events[0]![0];

@@ -122,13 +122,22 @@ async function main(): Promise<void> {
   if (process.stdout.isTTY) process.stdout.write('\n');
 
   const results = await (await fetch(`${api}/v1/jobs/${created.id}/results`)).text();
-  const lines = results.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id: string; embedding?: number[]; label?: string; error?: unknown });
+  const lines = results
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { id: string; embedding?: number[]; label?: string; error?: unknown });
   const errors = lines.filter((l) => l.error).length;
   console.log(`[5/5] ${job.state}: ${lines.length} result lines, ${errors} errors, ${job.truncated} truncated, ${job.tokens_processed} tokens`);
   console.log(`      throughput ${Math.round(job.throughput?.texts_per_second ?? 0)} texts/s, ${Math.round(job.throughput?.tokens_per_second ?? 0)} tokens/s`);
   if (task === 'embed') {
     const first = lines.find((l) => l.embedding);
-    if (first?.embedding) console.log(`      ${first.id}: ${first.embedding.length}-dim embedding [${first.embedding.slice(0, 4).map((v: number) => v.toFixed(4)).join(', ')}, …]`);
+    if (first?.embedding)
+      console.log(
+        `      ${first.id}: ${first.embedding.length}-dim embedding [${first.embedding
+          .slice(0, 4)
+          .map((v: number) => v.toFixed(4))
+          .join(', ')}, …]`,
+      );
   } else {
     const byLabel: Record<string, number> = {};
     for (const l of lines) if (l.label) byLabel[l.label] = (byLabel[l.label] ?? 0) + 1;

@@ -12,7 +12,13 @@ function main(): number {
   let values: { tenant?: string; 'rate-per-second'?: string; 'max-concurrent-jobs'?: string; 'max-queued-texts'?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
-      options: { tenant: { type: 'string' }, 'rate-per-second': { type: 'string' }, 'max-concurrent-jobs': { type: 'string' }, 'max-queued-texts': { type: 'string' }, help: { type: 'boolean' } },
+      options: {
+        tenant: { type: 'string' },
+        'rate-per-second': { type: 'string' },
+        'max-concurrent-jobs': { type: 'string' },
+        'max-queued-texts': { type: 'string' },
+        help: { type: 'boolean' },
+      },
     }));
   } catch (error) {
     console.error(`${(error as Error).message}\n${USAGE}`);
@@ -31,7 +37,11 @@ function main(): number {
   // 256 random bits; the prefix makes leaked keys easy to spot with secret scanners.
   const key = `sw_${randomBytes(32).toString('base64url')}`;
   entry.key_sha256 = createHash('sha256').update(key, 'utf8').digest('hex');
-  for (const [flag, field] of [['rate-per-second', 'rate_per_second'], ['max-concurrent-jobs', 'max_concurrent_jobs'], ['max-queued-texts', 'max_queued_texts']] as const) {
+  for (const [flag, field] of [
+    ['rate-per-second', 'rate_per_second'],
+    ['max-concurrent-jobs', 'max_concurrent_jobs'],
+    ['max-queued-texts', 'max_queued_texts'],
+  ] as const) {
     const raw = values[flag];
     if (raw === undefined) continue;
     const n = Number(raw);

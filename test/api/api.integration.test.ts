@@ -94,8 +94,7 @@ describe('API over HTTP (built app, private Redis)', () => {
     expect(code).toBe(0);
   });
 
-  const postJson = (body: unknown) =>
-    fetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const postJson = (body: unknown) => fetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
   const postNdjson = (query: Record<string, string>, body: string | Buffer, contentType = 'application/x-ndjson') =>
     fetch(`${base}/v1/jobs?${new URLSearchParams(query)}`, { method: 'POST', headers: { 'content-type': contentType }, body });
@@ -227,9 +226,20 @@ describe('API over HTTP (built app, private Redis)', () => {
     const missingTextAt17 = Array.from({ length: 20 }, (_, i) => (i === 16 ? '{"id":"z","text":5}' : `"t${i}"`)).join('\n');
 
     const cases: Array<{ name: string; send: () => Promise<Response>; code: string; status: number; line?: number; field?: string }> = [
-      { name: 'malformed JSON body', send: () => fetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"task":' }), code: 'INVALID_JSON', status: 400 },
+      {
+        name: 'malformed JSON body',
+        send: () => fetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"task":' }),
+        code: 'INVALID_JSON',
+        status: 400,
+      },
       { name: 'malformed NDJSON line', send: () => postNdjson({ task: 'embed' }, '"a"\n"b"\n{"text":\n"d"\n'), code: 'INVALID_JSON', status: 400, line: 3 },
-      { name: 'invalid UTF-8', send: () => postNdjson({ task: 'embed' }, Buffer.concat([Buffer.from('"a"\n\n"b'), Buffer.from([0xc3, 0x28]), Buffer.from('"\n')])), code: 'INVALID_UTF8', status: 400, line: 3 },
+      {
+        name: 'invalid UTF-8',
+        send: () => postNdjson({ task: 'embed' }, Buffer.concat([Buffer.from('"a"\n\n"b'), Buffer.from([0xc3, 0x28]), Buffer.from('"\n')])),
+        code: 'INVALID_UTF8',
+        status: 400,
+        line: 3,
+      },
       { name: 'line that is not an item', send: () => postNdjson({ task: 'embed' }, '"a"\n[1,2]\n'), code: 'INVALID_INPUT', status: 400, line: 2 },
       { name: 'non-string text', send: () => postNdjson({ task: 'embed' }, missingTextAt17), code: 'MISSING_TEXT', status: 400, line: 17, field: 'text' },
       { name: 'missing text (JSON)', send: () => postJson({ task: 'embed', inputs: ['a', { id: 'b' }] }), code: 'MISSING_TEXT', status: 400, field: 'text' },
@@ -243,7 +253,12 @@ describe('API over HTTP (built app, private Redis)', () => {
       { name: 'unknown task', send: () => postJson({ task: 'translate', inputs: ['a'] }), code: 'UNKNOWN_TASK', status: 400, field: 'task' },
       { name: 'unknown model', send: () => postNdjson({ task: 'embed', model: 'acme/nothing' }, '"a"\n'), code: 'UNKNOWN_MODEL', status: 400, field: 'model' },
       { name: 'model outside MODEL_DIR', send: () => postJson({ task: 'embed', model: '../outside', inputs: ['a'] }), code: 'INVALID_MODEL', status: 400, field: 'model' },
-      { name: 'URL-encoded traversal', send: () => fetch(`${base}/v1/jobs?task=embed&model=%2e%2e%2foutside`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: '"a"\n' }), code: 'INVALID_MODEL', status: 400 },
+      {
+        name: 'URL-encoded traversal',
+        send: () => fetch(`${base}/v1/jobs?task=embed&model=%2e%2e%2foutside`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: '"a"\n' }),
+        code: 'INVALID_MODEL',
+        status: 400,
+      },
       { name: 'absolute model path', send: () => postJson({ task: 'embed', model: join(root, 'outside'), inputs: ['a'] }), code: 'INVALID_MODEL', status: 400 },
       { name: 'model of another task', send: () => postJson({ task: 'embed', model: 'tiny-sst', inputs: ['a'] }), code: 'INVALID_MODEL', status: 400 },
       { name: 'top_k on embed', send: () => postJson({ task: 'embed', options: { top_k: 1 }, inputs: ['a'] }), code: 'INVALID_OPTION', status: 400, field: 'top_k' },
@@ -251,7 +266,12 @@ describe('API over HTTP (built app, private Redis)', () => {
       { name: 'wrong option type', send: () => postNdjson({ task: 'embed', normalize: 'maybe' }, '"a"\n'), code: 'INVALID_OPTION', status: 400, field: 'normalize' },
       { name: 'JSON body over the limit', send: () => postJson({ task: 'embed', inputs: ['x'.repeat(LIMITS.MAX_JSON_BODY_BYTES)] }), code: 'BODY_TOO_LARGE', status: 413 },
       { name: 'unsupported media type', send: () => postNdjson({ task: 'embed' }, '"a"\n', 'text/plain'), code: 'UNSUPPORTED_MEDIA_TYPE', status: 415 },
-      { name: 'no content type', send: () => fetch(`${base}/v1/jobs?task=embed`, { method: 'POST', body: new Uint8Array(Buffer.from('"a"\n')) }), code: 'UNSUPPORTED_MEDIA_TYPE', status: 415 },
+      {
+        name: 'no content type',
+        send: () => fetch(`${base}/v1/jobs?task=embed`, { method: 'POST', body: new Uint8Array(Buffer.from('"a"\n')) }),
+        code: 'UNSUPPORTED_MEDIA_TYPE',
+        status: 415,
+      },
     ];
 
     for (const c of cases) {

@@ -274,5 +274,4 @@ describe('DuplicateIdDetector', () => {
       await detector.dispose();
     });
   });
-
 });

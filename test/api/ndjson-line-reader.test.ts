@@ -157,7 +157,14 @@ describe('readNdjsonLines', () => {
       expect(lines).toEqual(expected);
     }
     // The ranges cut the body into the same lines again.
-    expect(expected.map(({ start, end }) => Buffer.from(body.subarray(start, end)).toString('utf8').replace(/^\uFEFF/, '').trim())).toEqual(['"a"', '{"text":"é"}', '"c"']);
+    expect(
+      expected.map(({ start, end }) =>
+        Buffer.from(body.subarray(start, end))
+          .toString('utf8')
+          .replace(/^\uFEFF/, '')
+          .trim(),
+      ),
+    ).toEqual(['"a"', '{"text":"é"}', '"c"']);
   });
 
   it('reads a byte range of an object like the stream it came from: offsets shifted, a BOM only at byte 0', () => {

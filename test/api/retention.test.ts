@@ -140,7 +140,10 @@ describe('retention and deletion', () => {
     const objectsBefore = Number(countersBefore.objects ?? 0);
     // What is left is shared state: the capped event stream, counters, worker reports.
     const left = await Promise.all((await client.keys('*')).map(async (key) => [key, Number(await client.call('MEMORY', 'USAGE', key))] as const));
-    const largest = left.sort((a, b) => b[1] - a[1]).slice(0, 3).map(([key, bytes]) => `${key} ${bytes} B`);
+    const largest = left
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 3)
+      .map(([key, bytes]) => `${key} ${bytes} B`);
     console.log(
       `[retention] ${total} jobs: submitted in ${((submitted - started) / 1000).toFixed(1)} s (no worker), then processed, expired and deleted ` +
         `${((expired - submitted) / 1000).toFixed(1)} s later; Redis used_memory ${(before / 1e6).toFixed(2)} MB before, ` +

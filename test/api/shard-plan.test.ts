@@ -45,12 +45,24 @@ describe('ShardPlanner', () => {
   });
 
   it('an exact multiple of the count leaves no empty shard', () => {
-    expect(planLines(Array.from({ length: 8 }, () => 'a'), 4, 1_000_000).shards.map((s) => s.count)).toEqual([4, 4]);
+    expect(
+      planLines(
+        Array.from({ length: 8 }, () => 'a'),
+        4,
+        1_000_000,
+      ).shards.map((s) => s.count),
+    ).toEqual([4, 4]);
   });
 
   it('cuts by UTF-8 bytes of text, fills to exactly the bound, applies whichever bound is hit first', () => {
     // 'é' is 2 bytes: each text is 6 bytes.
-    expect(planLines(Array.from({ length: 10 }, () => 'ééé'), 100, 20).shards.map((s) => s.count)).toEqual([3, 3, 3, 1]);
+    expect(
+      planLines(
+        Array.from({ length: 10 }, () => 'ééé'),
+        100,
+        20,
+      ).shards.map((s) => s.count),
+    ).toEqual([3, 3, 3, 1]);
     expect(planLines(['aaaaa', 'bbbbb', 'c'], 100, 10).shards.map((s) => s.count)).toEqual([2, 1]);
     expect(planLines(['aaaa', 'b', 'c', 'd', 'eeee', 'ffff'], 3, 8).shards.map((s) => s.count)).toEqual([3, 2, 1]);
   });
@@ -104,8 +116,12 @@ describe('ShardPlanner', () => {
   it('refuses a range that holds other items than the shard expects', () => {
     const { shards, body } = planLines(['a', 'b'], 10, 100);
     const changed = Buffer.from('"a"\n');
-    expect(() => parseShardItems(changed, { start: 0, count: 2, input: { key: 'k', version: 'v', format: 'ndjson', ...shards[0]!.range } })).toThrow(/hold 1 items; the shard expects 2/);
-    expect(() => parseShardItems(Buffer.from('{"text":\n"b"\n'), { start: 0, count: 2, input: { key: 'k', version: 'v', format: 'ndjson', ...shards[0]!.range } })).toThrow(/changed after the job was accepted/);
+    expect(() => parseShardItems(changed, { start: 0, count: 2, input: { key: 'k', version: 'v', format: 'ndjson', ...shards[0]!.range } })).toThrow(
+      /hold 1 items; the shard expects 2/,
+    );
+    expect(() => parseShardItems(Buffer.from('{"text":\n"b"\n'), { start: 0, count: 2, input: { key: 'k', version: 'v', format: 'ndjson', ...shards[0]!.range } })).toThrow(
+      /changed after the job was accepted/,
+    );
     expect(body.length).toBeGreaterThan(0);
   });
 });

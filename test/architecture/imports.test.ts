@@ -27,7 +27,10 @@ function importGraph(files: string[]): Map<string, string[]> {
       const spec = (match[1] ?? match[2]).replace(/\.js$/, '.ts');
       targets.push(resolve(dirname(file), spec));
     }
-    graph.set(file, targets.filter((t) => graph.has(t) || files.includes(t)));
+    graph.set(
+      file,
+      targets.filter((t) => graph.has(t) || files.includes(t)),
+    );
   }
   return graph;
 }
@@ -80,8 +83,23 @@ describe('module structure', () => {
   it('finds a cycle and a consumer when there is one (the checks are not vacuous)', () => {
     const a = join(ROOT, 'a.ts');
     const b = join(ROOT, 'b.ts');
-    expect(findCycles(new Map([[a, [b]], [b, [a]]]))).toHaveLength(1);
-    expect(reachable(new Map([[a, [b]], [b, []]]), a).has(b)).toBe(true);
+    expect(
+      findCycles(
+        new Map([
+          [a, [b]],
+          [b, [a]],
+        ]),
+      ),
+    ).toHaveLength(1);
+    expect(
+      reachable(
+        new Map([
+          [a, [b]],
+          [b, []],
+        ]),
+        a,
+      ).has(b),
+    ).toBe(true);
     expect(RUNS_WORK.test(readFileSync(join(ROOT, 'apps/worker/src/shards/shard-consumer.service.ts'), 'utf8'))).toBe(true);
   });
 });

@@ -37,8 +37,14 @@ describe('CSV parser', () => {
   });
 
   it('keeps a lone quoted empty line as a record, supports other delimiters and is lenient like Python', () => {
-    expect(parse('a\n""\n')).toEqual([{ fields: ['a'], line: 1 }, { fields: [''], line: 2 }]);
-    expect(parse('a\tb\n"x\ty"\tz\n', 4, '\t')).toEqual([{ fields: ['a', 'b'], line: 1 }, { fields: ['x\ty', 'z'], line: 2 }]);
+    expect(parse('a\n""\n')).toEqual([
+      { fields: ['a'], line: 1 },
+      { fields: [''], line: 2 },
+    ]);
+    expect(parse('a\tb\n"x\ty"\tz\n', 4, '\t')).toEqual([
+      { fields: ['a', 'b'], line: 1 },
+      { fields: ['x\ty', 'z'], line: 2 },
+    ]);
     expect(parse('ab"c,"d"e\n')).toEqual([{ fields: ['ab"c', 'de'], line: 1 }]);
   });
 
@@ -94,9 +100,11 @@ describe('corpus files to NDJSON', () => {
     const path = join(dir, 'latin1.txt');
     await writeFile(path, Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x0a]));
     const source = new CorpusSource(path, { format: 'txt' });
-    await expect((async () => {
-      for await (const _ of source.chunks()) void _;
-    })()).rejects.toMatchObject({ exitCode: 2 });
+    await expect(
+      (async () => {
+        for await (const _ of source.chunks()) void _;
+      })(),
+    ).rejects.toMatchObject({ exitCode: 2 });
   });
 });
 

@@ -67,8 +67,16 @@ function baseImage(all: Stage[], stage: Stage): string {
   return parent ? baseImage(all, parent) : stage.from;
 }
 
-const runText = (stage: Stage) => stage.instructions.filter((i) => i.op === 'RUN').map((i) => i.args).join('\n');
-const envText = (stage: Stage) => stage.instructions.filter((i) => i.op === 'ENV').map((i) => i.args).join('\n');
+const runText = (stage: Stage) =>
+  stage.instructions
+    .filter((i) => i.op === 'RUN')
+    .map((i) => i.args)
+    .join('\n');
+const envText = (stage: Stage) =>
+  stage.instructions
+    .filter((i) => i.op === 'ENV')
+    .map((i) => i.args)
+    .join('\n');
 
 function entryOf(stage: Stage): string {
   const cmd = stage.instructions.filter((i) => i.op === 'CMD' || i.op === 'ENTRYPOINT').at(-1);
@@ -125,13 +133,19 @@ describe.each(IMAGES)('deploy/docker/$file', ({ file, script, port, cuda }) => {
     it('is a CUDA + cuDNN runtime image whose npm ci runs the approved onnxruntime-node script', () => {
       const from = baseImage(all, final);
       expect(from).toMatch(/^nvidia\/cuda:12\.[\d.]+-cudnn[0-9]*-runtime-ubuntu/);
-      const copies = final.instructions.filter((i) => i.op === 'COPY').map((i) => i.args).join('\n');
+      const copies = final.instructions
+        .filter((i) => i.op === 'COPY')
+        .map((i) => i.args)
+        .join('\n');
       expect(copies, 'Node is installed into the CUDA image').toMatch(/\/usr\/local\/bin\/node/);
       const install = final.instructions.find((i) => i.op === 'RUN' && /npm ci/.test(i.args));
       expect(install, 'the CUDA stage runs npm ci').toBeDefined();
       // npm 11: the explicit `false` in package.json's allowScripts must be turned into an approval
       // in the same or an earlier step, and the script must not be skipped by the env var.
-      const before = final.instructions.slice(0, final.instructions.indexOf(install!) + 1).map((i) => i.args).join('\n');
+      const before = final.instructions
+        .slice(0, final.instructions.indexOf(install!) + 1)
+        .map((i) => i.args)
+        .join('\n');
       expect(before).toMatch(/npm pkg set "?allowScripts\.onnxruntime-node=true"? --json/);
       expect(envText(final) + install!.args).not.toMatch(/ONNXRUNTIME_NODE_INSTALL=skip/);
       expect(install!.args, 'the build fails if the CUDA provider was not fetched').toMatch(/test -f \S*libonnxruntime_providers_cuda\.so/);
@@ -147,7 +161,10 @@ describe('.dockerignore', () => {
 
   it('keeps build outputs, dependencies and VCS data out of the context', () => {
     for (const p of ['node_modules', 'dist', '.git']) {
-      expect(patterns.some((x) => x === p || x === `**/${p}` || x === `/${p}`), p).toBe(true);
+      expect(
+        patterns.some((x) => x === p || x === `**/${p}` || x === `/${p}`),
+        p,
+      ).toBe(true);
     }
   });
 

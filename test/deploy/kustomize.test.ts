@@ -38,12 +38,7 @@ const KEDA_OVERLAYS = new Set(['cpu', 'gpu', 'cpu-s3']);
 const S3_OVERLAYS = new Set(['cpu-s3']);
 const HPA_OVERLAYS = new Set(['gpu-hpa']);
 const AUTOSCALING_SIGNAL = 'shardwise_backlog_worker_seconds';
-const STANDARD_LABELS = [
-  'app.kubernetes.io/name',
-  'app.kubernetes.io/component',
-  'app.kubernetes.io/part-of',
-  'app.kubernetes.io/version',
-];
+const STANDARD_LABELS = ['app.kubernetes.io/name', 'app.kubernetes.io/component', 'app.kubernetes.io/part-of', 'app.kubernetes.io/version'];
 
 // Loose views of the rendered objects: the schemas above check the shapes, these are for reading.
 type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; spec?: any; data?: Record<string, string> };
@@ -179,7 +174,16 @@ function quantity(value: string | number): number {
   const m = /^([0-9.]+)([a-zA-Z]*)$/.exec(value);
   if (!m) throw new Error(`bad quantity ${value}`);
   const units: Record<string, number> = {
-    '': 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40,
+    '': 1,
+    m: 1e-3,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+    Ki: 2 ** 10,
+    Mi: 2 ** 20,
+    Gi: 2 ** 30,
+    Ti: 2 ** 40,
   };
   const unit = units[m[2]!];
   if (unit === undefined) throw new Error(`bad quantity unit ${value}`);
@@ -271,9 +275,7 @@ describe('deploy/k8s overlays', () => {
       for (const w of workloads(objs)) {
         const podLabels = w.spec.template.metadata.labels;
         expect(matches(w.spec.selector.matchLabels, podLabels), `${ref(w)} selector matches its pods`).toBe(true);
-        expect(Object.keys(w.spec.selector.matchLabels), `${ref(w)} selector must not include the version`).not.toContain(
-          'app.kubernetes.io/version',
-        );
+        expect(Object.keys(w.spec.selector.matchLabels), `${ref(w)} selector must not include the version`).not.toContain('app.kubernetes.io/version');
         for (const label of STANDARD_LABELS) expect(podLabels[label], `${ref(w)} pod label ${label}`).toBeTruthy();
       }
     });
@@ -294,9 +296,7 @@ describe('deploy/k8s overlays', () => {
           for (const r of ['cpu', 'memory']) {
             expect(c.resources?.requests?.[r], `${where} requests.${r}`).toBeDefined();
             expect(c.resources?.limits?.[r], `${where} limits.${r}`).toBeDefined();
-            expect(quantity(c.resources.limits[r]), `${where} ${r} limit >= request`).toBeGreaterThanOrEqual(
-              quantity(c.resources.requests[r]),
-            );
+            expect(quantity(c.resources.limits[r]), `${where} ${r} limit >= request`).toBeGreaterThanOrEqual(quantity(c.resources.requests[r]));
           }
           if (!(pod.initContainers ?? []).includes(c)) {
             expect(c.readinessProbe, `${where} readinessProbe`).toBeDefined();
@@ -342,14 +342,20 @@ describe('deploy/k8s overlays', () => {
         for (const c of containersOf(w)) {
           for (const m of c.volumeMounts ?? []) {
             const declared = [...(pod.volumes ?? []), ...(w.spec.volumeClaimTemplates ?? []).map((t: any) => t.metadata)];
-            expect(declared.some((v: any) => v.name === m.name), `${ref(w)} volume ${m.name}`).toBe(true);
+            expect(
+              declared.some((v: any) => v.name === m.name),
+              `${ref(w)} volume ${m.name}`,
+            ).toBe(true);
           }
         }
       }
       const podLabelSets = workloads(objs).map((w) => w.spec.template.metadata.labels);
       for (const o of [...ofKind(objs, 'Service'), ...ofKind(objs, 'PodDisruptionBudget')]) {
         const selector = o.kind === 'Service' ? o.spec.selector : o.spec.selector.matchLabels;
-        expect(podLabelSets.some((labels) => matches(selector, labels)), `${ref(o)} selects some pods`).toBe(true);
+        expect(
+          podLabelSets.some((labels) => matches(selector, labels)),
+          `${ref(o)} selects some pods`,
+        ).toBe(true);
       }
       for (const w of workloads(objs)) {
         const pdbs = ofKind(objs, 'PodDisruptionBudget').filter((p) => matches(p.spec.selector.matchLabels, w.spec.template.metadata.labels));
@@ -367,8 +373,14 @@ describe('deploy/k8s overlays', () => {
       const workerKeys = Object.keys(workerEnvObjectSchema.shape);
       // Anything else is a misspelt or stale name (runtime variables of Node itself aside).
       const runtime = (k: string) => /^(NODE_OPTIONS|NODE_ENV|TZ|HOME|UV_THREADPOOL_SIZE|GLOBAL_AGENT_\w+)$/.test(k);
-      expect(Object.keys(apiEnv).filter((k) => !apiKeys.includes(k) && !runtime(k)), 'API variables the app does not read').toEqual([]);
-      expect(Object.keys(workerEnv).filter((k) => !workerKeys.includes(k) && !runtime(k)), 'worker variables the app does not read').toEqual([]);
+      expect(
+        Object.keys(apiEnv).filter((k) => !apiKeys.includes(k) && !runtime(k)),
+        'API variables the app does not read',
+      ).toEqual([]);
+      expect(
+        Object.keys(workerEnv).filter((k) => !workerKeys.includes(k) && !runtime(k)),
+        'worker variables the app does not read',
+      ).toEqual([]);
       for (const k of Object.keys(commonEnvSchema.shape)) {
         expect(apiEnv[k], `API and worker agree on ${k}`).toBe(workerEnv[k]);
       }
@@ -385,7 +397,10 @@ describe('deploy/k8s overlays', () => {
       const workerC = podSpecOf(worker).containers[0];
       expect(apiC.ports.map((p: any) => p.containerPort)).toContain(parsedApi.PORT);
       expect(workerC.ports.map((p: any) => p.containerPort)).toContain(parsedWorker.WORKER_PORT);
-      for (const [c, port] of [[apiC, parsedApi.PORT], [workerC, parsedWorker.WORKER_PORT]] as const) {
+      for (const [c, port] of [
+        [apiC, parsedApi.PORT],
+        [workerC, parsedWorker.WORKER_PORT],
+      ] as const) {
         expect(probePath(c.readinessProbe), `${c.name} readiness`).toBe('/readyz');
         expect(probePath(c.livenessProbe), `${c.name} liveness`).toBe('/healthz');
         for (const p of [c.readinessProbe, c.livenessProbe, c.startupProbe].filter(Boolean)) {
@@ -397,10 +412,16 @@ describe('deploy/k8s overlays', () => {
 
       // Volumes: results is one ReadWriteMany claim mounted read-write at RESULTS_DIR in both (a bucket
       // in the S3 overlays, checked below); models are mounted at MODEL_DIR.
-      for (const [w, env] of [[api, parsedApi], [worker, parsedWorker]] as const) {
+      for (const [w, env] of [
+        [api, parsedApi],
+        [worker, parsedWorker],
+      ] as const) {
         const c = podSpecOf(w).containers[0];
         expect(env.MODEL_DIR, 'MODEL_DIR is set: a read-only root filesystem has no room for a Hub cache').toBeTruthy();
-        expect(c.volumeMounts.some((m: any) => m.mountPath === env.MODEL_DIR), `${ref(w)} mounts MODEL_DIR`).toBe(true);
+        expect(
+          c.volumeMounts.some((m: any) => m.mountPath === env.MODEL_DIR),
+          `${ref(w)} mounts MODEL_DIR`,
+        ).toBe(true);
         if (S3_OVERLAYS.has(overlay)) continue;
         expect(env.STORE_URL, 'the store is RESULTS_DIR').toBeUndefined();
         const results = c.volumeMounts.find((m: any) => m.mountPath === env.RESULTS_DIR);
@@ -414,7 +435,10 @@ describe('deploy/k8s overlays', () => {
 
     it('runs Redis as a StatefulSet with append-only persistence and noeviction', () => {
       const objs = objects(overlay);
-      const redis = must(ofKind(objs, 'StatefulSet').find((s) => s.metadata.labels?.['app.kubernetes.io/component'] === 'redis'), 'Redis StatefulSet');
+      const redis = must(
+        ofKind(objs, 'StatefulSet').find((s) => s.metadata.labels?.['app.kubernetes.io/component'] === 'redis'),
+        'Redis StatefulSet',
+      );
       const c = podSpecOf(redis).containers[0];
       expect(c.image).toMatch(/^redis:7(\.|$)/);
       const args: string[] = [...(c.command ?? []), ...(c.args ?? [])].map(String);
@@ -427,7 +451,10 @@ describe('deploy/k8s overlays', () => {
       expect(redis.spec.volumeClaimTemplates?.length, 'Redis has a volumeClaimTemplate').toBeGreaterThan(0);
       const dataClaim = redis.spec.volumeClaimTemplates[0].metadata.name;
       const dir = option('dir') ?? '/data';
-      expect(c.volumeMounts.some((m: any) => m.name === dataClaim && m.mountPath === dir), 'Redis data dir on the claim').toBe(true);
+      expect(
+        c.volumeMounts.some((m: any) => m.name === dataClaim && m.mountPath === dir),
+        'Redis data dir on the claim',
+      ).toBe(true);
       const svc = must(find(objs, 'Service', redis.spec.serviceName), 'Redis governing Service');
       expect(svc.spec.clusterIP, 'Redis Service is headless').toBe('None');
     });
@@ -453,9 +480,7 @@ describe('deploy/k8s overlays', () => {
       if (GPU_OVERLAYS.has(overlay)) {
         expect(String(c.resources.limits['nvidia.com/gpu'])).toBe('1');
         expect(pod.nodeSelector?.['nvidia.com/gpu.present']).toBe('true');
-        expect(pod.tolerations).toEqual(
-          expect.arrayContaining([expect.objectContaining({ key: 'nvidia.com/gpu', effect: 'NoSchedule' })]),
-        );
+        expect(pod.tolerations).toEqual(expect.arrayContaining([expect.objectContaining({ key: 'nvidia.com/gpu', effect: 'NoSchedule' })]));
         expect(env.DEVICE).toBe('cuda');
         expect(c.image).toMatch(/worker-cuda:/);
         expect(env.MAX_BATCH_TOKENS).toBeGreaterThanOrEqual(32768);
@@ -471,13 +496,12 @@ describe('deploy/k8s overlays', () => {
     it('has network policies: only the API is reachable from outside, only app pods reach Redis', () => {
       const objs = objects(overlay);
       const policies = ofKind(objs, 'NetworkPolicy');
-      const podsOf = (p: Obj) => workloads(objs).filter((w) => {
-        const sel = p.spec.podSelector?.matchLabels ?? {};
-        return Object.keys(sel).length === 0 || matches(sel, w.spec.template.metadata.labels);
-      });
-      const defaultDeny = policies.find(
-        (p) => Object.keys(p.spec.podSelector ?? {}).length === 0 && p.spec.policyTypes?.includes('Ingress') && !p.spec.ingress?.length,
-      );
+      const podsOf = (p: Obj) =>
+        workloads(objs).filter((w) => {
+          const sel = p.spec.podSelector?.matchLabels ?? {};
+          return Object.keys(sel).length === 0 || matches(sel, w.spec.template.metadata.labels);
+        });
+      const defaultDeny = policies.find((p) => Object.keys(p.spec.podSelector ?? {}).length === 0 && p.spec.policyTypes?.includes('Ingress') && !p.spec.ingress?.length);
       expect(defaultDeny, 'a default-deny ingress policy').toBeDefined();
       for (const w of workloads(objs)) {
         const covering = policies.filter((p) => p.spec.podSelector?.matchLabels && matches(p.spec.podSelector.matchLabels, w.spec.template.metadata.labels));
@@ -608,14 +632,20 @@ describe('deploy/k8s overlays', () => {
         const pod = podSpecOf(w);
         const env = commonEnvSchema.parse(envOf(objs, pod.containers[0]));
         expect(env.STORE_URL, `${name} STORE_URL`).toMatch(/^s3:\/\/[a-z0-9.-]+\//);
-        expect(pod.containers[0].volumeMounts.some((m: any) => m.mountPath === env.RESULTS_DIR), `${name} mounts nothing at RESULTS_DIR`).toBe(false);
+        expect(
+          pod.containers[0].volumeMounts.some((m: any) => m.mountPath === env.RESULTS_DIR),
+          `${name} mounts nothing at RESULTS_DIR`,
+        ).toBe(false);
         // Credentials: an optional Secret, else the ServiceAccount's identity (IRSA).
         expect(pod.containers[0].envFrom).toContainEqual({ secretRef: { name: 'shardwise-s3-credentials', optional: true } });
         const account = must(find(objs, 'ServiceAccount', pod.serviceAccountName), `${name} ServiceAccount ${pod.serviceAccountName}`);
         expect(account.metadata as any).toMatchObject({ annotations: { 'eks.amazonaws.com/role-arn': expect.stringMatching(/^arn:aws:iam::\d{12}:role\//) } });
         expect((account as any).automountServiceAccountToken).toBe(false);
         // The models: copied from MODELS_URL into a pod-local volume at MODEL_DIR before the app starts.
-        const copy = must(pod.initContainers?.find((c: Container) => c.name === 'models'), `${name} models init container`);
+        const copy = must(
+          pod.initContainers?.find((c: Container) => c.name === 'models'),
+          `${name} models init container`,
+        );
         const copyEnv = envOf(objs, copy);
         expect(copyEnv.MODELS_URL).toMatch(/^s3:\/\//);
         expect(copyEnv.STORE_URL).toBe(env.STORE_URL);

@@ -47,11 +47,7 @@ describe('end to end: HTTP -> Redis -> workers -> result files', () => {
     api = await startApp(API_ENTRY, { ...common, PORT: String(apiPort), SHARD_MAX_TEXTS: '100' }, apiPort);
     const workerPort = await freePort();
     const preload = FAMILIES.flatMap((f) => [`shardwise-random/${f}-tiny-embed`, `shardwise-random/${f}-tiny-sentiment`]);
-    worker = await startApp(
-      WORKER_ENTRY,
-      { ...common, WORKER_PORT: String(workerPort), INFERENCE_THREADS: '2', PRELOAD_MODELS: preload.join(',') },
-      workerPort,
-    );
+    worker = await startApp(WORKER_ENTRY, { ...common, WORKER_PORT: String(workerPort), INFERENCE_THREADS: '2', PRELOAD_MODELS: preload.join(',') }, workerPort);
   });
 
   afterAll(async () => {

@@ -64,7 +64,11 @@ export function parseNpy(file: Buffer): ParsedNpy {
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1] ?? '';
   const fortranOrder = /'fortran_order':\s*True/.test(header);
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1] ?? '';
-  const shape = shapeText.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const shape = shapeText
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
   const body = file.subarray(10 + length);
   const data = new Float32Array(body.length / 4);
   for (let i = 0; i < data.length; i++) data[i] = body.readFloatLE(i * 4);

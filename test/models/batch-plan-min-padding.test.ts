@@ -19,7 +19,10 @@ describe('planBatchesMinPadding', () => {
   it('does not fill a batch behind a long text with much shorter ones', () => {
     // Greedy: [100, 50] padded to 100 (200), then [50, 50] -> 300; cutting after 100 costs 100 + 150.
     const lengths = [100, 50, 50, 50];
-    expect(planBatches(lengths, { maxBatchTokens: 200, maxBatchSize: 8 }).map((b) => b.indices)).toEqual([[0, 1], [2, 3]]);
+    expect(planBatches(lengths, { maxBatchTokens: 200, maxBatchSize: 8 }).map((b) => b.indices)).toEqual([
+      [0, 1],
+      [2, 3],
+    ]);
     const plan = planBatchesMinPadding(lengths, { maxBatchTokens: 200, maxBatchSize: 8 });
     expect(plan.map((b) => b.indices)).toEqual([[0], [1, 2, 3]]);
     expect(paddedTokens(plan)).toBe(250);

@@ -21,7 +21,11 @@ const THREAD_JS = join(ROOT, 'dist/libs/models/src/inference-thread.js');
 const LOCK = join(ROOT, '.cache', 'models-build.lock');
 
 function newestSource(): number {
-  return Math.max(...readdirSync(SRC).filter((f) => f.endsWith('.ts')).map((f) => statSync(join(SRC, f)).mtimeMs));
+  return Math.max(
+    ...readdirSync(SRC)
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => statSync(join(SRC, f)).mtimeMs),
+  );
 }
 
 export function ensureThreadBuild(): void {
@@ -43,9 +47,29 @@ export function ensureThreadBuild(): void {
     try {
       execFileSync(
         process.execPath,
-        [join(ROOT, 'node_modules/typescript/bin/tsc'), join(SRC, 'inference-thread.ts'), '--ignoreConfig', '--outDir', join(ROOT, 'dist'),
-          '--rootDir', ROOT, '--target', 'ES2022', '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--strict',
-          '--skipLibCheck', '--esModuleInterop', '--sourceMap', '--types', 'node', '--lib', 'ES2023'],
+        [
+          join(ROOT, 'node_modules/typescript/bin/tsc'),
+          join(SRC, 'inference-thread.ts'),
+          '--ignoreConfig',
+          '--outDir',
+          join(ROOT, 'dist'),
+          '--rootDir',
+          ROOT,
+          '--target',
+          'ES2022',
+          '--module',
+          'NodeNext',
+          '--moduleResolution',
+          'NodeNext',
+          '--strict',
+          '--skipLibCheck',
+          '--esModuleInterop',
+          '--sourceMap',
+          '--types',
+          'node',
+          '--lib',
+          'ES2023',
+        ],
         { cwd: ROOT, stdio: 'pipe' },
       );
     } catch (error) {

@@ -1,11 +1,4 @@
-import {
-  AutoModel,
-  AutoModelForSequenceClassification,
-  AutoTokenizer,
-  env,
-  pipeline,
-  type Tensor,
-} from '@huggingface/transformers';
+import { AutoModel, AutoModelForSequenceClassification, AutoTokenizer, env, pipeline, type Tensor } from '@huggingface/transformers';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,9 +48,7 @@ const cosine = (a: number[], b: number[]): number => {
 
 describe('generateModels', () => {
   it('writes all six tiny models with every requested file', async () => {
-    expect(generated.map((m) => m.name).sort()).toEqual(
-      FAMILIES.flatMap((f) => [modelName(f, 'tiny', 'embed'), modelName(f, 'tiny', 'sentiment')]).sort(),
-    );
+    expect(generated.map((m) => m.name).sort()).toEqual(FAMILIES.flatMap((f) => [modelName(f, 'tiny', 'embed'), modelName(f, 'tiny', 'sentiment')]).sort());
     for (const model of generated) {
       expect(model.written).toBe(true);
       for (const file of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx', 'onnx/model_quantized.onnx', 'onnx/model_fp16.onnx']) {

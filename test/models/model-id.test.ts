@@ -39,8 +39,28 @@ describe('resolveModelId without modelDir', () => {
 });
 
 describe('resolveModelId path safety', () => {
-  const hostile = ['../x', '/etc/passwd', 'a/../../b', '%2e%2e', '%2e%2e/etc', 'a\\b', '..\\x', 'a\0b', 'a//b', 'a/', '/', '.', './x',
-    'a/./b', '.hidden/x', 'C:/x', 'a b', 'a/b\n', '~/x', 'x'.repeat(300)];
+  const hostile = [
+    '../x',
+    '/etc/passwd',
+    'a/../../b',
+    '%2e%2e',
+    '%2e%2e/etc',
+    'a\\b',
+    '..\\x',
+    'a\0b',
+    'a//b',
+    'a/',
+    '/',
+    '.',
+    './x',
+    'a/./b',
+    '.hidden/x',
+    'C:/x',
+    'a b',
+    'a/b\n',
+    '~/x',
+    'x'.repeat(300),
+  ];
   for (const dir of [undefined, '/tmp']) {
     it(`rejects ${hostile.length} traversal and encoding tricks (modelDir ${dir ?? 'unset'})`, () => {
       for (const id of hostile) {

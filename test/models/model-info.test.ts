@@ -7,11 +7,19 @@ import { InvalidModelError, UnknownModelError, readModelInfo } from '../../libs/
 
 describe('modelInfoFromConfigs', () => {
   it('reads a BERT embedding model', () => {
-    const info = modelInfoFromConfigs('m', { model_type: 'bert', architectures: ['BertModel'], hidden_size: 384, max_position_embeddings: 512 }, { model_max_length: 512 }, ['fp32']);
+    const info = modelInfoFromConfigs('m', { model_type: 'bert', architectures: ['BertModel'], hidden_size: 384, max_position_embeddings: 512 }, { model_max_length: 512 }, [
+      'fp32',
+    ]);
     expect(info).toEqual({ id: 'm', family: 'bert', tasks: ['embed'], dimensions: 384, labels: null, maxTokens: 512, dtypes: ['fp32'] });
   });
   it('reads a DistilBERT classifier (dim, id2label in index order)', () => {
-    const config = { model_type: 'distilbert', architectures: ['DistilBertForSequenceClassification'], dim: 768, max_position_embeddings: 512, id2label: { 1: 'POSITIVE', 0: 'NEGATIVE' } };
+    const config = {
+      model_type: 'distilbert',
+      architectures: ['DistilBertForSequenceClassification'],
+      dim: 768,
+      max_position_embeddings: 512,
+      id2label: { 1: 'POSITIVE', 0: 'NEGATIVE' },
+    };
     const info = modelInfoFromConfigs('m', config, { model_max_length: 1e30 }, ['q8']);
     expect(info.tasks).toEqual(['sentiment']);
     expect(info.dimensions).toBe(768);
@@ -36,7 +44,10 @@ describe('readModelInfo', () => {
   beforeAll(() => {
     root = mkdtempSync(join(tmpdir(), 'shardwise-info-'));
     mkdirSync(join(root, 'org/clf/onnx'), { recursive: true });
-    writeFileSync(join(root, 'org/clf/config.json'), JSON.stringify({ model_type: 'bert', architectures: ['BertForSequenceClassification'], hidden_size: 32, max_position_embeddings: 128, id2label: { 0: 'neg', 1: 'pos' } }));
+    writeFileSync(
+      join(root, 'org/clf/config.json'),
+      JSON.stringify({ model_type: 'bert', architectures: ['BertForSequenceClassification'], hidden_size: 32, max_position_embeddings: 128, id2label: { 0: 'neg', 1: 'pos' } }),
+    );
     writeFileSync(join(root, 'org/clf/tokenizer_config.json'), JSON.stringify({ model_max_length: 512 }));
     writeFileSync(join(root, 'org/clf/onnx/model_quantized.onnx'), '');
   });
@@ -44,7 +55,13 @@ describe('readModelInfo', () => {
 
   it('reads config, tokenizer config and onnx files', async () => {
     expect(await readModelInfo('org/clf', { modelDir: root })).toEqual({
-      id: 'org/clf', family: 'bert', tasks: ['sentiment'], dimensions: 32, labels: ['neg', 'pos'], maxTokens: 128, dtypes: ['q8'],
+      id: 'org/clf',
+      family: 'bert',
+      tasks: ['sentiment'],
+      dimensions: 32,
+      labels: ['neg', 'pos'],
+      maxTokens: 128,
+      dtypes: ['q8'],
     });
   });
   it('refuses traversal, missing folders and a missing modelDir', async () => {

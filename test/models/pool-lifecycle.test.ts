@@ -106,12 +106,23 @@ describe('running pool', () => {
     const crash = await schedulerOf(pool).crashThread(0);
     expect(crash).toBeInstanceOf(ThreadCrashedError);
     expect((crash as Error).message).toMatch(/inference thread 0 crashed \(exited with code 70\).*replaced/);
-    const error = await inflight.then(() => null, (e: unknown) => e);
+    const error = await inflight.then(
+      () => null,
+      (e: unknown) => e,
+    );
     // A batch of this request was almost surely on thread 0; if the crash fell between its jobs, it succeeds.
     if (error !== null) expect(error).toBeInstanceOf(ThreadCrashedError);
-    await expect.poll(() => schedulerOf(pool).describe().every((t) => t.alive), { timeout: 10_000 }).toBe(true);
+    await expect
+      .poll(
+        () =>
+          schedulerOf(pool)
+            .describe()
+            .every((t) => t.alive),
+        { timeout: 10_000 },
+      )
+      .toBe(true);
     const again = await pool.encode({ ...req, texts: ['probe text'] });
-    const emb = (r: typeof again.results[number] | undefined): Float32Array => (r as { embedding: Float32Array }).embedding;
+    const emb = (r: (typeof again.results)[number] | undefined): Float32Array => (r as { embedding: Float32Array }).embedding;
     expect(maxAbsDiff(emb(again.results[0]), emb(before.results[0]))).toBeLessThan(1e-5);
     const full = await pool.encode(req);
     expect(full.results.every((r) => r.ok)).toBe(true);

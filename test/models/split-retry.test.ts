@@ -26,7 +26,10 @@ describe('runWithSplitRetry', () => {
   });
   it('treats a wrong-length answer as a failure and retries smaller', async () => {
     const results = await runWithSplitRetry([1, 2], async (b) => (b.length > 1 ? [1] : b));
-    expect(results).toEqual([{ ok: true, value: 1 }, { ok: true, value: 2 }]);
+    expect(results).toEqual([
+      { ok: true, value: 1 },
+      { ok: true, value: 2 },
+    ]);
     const never = await runWithSplitRetry([1, 2], async () => []);
     expect(never.every((r) => !r.ok)).toBe(true);
   });

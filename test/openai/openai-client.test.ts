@@ -136,11 +136,7 @@ describe('OpenAI compatibility, with the official openai client', () => {
 
   it('puts failed requests in the error file by custom_id, and classifies in a batch', async () => {
     const long = Array.from({ length: 400 }, (_, i) => `word${i}`).join(' ');
-    const requests = [
-      embedLine('short', 'fine', { truncate: false }),
-      embedLine('too-long', long, { truncate: false }),
-      embedLine('mixed', ['ok', long], { truncate: false }),
-    ];
+    const requests = [embedLine('short', 'fine', { truncate: false }), embedLine('too-long', long, { truncate: false }), embedLine('mixed', ['ok', long], { truncate: false })];
     const embedBatch = await client.batches.create({ input_file_id: (await upload(client, jsonl(requests))).id, endpoint: '/v1/embeddings', completion_window: '24h' });
     const classifyLines = ['great', 'awful', 'fine'].map((text, i) => ({
       custom_id: `c${i}`,
@@ -313,7 +309,16 @@ describe('OpenAI compatibility, with the official openai client', () => {
     const port = await freePort();
     idleWorker = await startApp(
       WORKER_ENTRY,
-      { REDIS_URL: redis.url, REDIS_PREFIX: 'idle', MODEL_DIR, RESULTS_DIR: resultsDir, WORKER_PORT: String(port), INFERENCE_THREADS: '1', WORKER_CONCURRENCY: '1', PRELOAD_MODELS: EMBED },
+      {
+        REDIS_URL: redis.url,
+        REDIS_PREFIX: 'idle',
+        MODEL_DIR,
+        RESULTS_DIR: resultsDir,
+        WORKER_PORT: String(port),
+        INFERENCE_THREADS: '1',
+        WORKER_CONCURRENCY: '1',
+        PRELOAD_MODELS: EMBED,
+      },
       port,
     );
     const requests = Array.from({ length: 300 }, (_, i) => embedLine(`b${i}`, `backlog text ${i}`));

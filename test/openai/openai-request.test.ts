@@ -19,9 +19,20 @@ function fails(fn: () => unknown): InputError {
 describe('OpenAI request parsing', () => {
   it('reads bodies: single string or list, defaults, extensions', () => {
     expect(parseInferenceBody('/v1/embeddings', { model: 'm', input: 'x' })).toEqual({
-      model: 'm', inputs: ['x'], single: true, encodingFormat: 'float', dimensions: null, truncate: undefined, topK: undefined,
+      model: 'm',
+      inputs: ['x'],
+      single: true,
+      encodingFormat: 'float',
+      dimensions: null,
+      truncate: undefined,
+      topK: undefined,
     });
-    expect(parseInferenceBody('/v1/classifications', { model: 'm', input: ['a', ''], top_k: 2, truncate: false })).toMatchObject({ inputs: ['a', ''], single: false, topK: 2, truncate: false });
+    expect(parseInferenceBody('/v1/classifications', { model: 'm', input: ['a', ''], top_k: 2, truncate: false })).toMatchObject({
+      inputs: ['a', ''],
+      single: false,
+      topK: 2,
+      truncate: false,
+    });
   });
 
   it('names the parameter of each problem', () => {

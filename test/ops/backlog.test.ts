@@ -2,16 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ActivityWindow } from '../../apps/worker/src/metrics/activity-window.js';
-import {
-  autoscaleSignal,
-  estimateShardTokens,
-  estimateTokens,
-  JobStore,
-  OpsStore,
-  secondsUntilAdmitted,
-  type JobRecord,
-  type OpsSnapshot,
-} from '../../libs/shared/src/index.js';
+import { autoscaleSignal, estimateShardTokens, estimateTokens, JobStore, OpsStore, secondsUntilAdmitted, type JobRecord, type OpsSnapshot } from '../../libs/shared/src/index.js';
 import { startRedis, type RedisHandle } from '../support/redis-server.js';
 
 /**
@@ -44,9 +35,26 @@ beforeEach(() => {
 
 function record(id: string, overrides: Partial<JobRecord> = {}): JobRecord {
   return {
-    id, tenant: 'default', task: 'embed', modelId: 'm', options: {}, metadata: null, state: 'queued',
-    total: 30, succeeded: 0, failed: 0, truncated: 0, tokens: 0, shardsTotal: 3, shardsDone: 0, shardsFailed: 0,
-    dimensions: 4, createdAt: Date.now(), startedAt: null, finishedAt: null, error: null,
+    id,
+    tenant: 'default',
+    task: 'embed',
+    modelId: 'm',
+    options: {},
+    metadata: null,
+    state: 'queued',
+    total: 30,
+    succeeded: 0,
+    failed: 0,
+    truncated: 0,
+    tokens: 0,
+    shardsTotal: 3,
+    shardsDone: 0,
+    shardsFailed: 0,
+    dimensions: 4,
+    createdAt: Date.now(),
+    startedAt: null,
+    finishedAt: null,
+    error: null,
     ...overrides,
   };
 }
@@ -93,7 +101,7 @@ describe('queue-wide accounting in Redis', () => {
     expect(await stats()).toEqual({ jobs: { queued: 0, running: 0, completed: 1, failed: 0, cancelled: 0 }, backlogTexts: 0, backlogTokens: 0 });
   });
 
-  it('takes a cancelled job\'s unfinished remainder out, and later shards of it change nothing', async () => {
+  it("takes a cancelled job's unfinished remainder out, and later shards of it change nothing", async () => {
     await jobs.create(record('c'), { tokens: 300 });
     await jobs.create(record('d', { total: 5, shardsTotal: 1 }), { tokens: 50 });
     await jobs.markRunning('c');
@@ -179,7 +187,7 @@ describe('admission by queued texts', () => {
     expect((await stats()).backlogTexts).toBe(0);
   });
 
-  it('estimates Retry-After from the workers\' measured rate, or the default per worker, within 1 s to an hour', async () => {
+  it("estimates Retry-After from the workers' measured rate, or the default per worker, within 1 s to an hour", async () => {
     await jobs.create(record('q', { total: 1000, shardsTotal: 10 }), { tokens: 20_000 });
     const idle = await ops.snapshot();
     // Nobody reports: 5,000 tokens/s assumed. 1,000 texts of 20 tokens queued, budget 1,000, 100 more: 100 texts (2,000 tokens) must drain.

@@ -166,10 +166,7 @@ async function autoscalingExpressions(): Promise<{ expressions: Expression[]; hp
             expressions.push({ source: `${where} rules.${group} seriesQuery`, expr: String(rule.seriesQuery), k8sOnly: false });
             if (rule.metricsQuery) {
               // What the adapter sends for an HPA in namespace NAMESPACE (namespace mapped to the namespace resource).
-              const expr = rule.metricsQuery
-                .replaceAll('<<.Series>>', series)
-                .replaceAll('<<.LabelMatchers>>', `namespace="${NAMESPACE}"`)
-                .replaceAll('<<.GroupBy>>', 'namespace');
+              const expr = rule.metricsQuery.replaceAll('<<.Series>>', series).replaceAll('<<.LabelMatchers>>', `namespace="${NAMESPACE}"`).replaceAll('<<.GroupBy>>', 'namespace');
               expressions.push({ source: `${where} rules.${group} metricsQuery`, expr, k8sOnly: false });
             }
           }
@@ -234,7 +231,10 @@ async function startPrometheus(targets: { api: number; worker: number }): Promis
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`prometheus exited with ${child.exitCode}:\n${log}`);
-    const ready = await fetch(`${url}/-/ready`).then((r) => r.status === 200, () => false);
+    const ready = await fetch(`${url}/-/ready`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ready) break;
     if (Date.now() > deadline) throw new Error(`prometheus not ready after 30 s:\n${log}`);
     await sleep(100);
@@ -431,7 +431,10 @@ describe('dashboard and autoscaling queries against a real Prometheus', () => {
     requireSetup();
     expect(await check(prometheus.url, 'sum(rate(shardwise_worker_tokens_total[30s])', evaluatedAt)).toMatchObject({ ok: false, reason: expect.stringMatching(/^invalid/) });
     expect(await check(prometheus.url, 'shardwise_worker_tokens_totally_not_exported', evaluatedAt)).toMatchObject({ ok: false, reason: expect.stringMatching(/^no data/) });
-    expect(await check(prometheus.url, 'sum by (le) (rate(shardwise_worker_batch_size_bucket[$__rate_interval]))', evaluatedAt)).toMatchObject({ ok: false, reason: 'unresolved dashboard variable' });
+    expect(await check(prometheus.url, 'sum by (le) (rate(shardwise_worker_batch_size_bucket[$__rate_interval]))', evaluatedAt)).toMatchObject({
+      ok: false,
+      reason: 'unresolved dashboard variable',
+    });
     expect(await check(prometheus.url, 'sum(kube_deployment_status_replicas{deployment="shardwise-worker"})', evaluatedAt)).toMatchObject({ ok: false });
     expect(await check(prometheus.url, 'sum(rate(shardwise_worker_tokens_total[30s]))', evaluatedAt)).toMatchObject({ ok: true });
   });
@@ -459,7 +462,9 @@ describe('dashboard and autoscaling queries against a real Prometheus', () => {
     // Prometheus's metadata names metric families (a histogram once, without _bucket/_sum/_count).
     const response = await fetch(`${prometheus.url}/api/v1/metadata`);
     const metadata = ((await response.json()) as { data: Record<string, unknown> }).data;
-    const exported = Object.keys(metadata).filter((name) => name.startsWith('shardwise_')).sort();
+    const exported = Object.keys(metadata)
+      .filter((name) => name.startsWith('shardwise_'))
+      .sort();
     expect(exported.length).toBeGreaterThan(20);
     const doc = await readFile(OPERATIONS_DOC, 'utf8');
     expect(exported.filter((name) => !doc.includes(`\`${name}\``))).toEqual([]);

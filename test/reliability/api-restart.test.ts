@@ -112,7 +112,9 @@ describe('API restart mid-upload', () => {
     expect(await partialWrites()).toEqual([]);
     // The accepted job's objects stay.
     expect(await jobObjects()).toEqual([next.body.id]);
-    console.log(`[reliability] API kill -9 mid-upload: ${upload.sent()} lines sent, ${left[0]} bytes of partial input left, removed by the janitor ${Date.now() - killedAt} ms after the kill (grace ${GRACE_MS} ms); 0 jobs, 0 queued shards, Redis unchanged`);
+    console.log(
+      `[reliability] API kill -9 mid-upload: ${upload.sent()} lines sent, ${left[0]} bytes of partial input left, removed by the janitor ${Date.now() - killedAt} ms after the kill (grace ${GRACE_MS} ms); 0 jobs, 0 queued shards, Redis unchanged`,
+    );
   });
 
   it('SIGTERM mid-upload: the upload is either accepted whole or refused, never half-accepted', async () => {
@@ -146,7 +148,9 @@ describe('API restart mid-upload', () => {
       // Refused: its input object is gone too (a graceful stop cleans up; it does not wait for the janitor).
       expect((await jobObjects()).length).toBe(jobsBefore.filter((k) => !k.endsWith(':done')).length);
     }
-    console.log(`[reliability] API SIGTERM mid-upload: ${outcome.ok ? `answered ${outcome.status}` : `client error (${outcome.error.message})`}; ${upload.sent()} lines; ${jobs.length} new job(s)`);
+    console.log(
+      `[reliability] API SIGTERM mid-upload: ${outcome.ok ? `answered ${outcome.status}` : `client error (${outcome.error.message})`}; ${upload.sent()} lines; ${jobs.length} new job(s)`,
+    );
     api = await stack.startApi(JANITOR, port);
   });
 });

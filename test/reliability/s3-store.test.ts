@@ -198,7 +198,12 @@ describe('the object store on S3', () => {
   it('runs the OpenAI file and batch flow with the official client', async () => {
     await useWorker();
     const client = new OpenAI({ apiKey: 'unused', baseURL: `${base}/v1`, maxRetries: 0 });
-    const requests = Array.from({ length: 25 }, (_, i) => ({ custom_id: `req-${i}`, method: 'POST', url: '/v1/embeddings', body: { model: TINY_EMBED, input: `batch text ${i}` } }));
+    const requests = Array.from({ length: 25 }, (_, i) => ({
+      custom_id: `req-${i}`,
+      method: 'POST',
+      url: '/v1/embeddings',
+      body: { model: TINY_EMBED, input: `batch text ${i}` },
+    }));
     const text = `${requests.map((line) => JSON.stringify(line)).join('\n')}\n`;
     const file = await client.files.create({ file: await toFile(Buffer.from(text), 'batch.jsonl'), purpose: 'batch' });
     expect(await (await client.files.content(file.id)).text()).toBe(text);

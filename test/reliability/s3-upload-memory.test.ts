@@ -36,7 +36,11 @@ async function rssBytes(pid: number): Promise<number> {
 async function uploadWatchingMemory(api: AppProcess, chunk: Buffer, blocks: number): Promise<{ peak: number; firstHalfPeak: number; seconds: number; status: number; id: string }> {
   const pid = api.process.pid!;
   const samples: Array<{ at: number; rss: number }> = [];
-  const sample = () => rssBytes(pid).then((rss) => samples.push({ at: Date.now(), rss }), () => undefined);
+  const sample = () =>
+    rssBytes(pid).then(
+      (rss) => samples.push({ at: Date.now(), rss }),
+      () => undefined,
+    );
   await sample();
   const sampler = setInterval(() => void sample(), 200);
   const started = Date.now();

@@ -63,7 +63,11 @@ describe('worker faults: kill -9 and restart, SIGTERM, cancel', () => {
     for (const shard of await results.writtenShards(jobId)) {
       const result = await results.readShard(jobId, shard);
       const summary = result!.header.summary;
-      const count = result!.renderNdjson('results').toString('utf8').split('\n').filter((l) => l !== '').length;
+      const count = result!
+        .renderNdjson('results')
+        .toString('utf8')
+        .split('\n')
+        .filter((l) => l !== '').length;
       expect(count, `shard ${shard}`).toBe(summary.succeeded + summary.failed);
       lines += count;
     }

@@ -64,8 +64,24 @@ describe('ApiKeyRegistry', () => {
       [{ API_KEYS_FILE: await file([{ tenant: 'a:b', key_sha256: hash('x') }]) }, /entry 0\.tenant/],
       [{ API_KEYS_FILE: await file([{ tenant: 'a', key_sha256: 'sw_plaintextkey' }]) }, /entry 0\.key_sha256/],
       [{ API_KEYS_FILE: await file([{ tenant: 'a', key_sha256: hash('x'), extra: 1 }]) }, /Unrecognized key/],
-      [{ API_KEYS_FILE: await file([{ tenant: 'a', key_sha256: hash('x') }, { tenant: 'b', key_sha256: hash('x') }]) }, /listed twice/],
-      [{ API_KEYS_FILE: await file([{ tenant: 'a', key_sha256: hash('x'), rate_per_second: 1 }, { tenant: 'a', key_sha256: hash('y'), rate_per_second: 2 }]) }, /differs/],
+      [
+        {
+          API_KEYS_FILE: await file([
+            { tenant: 'a', key_sha256: hash('x') },
+            { tenant: 'b', key_sha256: hash('x') },
+          ]),
+        },
+        /listed twice/,
+      ],
+      [
+        {
+          API_KEYS_FILE: await file([
+            { tenant: 'a', key_sha256: hash('x'), rate_per_second: 1 },
+            { tenant: 'a', key_sha256: hash('y'), rate_per_second: 2 },
+          ]),
+        },
+        /differs/,
+      ],
       [{ API_KEYS: 'sw_plaintextkey' }, /API_KEYS entry 1/],
       [{ API_KEYS: 'acme:sw_plaintextkey' }, /must end in the key's SHA-256/],
       [{ API_KEYS: ' , ' }, /lists no key/],

@@ -145,8 +145,17 @@ describe('API keys, tenant isolation and per-tenant limits', () => {
     // The API_KEYS (env list) tenant works like the file's.
     expect((await request(a.baseUrl, '/v1/jobs', { key: initech })).status).toBe(200);
 
-    for (const [key, who] of [[globex, 'globex'], [initech, 'initech']] as const) {
-      for (const [path, method] of [[`/v1/jobs/${id}`, 'GET'], [`/v1/jobs/${id}/results?partial=true`, 'GET'], [`/v1/jobs/${id}/errors?partial=true`, 'GET'], [`/v1/jobs/${id}/results?format=f32&partial=true`, 'GET'], [`/v1/jobs/${id}/cancel`, 'POST']]) {
+    for (const [key, who] of [
+      [globex, 'globex'],
+      [initech, 'initech'],
+    ] as const) {
+      for (const [path, method] of [
+        [`/v1/jobs/${id}`, 'GET'],
+        [`/v1/jobs/${id}/results?partial=true`, 'GET'],
+        [`/v1/jobs/${id}/errors?partial=true`, 'GET'],
+        [`/v1/jobs/${id}/results?format=f32&partial=true`, 'GET'],
+        [`/v1/jobs/${id}/cancel`, 'POST'],
+      ]) {
         const reply = await request(b.baseUrl, path, { key, method });
         expect(reply.status, `${who} ${method} ${path}`).toBe(404);
         expect((reply.body as { error: { code: string } }).error.code).toBe('JOB_NOT_FOUND');
@@ -191,7 +200,12 @@ describe('API keys, tenant isolation and per-tenant limits', () => {
     expect(second.status).toBe(429);
     expect((second.body as { error: { code: string } }).error.code).toBe('TOO_MANY_JOBS');
     expect(Number(second.headers.get('retry-after'))).toBeGreaterThan(0);
-    const streamed = await postNdjson(a.baseUrl, { task: 'embed' }, Array.from({ length: 40 }, (_, i) => ({ text: `t${i}` })), { key: limited });
+    const streamed = await postNdjson(
+      a.baseUrl,
+      { task: 'embed' },
+      Array.from({ length: 40 }, (_, i) => ({ text: `t${i}` })),
+      { key: limited },
+    );
     expect(streamed.status).toBe(429);
     // Another tenant is not limited by it.
     expect((await postJob(a.baseUrl, { task: 'embed', inputs: ['globex'] }, globex)).status).toBe(202);
@@ -279,8 +293,15 @@ describe('API keys, tenant isolation and per-tenant limits', () => {
     stack.tempDir(dir);
     const file = join(dir, 'keys.json');
     await writeFile(file, JSON.stringify([{ tenant: 'acme', key_sha256: acme }]));
-    for (const bad of [{ API_KEYS_FILE: file, API_KEYS: '' }, { API_KEYS_FILE: '', API_KEYS: `acme:${acme}` }, { API_KEYS_FILE: join(dir, 'missing.json'), API_KEYS: '' }]) {
-      const error = await stack.startApi(bad).then(() => null, (e: Error) => e);
+    for (const bad of [
+      { API_KEYS_FILE: file, API_KEYS: '' },
+      { API_KEYS_FILE: '', API_KEYS: `acme:${acme}` },
+      { API_KEYS_FILE: join(dir, 'missing.json'), API_KEYS: '' },
+    ]) {
+      const error = await stack.startApi(bad).then(
+        () => null,
+        (e: Error) => e,
+      );
       expect(error?.message).toMatch(/exited with 1/);
       expect(error?.message).toMatch(/API_KEYS/);
       expect(error?.message.includes(acme)).toBe(false);

@@ -66,7 +66,10 @@ describe('hostile inputs', () => {
     await mkdir(join(root, 'outside'), { recursive: true });
     await writeFile(join(root, 'outside', 'config.json'), JSON.stringify({ model_type: 'bert', hidden_size: 8, architectures: ['BertModel'] }));
     await symlink(join(root, 'outside'), join(modelDir, 'outside-link'));
-    stack = await Stack.start({ modelDir, env: { DEFAULT_MODEL_EMBED: TINY_EMBED, MAX_JSON_BODY_BYTES: String(MAX_JSON), MAX_LINE_BYTES: String(MAX_LINE), SHARD_MAX_TEXTS: '8' } });
+    stack = await Stack.start({
+      modelDir,
+      env: { DEFAULT_MODEL_EMBED: TINY_EMBED, MAX_JSON_BODY_BYTES: String(MAX_JSON), MAX_LINE_BYTES: String(MAX_LINE), SHARD_MAX_TEXTS: '8' },
+    });
     stack.tempDir(root);
     api = await stack.startApi();
     base = api.baseUrl;
@@ -123,7 +126,13 @@ describe('hostile inputs', () => {
   });
 
   it('NUL bytes: a text may hold them (it is data); ids, job ids and model names may not', async () => {
-    const accepted = await postJob(base, { task: 'embed', inputs: [{ id: 'nul', text: 'before\u0000after\u0000' }, { id: 'plain', text: 'plain' }] });
+    const accepted = await postJob(base, {
+      task: 'embed',
+      inputs: [
+        { id: 'nul', text: 'before\u0000after\u0000' },
+        { id: 'plain', text: 'plain' },
+      ],
+    });
     expect(accepted.status).toBe(202);
     const job = await waitFor(base, accepted.body.id as string, finished);
     expect(job.state).toBe('completed');
@@ -138,9 +147,24 @@ describe('hostile inputs', () => {
   });
 
   it('invalid UTF-8 and lone surrogates: 400 INVALID_UTF8', async () => {
-    await expectRefused('0xFF in an NDJSON line', ndjson('task=embed', Buffer.concat([Buffer.from('{"text":"ok"}\n{"text":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}\n')])), 400, 'INVALID_UTF8');
-    await expectRefused('overlong "/" in an NDJSON line', ndjson('task=embed', Buffer.concat([Buffer.from('{"text":"..'), Buffer.from([0xc0, 0xaf]), Buffer.from('etc"}\n')])), 400, 'INVALID_UTF8');
-    await expectRefused('0xC3 alone in a JSON body', json(Buffer.concat([Buffer.from('{"task":"embed","inputs":["a'), Buffer.from([0xc3]), Buffer.from('"]}')])), 400, 'INVALID_UTF8');
+    await expectRefused(
+      '0xFF in an NDJSON line',
+      ndjson('task=embed', Buffer.concat([Buffer.from('{"text":"ok"}\n{"text":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}\n')])),
+      400,
+      'INVALID_UTF8',
+    );
+    await expectRefused(
+      'overlong "/" in an NDJSON line',
+      ndjson('task=embed', Buffer.concat([Buffer.from('{"text":"..'), Buffer.from([0xc0, 0xaf]), Buffer.from('etc"}\n')])),
+      400,
+      'INVALID_UTF8',
+    );
+    await expectRefused(
+      '0xC3 alone in a JSON body',
+      json(Buffer.concat([Buffer.from('{"task":"embed","inputs":["a'), Buffer.from([0xc3]), Buffer.from('"]}')])),
+      400,
+      'INVALID_UTF8',
+    );
     await expectRefused('lone surrogate in a text', json('{"task":"embed","inputs":[{"text":"a\\ud800b"}]}'), 400, 'INVALID_UTF8');
     await expectRefused('lone surrogate in an NDJSON text', ndjson('task=embed', '{"text":"\\udc00"}\n'), 400, 'INVALID_UTF8');
     await expectRefused('lone surrogate in an id', json('{"task":"embed","inputs":[{"id":"\\ud800","text":"a"}]}'), 400, 'INVALID_INPUT');
@@ -211,11 +235,25 @@ describe('hostile inputs', () => {
   });
 
   it('malformed HTTP: smuggling attempts and bad framing are refused by the server', async () => {
-    await expectRefused('Content-Length + Transfer-Encoding', raw(port, 'POST /v1/jobs HTTP/1.1\nHost: x\nContent-Type: application/json\nContent-Length: 4\nTransfer-Encoding: chunked\n\n', '0\r\n\r\n'), 400);
+    await expectRefused(
+      'Content-Length + Transfer-Encoding',
+      raw(port, 'POST /v1/jobs HTTP/1.1\nHost: x\nContent-Type: application/json\nContent-Length: 4\nTransfer-Encoding: chunked\n\n', '0\r\n\r\n'),
+      400,
+    );
     await expectRefused('two Content-Lengths', raw(port, 'POST /v1/jobs HTTP/1.1\nHost: x\nContent-Type: application/json\nContent-Length: 2\nContent-Length: 30\n\n', '{}'), 400);
     await expectRefused('non-numeric Content-Length', raw(port, 'POST /v1/jobs HTTP/1.1\nHost: x\nContent-Length: 1e3\n\n'), 400);
-    await expectRefused('unknown Content-Type', request(base, '/v1/jobs', { method: 'POST', headers: { 'content-type': 'text/xml' }, body: '<job/>' }), 415, 'UNSUPPORTED_MEDIA_TYPE');
-    await expectRefused('compressed NDJSON', request(base, '/v1/jobs?task=embed', { method: 'POST', headers: { 'content-type': 'application/x-ndjson', 'content-encoding': 'br' }, body: 'x' }), 415, 'UNSUPPORTED_MEDIA_TYPE');
+    await expectRefused(
+      'unknown Content-Type',
+      request(base, '/v1/jobs', { method: 'POST', headers: { 'content-type': 'text/xml' }, body: '<job/>' }),
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+    );
+    await expectRefused(
+      'compressed NDJSON',
+      request(base, '/v1/jobs?task=embed', { method: 'POST', headers: { 'content-type': 'application/x-ndjson', 'content-encoding': 'br' }, body: 'x' }),
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+    );
   });
 
   it('afterwards: same API process, no 5xx, nothing left behind, earlier results intact, a normal job completes exactly once', async () => {

@@ -4,7 +4,13 @@ import { apiEnvSchema, ConfigError, loadEnv, workerEnvSchema } from '../../libs/
 describe('API environment', () => {
   it('defaults the admission budget, retention and janitor', () => {
     const env = loadEnv(apiEnvSchema, {});
-    expect(env).toMatchObject({ ADMISSION_MAX_QUEUED_TEXTS: 50_000_000, TENANT_MAX_QUEUED_TEXTS: 0, RETENTION_SECONDS: 604_800, STORE_JANITOR_MS: 600_000, ORPHAN_GRACE_MS: 3_600_000 });
+    expect(env).toMatchObject({
+      ADMISSION_MAX_QUEUED_TEXTS: 50_000_000,
+      TENANT_MAX_QUEUED_TEXTS: 0,
+      RETENTION_SECONDS: 604_800,
+      STORE_JANITOR_MS: 600_000,
+      ORPHAN_GRACE_MS: 3_600_000,
+    });
   });
 
   it('refuses the removed byte budget, naming its replacement', () => {

@@ -32,7 +32,10 @@ describe('FaultyObjectStore', () => {
     for (const attempt of [1, 2]) {
       const failure = store.put('a', Buffer.from('bytes'));
       await expect(failure).rejects.toBeInstanceOf(InjectedFaultError);
-      await expect(failure).rejects.toMatchObject({ code: 'ENOSPC', message: expect.stringMatching(new RegExp(`^ENOSPC: no space left on device.*"a".*fault injected.*write ${attempt} of 2`)) });
+      await expect(failure).rejects.toMatchObject({
+        code: 'ENOSPC',
+        message: expect.stringMatching(new RegExp(`^ENOSPC: no space left on device.*"a".*fault injected.*write ${attempt} of 2`)),
+      });
       expect(await inner.stat('a')).toBeNull();
     }
     expect(await store.put('a', Buffer.from('bytes'))).toBe('written');

@@ -124,7 +124,20 @@ describe('FsObjectStore on disk', () => {
 
   it('never touches a path outside the root, whatever the key', async () => {
     await writeFile(join(dir, 'victim'), 'keep me');
-    const tricks = [...INVALID_KEYS, '..', '../victim', '../../victim', 'a/../../victim', '%2e%2e/victim', '..%2fvictim', 'a/..\\..\\victim', 'a\u0000b', '~/victim', 'C:\\victim', ' victim'];
+    const tricks = [
+      ...INVALID_KEYS,
+      '..',
+      '../victim',
+      '../../victim',
+      'a/../../victim',
+      '%2e%2e/victim',
+      '..%2fvictim',
+      'a/..\\..\\victim',
+      'a\u0000b',
+      '~/victim',
+      'C:\\victim',
+      ' victim',
+    ];
     for (const key of tricks) {
       await expect(store.put(key, Buffer.from('overwritten')), JSON.stringify(key)).rejects.toBeInstanceOf(InvalidObjectKeyError);
       await expect(store.delete(key), JSON.stringify(key)).rejects.toBeInstanceOf(InvalidObjectKeyError);

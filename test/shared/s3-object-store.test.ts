@@ -59,8 +59,7 @@ describe('S3ObjectStore in a bucket', () => {
     server = await conditionalServer.get();
   });
 
-  const uploadsUnder = async (client: S3Client, prefix: string) =>
-    (await client.send(new ListMultipartUploadsCommand({ Bucket: server.bucket, Prefix: prefix }))).Uploads ?? [];
+  const uploadsUnder = async (client: S3Client, prefix: string) => (await client.send(new ListMultipartUploadsCommand({ Bucket: server.bucket, Prefix: prefix }))).Uploads ?? [];
 
   /** Waits until the writer's multipart upload has `parts` parts on the server (parts go up in the background). */
   async function partsOnServer(client: S3Client, prefix: string, parts: number): Promise<void> {
@@ -170,9 +169,13 @@ describe('S3ObjectStore in a bucket', () => {
       await expect(createObjectStore({ ...env, STORE_URL: 's3://no-such-bucket/x', S3_ENDPOINT: server.endpoint })).rejects.toThrow(
         /STORE_URL="s3:\/\/no-such-bucket\/x" at S3_ENDPOINT=.* is not a usable store: cannot write to s3:\/\/no-such-bucket\/x\/: NoSuchBucket/,
       );
-      await expect(createObjectStore({ ...env, STORE_URL: 's3://some-bucket', S3_ENDPOINT: 'http://127.0.0.1:9' })).rejects.toThrow(/STORE_URL="s3:\/\/some-bucket" .*is not a usable store: cannot write to .*ECONNREFUSED/);
+      await expect(createObjectStore({ ...env, STORE_URL: 's3://some-bucket', S3_ENDPOINT: 'http://127.0.0.1:9' })).rejects.toThrow(
+        /STORE_URL="s3:\/\/some-bucket" .*is not a usable store: cannot write to .*ECONNREFUSED/,
+      );
       process.env.AWS_ACCESS_KEY_ID = 'NOT-A-KEY';
-      await expect(createObjectStore({ ...env, STORE_URL: `s3://${server.bucket}/`, S3_ENDPOINT: server.endpoint })).rejects.toThrow(/STORE_URL=.* is not a usable store: .*InvalidAccessKeyId/);
+      await expect(createObjectStore({ ...env, STORE_URL: `s3://${server.bucket}/`, S3_ENDPOINT: server.endpoint })).rejects.toThrow(
+        /STORE_URL=.* is not a usable store: .*InvalidAccessKeyId/,
+      );
       await expect(createObjectStore({ RESULTS_DIR: '/tmp', S3_ENDPOINT: server.endpoint })).rejects.toThrow(/S3_ENDPOINT set, but the store is a folder \(RESULTS_DIR="\/tmp"\)/);
     } finally {
       process.env.AWS_ACCESS_KEY_ID = saved.id;

@@ -84,7 +84,10 @@ function expectSameAsToday(layout: ShardResultLayout, items: readonly Item[]): B
   expect(results.toString()).toBe(today.results);
   expect(results.equals(Buffer.from(today.results))).toBe(true);
   expect(result.renderNdjson('errors').equals(Buffer.from(today.errors))).toBe(true);
-  const parsed = today.results.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as ResultLine);
+  const parsed = today.results
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as ResultLine);
   expect([...result.lines()]).toEqual(parsed);
   const rows = result.embeddingRows();
   if (today.embeddings === null) expect(rows).toBeNull();
@@ -175,7 +178,7 @@ describe('line functions', () => {
 });
 
 describe('embed shards', () => {
-  it('render today\'s bytes with failures, truncation and item tokens', () => {
+  it("render today's bytes with failures, truncation and item tokens", () => {
     const next = random(1);
     const dims = 24;
     const items: Item[] = Array.from({ length: 60 }, (_, i): Item => {
@@ -224,9 +227,14 @@ describe('sentiment shards', () => {
     });
   }
 
-  it('render today\'s bytes for every topK, integer-like labels (JS reorders them) and ties', () => {
+  it("render today's bytes for every topK, integer-like labels (JS reorders them) and ties", () => {
     const next = random(4);
-    const labelSets = [['NEGATIVE', 'POSITIVE'], ['2', '0', '10', '1', 'neutral', 'a"b'], ['LABEL_1', '1', 'LABEL_0', '0'], ['ünï', '€']];
+    const labelSets = [
+      ['NEGATIVE', 'POSITIVE'],
+      ['2', '0', '10', '1', 'neutral', 'a"b'],
+      ['LABEL_1', '1', 'LABEL_0', '0'],
+      ['ünï', '€'],
+    ];
     for (const labels of labelSets) {
       const logits = Array.from({ length: 12 }, (_, i) =>
         // Rows 0 and 1 tie every label; row 2 ties two.
@@ -269,7 +277,9 @@ describe('failed and empty shards', () => {
     const object = expectSameAsToday({ task: 'embed', start: 10, count: 2, ids: 'unknown', dimensions: 0 }, failed(2));
     const result = decodeShardResult(object);
     expect(result.embeddingRows()).toBeNull();
-    expect(result.renderNdjson('results').toString()).toBe('{"id":null,"index":10,"error":{"code":"SHARD_FAILED","message":"model exploded"}}\n{"id":null,"index":11,"error":{"code":"SHARD_FAILED","message":"model exploded"}}\n');
+    expect(result.renderNdjson('results').toString()).toBe(
+      '{"id":null,"index":10,"error":{"code":"SHARD_FAILED","message":"model exploded"}}\n{"id":null,"index":11,"error":{"code":"SHARD_FAILED","message":"model exploded"}}\n',
+    );
     expectSameAsToday({ task: 'sentiment', start: 10, count: 2, ids: 'unknown', labels: [] }, failed(2));
   });
 
@@ -319,7 +329,11 @@ describe('reading', () => {
     const embed = encode(layout, items);
     const shifted = Buffer.concat([Buffer.of(1), embed]).subarray(1);
     expect(decodeShardResult(shifted).renderNdjson('results').toString()).toBe(todaysFiles(layout, items).results);
-    expect(decodeShardResult(shifted).embeddingRows()?.equals(todaysFiles(layout, items).embeddings as Buffer)).toBe(true);
+    expect(
+      decodeShardResult(shifted)
+        .embeddingRows()
+        ?.equals(todaysFiles(layout, items).embeddings as Buffer),
+    ).toBe(true);
   });
 
   it('rejects corrupt or truncated objects, naming the problem', () => {

@@ -17,7 +17,11 @@ describe('worker batch limits and threads', () => {
   });
 
   it('keeps values that are set, on any device', () => {
-    expect(loadEnv(workerEnvSchema, { DEVICE: 'cuda', MAX_BATCH_TOKENS: '4096', MAX_BATCH_SIZE: '32', INFERENCE_THREADS: '1' })).toMatchObject({ MAX_BATCH_TOKENS: 4096, MAX_BATCH_SIZE: 32, INFERENCE_THREADS: 1 });
+    expect(loadEnv(workerEnvSchema, { DEVICE: 'cuda', MAX_BATCH_TOKENS: '4096', MAX_BATCH_SIZE: '32', INFERENCE_THREADS: '1' })).toMatchObject({
+      MAX_BATCH_TOKENS: 4096,
+      MAX_BATCH_SIZE: 32,
+      INFERENCE_THREADS: 1,
+    });
     expect(loadEnv(workerEnvSchema, { MAX_BATCH_TOKENS: '2048' })).toMatchObject({ MAX_BATCH_TOKENS: 2048, MAX_BATCH_SIZE: 64 });
   });
 

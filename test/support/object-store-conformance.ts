@@ -118,7 +118,10 @@ export function describeObjectStoreConformance(name: string, create: () => Promi
 
       it('rejects a range past the end, naming the key and sizes', async () => {
         await store.put('r/obj', body);
-        for (const range of [{ start: 250, end: 257 }, { start: 300, end: 400 }]) {
+        for (const range of [
+          { start: 250, end: 257 },
+          { start: 300, end: 400 },
+        ]) {
           await expect(store.read('r/obj', range)).rejects.toThrow(RangeError);
           const message = ((await store.read('r/obj', range).catch((error: unknown) => error)) as Error).message;
           for (const part of ['r/obj', String(range.end), '256']) expect(message).toContain(part);
@@ -128,7 +131,11 @@ export function describeObjectStoreConformance(name: string, create: () => Promi
 
       it('rejects ranges that are not ranges', async () => {
         await store.put('r/obj', body);
-        for (const range of [{ start: 10, end: 5 }, { start: -1, end: 5 }, { start: 0.5, end: 2 }]) {
+        for (const range of [
+          { start: 10, end: 5 },
+          { start: -1, end: 5 },
+          { start: 0.5, end: 2 },
+        ]) {
           await expect(store.read('r/obj', range)).rejects.toThrow(RangeError);
         }
       });

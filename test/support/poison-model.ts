@@ -31,7 +31,13 @@ const CACHE = resolve(import.meta.dirname, '../../.cache/models');
  */
 export async function ensurePoisonModel(modelDir: string): Promise<string> {
   const target = join(modelDir, POISON_MODEL);
-  if (await stat(join(target, 'config.json')).then(() => true, () => false)) return POISON_MODEL;
+  if (
+    await stat(join(target, 'config.json')).then(
+      () => true,
+      () => false,
+    )
+  )
+    return POISON_MODEL;
   await generateModels({ out: CACHE, size: 'tiny', family: ['bert'], head: ['embed'], dtype: ['fp32'] });
   const source = join(CACHE, SOURCE);
   const temp = `${target}.tmp-${process.pid}`;

@@ -21,7 +21,12 @@ export class ReferenceModel {
     const Loader = head === 'embed' ? AutoModel : AutoModelForSequenceClassification;
     const model = await Loader.from_pretrained(id, { dtype: 'fp32', device: 'cpu' });
     const id2label = (model.config as unknown as { id2label?: Record<string, string> }).id2label;
-    const labels = head === 'sentiment' && id2label ? Object.keys(id2label).sort((a, b) => Number(a) - Number(b)).map((k) => id2label[k]) : null;
+    const labels =
+      head === 'sentiment' && id2label
+        ? Object.keys(id2label)
+            .sort((a, b) => Number(a) - Number(b))
+            .map((k) => id2label[k])
+        : null;
     return new ReferenceModel(tokenizer, model, maxTokens, labels);
   }
 

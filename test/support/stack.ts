@@ -190,7 +190,10 @@ export async function resultsOf(base: string, id: string, options: { key?: strin
   const reply = await fetch(`${base}/v1/jobs/${id}/results${options.query ?? ''}`, { headers: authHeaders(options.key) });
   const text = await reply.text();
   if (reply.status !== 200) throw new Error(`GET results ${id}: ${reply.status} ${text}`);
-  return text.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as ResultLine);
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as ResultLine);
 }
 
 // --- exactly once ---

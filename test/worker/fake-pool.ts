@@ -70,5 +70,12 @@ function fakeResult(task: TaskName, text: string): ItemResult {
   const truncated = text.startsWith('long:');
   if (task === 'embed') return { ok: true, tokens, truncated, embedding: fakeEmbedding(text) };
   const positive = text.includes('good') ? 0.9 : 0.2;
-  return { ok: true, tokens, truncated, label: positive > 0.5 ? 'POSITIVE' : 'NEGATIVE', score: Math.max(positive, 1 - positive), scores: { POSITIVE: positive, NEGATIVE: 1 - positive } };
+  return {
+    ok: true,
+    tokens,
+    truncated,
+    label: positive > 0.5 ? 'POSITIVE' : 'NEGATIVE',
+    score: Math.max(positive, 1 - positive),
+    scores: { POSITIVE: positive, NEGATIVE: 1 - positive },
+  };
 }

@@ -66,7 +66,17 @@ export async function createHarness(redisUrl: string, extraEnv: Record<string, s
   const processor = new ShardProcessorService(jobs, results, objects, models, cancels, metrics);
   const failures = new ShardFailureService(jobs, results, objects, metrics);
   return {
-    env, pool, redis, jobs, objects, results, metrics, models, cancels, processor, failures,
+    env,
+    pool,
+    redis,
+    jobs,
+    objects,
+    results,
+    metrics,
+    models,
+    cancels,
+    processor,
+    failures,
     shard: (jobId, overrides, items) => storeShard(objects, jobId, overrides, items),
     close: async () => {
       await models.beforeApplicationShutdown();
@@ -78,9 +88,26 @@ export async function createHarness(redisUrl: string, extraEnv: Record<string, s
 
 export function jobRecord(id: string, overrides: Partial<JobRecord> = {}): JobRecord {
   return {
-    id, tenant: 'default', task: 'embed', modelId: 'fake/model', options: {}, metadata: null, state: 'queued',
-    total: 3, succeeded: 0, failed: 0, truncated: 0, tokens: 0, shardsTotal: 1, shardsDone: 0, shardsFailed: 0,
-    dimensions: 4, createdAt: Date.now(), startedAt: null, finishedAt: null, error: null,
+    id,
+    tenant: 'default',
+    task: 'embed',
+    modelId: 'fake/model',
+    options: {},
+    metadata: null,
+    state: 'queued',
+    total: 3,
+    succeeded: 0,
+    failed: 0,
+    truncated: 0,
+    tokens: 0,
+    shardsTotal: 1,
+    shardsDone: 0,
+    shardsFailed: 0,
+    dimensions: 4,
+    createdAt: Date.now(),
+    startedAt: null,
+    finishedAt: null,
+    error: null,
     ...overrides,
   };
 }
@@ -102,7 +129,14 @@ export async function storeShard(objects: ObjectStore, jobId: string, overrides:
   await objects.put(key, body);
   const info = await objects.stat(key);
   return {
-    v: 2, jobId, shard, start: 0, count: items.length, task: 'embed', modelId: 'fake/model', options: {},
+    v: 2,
+    jobId,
+    shard,
+    start: 0,
+    count: items.length,
+    task: 'embed',
+    modelId: 'fake/model',
+    options: {},
     input: { key, version: info!.version, format: 'ndjson', start: 0, end: body.length, skip: 0 },
     ...overrides,
   };

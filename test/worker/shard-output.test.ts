@@ -129,7 +129,9 @@ describe('buildFailedShardOutput', () => {
 
   it('says "id":null when the ids could not be read', () => {
     const out = buildFailedShardOutput('embed', 'unknown', 4, 2, 'input object changed', 2);
-    expect(results(out)).toBe(`${errorLine(null, 4, { code: SHARD_FAILED, message: 'input object changed' })}\n${errorLine(null, 5, { code: SHARD_FAILED, message: 'input object changed' })}\n`);
+    expect(results(out)).toBe(
+      `${errorLine(null, 4, { code: SHARD_FAILED, message: 'input object changed' })}\n${errorLine(null, 5, { code: SHARD_FAILED, message: 'input object changed' })}\n`,
+    );
     expect(buildFailedShardOutput('embed', 'unknown', 4, 0, 'x', 2).failedByCode.size).toBe(0);
   });
 });

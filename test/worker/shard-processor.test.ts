@@ -86,7 +86,11 @@ describe('ShardProcessorService', () => {
     expect(outcome).toEqual({ succeeded: 2, failed: 1, truncated: 1, tokens: 4 + 5 + 5 });
     expect(await storedKeys('j1')).toEqual([shardResultKey('j1', 0)]);
     const results = await renderedLines('j1', 'results');
-    expect(results.map((r) => [r.id, r.index])).toEqual([['a', 10], ['b', 11], ['c', 12]]);
+    expect(results.map((r) => [r.id, r.index])).toEqual([
+      ['a', 10],
+      ['b', 11],
+      ['c', 12],
+    ]);
     expect(results[0]).toEqual({ id: 'a', index: 10, embedding: [11, 104, 0.1, -0.33333334] });
     expect(Float32Array.from(results[0]!.embedding as number[])).toEqual(fakeEmbedding('hello world'));
     expect(results[1]).toEqual({ id: 'b', index: 11, error: { code: 'TEXT_TOO_LONG', message: 'too long' } });
@@ -115,9 +119,7 @@ describe('ShardProcessorService', () => {
     await h.jobs.create(jobRecord('s1', { task: 'sentiment', dimensions: null, total: 1 }));
     const payload = await h.shard('s1', { task: 'sentiment' }, [{ id: 'x', text: 'good stuff' }]);
     await h.processor.process(fakeJob(payload));
-    expect(await renderedLines('s1', 'results')).toEqual([
-      { id: 'x', index: 0, label: 'POSITIVE', score: 0.9, scores: { POSITIVE: 0.9, NEGATIVE: 0.1 } },
-    ]);
+    expect(await renderedLines('s1', 'results')).toEqual([{ id: 'x', index: 0, label: 'POSITIVE', score: 0.9, scores: { POSITIVE: 0.9, NEGATIVE: 0.1 } }]);
     const stored = await storedShard('s1');
     expect(stored.embeddingRows()).toBeNull();
     expect(stored.renderNdjson('errors').length).toBe(0);
@@ -253,7 +255,14 @@ describe('ShardProcessorService', () => {
     const version = (await h.objects.stat(key))!.version;
     const lineStart = (n: number) => Buffer.byteLength(lines.slice(0, n).join(''));
     const shard = (index: number, start: number, count: number, first: number, last: number, skip: number): ShardPayload => ({
-      v: 2, jobId: 'b1', shard: index, start, count, task: 'embed', modelId: 'fake/model', options: {},
+      v: 2,
+      jobId: 'b1',
+      shard: index,
+      start,
+      count,
+      task: 'embed',
+      modelId: 'fake/model',
+      options: {},
       input: { key, version, format: 'openai-batch', start: lineStart(first), end: lineStart(last + 1), skip },
     });
     // x y | z w u | v: the first and last shard boundaries fall inside requests r1 and r3.
@@ -288,9 +297,7 @@ describe('ShardFailureService', () => {
     await h.jobs.create(jobRecord('f2'));
     await h.failures.onFailedAttempt(fakeJob(await h.shard('f2', { start: 3 }), 3, 3), new Error('thread crashed'));
     const results = await renderedLines('f2', 'results');
-    expect(results).toEqual(
-      ['a', 'b', 'c'].map((id, i) => ({ id, index: 3 + i, error: { code: 'SHARD_FAILED', message: 'thread crashed' } })),
-    );
+    expect(results).toEqual(['a', 'b', 'c'].map((id, i) => ({ id, index: 3 + i, error: { code: 'SHARD_FAILED', message: 'thread crashed' } })));
     expect(await renderedLines('f2', 'errors')).toEqual(results);
     const rows = (await storedShard('f2')).embeddingRows();
     expect(rows?.length).toBe(3 * FAKE_DIMS * 4);
@@ -349,7 +356,20 @@ describe('ShardFailureService', () => {
 
   it('fails the items of a v1 shard (inline texts, queued before an upgrade) instead of losing them', async () => {
     await h.jobs.create(jobRecord('f7', { total: 3 }));
-    const v1 = { v: 1, jobId: 'f7', shard: 0, start: 0, task: 'embed', modelId: 'fake/model', options: {}, items: [{ id: 'a', text: 'x' }, { id: 'b', text: 'y' }, { id: 'c', text: 'z' }] };
+    const v1 = {
+      v: 1,
+      jobId: 'f7',
+      shard: 0,
+      start: 0,
+      task: 'embed',
+      modelId: 'fake/model',
+      options: {},
+      items: [
+        { id: 'a', text: 'x' },
+        { id: 'b', text: 'y' },
+        { id: 'c', text: 'z' },
+      ],
+    };
     const error = await h.processor.process(fakeJob(v1)).catch((e: Error) => e);
     expect(error).toBeInstanceOf(UnrecoverableError);
     await h.failures.onFailedAttempt(fakeJob(v1, 1, 3), error as Error);

@@ -89,7 +89,10 @@ describe('worker application', () => {
 
   it('consumes shards from the queue and completes the job', async () => {
     await jobs.create(jobRecord('q1', { shardsTotal: 2, total: 4 }));
-    const items = [{ id: 'a', text: 'x y' }, { id: 'b', text: 'z' }];
+    const items = [
+      { id: 'a', text: 'x y' },
+      { id: 'b', text: 'z' },
+    ];
     for (const shard of [0, 1]) {
       await queue.add('shard', await storeShard(objects, 'q1', { shard, start: shard * 2 }, items), { ...shardJobOptions(3), jobId: shardJobId('q1', shard) });
     }
@@ -97,7 +100,10 @@ describe('worker application', () => {
     expect(job).toMatchObject({ state: 'completed', succeeded: 4, failed: 0, shardsDone: 2 });
     expect(await results.writtenShards('q1')).toEqual([0, 1]);
     const lines = [...(await results.readShard('q1', 1))!.lines()];
-    expect(lines.map((l) => [l.id, l.index])).toEqual([['a', 2], ['b', 3]]);
+    expect(lines.map((l) => [l.id, l.index])).toEqual([
+      ['a', 2],
+      ['b', 3],
+    ]);
   });
 
   it('retries a failing shard and fails it with SHARD_FAILED after the last attempt', async () => {

@@ -19,7 +19,20 @@ export class AppModule {
   static forRoot(env: ApiEnv): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(env), MetricsModule, HttpModule, RedisModule, StorageModule, AuthModule, NotificationsModule, ModelsModule, JobsModule, EventsModule, HealthModule, OpenAIModule],
+      imports: [
+        ConfigModule.forRoot(env),
+        MetricsModule,
+        HttpModule,
+        RedisModule,
+        StorageModule,
+        AuthModule,
+        NotificationsModule,
+        ModelsModule,
+        JobsModule,
+        EventsModule,
+        HealthModule,
+        OpenAIModule,
+      ],
     };
   }
 }

@@ -75,7 +75,11 @@ export class ApiClient {
 
   /** POST /v1/jobs with a JSON body (a job over a corpus already in the store); a non-2xx answer throws. */
   async submitJson(job: Record<string, unknown>): Promise<JobView> {
-    const response = await this.fetch(this.url('v1/jobs'), { method: 'POST', headers: { Accept: 'application/json', 'Content-Type': 'application/json' }, body: JSON.stringify(job) });
+    const response = await this.fetch(this.url('v1/jobs'), {
+      method: 'POST',
+      headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
+      body: JSON.stringify(job),
+    });
     const text = await response.text().catch((error: unknown) => {
       throw unreachable(this.base, error);
     });
@@ -141,7 +145,13 @@ export class ApiClient {
       for await (const chunk of body) {
         if (answered || request.destroyed) break;
         if (!request.write(chunk)) {
-          await Promise.race([once(request, 'drain'), response.then(() => undefined, () => undefined)]);
+          await Promise.race([
+            once(request, 'drain'),
+            response.then(
+              () => undefined,
+              () => undefined,
+            ),
+          ]);
         }
       }
     } catch (error) {

@@ -119,7 +119,9 @@ export async function submit(client: ApiClient, file: string | undefined, option
     bar.finish();
     if (answer.status !== 202) throw lineError(file, apiError(answer.status, answer.text));
     job = JSON.parse(answer.text) as JobView;
-    io.info(`submitted ${job.id}: ${job.counts.total.toLocaleString('en-US')} texts in ${job.shards.total} shard(s), ${job.task} with ${job.model} (${bytes(size)} in ${duration((Date.now() - started) / 1000)})`);
+    io.info(
+      `submitted ${job.id}: ${job.counts.total.toLocaleString('en-US')} texts in ${job.shards.total} shard(s), ${job.task} with ${job.model} (${bytes(size)} in ${duration((Date.now() - started) / 1000)})`,
+    );
   }
   if (!wait) {
     io.out(io.json ? JSON.stringify(job) : job.id);
@@ -141,7 +143,9 @@ export async function upload(client: ApiClient, file: string, options: Options, 
   bar.finish();
   if (answer.status !== 200) throw lineError(file, apiError(answer.status, answer.text));
   const uploaded = JSON.parse(answer.text) as { id: string; bytes: number };
-  io.info(`uploaded ${file} as ${uploaded.id} (${bytes(uploaded.bytes)} of NDJSON in ${duration((Date.now() - started) / 1000)}); run it with: shardwise submit --file-id ${uploaded.id}`);
+  io.info(
+    `uploaded ${file} as ${uploaded.id} (${bytes(uploaded.bytes)} of NDJSON in ${duration((Date.now() - started) / 1000)}); run it with: shardwise submit --file-id ${uploaded.id}`,
+  );
   io.out(io.json ? answer.text.trim() : uploaded.id);
   return ExitCode.Ok;
 }

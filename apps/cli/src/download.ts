@@ -32,11 +32,7 @@ export function resultFormat(format: string | undefined, output: string | undefi
  * Streams GET /v1/jobs/:id/results to a file (written to `<output>.part`, renamed when complete, so a
  * cut download never looks finished) or to stdout for `-`. Binary formats refuse a terminal.
  */
-export async function downloadResults(
-  client: ApiClient,
-  id: string,
-  options: { format: ResultFormat; output: string; partial?: boolean },
-): Promise<Downloaded> {
+export async function downloadResults(client: ApiClient, id: string, options: { format: ResultFormat; output: string; partial?: boolean }): Promise<Downloaded> {
   const toStdout = options.output === '-';
   if (toStdout && options.format !== 'jsonl' && process.stdout.isTTY) {
     throw usageError(`--format ${options.format} is binary: write it to a file with --output, or redirect stdout`);

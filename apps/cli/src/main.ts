@@ -85,7 +85,23 @@ const COMMON = ['api-url', 'api-key', 'json', 'quiet', 'help', 'version'];
 const ALLOWED: Record<string, { args: number; options: string[] }> = {
   submit: {
     args: 1,
-    options: ['task', 'model', 'truncate', 'no-truncate', 'metadata', 'callback-url', 'text-column', 'id-column', 'delimiter', 'input-format', 'wait', 'output', 'format', 'file-id', 'object'],
+    options: [
+      'task',
+      'model',
+      'truncate',
+      'no-truncate',
+      'metadata',
+      'callback-url',
+      'text-column',
+      'id-column',
+      'delimiter',
+      'input-format',
+      'wait',
+      'output',
+      'format',
+      'file-id',
+      'object',
+    ],
   },
   upload: { args: 1, options: ['text-column', 'id-column', 'delimiter', 'input-format'] },
   status: { args: 1, options: [] },
@@ -133,7 +149,11 @@ async function run(argv: string[]): Promise<ExitCodeValue> {
   // A job over a corpus already on the server takes no file.
   const byReference = command === 'submit' && (values['file-id'] !== undefined || values.object !== undefined);
   if (args.length !== spec.args && !(byReference && args.length === 0)) {
-    throw usageError(spec.args === 0 ? `"${command}" takes no arguments` : `"${command}" takes ${spec.args === 1 ? (command === 'submit' || command === 'upload' ? 'a file' : 'a job id') : `${spec.args} arguments`}`);
+    throw usageError(
+      spec.args === 0
+        ? `"${command}" takes no arguments`
+        : `"${command}" takes ${spec.args === 1 ? (command === 'submit' || command === 'upload' ? 'a file' : 'a job id') : `${spec.args} arguments`}`,
+    );
   }
   for (const name of ['limit', 'offset'] as const) {
     if (values[name] !== undefined && !/^\d+$/.test(values[name])) throw usageError(`--${name} must be a whole number`);

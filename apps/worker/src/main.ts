@@ -28,7 +28,10 @@ async function bootstrap(): Promise<void> {
     const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(env), { logger: logLevels(env.LOG_LEVEL), abortOnError: false });
     // useProcessExit: exit 0 after a clean drain instead of re-raising the signal.
     app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
-    const models = app.get(ModelService).preloadedModels().map((m) => `${m.task}:${m.modelId}`);
+    const models = app
+      .get(ModelService)
+      .preloadedModels()
+      .map((m) => `${m.task}:${m.modelId}`);
     logger.log(
       `ready: consuming "shards" with concurrency ${env.WORKER_CONCURRENCY}; ${env.INFERENCE_THREADS} inference thread(s) x ` +
         `${env.INTRA_OP_THREADS} intra-op, device ${env.DEVICE}, dtype ${env.DTYPE}; ` +

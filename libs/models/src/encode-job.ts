@@ -36,9 +36,7 @@ export async function runEncodeJob(job: EncodeJob): Promise<EncodeResponse> {
   const chunk = Math.max(1, Math.min(TOKENIZE_CHUNK, Math.ceil(n / job.threads)));
   const starts = Array.from({ length: Math.ceil(n / chunk) }, (_, c) => c * chunk);
   const tokenized = await Promise.all(
-    starts.map((start) =>
-      scheduler.submit({ type: 'tokenize', model, texts: texts.slice(start, start + chunk), truncate: options.truncate }, [], ctx),
-    ),
+    starts.map((start) => scheduler.submit({ type: 'tokenize', model, texts: texts.slice(start, start + chunk), truncate: options.truncate }, [], ctx)),
   );
   const ids: Int32Array[] = new Array(n);
   const lengths = new Int32Array(n);
@@ -70,7 +68,11 @@ export async function runEncodeJob(job: EncodeJob): Promise<EncodeResponse> {
   stats.batches = plan.length;
   stats.paddedTokens = paddedTokens(plan);
   // Per planned batch, for the worker's batch histograms (EncodeStats.perBatch).
-  const perBatch = plan.map((b) => ({ texts: b.indices.length, tokens: b.indices.reduce((sum, i) => sum + (lengths[i] as number), 0), paddedTokens: b.indices.length * b.seqLength }));
+  const perBatch = plan.map((b) => ({
+    texts: b.indices.length,
+    tokens: b.indices.reduce((sum, i) => sum + (lengths[i] as number), 0),
+    paddedTokens: b.indices.length * b.seqLength,
+  }));
   await Promise.all(
     plan.map(async (batch) => {
       const batchLengths = Int32Array.from(batch.indices, (i) => lengths[i] as number);
@@ -90,14 +92,7 @@ export async function runEncodeJob(job: EncodeJob): Promise<EncodeResponse> {
   return { results, stats: { ...stats, perBatch } };
 }
 
-function fillBatch(
-  results: ItemResult[],
-  indices: readonly number[],
-  run: RunResult,
-  job: EncodeJob,
-  lengths: Int32Array,
-  original: Int32Array,
-): void {
+function fillBatch(results: ItemResult[], indices: readonly number[], run: RunResult, job: EncodeJob, lengths: Int32Array, original: Int32Array): void {
   const failed = new Map(run.failed.map((f) => [f.index, f.message]));
   const { width, values } = run;
   indices.forEach((i, j) => {
@@ -116,4 +111,3 @@ function fillBatch(
     }
   });
 }
-

@@ -43,10 +43,7 @@ export class UnsupportedTaskError extends Error {
 export class UnsupportedDtypeError extends Error {
   override readonly name = 'UnsupportedDtypeError';
   constructor(model: string, dtype: string, available: readonly string[]) {
-    super(
-      `model "${model}" has no ${dtype} weights (available: ${available.join(', ') || 'none'}); ` +
-        'set the pool dtype to one of those or export the missing onnx/ file',
-    );
+    super(`model "${model}" has no ${dtype} weights (available: ${available.join(', ') || 'none'}); ` + 'set the pool dtype to one of those or export the missing onnx/ file');
   }
 }
 
@@ -79,9 +76,7 @@ export class PoolStateError extends Error {
   override readonly name = 'PoolStateError';
   constructor(state: 'not-started' | 'closed') {
     super(
-      state === 'closed'
-        ? 'inference pool is closed; create a new InferencePool to keep encoding'
-        : 'inference pool is not started; await pool.start() before load() or encode()',
+      state === 'closed' ? 'inference pool is closed; create a new InferencePool to keep encoding' : 'inference pool is not started; await pool.start() before load() or encode()',
     );
   }
 }

@@ -6,14 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { configureTransformers } from './model-loader.js';
 import { ModelRunner } from './model-runner.js';
-import {
-  serializeError,
-  type ModelRef,
-  type ThreadConfig,
-  type ThreadEnvelope,
-  type ThreadMessage,
-  type ThreadRequest,
-} from './thread-protocol.js';
+import { serializeError, type ModelRef, type ThreadConfig, type ThreadEnvelope, type ThreadMessage, type ThreadRequest } from './thread-protocol.js';
 
 if (!parentPort) throw new Error('inference-thread.js must be started as a worker thread by InferencePool');
 const port = parentPort;

@@ -65,17 +65,13 @@ export function resolveModelId(name: string | undefined, task: TaskName, opts: R
     }
     throw new UnknownModelError(
       requested,
-      `no folder with a config.json at ${candidates.map((c) => join(opts.modelDir as string, c)).join(' or ')}; ` +
-        'generate or copy the model there, or fix the name',
+      `no folder with a config.json at ${candidates.map((c) => join(opts.modelDir as string, c)).join(' or ')}; ` + 'generate or copy the model there, or fix the name',
     );
   }
   if (registryId !== undefined) return registryId;
   if (segments.length === 2) return requested;
   if (segments.length === 1) {
-    throw new UnknownModelError(
-      requested,
-      `not a registry name (${Object.keys(MODEL_REGISTRY).join(', ')}) nor a Hub id of the form "org/name"`,
-    );
+    throw new UnknownModelError(requested, `not a registry name (${Object.keys(MODEL_REGISTRY).join(', ')}) nor a Hub id of the form "org/name"`);
   }
   throw new InvalidModelError(requested, 'Hub ids have the form "org/name"; nested folders need a modelDir');
 }

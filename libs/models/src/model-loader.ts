@@ -5,15 +5,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import {
-  AutoModel,
-  AutoModelForSequenceClassification,
-  AutoTokenizer,
-  env,
-  LogLevel,
-  type PreTrainedModel,
-  type PreTrainedTokenizer,
-} from '@huggingface/transformers';
+import { AutoModel, AutoModelForSequenceClassification, AutoTokenizer, env, LogLevel, type PreTrainedModel, type PreTrainedTokenizer } from '@huggingface/transformers';
 import { explainDeviceFailure } from './device.js';
 import { ModelLoadError, UnsupportedDtypeError, UnsupportedTaskError } from './errors.js';
 import { dtypesFromFiles, modelInfoFromConfigs, type ModelDtype, type ModelInfo } from './model-info.js';

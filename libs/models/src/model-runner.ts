@@ -88,14 +88,7 @@ export class ModelRunner {
     await this.parts.model.dispose();
   }
 
-  private async forward(
-    subset: readonly number[],
-    ids: Int32Array,
-    offsets: Int32Array,
-    lengths: Int32Array,
-    pooling: Pooling,
-    normalize: boolean,
-  ): Promise<Float32Array> {
+  private async forward(subset: readonly number[], ids: Int32Array, offsets: Int32Array, lengths: Int32Array, pooling: Pooling, normalize: boolean): Promise<Float32Array> {
     const batch = subset.length;
     // Right padding; at least one column so an all-empty batch (tokenizer without specials) still runs.
     const seq = Math.max(1, ...subset.map((i) => lengths[i] as number));

@@ -11,13 +11,7 @@ export type Pooling = 'mean' | 'cls';
  * Mean pooling follows sentence-transformers: sum over unmasked tokens
  * divided by max(count, 1e-9), accumulated in float64.
  */
-export function poolHidden(
-  hidden: ArrayLike<number>,
-  dims: readonly [number, number, number],
-  lengths: ArrayLike<number>,
-  pooling: Pooling,
-  out: Float32Array,
-): Float32Array {
+export function poolHidden(hidden: ArrayLike<number>, dims: readonly [number, number, number], lengths: ArrayLike<number>, pooling: Pooling, out: Float32Array): Float32Array {
   const [batch, seq, width] = dims;
   const acc = new Float64Array(width);
   for (let b = 0; b < batch; b++) {

@@ -8,10 +8,7 @@
 export type Attempt<R> = { ok: true; value: R } | { ok: false; message: string };
 
 /** Runs `run` over `items`; the result array lines up with `items`. `run` must return one value per item. */
-export async function runWithSplitRetry<T, R>(
-  items: readonly T[],
-  run: (items: readonly T[]) => Promise<readonly R[]>,
-): Promise<Attempt<R>[]> {
+export async function runWithSplitRetry<T, R>(items: readonly T[], run: (items: readonly T[]) => Promise<readonly R[]>): Promise<Attempt<R>[]> {
   try {
     const values = await run(items);
     if (values.length !== items.length) throw new Error(`batch returned ${values.length} results for ${items.length} inputs`);

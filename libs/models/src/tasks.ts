@@ -28,9 +28,7 @@ export const TASKS: Readonly<Record<TaskName, TaskSpec>> = Object.freeze({
 
 const TASK_NAMES = Object.keys(TASKS) as TaskName[];
 
-const LOOKUP: ReadonlyMap<string, TaskName> = new Map(
-  TASK_NAMES.flatMap((task) => [task, ...TASKS[task].aliases].map((name) => [name, task] as const)),
-);
+const LOOKUP: ReadonlyMap<string, TaskName> = new Map(TASK_NAMES.flatMap((task) => [task, ...TASKS[task].aliases].map((name) => [name, task] as const)));
 
 /** Every accepted spelling, canonical names first. */
 export const TASK_NAMES_AND_ALIASES: readonly string[] = Object.freeze([...LOOKUP.keys()]);

@@ -14,9 +14,7 @@ import { ThreadEntryMissingError } from './errors.js';
  */
 export function threadEntryUrl(): URL {
   const sibling = new URL('./inference-thread.js', import.meta.url);
-  const entry = import.meta.url.endsWith('.ts')
-    ? new URL('../../../dist/libs/models/src/inference-thread.js', import.meta.url)
-    : sibling;
+  const entry = import.meta.url.endsWith('.ts') ? new URL('../../../dist/libs/models/src/inference-thread.js', import.meta.url) : sibling;
   if (!existsSync(fileURLToPath(entry))) throw new ThreadEntryMissingError(fileURLToPath(entry));
   return entry;
 }

@@ -1,13 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { ThreadCrashedError, ThreadStartError } from './errors.js';
-import {
-  reviveError,
-  type ThreadConfig,
-  type ThreadEnvelope,
-  type ThreadMessage,
-  type ThreadRequest,
-  type ThreadResults,
-} from './thread-protocol.js';
+import { reviveError, type ThreadConfig, type ThreadEnvelope, type ThreadMessage, type ThreadRequest, type ThreadResults } from './thread-protocol.js';
 
 interface Pending {
   resolve(value: unknown): void;
@@ -60,10 +53,7 @@ export class ThreadHandle {
     return this.everReady;
   }
 
-  request<K extends ThreadRequest['type']>(
-    request: Extract<ThreadRequest, { type: K }>,
-    transfer: ArrayBuffer[] = [],
-  ): Promise<ThreadResults[K]> {
+  request<K extends ThreadRequest['type']>(request: Extract<ThreadRequest, { type: K }>, transfer: ArrayBuffer[] = []): Promise<ThreadResults[K]> {
     if (!this.alive) return Promise.reject(new ThreadCrashedError(this.index, 'thread is no longer running'));
     const id = this.nextId++;
     return new Promise<ThreadResults[K]>((resolve, reject) => {

@@ -63,10 +63,7 @@ export interface SerializedError {
   stack?: string;
 }
 
-export type ThreadMessage =
-  | { type: 'ready' }
-  | { type: 'reply'; id: number; ok: true; result: unknown }
-  | { type: 'reply'; id: number; ok: false; error: SerializedError };
+export type ThreadMessage = { type: 'ready' } | { type: 'reply'; id: number; ok: true; result: unknown } | { type: 'reply'; id: number; ok: false; error: SerializedError };
 
 export type ThreadEnvelope = { id: number; request: ThreadRequest };
 

@@ -54,11 +54,7 @@ export class ThreadScheduler {
   }
 
   /** Queues a job for whichever thread is free first. */
-  submit<K extends ThreadRequest['type']>(
-    request: Extract<ThreadRequest, { type: K }>,
-    transfer: ArrayBuffer[] = [],
-    ctx?: JobContext,
-  ): Promise<ThreadResults[K]> {
+  submit<K extends ThreadRequest['type']>(request: Extract<ThreadRequest, { type: K }>, transfer: ArrayBuffer[] = [], ctx?: JobContext): Promise<ThreadResults[K]> {
     return new Promise((resolve, reject) => {
       this.queue.push({ request, transfer, ctx, resolve: resolve as (value: unknown) => void, reject });
       this.pump();

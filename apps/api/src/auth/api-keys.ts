@@ -137,11 +137,21 @@ export class ApiKeyRegistry {
     if (problems.length > 0) throw new ConfigError(problems);
 
     const burst = (rate: number) => (env.RATE_LIMIT_BURST > 0 ? env.RATE_LIMIT_BURST : Math.max(1, 2 * rate));
-    const defaults: TenantLimits = { ratePerSecond: env.RATE_LIMIT_PER_SECOND, rateBurst: burst(env.RATE_LIMIT_PER_SECOND), maxConcurrentJobs: env.MAX_CONCURRENT_JOBS, maxQueuedTexts: env.TENANT_MAX_QUEUED_TEXTS };
+    const defaults: TenantLimits = {
+      ratePerSecond: env.RATE_LIMIT_PER_SECOND,
+      rateBurst: burst(env.RATE_LIMIT_PER_SECOND),
+      maxConcurrentJobs: env.MAX_CONCURRENT_JOBS,
+      maxQueuedTexts: env.TENANT_MAX_QUEUED_TEXTS,
+    };
     const limits = new Map<string, TenantLimits>();
     for (const [tenant, o] of overrides) {
       const rate = o.rate ?? defaults.ratePerSecond;
-      limits.set(tenant, { ratePerSecond: rate, rateBurst: burst(rate), maxConcurrentJobs: o.jobs ?? defaults.maxConcurrentJobs, maxQueuedTexts: o.texts ?? defaults.maxQueuedTexts });
+      limits.set(tenant, {
+        ratePerSecond: rate,
+        rateBurst: burst(rate),
+        maxConcurrentJobs: o.jobs ?? defaults.maxConcurrentJobs,
+        maxQueuedTexts: o.texts ?? defaults.maxQueuedTexts,
+      });
     }
     return { entries, limits, defaults };
   }

@@ -23,7 +23,12 @@ const jobView = obj({
   task: str(undefined, { enum: ['embed', 'sentiment'] }),
   model: str(),
   state: str(undefined, { enum: ['queued', 'running', 'completed', 'failed', 'cancelled'] }),
-  options: obj({ pooling: nullable(str(undefined, { enum: ['mean', 'cls'] })), normalize: nullable({ type: 'boolean' }), top_k: nullable(int()), truncate: nullable({ type: 'boolean' }) }),
+  options: obj({
+    pooling: nullable(str(undefined, { enum: ['mean', 'cls'] })),
+    normalize: nullable({ type: 'boolean' }),
+    top_k: nullable(int()),
+    truncate: nullable({ type: 'boolean' }),
+  }),
   metadata: nullable({ type: 'object', additionalProperties: true }),
   counts: obj({ total: int(), succeeded: int(), failed: int() }),
   shards: obj({ total: int(), done: int(), failed: int() }),
@@ -51,12 +56,18 @@ export const Shardwise = {
         metadata: { type: 'object', additionalProperties: true },
         callback_url: str('http(s) URL called once when the job ends (webhook)'),
         inputs: { type: 'array', items: { oneOf: [str(), obj({ id: { oneOf: [str(), { type: 'number' }] }, text: str() }, ['text'])] } },
-        input_file_id: str('a file uploaded through POST /v1/files (purpose user_data or batch) of this tenant, read as NDJSON {"id"?, "text"} lines; nothing is copied. 404 INPUT_NOT_FOUND when there is none', {
-          example: 'file-abc123',
-        }),
-        input_object: str('the path of an object the operator put in the store (RESULTS_DIR), read as NDJSON {"id"?, "text"} lines; nothing is copied. Paths under jobs/ and files/ are refused (400 INVALID_INPUT); 404 INPUT_NOT_FOUND when there is no such object', {
-          example: 'corpora/2026/docs.jsonl',
-        }),
+        input_file_id: str(
+          'a file uploaded through POST /v1/files (purpose user_data or batch) of this tenant, read as NDJSON {"id"?, "text"} lines; nothing is copied. 404 INPUT_NOT_FOUND when there is none',
+          {
+            example: 'file-abc123',
+          },
+        ),
+        input_object: str(
+          'the path of an object the operator put in the store (RESULTS_DIR), read as NDJSON {"id"?, "text"} lines; nothing is copied. Paths under jobs/ and files/ are refused (400 INVALID_INPUT); 404 INPUT_NOT_FOUND when there is no such object',
+          {
+            example: 'corpora/2026/docs.jsonl',
+          },
+        ),
       },
       ['task'],
     ),
@@ -67,7 +78,14 @@ export const Shardwise = {
   resultLine: {
     oneOf: [
       obj({ id: str(), index: int(), embedding: { type: 'array', items: { type: 'number' } }, truncated: { type: 'boolean' } }),
-      obj({ id: str(), index: int(), label: str(), score: { type: 'number' }, scores: { type: 'object', additionalProperties: { type: 'number' } }, truncated: { type: 'boolean' } }),
+      obj({
+        id: str(),
+        index: int(),
+        label: str(),
+        score: { type: 'number' },
+        scores: { type: 'object', additionalProperties: { type: 'number' } },
+        truncated: { type: 'boolean' },
+      }),
       obj({ id: str(), index: int(), error: obj({ code: str(), message: str() }) }),
     ],
   } satisfies SchemaObject,
@@ -96,7 +114,9 @@ const file = obj({
   bytes: int(),
   created_at: int('unix seconds'),
   filename: str(),
-  purpose: str('batch: a batch input; user_data: a corpus for POST /v1/jobs (input_file_id); batch_output: written by the server', { enum: ['batch', 'user_data', 'batch_output'] }),
+  purpose: str('batch: a batch input; user_data: a corpus for POST /v1/jobs (input_file_id); batch_output: written by the server', {
+    enum: ['batch', 'user_data', 'batch_output'],
+  }),
   status: str(undefined, { enum: ['processed'] }),
 });
 
@@ -158,7 +178,14 @@ export const OpenAI = {
   ),
   embeddingsResponse: obj({
     object: str(undefined, { enum: ['list'] }),
-    data: { type: 'array', items: obj({ object: str(undefined, { enum: ['embedding'] }), index: int(), embedding: { oneOf: [{ type: 'array', items: { type: 'number' } }, str('base64 of little-endian float32')] } }) },
+    data: {
+      type: 'array',
+      items: obj({
+        object: str(undefined, { enum: ['embedding'] }),
+        index: int(),
+        embedding: { oneOf: [{ type: 'array', items: { type: 'number' } }, str('base64 of little-endian float32')] },
+      }),
+    },
     model: str(),
     usage,
   }),
@@ -174,7 +201,16 @@ export const OpenAI = {
   ),
   classificationsResponse: obj({
     object: str(undefined, { enum: ['list'] }),
-    data: { type: 'array', items: obj({ object: str(undefined, { enum: ['classification'] }), index: int(), label: str(), score: { type: 'number' }, scores: { type: 'object', additionalProperties: { type: 'number' } } }) },
+    data: {
+      type: 'array',
+      items: obj({
+        object: str(undefined, { enum: ['classification'] }),
+        index: int(),
+        label: str(),
+        score: { type: 'number' },
+        scores: { type: 'object', additionalProperties: { type: 'number' } },
+      }),
+    },
     model: str(),
     usage,
   }),

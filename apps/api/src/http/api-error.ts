@@ -33,10 +33,7 @@ export class ApiError extends Error {
 
 /** A Redis connection error as the API's 503, or the error unchanged. */
 export function redisUnavailableOr(error: unknown): unknown {
-  return isRedisUnavailable(error)
-    ? new ApiError('REDIS_UNAVAILABLE', 'the job store (Redis) cannot be reached; retry later', 503, {}, { 'Retry-After': '5' })
-    : error;
+  return isRedisUnavailable(error) ? new ApiError('REDIS_UNAVAILABLE', 'the job store (Redis) cannot be reached; retry later', 503, {}, { 'Retry-After': '5' }) : error;
 }
 
-export const jobNotFound = (id: string): ApiError =>
-  new ApiError('JOB_NOT_FOUND', `no job with id ${JSON.stringify(id.length > 64 ? `${id.slice(0, 64)}…` : id)}`, 404);
+export const jobNotFound = (id: string): ApiError => new ApiError('JOB_NOT_FOUND', `no job with id ${JSON.stringify(id.length > 64 ? `${id.slice(0, 64)}…` : id)}`, 404);

@@ -28,7 +28,10 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** body-parser's verify hook: runs on the raw bytes before they are decoded. */
 function verifyUtf8(req: ApiRequest, _res: ApiResponse, buf: Buffer): void {
-  const charset = /;\s*charset\s*=\s*"?([^";]+)/i.exec(String(req.headers['content-type'] ?? ''))?.[1]?.trim().toLowerCase();
+  const charset = /;\s*charset\s*=\s*"?([^";]+)/i
+    .exec(String(req.headers['content-type'] ?? ''))?.[1]
+    ?.trim()
+    .toLowerCase();
   if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') return;
   utf8.decode(buf);
 }
@@ -36,10 +39,7 @@ function verifyUtf8(req: ApiRequest, _res: ApiResponse, buf: Buffer): void {
 function toApiError(error: BodyParserError, limitBytes: number): Error {
   switch (error.type) {
     case 'entity.too.large':
-      return new InputError(
-        'BODY_TOO_LARGE',
-        `JSON bodies are limited to ${limitBytes} bytes (MAX_JSON_BODY_BYTES); send large jobs as application/x-ndjson`,
-      );
+      return new InputError('BODY_TOO_LARGE', `JSON bodies are limited to ${limitBytes} bytes (MAX_JSON_BODY_BYTES); send large jobs as application/x-ndjson`);
     case 'entity.verify.failed':
       return new InputError('INVALID_UTF8', 'the request body is not valid UTF-8');
     case 'entity.parse.failed':

@@ -90,7 +90,10 @@ function parseExpiresAfter(value: unknown, from: 'json' | 'query'): number | und
   if (value === undefined || value === null) return undefined;
   const n = from === 'query' && typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1 || n > MAX_EXPIRES_AFTER) {
-    throw optionError('expires_after', `field "expires_after" must be a whole number of seconds from 1 to ${MAX_EXPIRES_AFTER} (how long the job and its results are kept once it ends)`);
+    throw optionError(
+      'expires_after',
+      `field "expires_after" must be a whole number of seconds from 1 to ${MAX_EXPIRES_AFTER} (how long the job and its results are kept once it ends)`,
+    );
   }
   return n;
 }

@@ -46,7 +46,13 @@ export class ShardPlan {
     if (shard < 0 || shard >= this.size) throw new RangeError(`no shard ${shard} in a plan of ${this.size}`);
     const d = this.data;
     const o = shard * COLUMNS;
-    return { shard, start: d[o] as number, count: d[o + 1] as number, range: { start: d[o + 2] as number, end: d[o + 3] as number, skip: d[o + 4] as number }, estTokens: d[o + 5] as number };
+    return {
+      shard,
+      start: d[o] as number,
+      count: d[o + 1] as number,
+      range: { start: d[o + 2] as number, end: d[o + 3] as number, skip: d[o + 4] as number },
+      estTokens: d[o + 5] as number,
+    };
   }
 
   /** Items per shard, in order (the job manifest). */

@@ -1,13 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import {
-  assertObjectKey,
-  fileKey,
-  InputError,
-  InvalidObjectKeyError,
-  OBJECT_STORE,
-  RESERVED_PREFIXES,
-  type ObjectStore,
-} from '../../../../libs/shared/src/index.js';
+import { assertObjectKey, fileKey, InputError, InvalidObjectKeyError, OBJECT_STORE, RESERVED_PREFIXES, type ObjectStore } from '../../../../libs/shared/src/index.js';
 import type { StoredInput } from '../ingest/input-sources.js';
 import { FileCatalog } from '../storage/file-catalog.repository.js';
 
@@ -42,7 +34,8 @@ export class CorpusReferenceService {
 
   private async file(fileId: unknown, tenant: string): Promise<CorpusReference> {
     if (typeof fileId !== 'string') throw new InputError('INVALID_INPUT', 'field "input_file_id" must be a file id from POST /v1/files', { field: 'input_file_id' });
-    const notFound = () => new InputError('INPUT_NOT_FOUND', `input_file_id ${JSON.stringify(fileId.slice(0, 64))} names no file of this tenant (see GET /v1/files)`, { field: 'input_file_id' });
+    const notFound = () =>
+      new InputError('INPUT_NOT_FOUND', `input_file_id ${JSON.stringify(fileId.slice(0, 64))} names no file of this tenant (see GET /v1/files)`, { field: 'input_file_id' });
     const file = await this.files.get(fileId, tenant);
     if (file === null) throw notFound();
     const info = await this.objects.stat(fileKey(file.id));
@@ -67,7 +60,11 @@ export class CorpusReferenceService {
       throw error;
     }
     if (RESERVED_PREFIXES.some((prefix) => path.startsWith(prefix))) {
-      throw new InputError('INVALID_INPUT', `field "input_object": paths under ${RESERVED_PREFIXES.join(' and ')} belong to shardwise; name an uploaded file with "input_file_id" instead`, field);
+      throw new InputError(
+        'INVALID_INPUT',
+        `field "input_object": paths under ${RESERVED_PREFIXES.join(' and ')} belong to shardwise; name an uploaded file with "input_file_id" instead`,
+        field,
+      );
     }
     const notFound = () => new InputError('INPUT_NOT_FOUND', `input_object ${JSON.stringify(path)}: no such object in the store`, field);
     const info = await this.objects.stat(path);

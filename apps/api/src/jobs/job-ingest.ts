@@ -91,11 +91,10 @@ export class JobIngest {
     }
     const duplicate = await this.dupes.finish(reread);
     if (duplicate !== null) {
-      throw new InputError(
-        'DUPLICATE_ID',
-        `${this.name(duplicate.origin)}: duplicate id ${JSON.stringify(duplicate.id)} (already used by ${this.name(duplicate.firstOrigin)})`,
-        { ...this.where(duplicate.origin), field: 'id' },
-      );
+      throw new InputError('DUPLICATE_ID', `${this.name(duplicate.origin)}: duplicate id ${JSON.stringify(duplicate.id)} (already used by ${this.name(duplicate.firstOrigin)})`, {
+        ...this.where(duplicate.origin),
+        field: 'id',
+      });
     }
     return { total: this.count, plan, estTokens: this.estTokens };
   }

@@ -1,14 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import {
-  InputError,
-  jobInputKey,
-  OBJECT_STORE,
-  toInputItem,
-  type InputItem,
-  type JobRecord,
-  type NdjsonLine,
-  type ObjectStore,
-} from '../../../../libs/shared/src/index.js';
+import { InputError, jobInputKey, OBJECT_STORE, toInputItem, type InputItem, type JobRecord, type NdjsonLine, type ObjectStore } from '../../../../libs/shared/src/index.js';
 import { AdmissionService } from '../auth/admission.service.js';
 import type { ApiKeyRegistry } from '../auth/api-keys.js';
 import { API_KEYS } from '../auth/auth.tokens.js';

@@ -29,7 +29,7 @@ export class JobsController {
   @ApiOperation({
     summary: 'Submit a job',
     description:
-      'application/json for small jobs (inputs), or for a corpus already in the store (input_file_id: a file from POST /v1/files; input_object: a path the operator put in the store), which is read where it is and never copied; a streamed NDJSON body (application/x-ndjson or application/jsonl, parameters task, model, pooling, normalize, top_k, truncate, metadata in the query string) for large uploads, stored once as the job\'s input. Accepted whole or not at all.',
+      "application/json for small jobs (inputs), or for a corpus already in the store (input_file_id: a file from POST /v1/files; input_object: a path the operator put in the store), which is read where it is and never copied; a streamed NDJSON body (application/x-ndjson or application/jsonl, parameters task, model, pooling, normalize, top_k, truncate, metadata in the query string) for large uploads, stored once as the job's input. Accepted whole or not at all.",
   })
   @ApiConsumes('application/json', 'application/x-ndjson', 'application/jsonl')
   @ApiBody({ schema: { oneOf: [Shardwise.jobRequest, Shardwise.ndjsonBody] } })
@@ -81,7 +81,8 @@ export class JobsController {
 
   @ApiOperation({
     summary: 'Delete a job: its record, shard records, input (unless it was a referenced file or object) and results',
-    description: 'A queued or running job is refused with 409 JOB_RUNNING unless cancel=true, which cancels it first. Jobs are also deleted on their own once their retention (expires_after) has passed.',
+    description:
+      'A queued or running job is refused with 409 JOB_RUNNING unless cancel=true, which cancels it first. Jobs are also deleted on their own once their retention (expires_after) has passed.',
   })
   @ApiParam({ name: 'id' })
   @ApiQuery({ name: 'cancel', required: false, schema: { type: 'boolean' }, description: 'cancel a queued or running job, then delete it' })
@@ -90,7 +91,8 @@ export class JobsController {
   @Delete(':id')
   @HttpCode(200)
   async delete(@Req() req: ApiRequest, @Param('id') id: string, @Query('cancel') cancel: unknown): Promise<JobDeleted> {
-    if (cancel !== undefined && cancel !== 'true' && cancel !== 'false') throw new ApiError('INVALID_QUERY', 'query parameter "cancel" must be true or false', 400, { field: 'cancel' });
+    if (cancel !== undefined && cancel !== 'true' && cancel !== 'false')
+      throw new ApiError('INVALID_QUERY', 'query parameter "cancel" must be true or false', 400, { field: 'cancel' });
     await this.jobs.delete(id, tenantOf(req), { cancel: cancel === 'true' });
     return { id, object: 'job', deleted: true };
   }

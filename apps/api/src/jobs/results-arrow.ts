@@ -54,14 +54,48 @@ export function shardBatch(schema: Schema, columns: ResultColumns, result: Shard
   const succeeded = lines.map((line) => line.error === undefined);
   const ok = (value: (line: ResultLine) => unknown) => lines.map((line, i) => (succeeded[i] ? value(line) : null));
   const data: Data[] = [
-    column(lines.map((line) => line.id), new Utf8()),
+    column(
+      lines.map((line) => line.id),
+      new Utf8(),
+    ),
     makeData({ type: new Int64(), length: lines.length, nullCount: 0, data: BigInt64Array.from(lines, (line) => BigInt(line.index)) }),
   ];
   if (columns.task === 'embed') data.push(embeddings(schema, columns.dimensions, result, succeeded));
-  else data.push(column(ok((line) => line.label), new Utf8()), column(ok((line) => line.score), new Float32()), scoreMaps(schema, lines, succeeded));
-  data.push(column(ok((line) => line.truncated === true), new Bool()));
-  if (columns.itemTokens) data.push(column(ok((line) => line.tokens ?? null), new Int32()));
-  data.push(column(lines.map((line) => line.error?.code ?? null), new Utf8()), column(lines.map((line) => line.error?.message ?? null), new Utf8()));
+  else
+    data.push(
+      column(
+        ok((line) => line.label),
+        new Utf8(),
+      ),
+      column(
+        ok((line) => line.score),
+        new Float32(),
+      ),
+      scoreMaps(schema, lines, succeeded),
+    );
+  data.push(
+    column(
+      ok((line) => line.truncated === true),
+      new Bool(),
+    ),
+  );
+  if (columns.itemTokens)
+    data.push(
+      column(
+        ok((line) => line.tokens ?? null),
+        new Int32(),
+      ),
+    );
+  data.push(
+    column(
+      lines.map((line) => line.error?.code ?? null),
+      new Utf8(),
+    ),
+    column(
+      lines.map((line) => line.error?.message ?? null),
+      new Utf8(),
+    ),
+  );
   return new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: lines.length, nullCount: 0, children: data }));
 }
 

@@ -13,7 +13,12 @@ function embedShard(start: number, count: number, dimensions: number): ShardResu
   const writer = new ShardResultWriter({ task: 'embed', start, count, ids: Array.from({ length: count }, (_, i) => `doc-${start + i}`), dimensions, itemTokens: true });
   for (let i = 0; i < count; i++) {
     if ((start + i) % 5 === 1) writer.setError(i, TOO_LONG, 900);
-    else writer.setEmbedding(i, Array.from({ length: dimensions }, (_, j) => (j === 0 ? -0 : Math.sin(start + i + j / 7) / 3)), { tokens: 3 + i, truncated: i % 4 === 2 });
+    else
+      writer.setEmbedding(
+        i,
+        Array.from({ length: dimensions }, (_, j) => (j === 0 ? -0 : Math.sin(start + i + j / 7) / 3)),
+        { tokens: 3 + i, truncated: i % 4 === 2 },
+      );
   }
   return decodeShardResult(writer.finish());
 }

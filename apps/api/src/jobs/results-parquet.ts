@@ -34,7 +34,9 @@ export function parseRowGroupSize(value: unknown): number | undefined {
   if (value === undefined) return undefined;
   const rows = typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : Number.NaN;
   if (!(rows >= MIN_ROW_GROUP_ROWS)) {
-    throw new ApiError('INVALID_QUERY', `query parameter "row_group_size" must be an integer of at least ${MIN_ROW_GROUP_ROWS} (rows per Parquet row group)`, 400, { field: 'row_group_size' });
+    throw new ApiError('INVALID_QUERY', `query parameter "row_group_size" must be an integer of at least ${MIN_ROW_GROUP_ROWS} (rows per Parquet row group)`, 400, {
+      field: 'row_group_size',
+    });
   }
   return rows;
 }

@@ -44,7 +44,8 @@ export class ResultsController {
   })
   @ApiProduces('application/x-ndjson', 'application/octet-stream', 'application/x-npy', PARQUET_MEDIA_TYPE)
   @ApiOkResponse({
-    description: 'one line per item (see the schema); float32 rows with headers X-Embedding-Dimensions and X-Item-Count; or a Parquet file named <id>.parquet with X-Item-Count rows',
+    description:
+      'one line per item (see the schema); float32 rows with headers X-Embedding-Dimensions and X-Item-Count; or a Parquet file named <id>.parquet with X-Item-Count rows',
     schema: Shardwise.resultLine,
   })
   @ApiStatus({ status: 400, description: 'INVALID_QUERY (format, row_group_size) or UNSUPPORTED_FORMAT (f32 or npy for a sentiment job)', schema: Shardwise.error })
@@ -61,13 +62,16 @@ export class ResultsController {
   ): Promise<void> {
     const chosen = resultFormat(format, accept);
     const rowGroupRows = parseRowGroupSize(rowGroupSize);
-    if (rowGroupRows !== undefined && chosen !== 'parquet') throw new ApiError('INVALID_QUERY', 'query parameter "row_group_size" applies to format=parquet only', 400, { field: 'row_group_size' });
+    if (rowGroupRows !== undefined && chosen !== 'parquet')
+      throw new ApiError('INVALID_QUERY', 'query parameter "row_group_size" applies to format=parquet only', 400, { field: 'row_group_size' });
     const job = await this.jobs.get(id, tenantOf(req));
     assertReadable(job.state, partial);
     if (chosen === 'ndjson') return this.output.streamNdjson(job, 'results', res);
     if (chosen === 'parquet') return this.output.streamParquet(job, res, rowGroupRows);
     if (job.task !== 'embed') {
-      throw new ApiError('UNSUPPORTED_FORMAT', `format=${String(format ?? 'f32')} is only available for embed jobs; sentiment results are NDJSON or Parquet`, 400, { field: 'format' });
+      throw new ApiError('UNSUPPORTED_FORMAT', `format=${String(format ?? 'f32')} is only available for embed jobs; sentiment results are NDJSON or Parquet`, 400, {
+        field: 'format',
+      });
     }
     await this.output.streamEmbeddings(job, chosen, res);
   }

@@ -116,7 +116,8 @@ export class ResultsService {
     const out: WrittenShards = { shards: [], items: 0 };
     for (const shard of shards) {
       // One-shard jobs have no manifest: their shard holds every item.
-      const items: number = manifest?.counts[shard] ?? (job.shardsTotal === 1 ? job.total : await this.store.readSummary(job.id, shard).then((s) => (s === null ? 0 : s.succeeded + s.failed)));
+      const items: number =
+        manifest?.counts[shard] ?? (job.shardsTotal === 1 ? job.total : await this.store.readSummary(job.id, shard).then((s) => (s === null ? 0 : s.succeeded + s.failed)));
       out.shards.push({ shard, items });
       out.items += items;
     }

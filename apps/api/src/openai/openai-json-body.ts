@@ -40,7 +40,8 @@ async function readJson(req: ApiRequest, limitBytes: number): Promise<unknown> {
   let tooLarge = false;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     bytes += chunk.length;
-    if (bytes > limitBytes) tooLarge = true; // read on and discard, so the client sees the answer
+    if (bytes > limitBytes)
+      tooLarge = true; // read on and discard, so the client sees the answer
     else chunks.push(chunk);
   }
   if (encoding !== 'identity') throw new OpenAIError(415, `Content-Encoding "${encoding}" is not supported; send the body uncompressed`, null, 'unsupported_media_type');

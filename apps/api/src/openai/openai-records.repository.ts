@@ -57,18 +57,17 @@ export interface BatchRecord {
 export class OpenAIRecordsRepository {
   private readonly prefix: string;
 
-  constructor(@Inject(REDIS) private readonly redis: Redis, @Inject(API_ENV) env: ApiEnv) {
+  constructor(
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(API_ENV) env: ApiEnv,
+  ) {
     this.prefix = `${env.REDIS_PREFIX}:oai`;
   }
 
   // --- batches ---
 
   async createBatch(batch: BatchRecord): Promise<void> {
-    await this.redis
-      .multi()
-      .hset(this.batchKey(batch.id), encodeRecord(batch))
-      .zadd(this.batchesKey(batch.tenant), Date.now(), batch.id)
-      .exec();
+    await this.redis.multi().hset(this.batchKey(batch.id), encodeRecord(batch)).zadd(this.batchesKey(batch.tenant), Date.now(), batch.id).exec();
   }
 
   async getBatch(id: string, tenant: string): Promise<BatchRecord | null> {

@@ -8,7 +8,10 @@ import { REDIS } from './redis.tokens.js';
 export class CancelChannelRepository {
   private readonly channel: string;
 
-  constructor(@Inject(REDIS) private readonly redis: Redis, @Inject(API_ENV) env: ApiEnv) {
+  constructor(
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(API_ENV) env: ApiEnv,
+  ) {
     this.channel = `${env.REDIS_PREFIX}:cancel`;
   }
 

@@ -34,7 +34,8 @@ async function connectRedis(env: ApiEnv): Promise<Redis> {
         await redis.ping();
         break;
       } catch (error) {
-        if (Date.now() >= deadline) throw new Error(`Redis at ${redactUrl(env.REDIS_URL)} did not answer within ${CONNECT_TIMEOUT_MS / 1000}s (REDIS_URL): ${(error as Error).message}`);
+        if (Date.now() >= deadline)
+          throw new Error(`Redis at ${redactUrl(env.REDIS_URL)} did not answer within ${CONNECT_TIMEOUT_MS / 1000}s (REDIS_URL): ${(error as Error).message}`);
         await new Promise((r) => setTimeout(r, 500));
       }
     }

@@ -27,7 +27,11 @@ export class ShardQueueRepository implements OnApplicationShutdown {
   constructor(@Inject(API_ENV) private readonly env: ApiEnv) {
     // A connection of its own, so queue commands never wait behind a large staging write.
     this.connection = createRedis(env.REDIS_URL, 'shardwise-api-queue', REQUEST_REDIS_OPTIONS);
-    this.queue = new Queue<ShardPayload>(QueueName.Shards, { connection: this.connection, prefix: `${env.REDIS_PREFIX}:bull`, streams: { events: { maxLen: SHARD_EVENTS_MAX_LEN } } });
+    this.queue = new Queue<ShardPayload>(QueueName.Shards, {
+      connection: this.connection,
+      prefix: `${env.REDIS_PREFIX}:bull`,
+      streams: { events: { maxLen: SHARD_EVENTS_MAX_LEN } },
+    });
     logConnectionErrors(this.connection, 'queue connection', this.logger);
     logConnectionErrors(this.queue, 'shard queue', this.logger);
   }
@@ -35,9 +39,7 @@ export class ShardQueueRepository implements OnApplicationShutdown {
   async addShards(payloads: readonly ShardPayload[], priority: number = SHARD_PRIORITY.batch): Promise<void> {
     if (payloads.length === 0) return;
     const opts = { ...shardJobOptions(this.env.SHARD_ATTEMPTS), priority };
-    await this.queue.addBulk(
-      payloads.map((data) => ({ name: QueueName.Shards, data, opts: { ...opts, jobId: shardJobId(data.jobId, data.shard) } })),
-    );
+    await this.queue.addBulk(payloads.map((data) => ({ name: QueueName.Shards, data, opts: { ...opts, jobId: shardJobId(data.jobId, data.shard) } })));
   }
 
   /**

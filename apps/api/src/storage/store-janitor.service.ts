@@ -122,8 +122,12 @@ export class StoreJanitorService implements OnApplicationBootstrap, OnApplicatio
     const report = { partialWrites, orphanJobs, deletedFiles, expired };
     const expiredTotal = Object.values(expired).reduce((a, b) => a + b, 0);
     if (partialWrites + orphanJobs + deletedFiles + expiredTotal > 0) {
-      const retention = Object.entries(expired).map(([name, n]) => `${n} ${name}`).join(', ');
-      this.logger.log(`store sweep: removed ${retention ? `${retention}, ` : ''}${partialWrites} partial writes, the objects of ${orphanJobs} jobs without a record, ${deletedFiles} deleted files`);
+      const retention = Object.entries(expired)
+        .map(([name, n]) => `${n} ${name}`)
+        .join(', ');
+      this.logger.log(
+        `store sweep: removed ${retention ? `${retention}, ` : ''}${partialWrites} partial writes, the objects of ${orphanJobs} jobs without a record, ${deletedFiles} deleted files`,
+      );
     }
     return report;
   }

@@ -16,7 +16,10 @@ const TASK_NAMES: readonly TaskName[] = ['embed', 'sentiment'];
  * because the name is a task's default model.
  */
 export async function parsePreloadModels(env: WorkerEnv): Promise<PreloadModel[]> {
-  const entries = (env.PRELOAD_MODELS ?? '').split(',').map((e) => e.trim()).filter((e) => e !== '');
+  const entries = (env.PRELOAD_MODELS ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
   const opts: ResolveModelOptions = {
     modelDir: env.MODEL_DIR,
     defaults: { embed: env.DEFAULT_MODEL_EMBED, sentiment: env.DEFAULT_MODEL_SENTIMENT },

@@ -34,9 +34,7 @@ export class HealthServerService implements OnModuleInit, OnApplicationShutdown 
       });
     });
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (error: NodeJS.ErrnoException) =>
-        reject(new Error(`cannot listen on WORKER_PORT=${this.env.WORKER_PORT}: ${error.code ?? error.message}`)),
-      );
+      server.once('error', (error: NodeJS.ErrnoException) => reject(new Error(`cannot listen on WORKER_PORT=${this.env.WORKER_PORT}: ${error.code ?? error.message}`)));
       server.listen(this.env.WORKER_PORT, () => resolve());
     });
     this.server = server;

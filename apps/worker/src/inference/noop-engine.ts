@@ -54,7 +54,8 @@ export class NoopInferencePool implements InferencePort {
     for (let i = 0; i < request.texts.length; i++) {
       const count = estimateTokens(request.texts[i] as string, info.maxTokens);
       tokens += count;
-      results[i] = request.task === 'embed' ? { ok: true, tokens: count, truncated: false, embedding: this.vector(info.dimensions) } : this.scores(info.labels ?? DEFAULT_LABELS, count);
+      results[i] =
+        request.task === 'embed' ? { ok: true, tokens: count, truncated: false, embedding: this.vector(info.dimensions) } : this.scores(info.labels ?? DEFAULT_LABELS, count);
     }
     return { results, stats: { tokens, paddedTokens: tokens, batches: 1, tokenizeSeconds: 0, inferenceSeconds: 0 } };
   }

@@ -1,5 +1,14 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import { JobStore, OBJECT_STORE, readShardItems, ResultStore, shardPayloadSchema, type ObjectStore, type ShardOutcome, type ShardPayload } from '../../../../libs/shared/src/index.js';
+import {
+  JobStore,
+  OBJECT_STORE,
+  readShardItems,
+  ResultStore,
+  shardPayloadSchema,
+  type ObjectStore,
+  type ShardOutcome,
+  type ShardPayload,
+} from '../../../../libs/shared/src/index.js';
 import { WorkerMetricsService } from '../metrics/worker-metrics.service.js';
 import { isFinalFailure, salvageShardIdentity, type ShardJob } from './shard-job.js';
 import { buildFailedShardOutput } from './shard-output.js';

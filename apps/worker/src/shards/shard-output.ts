@@ -41,7 +41,15 @@ export function buildShardOutput(
 ): ShardOutput {
   if (results.length !== ids.length) throw new Error(`inference returned ${results.length} results for ${ids.length} texts`);
   if (task === 'sentiment' && !extras.labels?.length) throw new Error('a sentiment shard needs the model labels (ModelInfo.labels)');
-  const writer = new ShardResultWriter({ task, start, count: ids.length, ids, dimensions: task === 'embed' ? dimensions : 0, labels: extras.labels ?? undefined, itemTokens: extras.itemTokens });
+  const writer = new ShardResultWriter({
+    task,
+    start,
+    count: ids.length,
+    ids,
+    dimensions: task === 'embed' ? dimensions : 0,
+    labels: extras.labels ?? undefined,
+    itemTokens: extras.itemTokens,
+  });
   const failedByCode = new Map<string, number>();
   const fail = (i: number, error: ItemError, tokens: number) => {
     writer.setError(i, error, tokens);
@@ -70,14 +78,7 @@ export function buildShardOutput(
  * `ids` is 'unknown' when the shard's input could not be read (lines then say `"id":null`).
  * `dimensions` (embed only, from the job record) sizes the NaN rows; null when the width is unknown.
  */
-export function buildFailedShardOutput(
-  task: TaskName,
-  ids: readonly string[] | 'unknown',
-  start: number,
-  count: number,
-  reason: string,
-  dimensions: number | null,
-): ShardOutput {
+export function buildFailedShardOutput(task: TaskName, ids: readonly string[] | 'unknown', start: number, count: number, reason: string, dimensions: number | null): ShardOutput {
   const writer = new ShardResultWriter({ task, start, count, ids, dimensions: task === 'embed' ? (dimensions ?? 0) : 0 });
   const error: ItemError = { code: SHARD_FAILED, message: reason };
   for (let i = 0; i < count; i++) writer.setError(i, error);

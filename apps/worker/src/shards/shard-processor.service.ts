@@ -2,16 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { UnrecoverableError } from 'bullmq';
 import type { EncodeResponse, ModelInfo, TaskName } from '../../../../libs/models/src/index.js';
-import {
-  JobStore,
-  OBJECT_STORE,
-  readShardItems,
-  ResultStore,
-  type InputItem,
-  type ObjectStore,
-  type ShardOutcome,
-  type ShardPayload,
-} from '../../../../libs/shared/src/index.js';
+import { JobStore, OBJECT_STORE, readShardItems, ResultStore, type InputItem, type ObjectStore, type ShardOutcome, type ShardPayload } from '../../../../libs/shared/src/index.js';
 import { ModelService } from '../inference/model.service.js';
 import { WorkerMetricsService, type ShardMetricOutcome } from '../metrics/worker-metrics.service.js';
 import { CancelSignalsService } from './cancel-signals.service.js';
@@ -20,14 +11,7 @@ import { buildShardOutput, type ShardOutput } from './shard-output.js';
 import { JobNotifierService } from '../webhooks/job-notifier.service.js';
 
 /** Engine errors that no retry can fix (the model or options are wrong, not the moment). */
-const PERMANENT_ERRORS = new Set([
-  'UnknownModelError',
-  'InvalidModelError',
-  'UnknownTaskError',
-  'UnsupportedTaskError',
-  'UnsupportedDtypeError',
-  'InvalidEncodeOptionsError',
-]);
+const PERMANENT_ERRORS = new Set(['UnknownModelError', 'InvalidModelError', 'UnknownTaskError', 'UnsupportedTaskError', 'UnsupportedDtypeError', 'InvalidEncodeOptionsError']);
 
 /**
  * Runs one shard: skip it when its job is gone or cancelled, count it from the stored copy when a
@@ -105,10 +89,17 @@ export class ShardProcessorService {
       this.metrics.encodeStats(task, modelId, response.stats);
 
       const writing = performance.now();
-      const output = buildShardOutput(task, items.map((item) => item.id), payload.start, response.results, info.dimensions, {
-        itemTokens: payload.options.itemTokens,
-        labels: info.labels ?? [],
-      });
+      const output = buildShardOutput(
+        task,
+        items.map((item) => item.id),
+        payload.start,
+        response.results,
+        info.dimensions,
+        {
+          itemTokens: payload.options.itemTokens,
+          labels: info.labels ?? [],
+        },
+      );
       const outcome = await this.writeAndCount(payload, output);
       this.metrics.stage('write', (performance.now() - writing) / 1000);
       if (outcome.written) this.metrics.itemsFailedByCode(output.failedByCode);

@@ -1,11 +1,4 @@
-import {
-  ATTEMPT_HEADER,
-  DELIVERY_HEADER,
-  EVENT_HEADER,
-  SIGNATURE_HEADER,
-  signWebhook,
-  type WebhookDelivery,
-} from '../../../../libs/shared/src/webhooks/webhook-contract.js';
+import { ATTEMPT_HEADER, DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, signWebhook, type WebhookDelivery } from '../../../../libs/shared/src/webhooks/webhook-contract.js';
 
 /** Bytes of a receiver's answer read (and then dropped); its content is never used. */
 const MAX_RESPONSE_BYTES = 64 * 1024;
@@ -21,10 +14,7 @@ export class WebhookHttpError extends Error {
  * POSTs one delivery. Resolves on a 2xx answer; throws on anything else (other statuses, redirects
  * included, timeouts, network errors) so that BullMQ retries it with backoff.
  */
-export async function deliverWebhook(
-  delivery: WebhookDelivery,
-  meta: { deliveryId: string; attempt: number; secret: string | undefined; timeoutMs: number },
-): Promise<number> {
+export async function deliverWebhook(delivery: WebhookDelivery, meta: { deliveryId: string; attempt: number; secret: string | undefined; timeoutMs: number }): Promise<number> {
   const headers: Record<string, string> = {
     'Content-Type': 'application/json',
     'User-Agent': 'shardwise-webhooks/1',

@@ -47,10 +47,7 @@ export function byteLevelBpeTokenizer(bertVocab: string[], vocabTarget: number, 
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: addedTokens([
-      ...SPECIALS.map((content, id) => ({ id, content })),
-      { id: maskId, content: '<mask>', lstrip: true },
-    ]),
+    added_tokens: addedTokens([...SPECIALS.map((content, id) => ({ id, content })), { id: maskId, content: '<mask>', lstrip: true }]),
     normalizer: null,
     pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
     post_processor: {

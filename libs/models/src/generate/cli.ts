@@ -10,7 +10,10 @@ import { DEFAULT_DTYPES, DEFAULT_OUT, DTYPES, FAMILIES, generateModels, HEADS, S
 /** Splits a comma list and rejects anything outside `allowed`. */
 function list<T extends string>(flag: string, value: string | undefined, allowed: readonly T[]): T[] | undefined {
   if (value === undefined) return undefined;
-  const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const items = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bad = items.filter((item) => !(allowed as readonly string[]).includes(item));
   if (bad.length > 0 || items.length === 0) throw new Error(`--${flag}: expected a comma list of ${allowed.join(', ')}; got "${value}"`);
   return items as T[];

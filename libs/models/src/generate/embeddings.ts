@@ -35,8 +35,7 @@ export function embeddings(ctx: LayerContext, spec: ModelSpec, names: ParamNames
   const wordTable = embeddingTable(ctx, names.wordEmbeddings, vocabSize, hidden);
   const posTable = embeddingTable(ctx, names.positionEmbeddings, maxPositions, hidden);
   const words = b.op('Gather', [wordTable, inputs.inputIds]); // [b, s, h]
-  const positionIds =
-    spec.family === 'roberta' ? robertaPositions(ctx, inputs.inputIds, padTokenId) : sequentialPositions(ctx, inputs.inputIds);
+  const positionIds = spec.family === 'roberta' ? robertaPositions(ctx, inputs.inputIds, padTokenId) : sequentialPositions(ctx, inputs.inputIds);
   // [b, s, h] for RoBERTa, [s, h] otherwise (broadcasts over the batch).
   let sum = b.op('Add', [words, b.op('Gather', [posTable, positionIds])]);
   if (spec.family === 'bert' && inputs.tokenTypeIds) {

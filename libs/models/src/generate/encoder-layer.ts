@@ -30,13 +30,7 @@ function selfAttention(ctx: LayerContext, x: string, mask: string, dims: ModelDi
  * One post-LN transformer block (BERT, DistilBERT and RoBERTa share it):
  * x1 = LN(x + attn(x)); out = LN(x1 + W2·gelu(W1·x1)). [b, s, h]
  */
-export function encoderLayer(
-  ctx: LayerContext,
-  x: string,
-  mask: string,
-  dims: ModelDims,
-  names: LayerParamNames,
-): string {
+export function encoderLayer(ctx: LayerContext, x: string, mask: string, dims: ModelDims, names: LayerParamNames): string {
   const { b } = ctx;
   const { hidden, intermediate, layerNormEps } = dims;
   const attention = linear(ctx, selfAttention(ctx, x, mask, dims, names), names.attentionOut, hidden, hidden);

@@ -6,7 +6,7 @@ const HALF_MAX = 65504;
 
 /** IEEE half bits of each value, round-to-nearest-even, saturating at ±65504. */
 export function toHalfArray(values: Float32Array): Uint16Array {
-  const clamped = values.map((v) => (v > HALF_MAX ? HALF_MAX : Math.max(v , -HALF_MAX)));
+  const clamped = values.map((v) => (v > HALF_MAX ? HALF_MAX : Math.max(v, -HALF_MAX)));
   const bits = new Uint32Array(clamped.buffer, clamped.byteOffset, clamped.length);
   const out = new Uint16Array(values.length);
   for (let i = 0; i < bits.length; i++) out[i] = halfFromFloatBits(bits[i]);

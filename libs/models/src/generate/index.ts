@@ -60,7 +60,7 @@ async function onnxSizes(dir: string): Promise<Partial<Record<Dtype, number>>> {
  */
 export async function generateModels(options: GenerateOptions = {}): Promise<GeneratedModel[]> {
   const out = resolve(options.out ?? DEFAULT_OUT);
-  const sizes: readonly Size[] = options.size === 'all' ? SIZES : typeof options.size === 'string' ? [options.size] : options.size ?? ['tiny'];
+  const sizes: readonly Size[] = options.size === 'all' ? SIZES : typeof options.size === 'string' ? [options.size] : (options.size ?? ['tiny']);
   const dtypes = options.dtype ?? DEFAULT_DTYPES;
   const log = options.log ?? (() => undefined);
   const tokenizers = new TokenizerCache();

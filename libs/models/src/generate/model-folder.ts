@@ -13,7 +13,11 @@ export interface ModelFiles {
   onnx: Partial<Record<Dtype, Uint8Array>>;
 }
 
-const exists = async (path: string): Promise<boolean> => stat(path).then(() => true, () => false);
+const exists = async (path: string): Promise<boolean> =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
 
 /**
  * Dtypes already on disk in a finished folder from this generator version, or
@@ -58,7 +62,12 @@ export async function writeModelFolder(dir: string, files: ModelFiles): Promise<
     try {
       await rename(temp, dir);
     } catch (error) {
-      const restored = replacing && (await rename(old, dir).then(() => true, () => false));
+      const restored =
+        replacing &&
+        (await rename(old, dir).then(
+          () => true,
+          () => false,
+        ));
       if (replacing && !restored) await rm(old, { recursive: true, force: true });
       // Lost a race: another generator's rename landed first (ENOTEMPTY/EEXIST).
       if (!restored && (await existingDtypes(dir)) !== null) return false;

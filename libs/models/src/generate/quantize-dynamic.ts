@@ -13,9 +13,7 @@ import type { GraphDef, NodeDef, TensorDef } from './onnx-graph.js';
  */
 
 const asFloat2d = (t: TensorDef | undefined): (TensorDef & { data: Float32Array }) | null =>
-  t && t.type === 'float32' && t.dims.length === 2 && t.data instanceof Float32Array
-    ? (t as TensorDef & { data: Float32Array })
-    : null;
+  t && t.type === 'float32' && t.dims.length === 2 && t.data instanceof Float32Array ? (t as TensorDef & { data: Float32Array }) : null;
 
 /** Per-column symmetric int8: [K, N] -> int8 [K, N] plus scale [N]. */
 function quantizeColumns(w: Float32Array, rows: number, cols: number): { q: Int8Array; scale: Float32Array } {

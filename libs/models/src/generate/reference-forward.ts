@@ -73,9 +73,18 @@ export function referenceForward(spec: ModelSpec, weights: Weights, inputIds: nu
   const cls = [x[0]];
   const logits =
     spec.family === 'bert'
-      ? linear(linear(cls, 'bert.pooler.dense').map((r) => r.map(Math.tanh)), 'classifier')
+      ? linear(
+          linear(cls, 'bert.pooler.dense').map((r) => r.map(Math.tanh)),
+          'classifier',
+        )
       : spec.family === 'distilbert'
-        ? linear(linear(cls, 'pre_classifier').map((r) => r.map((a) => Math.max(0, a))), 'classifier')
-        : linear(linear(cls, 'classifier.dense').map((r) => r.map(Math.tanh)), 'classifier.out_proj');
+        ? linear(
+            linear(cls, 'pre_classifier').map((r) => r.map((a) => Math.max(0, a))),
+            'classifier',
+          )
+        : linear(
+            linear(cls, 'classifier.dense').map((r) => r.map(Math.tanh)),
+            'classifier.out_proj',
+          );
   return { hidden: x, logits: logits[0] };
 }

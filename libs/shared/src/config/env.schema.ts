@@ -10,14 +10,24 @@ const optionalText = z
   .optional();
 
 /** A variable that no longer exists: refused with `why`, so a stale deploy does not run on a setting that does nothing. */
-const removed = (why: string) => z.unknown().optional().refine((value) => value === undefined, { message: `no longer supported: ${why}` });
+const removed = (why: string) =>
+  z
+    .unknown()
+    .optional()
+    .refine((value) => value === undefined, { message: `no longer supported: ${why}` });
 
 /** Variables shared by the API and the worker. Names are a public contract: deploy manifests rely on them. */
 export const commonEnvSchema = z.object({
   /** @defaultValue redis://127.0.0.1:6379 */
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').default('redis://127.0.0.1:6379'),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+    .default('redis://127.0.0.1:6379'),
   /** Prefix of every Redis key this system writes. @defaultValue sw */
-  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').default('sw'),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only')
+    .default('sw'),
   /** Local model folders; when set, models load from here only and never from the Hub. */
   MODEL_DIR: optionalText,
   /**
@@ -42,7 +52,12 @@ export const commonEnvSchema = z.object({
    */
   S3_ENDPOINT: optionalText.pipe(z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional()),
   /** Region to sign requests for. @defaultValue the SDK's: AWS_REGION, then the profile's region */
-  S3_REGION: optionalText.pipe(z.string().regex(/^[a-z0-9-]+$/, 'lowercase letters, digits and - only (e.g. eu-west-1)').optional()),
+  S3_REGION: optionalText.pipe(
+    z
+      .string()
+      .regex(/^[a-z0-9-]+$/, 'lowercase letters, digits and - only (e.g. eu-west-1)')
+      .optional(),
+  ),
   /**
    * Address buckets as `<endpoint>/<bucket>` instead of `<bucket>.<endpoint>`: what MinIO, Ceph and
    * most self-hosted services need. @defaultValue false
@@ -103,7 +118,9 @@ export const apiEnvSchema = commonEnvSchema.extend({
    */
   ADMISSION_MAX_QUEUED_TEXTS: int(0, 50_000_000),
   /** Removed: Redis holds no texts any more. Set, it stops the boot with a pointer to its replacement. */
-  ADMISSION_MAX_BACKLOG_BYTES: removed('Redis no longer holds texts (shards are references into the object store); budget the backlog by texts with ADMISSION_MAX_QUEUED_TEXTS and TENANT_MAX_QUEUED_TEXTS'),
+  ADMISSION_MAX_BACKLOG_BYTES: removed(
+    'Redis no longer holds texts (shards are references into the object store); budget the backlog by texts with ADMISSION_MAX_QUEUED_TEXTS and TENANT_MAX_QUEUED_TEXTS',
+  ),
   /** The same budget per tenant; 0 = no limit. A key file entry's max_queued_texts overrides it. @defaultValue 0 */
   TENANT_MAX_QUEUED_TEXTS: int(0, 0),
   /**
@@ -182,7 +199,10 @@ export const workerEnvObjectSchema = commonEnvSchema.extend({
   INFERENCE_ENGINE: z.enum(['onnx', 'noop-test-only']).default('onnx'),
   SHARDWISE_ALLOW_NOOP_ENGINE: z.enum(['0', '1']).default('0'),
   /** HMAC-SHA256 key of the X-Shardwise-Signature header on job webhooks; unset = deliveries go unsigned. */
-  WEBHOOK_SECRET: z.string().optional().transform((v) => (v === '' ? undefined : v)),
+  WEBHOOK_SECRET: z
+    .string()
+    .optional()
+    .transform((v) => (v === '' ? undefined : v)),
   /** Time a webhook receiver has to answer one delivery. @defaultValue 10000 */
   WEBHOOK_TIMEOUT_MS: int(100, 10_000),
   /** Webhook deliveries in flight per worker process. @defaultValue 8 */
@@ -200,11 +220,11 @@ export const workerEnvSchema = workerEnvObjectSchema
     message: 'noop-test-only returns fixed vectors instead of running a model (benchmarks of the queue only); set SHARDWISE_ALLOW_NOOP_ENGINE=1 to confirm',
   })
   .transform((env) => ({
-  ...env,
-  INFERENCE_THREADS: env.INFERENCE_THREADS ?? BATCH_DEFAULTS[env.DEVICE].threads,
-  MAX_BATCH_TOKENS: env.MAX_BATCH_TOKENS ?? BATCH_DEFAULTS[env.DEVICE].tokens,
-  MAX_BATCH_SIZE: env.MAX_BATCH_SIZE ?? BATCH_DEFAULTS[env.DEVICE].texts,
-}));
+    ...env,
+    INFERENCE_THREADS: env.INFERENCE_THREADS ?? BATCH_DEFAULTS[env.DEVICE].threads,
+    MAX_BATCH_TOKENS: env.MAX_BATCH_TOKENS ?? BATCH_DEFAULTS[env.DEVICE].tokens,
+    MAX_BATCH_SIZE: env.MAX_BATCH_SIZE ?? BATCH_DEFAULTS[env.DEVICE].texts,
+  }));
 
 export type CommonEnv = z.infer<typeof commonEnvSchema>;
 export type ApiEnv = z.infer<typeof apiEnvSchema>;

@@ -43,9 +43,7 @@ export interface JobRecord {
   expiresAt?: number | null;
 }
 
-const NUMBER_FIELDS = [
-  'total', 'succeeded', 'failed', 'truncated', 'tokens', 'shardsTotal', 'shardsDone', 'shardsFailed', 'createdAt',
-] as const;
+const NUMBER_FIELDS = ['total', 'succeeded', 'failed', 'truncated', 'tokens', 'shardsTotal', 'shardsDone', 'shardsFailed', 'createdAt'] as const;
 
 export function toHash(record: JobRecord): Record<string, string> {
   const hash: Record<string, string> = {

@@ -43,7 +43,10 @@ export class JobStore {
   readonly keys: JobKeys;
   private readonly scripts: ScriptCommands;
 
-  constructor(private readonly redis: Redis, prefix: string) {
+  constructor(
+    private readonly redis: Redis,
+    prefix: string,
+  ) {
     this.keys = new JobKeys(prefix);
     for (const [name, lua] of Object.entries(SCRIPTS)) redis.defineCommand(`sw_${name}`, { lua });
     this.scripts = redis as unknown as ScriptCommands;
@@ -67,9 +70,22 @@ export class JobStore {
     // One script: the tenant's admission limits are checked and the job counted (stats, its tenant's
     // unfinished jobs and queued texts) atomically, so concurrent submissions on any number of API replicas cannot overshoot.
     const fields = Object.entries(toHash(record)).flat();
-    const reply = await this.run('CREATE_JOB', 3, this.keys.job(record.id), this.keys.tenantJobs(record.tenant), this.keys.stats(),
-      record.id, record.tenant, record.createdAt, record.state, Math.max(0, Math.round(estimate.tokens)),
-      admission.maxActiveJobs, admission.maxQueuedTexts, admission.maxTenantQueuedTexts, record.total, ...fields,
+    const reply = await this.run(
+      'CREATE_JOB',
+      3,
+      this.keys.job(record.id),
+      this.keys.tenantJobs(record.tenant),
+      this.keys.stats(),
+      record.id,
+      record.tenant,
+      record.createdAt,
+      record.state,
+      Math.max(0, Math.round(estimate.tokens)),
+      admission.maxActiveJobs,
+      admission.maxQueuedTexts,
+      admission.maxTenantQueuedTexts,
+      record.total,
+      ...fields,
     );
     return toVerdict(reply);
   }
@@ -124,15 +140,44 @@ export class JobStore {
   /** `estTokens`: the shard's ingest estimate (payload.estTokens), which leaves the backlog with it. */
   async completeShard(id: string, shard: number, outcome: ShardOutcome, now = Date.now(), estTokens = 0): Promise<ShardCountResult> {
     const { succeeded, failed, truncated, tokens } = outcome;
-    const reply = await this.run('COMPLETE_SHARD', 5, this.keys.job(id), this.keys.doneShards(id), this.keys.stats(), this.keys.webhookOutbox(), this.keys.expiry(),
-      shard, succeeded, failed, truncated, tokens, now, estTokens, id,
+    const reply = await this.run(
+      'COMPLETE_SHARD',
+      5,
+      this.keys.job(id),
+      this.keys.doneShards(id),
+      this.keys.stats(),
+      this.keys.webhookOutbox(),
+      this.keys.expiry(),
+      shard,
+      succeeded,
+      failed,
+      truncated,
+      tokens,
+      now,
+      estTokens,
+      id,
     );
     return COUNT_RESULTS[String(reply)];
   }
 
   async failShard(id: string, shard: number, itemCount: number, reason: string, now = Date.now(), estTokens = 0): Promise<ShardCountResult> {
-    const reply = await this.run('FAIL_SHARD', 5, this.keys.job(id), this.keys.doneShards(id), this.keys.stats(), this.keys.webhookOutbox(), this.keys.expiry(),
-      shard, 0, itemCount, 0, 0, now, reason, estTokens, id,
+    const reply = await this.run(
+      'FAIL_SHARD',
+      5,
+      this.keys.job(id),
+      this.keys.doneShards(id),
+      this.keys.stats(),
+      this.keys.webhookOutbox(),
+      this.keys.expiry(),
+      shard,
+      0,
+      itemCount,
+      0,
+      0,
+      now,
+      reason,
+      estTokens,
+      id,
     );
     return COUNT_RESULTS[String(reply)];
   }

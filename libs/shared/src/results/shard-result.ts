@@ -126,7 +126,8 @@ export class ShardResultWriter {
 
   constructor(private readonly layout: ShardResultLayout) {
     const { task, count, ids, start } = layout;
-    if (!Number.isSafeInteger(start) || start < 0 || !Number.isSafeInteger(count) || count < 0) throw new RangeError(`start and count must be integers >= 0, got ${start} and ${count}`);
+    if (!Number.isSafeInteger(start) || start < 0 || !Number.isSafeInteger(count) || count < 0)
+      throw new RangeError(`start and count must be integers >= 0, got ${start} and ${count}`);
     if (ids !== 'unknown' && ids.length !== count) throw new RangeError(`${ids.length} ids for ${count} items`);
     if (task === 'embed') {
       this.width = layout.dimensions ?? 0;
@@ -364,7 +365,8 @@ export class ShardResult {
       const [offset, length] = span;
       if (offset % 4 !== 0) throw new CorruptShardResultError(`section ${name} starts at ${offset}, not a multiple of 4`);
       if (size !== -1 && length !== size) throw new CorruptShardResultError(`section ${name} has ${length} bytes, expected ${size}`);
-      if (dataStart + offset + length > object.length) throw new CorruptShardResultError(`section ${name} ends at byte ${dataStart + offset + length} of ${object.length}: truncated`);
+      if (dataStart + offset + length > object.length)
+        throw new CorruptShardResultError(`section ${name} ends at byte ${dataStart + offset + length} of ${object.length}: truncated`);
       at[name] = dataStart + offset;
       end = Math.max(end, dataStart + offset + length);
     }
@@ -567,7 +569,9 @@ export class ShardResult {
       if (last === -1) throw new CorruptShardResultError(`item ${i} succeeded without a label`);
     }
     if (failed !== summary.failed || truncated !== summary.truncated || tokens !== summary.tokens) {
-      throw new CorruptShardResultError(`items count ${failed} failed, ${truncated} truncated, ${tokens} tokens; the summary says ${summary.failed}, ${summary.truncated}, ${summary.tokens}`);
+      throw new CorruptShardResultError(
+        `items count ${failed} failed, ${truncated} truncated, ${tokens} tokens; the summary says ${summary.failed}, ${summary.truncated}, ${summary.tokens}`,
+      );
     }
   }
 }

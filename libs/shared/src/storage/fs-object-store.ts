@@ -205,7 +205,10 @@ export class FsObjectStore implements ObjectStore {
         }
         if (ifAbsent && NO_HARD_LINKS.has(code)) {
           await rm(tempPath, { force: true });
-          throw Object.assign(new Error(`cannot write object ${JSON.stringify(key)} in ${this.location} if absent: link() failed with ${code}; the volume must support hard links`), { code, cause: error });
+          throw Object.assign(
+            new Error(`cannot write object ${JSON.stringify(key)} in ${this.location} if absent: link() failed with ${code}; the volume must support hard links`),
+            { code, cause: error },
+          );
         }
         if (code === 'ENOENT' && !(await pathExists(tempPath))) throw partialWriteGone(key, this.location);
         if (code !== 'ENOENT' || attempt >= PUBLISH_ATTEMPTS) throw error;

@@ -129,9 +129,7 @@ export function assertObjectKey(key: string, { prefix = false } = {}): void {
   const segments = body.split('/');
   for (const segment of segments) {
     if (!SEGMENT.test(segment)) {
-      throw new InvalidObjectKeyError(
-        `object key ${JSON.stringify(key)} is not a store path: use "/"-separated names of letters, digits and ._=+@- that do not start with a dot`,
-      );
+      throw new InvalidObjectKeyError(`object key ${JSON.stringify(key)} is not a store path: use "/"-separated names of letters, digits and ._=+@- that do not start with a dot`);
     }
   }
 }

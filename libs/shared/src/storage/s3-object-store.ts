@@ -241,9 +241,7 @@ export class S3ObjectStore implements ObjectStore {
     do {
       let page: ListMultipartUploadsCommandOutput;
       try {
-        page = await this.client.send(
-          new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: this.prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
-        );
+        page = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: this.prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }));
       } catch (error) {
         // A service without multipart listings: a bucket lifecycle rule (AbortIncompleteMultipartUpload) must do this.
         if (isS3NotImplemented(error)) return removed;
@@ -347,7 +345,9 @@ export class S3ObjectStore implements ObjectStore {
     if (served.first === range.start && served.last === range.end - 1) return body;
     if (served.first > range.start || served.last < range.end - 1) {
       body.destroy();
-      throw new Error(`the S3 service sent bytes ${served.first}-${served.last} of object ${JSON.stringify(key)} in ${this.location} for a request of ${range.start}-${range.end - 1}`);
+      throw new Error(
+        `the S3 service sent bytes ${served.first}-${served.last} of object ${JSON.stringify(key)} in ${this.location} for a request of ${range.start}-${range.end - 1}`,
+      );
     }
     // HTTP lets a server answer a Range with more (some send the whole object): cut the range out.
     return Readable.from(sliceOf(body, range.start - served.first, range.end - served.first));

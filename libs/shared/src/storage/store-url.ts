@@ -30,7 +30,9 @@ export function parseStoreUrl(text: string): StoreLocation {
   }
   if (url.protocol === 's3:') {
     if (url.username !== '' || url.password !== '' || url.port !== '' || url.search !== '' || url.hash !== '') {
-      throw new Error('an s3 URL holds the bucket and an optional prefix only (s3://bucket/prefix); credentials come from the AWS SDK (environment, profile, IRSA, workload identity)');
+      throw new Error(
+        'an s3 URL holds the bucket and an optional prefix only (s3://bucket/prefix); credentials come from the AWS SDK (environment, profile, IRSA, workload identity)',
+      );
     }
     if (!BUCKET.test(url.hostname)) throw new Error(`"${url.hostname}" is not a bucket name: 3 to 63 lowercase letters, digits, dots and hyphens`);
     const path = decodeURIComponent(url.pathname).replace(/^\/+/, '');

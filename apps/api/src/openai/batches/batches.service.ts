@@ -62,7 +62,8 @@ export class BatchesService implements OnModuleInit {
   async create(tenant: string, body: unknown): Promise<BatchObject> {
     const request = parseCreateBody(body);
     const file = await this.files.get(request.inputFileId, tenant);
-    if (file.purpose !== 'batch') throw new OpenAIError(400, `file ${file.id} has purpose "${file.purpose}"; a batch needs a file uploaded with purpose "batch"`, 'input_file_id', 'invalid_file');
+    if (file.purpose !== 'batch')
+      throw new OpenAIError(400, `file ${file.id} has purpose "${file.purpose}"; a batch needs a file uploaded with purpose "batch"`, 'input_file_id', 'invalid_file');
     const now = unixSeconds();
     const batch: BatchRecord = {
       id: newBatchId(),
@@ -104,7 +105,11 @@ export class BatchesService implements OnModuleInit {
       this.logger.log(`batch ${batch.id}: ${requests} requests from ${file.id} -> job ${job.id}`);
     } catch (error) {
       if (!(error instanceof InputError)) {
-        await this.records.updateBatch(batch.id, { finalStatus: 'failed', failedAt: unixSeconds(), errors: [{ code: 'internal', message: 'validation failed on the server; try again', param: null, line: null }] });
+        await this.records.updateBatch(batch.id, {
+          finalStatus: 'failed',
+          failedAt: unixSeconds(),
+          errors: [{ code: 'internal', message: 'validation failed on the server; try again', param: null, line: null }],
+        });
         await unpin();
         throw error;
       }
@@ -159,7 +164,11 @@ export class BatchesService implements OnModuleInit {
     const now = unixSeconds();
     if (batch.jobId === null) {
       if (now - batch.createdAt < VALIDATION_ABANDONED_SECONDS) return toBatchObject(batch, null);
-      const failed = { finalStatus: 'failed' as const, failedAt: now, errors: [{ code: 'validation_interrupted', message: 'the server validating this batch stopped; create it again', param: null, line: null }] };
+      const failed = {
+        finalStatus: 'failed' as const,
+        failedAt: now,
+        errors: [{ code: 'validation_interrupted', message: 'the server validating this batch stopped; create it again', param: null, line: null }],
+      };
       await this.records.updateBatch(batch.id, failed);
       await this.records.expireBatchAt(batch.id, now + this.env.RETENTION_SECONDS);
       return toBatchObject({ ...batch, ...failed }, null);
@@ -236,7 +245,10 @@ export class BatchesService implements OnModuleInit {
     const truncate = first.request.truncate ?? true;
     const topK = first.request.topK ?? null;
     let requests = 0;
-    const job = await this.submission.submitStored(params, input, ({ line, text }, _index, out) => {
+    const job = await this.submission.submitStored(
+      params,
+      input,
+      ({ line, text }, _index, out) => {
         const { customId, request } = parseBatchLine(text, line, endpoint);
         const differs = (field: string, what: string) =>
           new InputError('INVALID_OPTION', `line ${line}: ${what} differs from line ${first.line}'s; all requests of a batch share one model and options`, { line, field });
@@ -244,11 +256,17 @@ export class BatchesService implements OnModuleInit {
         if ((request.truncate ?? true) !== truncate) throw differs('body.truncate', '"truncate"');
         if ((request.topK ?? null) !== topK) throw differs('body.top_k', '"top_k"');
         if (request.dimensions !== null && request.dimensions !== dimensions) {
-          throw new InputError('INVALID_OPTION', `line ${line}: "dimensions" must equal the model's embedding width (${dimensions ?? 'unknown'}); this server does not shorten embeddings`, { line, field: 'body.dimensions' });
+          throw new InputError(
+            'INVALID_OPTION',
+            `line ${line}: "dimensions" must equal the model's embedding width (${dimensions ?? 'unknown'}); this server does not shorten embeddings`,
+            { line, field: 'body.dimensions' },
+          );
         }
         requests++;
         for (let position = 0; position < request.inputs.length; position++) out.push({ id: itemId(customId, position), text: request.inputs[position] as string });
-    }, tenant);
+      },
+      tenant,
+    );
     return { job, requests };
   }
 
@@ -289,13 +307,24 @@ function parseCreateBody(body: unknown): CreateRequest {
     throw new OpenAIError(400, `"endpoint" must be "/v1/embeddings" or "/v1/classifications", got ${JSON.stringify(fields.endpoint ?? null)}`, 'endpoint', 'invalid_endpoint');
   }
   if (fields.completion_window !== '24h') throw new OpenAIError(400, '"completion_window" must be "24h"', 'completion_window', 'invalid_input');
-  return { inputFileId: fields.input_file_id, endpoint: fields.endpoint, metadata: parseMetadata(fields.metadata), outputExpiresAfter: parseOutputExpiresAfter(fields.output_expires_after) };
+  return {
+    inputFileId: fields.input_file_id,
+    endpoint: fields.endpoint,
+    metadata: parseMetadata(fields.metadata),
+    outputExpiresAfter: parseOutputExpiresAfter(fields.output_expires_after),
+  };
 }
 
 /** `{"anchor": "created_at", "seconds": n}`, as OpenAI takes it (it allows 3,600 to 2,592,000; any n >= 1 here). */
 function parseOutputExpiresAfter(value: unknown): number | null {
   if (value === undefined || value === null) return null;
-  const fail = () => new OpenAIError(400, '"output_expires_after" must be {"anchor": "created_at", "seconds": n} with n a whole number of seconds, at least 1', 'output_expires_after', 'invalid_expires_after');
+  const fail = () =>
+    new OpenAIError(
+      400,
+      '"output_expires_after" must be {"anchor": "created_at", "seconds": n} with n a whole number of seconds, at least 1',
+      'output_expires_after',
+      'invalid_expires_after',
+    );
   if (typeof value !== 'object' || Array.isArray(value)) throw fail();
   const { anchor, seconds, ...rest } = value as Record<string, unknown>;
   if (anchor !== 'created_at' || typeof seconds !== 'number' || !Number.isSafeInteger(seconds) || seconds < 1 || Object.keys(rest).length > 0) throw fail();

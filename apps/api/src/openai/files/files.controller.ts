@@ -18,10 +18,22 @@ export class FilesController {
   @HttpCode(200)
   @ApiOperation({
     summary: 'Upload a file (JSONL), streamed into the object store',
-    description: 'multipart/form-data with `file` and `purpose`: "batch" (a batch input) or "user_data" (a corpus for POST /v1/jobs `input_file_id`), and optionally `expires_after[anchor]` ("created_at") and `expires_after[seconds]`. Lines are validated when a batch or job is created from the file, which then reads these bytes without copying them.',
+    description:
+      'multipart/form-data with `file` and `purpose`: "batch" (a batch input) or "user_data" (a corpus for POST /v1/jobs `input_file_id`), and optionally `expires_after[anchor]` ("created_at") and `expires_after[seconds]`. Lines are validated when a batch or job is created from the file, which then reads these bytes without copying them.',
   })
   @ApiConsumes('multipart/form-data')
-  @ApiBody({ schema: { type: 'object', required: ['file', 'purpose'], properties: { file: { type: 'string', format: 'binary' }, purpose: { type: 'string', enum: ['batch', 'user_data'] }, 'expires_after[anchor]': { type: 'string', enum: ['created_at'] }, 'expires_after[seconds]': { type: 'integer', minimum: 1 } } } })
+  @ApiBody({
+    schema: {
+      type: 'object',
+      required: ['file', 'purpose'],
+      properties: {
+        file: { type: 'string', format: 'binary' },
+        purpose: { type: 'string', enum: ['batch', 'user_data'] },
+        'expires_after[anchor]': { type: 'string', enum: ['created_at'] },
+        'expires_after[seconds]': { type: 'integer', minimum: 1 },
+      },
+    },
+  })
   @ApiOkResponse({ schema: OpenAI.file })
   async upload(@Req() req: ApiRequest): Promise<FileObject> {
     return toFileObject(await this.files.upload(req, tenantOf(req)));

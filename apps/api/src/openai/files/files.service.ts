@@ -58,7 +58,12 @@ export class FilesService {
   async upload(req: ApiRequest, tenant: string): Promise<FileRecord> {
     const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
     if (type !== 'multipart/form-data') {
-      throw new OpenAIError(415, `Content-Type ${JSON.stringify(type ?? '')} is not accepted; upload files as multipart/form-data with fields "file" and "purpose"`, null, 'unsupported_media_type');
+      throw new OpenAIError(
+        415,
+        `Content-Type ${JSON.stringify(type ?? '')} is not accepted; upload files as multipart/form-data with fields "file" and "purpose"`,
+        null,
+        'unsupported_media_type',
+      );
     }
     const id = newFileId();
     const upload = await this.receive(req, id);

@@ -58,14 +58,12 @@ export function parseInferenceBody(endpoint: OpenAIEndpoint, body: unknown): Inf
     single = true;
   } else if (Array.isArray(input)) {
     if (input.length === 0) throw new RequestBodyError('"input" must not be an empty array', 'input');
-    if (input.length > MAX_INPUTS_PER_REQUEST) throw new RequestBodyError(`"input" has ${input.length} items; at most ${MAX_INPUTS_PER_REQUEST} per request`, 'input', 'too_many_inputs');
+    if (input.length > MAX_INPUTS_PER_REQUEST)
+      throw new RequestBodyError(`"input" has ${input.length} items; at most ${MAX_INPUTS_PER_REQUEST} per request`, 'input', 'too_many_inputs');
     const bad = input.findIndex((item) => typeof item !== 'string');
     if (bad >= 0) {
       const tokens = typeof input[bad] === 'number' || Array.isArray(input[bad]);
-      throw new RequestBodyError(
-        tokens ? '"input" as token ids is not supported; send text (a string or an array of strings)' : `"input[${bad}]" must be a string`,
-        'input',
-      );
+      throw new RequestBodyError(tokens ? '"input" as token ids is not supported; send text (a string or an array of strings)' : `"input[${bad}]" must be a string`, 'input');
     }
     inputs = input as string[];
   } else if (input === undefined) {
@@ -131,7 +129,14 @@ export function parseBatchLine(text: string, line: number, endpoint: OpenAIEndpo
     return { customId, request: parseInferenceBody(endpoint, request.body) };
   } catch (error) {
     if (!(error instanceof RequestBodyError)) throw error;
-    const code = error.code === 'invalid_model' ? 'INVALID_MODEL' : error.code === 'too_many_inputs' ? 'TOO_MANY_INPUTS' : error.code === 'invalid_option' ? 'INVALID_OPTION' : 'INVALID_INPUT';
+    const code =
+      error.code === 'invalid_model'
+        ? 'INVALID_MODEL'
+        : error.code === 'too_many_inputs'
+          ? 'TOO_MANY_INPUTS'
+          : error.code === 'invalid_option'
+            ? 'INVALID_OPTION'
+            : 'INVALID_INPUT';
     throw fail(`body: ${error.message}`, error.param === null ? 'body' : `body.${error.param}`, code);
   }
 }

@@ -38,18 +38,22 @@ export function responseBody(endpoint: OpenAIEndpoint, model: string, lines: rea
   for (const line of lines) tokens += line.tokens ?? 0;
   const data =
     endpoint === '/v1/embeddings'
-      ? lines.map((line, index): EmbeddingItem => ({
-          object: 'embedding',
-          index,
-          embedding: encodingFormat === 'base64' ? float32Base64(line.embedding ?? []) : (line.embedding ?? []),
-        }))
-      : lines.map((line, index): ClassificationItem => ({
-          object: 'classification',
-          index,
-          label: line.label ?? '',
-          score: line.score ?? 0,
-          scores: line.scores ?? {},
-        }));
+      ? lines.map(
+          (line, index): EmbeddingItem => ({
+            object: 'embedding',
+            index,
+            embedding: encodingFormat === 'base64' ? float32Base64(line.embedding ?? []) : (line.embedding ?? []),
+          }),
+        )
+      : lines.map(
+          (line, index): ClassificationItem => ({
+            object: 'classification',
+            index,
+            label: line.label ?? '',
+            score: line.score ?? 0,
+            scores: line.scores ?? {},
+          }),
+        );
   return { object: 'list', data: data as InferenceResponseBody['data'], model, usage: { prompt_tokens: tokens, total_tokens: tokens } };
 }
 

@@ -64,7 +64,12 @@ export class SyncInferenceService {
     } catch (error) {
       if (error instanceof WaitTimeoutError) {
         await this.jobs.cancel(job.id, tenant).catch(() => undefined);
-        throw new OpenAIError(504, `the request did not finish within ${this.env.SYNC_TIMEOUT_MS} ms (SYNC_TIMEOUT_MS); it was cancelled. Workers may be busy or down; for large inputs use /v1/batches`, null, 'timeout');
+        throw new OpenAIError(
+          504,
+          `the request did not finish within ${this.env.SYNC_TIMEOUT_MS} ms (SYNC_TIMEOUT_MS); it was cancelled. Workers may be busy or down; for large inputs use /v1/batches`,
+          null,
+          'timeout',
+        );
       }
       if (error instanceof ShardFailedError) throw new OpenAIError(500, `inference failed: ${error.message}`, null, 'inference_failed');
       throw error;
@@ -84,10 +89,14 @@ export class SyncInferenceService {
     const complete = lines.length === request.inputs.length && lines.every((line) => line !== undefined && !line.error);
     if (!complete) {
       const several = request.inputs.length > 1;
-      const error = requestError(Array.from({ length: request.inputs.length }, (_, i) => lines[i]), several, {
-        code: 'result_missing',
-        message: 'a result is missing from the result store',
-      });
+      const error = requestError(
+        Array.from({ length: request.inputs.length }, (_, i) => lines[i]),
+        several,
+        {
+          code: 'result_missing',
+          message: 'a result is missing from the result store',
+        },
+      );
       const server = error.code !== 'text_too_long';
       const message = error.code === 'text_too_long' ? `${error.message} (send "truncate": true, the default, to cut over-long inputs instead)` : error.message;
       throw new OpenAIError(server ? 500 : 400, message, server ? null : 'input', error.code);
@@ -105,7 +114,12 @@ export class SyncInferenceService {
       bytes += size;
     }
     if (bytes > MAX_SYNC_TEXT_BYTES) {
-      throw new OpenAIError(400, `the inputs hold ${bytes} bytes of text; a synchronous request may hold ${MAX_SYNC_TEXT_BYTES}. Use /v1/batches for more`, 'input', 'input_too_large');
+      throw new OpenAIError(
+        400,
+        `the inputs hold ${bytes} bytes of text; a synchronous request may hold ${MAX_SYNC_TEXT_BYTES}. Use /v1/batches for more`,
+        'input',
+        'input_too_large',
+      );
     }
   }
 
