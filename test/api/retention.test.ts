@@ -1,4 +1,5 @@
-import { readdir } from 'node:fs/promises';
+import { mkdtemp, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModels } from '../../libs/models/src/generate/index.js';
@@ -66,7 +67,10 @@ describe('retention and deletion', () => {
     expect((await request(base, `/v1/jobs/${id}`, { method: 'DELETE' })).status).toBe(404);
 
     // A queued job (no worker serves this prefix): refused, then deleted with cancel=true.
-    const idle = await stack.startApi({ ...JANITOR, REDIS_PREFIX: 'idle' });
+    // Another installation: its own prefix and its own store (a janitor removes what its Redis does not know).
+    const idleStore = await mkdtemp(join(tmpdir(), 'sw-idle-store-'));
+    stack.tempDir(idleStore);
+    const idle = await stack.startApi({ ...JANITOR, REDIS_PREFIX: 'idle', RESULTS_DIR: idleStore });
     const queued = await postJob(idle.baseUrl, { task: 'embed', model: TINY_EMBED, inputs: ['x'] });
     const running = await request(idle.baseUrl, `/v1/jobs/${queued.body.id as string}`, { method: 'DELETE' });
     expect(running.status).toBe(409);
@@ -125,7 +129,8 @@ describe('retention and deletion', () => {
     const submitted = Date.now();
     const peak = await usedMemory(stack);
     expect(Number(await client.hget(`${stack.prefix}:stats`, 'jobs:queued'))).toBe(total);
-    expect(await metric(api, 'shardwise_store_objects')).toBe(Number(countersBefore.objects ?? 0) + 2 * total);
+    // One input object each (a one-shard job writes no manifest).
+    expect(await metric(api, 'shardwise_store_objects')).toBe(Number(countersBefore.objects ?? 0) + total);
 
     // Then processed, and each deleted 2 s after it ended, by the janitor in bounded batches.
     worker = await stack.startWorker(NOOP);

@@ -237,7 +237,7 @@ describe('live progress over server-sent events, and .npy results', () => {
       const refused = await fetch(`${base}/v1/jobs/${id}/results?format=npy&partial=true`);
       expect(refused.status).toBe(400);
       expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('UNSUPPORTED_FORMAT');
-      const bad = await fetch(`${base}/v1/jobs/${id}/results?format=parquet&partial=true`);
+      const bad = await fetch(`${base}/v1/jobs/${id}/results?format=csv&partial=true`);
       expect(bad.status).toBe(400);
     });
   });
