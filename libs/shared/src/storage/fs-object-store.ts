@@ -186,7 +186,13 @@ export class FsObjectStore implements ObjectStore {
   /** Publishes a finished temp file as `target`: 'exists' when `ifAbsent` found the key taken. */
   private async publish(key: string, tempPath: string, target: string, ifAbsent: boolean): Promise<'published' | 'exists'> {
     for (let attempt = 1; ; attempt++) {
-      await mkdir(dirname(target), { recursive: true });
+      try {
+        await mkdir(dirname(target), { recursive: true });
+      } catch (error) {
+        // A delete pruning this folder at the same moment makes mkdir itself fail with ENOENT: try again.
+        if (codeOf(error) === 'ENOENT' && attempt < PUBLISH_ATTEMPTS) continue;
+        throw error;
+      }
       try {
         if (!ifAbsent) {
           await rename(tempPath, target);
