@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateModels } from '../libs/models/src/generate/index.js';
 import { runLoad, type LoadReport } from './load-generator.js';
+import { API_NODE_FLAGS } from '../libs/shared/src/config/node-flags.js';
 import { freePort } from '../libs/shared/src/net/free-port.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -149,7 +150,7 @@ async function main(): Promise<number> {
   }
 
   const apiPort = await freePort();
-  const api = start(process.execPath, ['dist/apps/api/src/main.js'], {
+  const api = start(process.execPath, [...API_NODE_FLAGS, 'dist/apps/api/src/main.js'], {
     ...common,
     PORT: String(apiPort),
     DEFAULT_MODEL_EMBED: MODEL,

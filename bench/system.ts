@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { ndjsonChunks } from '../libs/shared/src/corpus/ndjson-chunks.js';
+import { API_NODE_FLAGS } from '../libs/shared/src/config/node-flags.js';
 import { TERMINAL_STATES } from '../libs/shared/src/jobs/job-record.js';
 import type { JobView } from '../libs/shared/src/jobs/job-view.js';
 import { MODEL_ID } from './corpus.js';
@@ -248,7 +249,7 @@ export async function runSystem(config: SystemConfig): Promise<SystemRun> {
   try {
     const common = { REDIS_URL: redis.url, MODEL_DIR: config.modelDir, RESULTS_DIR: join(temp, 'results') };
     const apiPort = await freePort();
-    const api = await startApp(API_ENTRY, { ...common, ...config.apiEnv, PORT: String(apiPort) }, apiPort, undefined, config.apiNodeArgs);
+    const api = await startApp(API_ENTRY, { ...common, ...config.apiEnv, PORT: String(apiPort) }, apiPort, undefined, [...API_NODE_FLAGS, ...(config.apiNodeArgs ?? [])]);
     apps.push(api);
     const workerEnv: Record<string, string> = {
       ...(config.inferenceThreads === undefined ? {} : { INFERENCE_THREADS: String(config.inferenceThreads) }),

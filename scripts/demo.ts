@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { generateModels } from '../libs/models/src/generate/index.js';
 import { ndjsonChunks } from '../libs/shared/src/corpus/ndjson-chunks.js';
 import { syntheticCorpus } from '../libs/shared/src/corpus/synthetic-corpus.js';
+import { API_NODE_FLAGS } from '../libs/shared/src/config/node-flags.js';
 import { TERMINAL_STATES } from '../libs/shared/src/jobs/job-record.js';
 import type { JobView } from '../libs/shared/src/jobs/job-view.js';
 import { freePort } from '../libs/shared/src/net/free-port.js';
@@ -89,7 +90,7 @@ async function main(): Promise<void> {
   const apiPort = await freePort();
   const workerPort = await freePort();
   const env = { REDIS_URL: redisUrl, MODEL_DIR: modelDir, RESULTS_DIR: join(temp, 'results') };
-  start('api', process.execPath, ['dist/apps/api/src/main.js'], { ...env, PORT: String(apiPort) });
+  start('api', process.execPath, [...API_NODE_FLAGS, 'dist/apps/api/src/main.js'], { ...env, PORT: String(apiPort) });
   start('worker', process.execPath, ['dist/apps/worker/src/main.js'], { ...env, WORKER_PORT: String(workerPort), DTYPE: args.dtype ?? 'q8', PRELOAD_MODELS: model });
   const api = `http://127.0.0.1:${apiPort}`;
   await waitReady(`${api}/readyz`, 'api');

@@ -33,4 +33,5 @@ COPY --from=build /app/dist ./dist
 # uid 1000 is the image's "node" user; numeric so that runAsNonRoot can verify it.
 USER 1000:1000
 EXPOSE 8080
-CMD ["node", "dist/apps/api/src/main.js"]
+# --heap-growing-percent: see libs/shared/src/config/node-flags.ts (API_NODE_FLAGS).
+CMD ["node", "--heap-growing-percent=25", "dist/apps/api/src/main.js"]

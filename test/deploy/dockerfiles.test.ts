@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { API_NODE_FLAGS } from '../../libs/shared/src/config/node-flags.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const DOCKER = join(ROOT, 'deploy/docker');
@@ -98,6 +99,8 @@ describe.each(IMAGES)('deploy/docker/$file', ({ file, script, port, cuda }) => {
   it('is a multi-stage build whose last stage runs the start script as a non-root user', () => {
     expect(all.length, 'stages').toBeGreaterThanOrEqual(2);
     expect(entryOf(final)).toBe(pkg.scripts[script]);
+    // The API starts with the V8 flags it is measured and tested with.
+    if (script === 'start:api') expect(pkg.scripts[script]).toBe(['node', ...API_NODE_FLAGS, 'dist/apps/api/src/main.js'].join(' '));
     const user = final.instructions.filter((i) => i.op === 'USER').at(-1)?.args;
     expect(user, 'USER: a numeric uid, so that runAsNonRoot can verify it').toMatch(/^[1-9]\d*(:\d+)?$/);
     expect(final.instructions.some((i) => i.op === 'EXPOSE' && i.args.split(/\s+/).includes(port))).toBe(true);

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
+import { API_NODE_FLAGS } from '../../libs/shared/src/config/node-flags.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 export const API_ENTRY = resolve(ROOT, 'dist/apps/api/src/main.js');
@@ -15,7 +16,8 @@ export interface AppProcess {
 
 /** Starts the built API or worker and waits until its /readyz answers 200. */
 export async function startApp(entry: string, env: Record<string, string>, port: number, readyTimeoutMs = 120_000): Promise<AppProcess> {
-  const child = spawn(process.execPath, [entry], {
+  // The API runs with the flags it has in production (API_NODE_FLAGS).
+  const child = spawn(process.execPath, [...(entry === API_ENTRY ? API_NODE_FLAGS : []), entry], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,5 +1,6 @@
 export * from './config/env.schema.js';
 export * from './config/load-env.js';
+export * from './config/node-flags.js';
 export * from './errors/config.error.js';
 export * from './errors/input.error.js';
 export * from './corpus/input-item.js';
