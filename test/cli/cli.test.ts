@@ -9,9 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ResultLine } from '../../libs/shared/src/results/result-lines.js';
 import { EMBED_DIMS, EMBED_MODEL, lines, parseNpy, startStack, until, type Stack } from '../events/stack.js';
 import { expectedRow, readParquetResults } from '../support/parquet-results.js';
+import { DIST } from '../support/dist.js';
 import { freePort } from '../support/redis-server.js';
 
-const CLI = resolve(import.meta.dirname, '../../dist/apps/cli/src/main.js');
+const CLI = resolve(DIST, 'apps/cli/src/main.js');
 
 interface Run {
   code: number | null;

@@ -10,6 +10,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { DIST } from '../support/dist.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const MODEL_DIR = join(ROOT, '.cache', 'models');
@@ -17,7 +18,7 @@ export const FAMILIES = ['bert', 'distilbert', 'roberta'] as const;
 export type Family = (typeof FAMILIES)[number];
 
 const SRC = join(ROOT, 'libs/models/src');
-const THREAD_JS = join(ROOT, 'dist/libs/models/src/inference-thread.js');
+const THREAD_JS = join(DIST, 'libs/models/src/inference-thread.js');
 const LOCK = join(ROOT, '.cache', 'models-build.lock');
 
 function newestSource(): number {
@@ -52,7 +53,7 @@ export function ensureThreadBuild(): void {
           join(SRC, 'inference-thread.ts'),
           '--ignoreConfig',
           '--outDir',
-          join(ROOT, 'dist'),
+          DIST,
           '--rootDir',
           ROOT,
           '--target',

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModels } from '../../libs/models/src/generate/index.js';
 import type { AppProcess } from '../support/app-process.js';
+import { DIST } from '../support/dist.js';
 import {
   finished,
   MODEL_DIR,
@@ -50,7 +51,7 @@ describe('API keys, tenant isolation and per-tenant limits', () => {
   beforeAll(async () => {
     await generateModels({ out: MODEL_DIR, size: 'tiny', family: ['bert'], head: ['embed'], dtype: ['fp32'] });
     // acme's key comes from the shipped tool, exactly as an operator would make it.
-    const printed = execFileSync(process.execPath, [join(ROOT, 'dist/scripts/keys-create.js'), '--tenant', 'acme'], { encoding: 'utf8' });
+    const printed = execFileSync(process.execPath, [join(DIST, 'scripts/keys-create.js'), '--tenant', 'acme'], { encoding: 'utf8' });
     acme = /^\s+(sw_[A-Za-z0-9_-]{43})$/m.exec(printed)?.[1] as string;
     const entry = JSON.parse(/^\s+(\{"tenant":"acme".*\})$/m.exec(printed)?.[1] as string) as { tenant: string; key_sha256: string };
     expect(entry.key_sha256).toBe(sha256(acme));
@@ -81,7 +82,7 @@ describe('API keys, tenant isolation and per-tenant limits', () => {
   it('keys:create refuses a tenant name that cannot be a Redis key part', () => {
     let status = 0;
     try {
-      execFileSync(process.execPath, [join(ROOT, 'dist/scripts/keys-create.js'), '--tenant', 'a:b'], { stdio: 'pipe' });
+      execFileSync(process.execPath, [join(DIST, 'scripts/keys-create.js'), '--tenant', 'a:b'], { stdio: 'pipe' });
     } catch (error) {
       status = (error as { status: number }).status;
     }

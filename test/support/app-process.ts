@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { API_NODE_FLAGS } from '../../libs/shared/src/config/node-flags.js';
+import { DIST } from './dist.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-export const API_ENTRY = resolve(ROOT, 'dist/apps/api/src/main.js');
-export const WORKER_ENTRY = resolve(ROOT, 'dist/apps/worker/src/main.js');
+export const API_ENTRY = resolve(DIST, 'apps/api/src/main.js');
+export const WORKER_ENTRY = resolve(DIST, 'apps/worker/src/main.js');
 
 export interface AppProcess {
   process: ChildProcess;
