@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { API_NODE_FLAGS } from '../../libs/shared/src/config/node-flags.js';
-import { DIST } from './dist.js';
+import { DIST, ROOT } from './dist.js';
 
 export const API_ENTRY = resolve(DIST, 'apps/api/src/main.js');
 export const WORKER_ENTRY = resolve(DIST, 'apps/worker/src/main.js');
