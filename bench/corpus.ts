@@ -7,7 +7,7 @@
 import { resolve } from 'node:path';
 import { AutoTokenizer, env, LogLevel } from '@huggingface/transformers';
 import { detectSpecialLayout, truncateIds } from '../libs/models/src/truncation.js';
-import { mulberry32, syntheticCorpus, syntheticText, type CorpusOptions } from '../libs/shared/src/corpus/synthetic-corpus.js';
+import { mulberry32, syntheticCorpus, syntheticText, type CorpusOptions } from '../tools/synthetic-corpus.js';
 
 export const MODEL_ID = 'shardwise-random/bert-minilm-embed';
 export const MAX_TOKENS = 512;

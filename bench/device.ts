@@ -14,7 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { generateModels } from '../libs/models/src/generate/index.js';
+import { generateModels } from '../tools/model-generator/index.js';
 import type { Device, PoolDtype } from '../libs/models/src/index.js';
 import { inChild } from './in-child.js';
 import type { InProcessSpec } from './in-process.js';

@@ -11,10 +11,10 @@ import { connect } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { generateModels } from '../libs/models/src/generate/index.js';
+import { generateModels } from '../tools/model-generator/index.js';
 import { runLoad, type LoadReport } from './load-generator.js';
 import { API_NODE_FLAGS } from '../libs/shared/src/config/node-flags.js';
-import { freePort } from '../libs/shared/src/net/free-port.js';
+import { freePort } from '../tools/free-port.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const MODEL = 'shardwise-random/bert-tiny-embed';

@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort } from '../libs/shared/src/net/free-port.js';
+import { freePort } from '../tools/free-port.js';
 
 export { freePort };
 

@@ -13,7 +13,7 @@ import { get } from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { generateModels } from '../libs/models/src/generate/index.js';
+import { generateModels } from '../tools/model-generator/index.js';
 import { ndjsonChunks } from '../libs/shared/src/corpus/ndjson-chunks.js';
 import { corpusItems, MODEL_ID } from './corpus.js';
 import { keyValues, list, positiveInt, quietFlagOptions, quietOptionsOf } from './flags.js';

@@ -20,7 +20,7 @@ RUN npm install -g "npm@${NPM_VERSION}"
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm npm ci
 COPY . .
-RUN npm run build \
+RUN npm run build:product \
  && npm prune --omit=dev \
  && rm -rf node_modules/onnxruntime-node/bin/napi-v6/darwin node_modules/onnxruntime-node/bin/napi-v6/win32
 

@@ -1,7 +1,7 @@
 import { mkdir, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateModels } from '../../libs/models/src/generate/index.js';
+import { generateModels } from '../../tools/model-generator/index.js';
 import type { AppProcess } from '../support/app-process.js';
 import { finished, MODEL_DIR, postJob, postNdjson, request, resultsOf, sleep, Stack, summary, tally, TINY_EMBED, waitFor, type ResultLine } from '../support/stack.js';
 

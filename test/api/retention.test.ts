@@ -2,7 +2,7 @@ import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateModels } from '../../libs/models/src/generate/index.js';
+import { generateModels } from '../../tools/model-generator/index.js';
 import type { AppProcess } from '../support/app-process.js';
 import { finished, jobOf, MODEL_DIR, postJob, request, sleep, Stack, TINY_EMBED, waitFor } from '../support/stack.js';
 

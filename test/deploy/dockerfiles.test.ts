@@ -119,6 +119,8 @@ describe.each(IMAGES)('deploy/docker/$file', ({ file, script, port, cuda }) => {
   it('builds with npm ci and ships only production dependencies', () => {
     const build = all.find((s) => /npm run build/.test(runText(s)));
     expect(build, 'a stage runs npm run build').toBeDefined();
+    // The product build: apps and libs only, without the model generator, benchmarks and scripts.
+    expect(runText(build!)).toMatch(/npm run build:product\b/);
     expect(baseImage(all, build!)).toMatch(/^node:20(\.|-).*bookworm-slim$/);
     expect(runText(build!)).toMatch(/npm ci/);
     // The build stage never needs onnxruntime-node's CUDA download.

@@ -1,4 +1,4 @@
-import { generateModels } from '../../libs/models/src/generate/index.js';
+import { generateModels } from '../../tools/model-generator/index.js';
 import type { AppProcess } from '../support/app-process.js';
 import type { RedisHandle } from '../support/redis-server.js';
 import { MODEL_DIR, sleep, Stack as Processes } from '../support/stack.js';

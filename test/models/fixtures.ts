@@ -91,7 +91,7 @@ export function modelId(family: Family, head: 'embed' | 'sentiment'): string {
 /** Generates (or reuses) the tiny random models under .cache/models. */
 export async function ensureTinyModels(): Promise<string> {
   // generateModels skips complete, current folders, so this is cheap after the first run.
-  const { generateModels } = await import('../../libs/models/src/generate/index.js');
+  const { generateModels } = await import('../../tools/model-generator/index.js');
   await generateModels({ out: MODEL_DIR, size: 'tiny', family: [...FAMILIES], head: ['embed', 'sentiment'], dtype: ['fp32', 'q8'] });
   return MODEL_DIR;
 }

@@ -3,10 +3,10 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FAMILIES, generateModels, modelName, type GeneratedModel } from '../../libs/models/src/generate/index.js';
-import { modelSpec } from '../../libs/models/src/generate/model-spec.js';
-import { readFloatInitializers } from '../../libs/models/src/generate/onnx-codec.js';
-import { referenceForward } from '../../libs/models/src/generate/reference-forward.js';
+import { FAMILIES, generateModels, modelName, type GeneratedModel } from '../../tools/model-generator/index.js';
+import { modelSpec } from '../../tools/model-generator/model-spec.js';
+import { readFloatInitializers } from '../../tools/model-generator/onnx-codec.js';
+import { referenceForward } from '../../tools/model-generator/reference-forward.js';
 
 const TEXTS = [
   'hello world',

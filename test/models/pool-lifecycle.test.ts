@@ -131,7 +131,7 @@ describe('running pool', () => {
   it('runs fp16 weights (model_fp16.onnx) close to fp32', async () => {
     const out = mkdtempSync(join(tmpdir(), 'shardwise-fp16-'));
     try {
-      const { generateModels } = await import('../../libs/models/src/generate/index.js');
+      const { generateModels } = await import('../../tools/model-generator/index.js');
       await generateModels({ out, size: 'tiny', family: ['bert'], head: ['embed'], dtype: ['fp32', 'fp16'] });
       const texts = ['half precision weights', '', 'x '.repeat(300)];
       const run = async (dtype: 'fp32' | 'fp16'): Promise<Float32Array[]> => {

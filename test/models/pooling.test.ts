@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { l2NormalizeRows, poolHidden } from '../../libs/models/src/pooling.js';
-import { halfBitsToFloat32, toFloat32 } from '../../libs/models/src/tensor-data.js';
+import { halfBitsToFloat32 } from '../../libs/models/src/float16.js';
+import { toFloat32 } from '../../libs/models/src/tensor-data.js';
 
 // [batch 2, seq 3, hidden 2]
 const hidden = Float32Array.from([1, 2, 3, 4, 100, 100, /* row 2 */ 5, 6, 7, 8, 9, 10]);

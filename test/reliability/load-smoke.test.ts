@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLoad } from '../../bench/load-generator.js';
-import { generateModels } from '../../libs/models/src/generate/index.js';
+import { generateModels } from '../../tools/model-generator/index.js';
 import { MODEL_DIR, newApiKey, sha256Hex, Stack, TINY_EMBED } from '../support/stack.js';
 
 /**

@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { CreateMultipartUploadCommand, ListMultipartUploadsCommand, PutObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateModels } from '../../libs/models/src/generate/index.js';
+import { generateModels } from '../../tools/model-generator/index.js';
 import type { AppProcess } from '../support/app-process.js';
 import { startS3Server, type S3ServerHandle } from '../support/s3-server.js';
 import { finished, MODEL_DIR, postJob, postNdjson, request, resultsOf, Stack, summary, tally, TINY_EMBED, waitFor, type ResultLine } from '../support/stack.js';

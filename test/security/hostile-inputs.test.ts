@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateModels } from '../../libs/models/src/generate/index.js';
+import { generateModels } from '../../tools/model-generator/index.js';
 import type { AppProcess } from '../support/app-process.js';
 import { finished, MODEL_DIR, postJob, request, resultsOf, Stack, summary, tally, TINY_EMBED, waitFor } from '../support/stack.js';
 

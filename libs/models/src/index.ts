@@ -7,6 +7,7 @@ export { TASKS, resolveTask, type TaskName, type TaskSpec } from './tasks.js';
 export { MODEL_REGISTRY, resolveModelId, type ResolveModelOptions } from './model-id.js';
 export { readModelInfo, type ModelDtype, type ModelInfo } from './model-info.js';
 export { InferencePool } from './inference-pool.js';
+export { float32ToHalfBits, halfBitsToFloat32 } from './float16.js';
 export type { Device } from './device.js';
 export type { Pooling } from './pooling.js';
 export type {

@@ -3,6 +3,7 @@
  * bits in a Uint16Array (Node 20 has no Float16Array); those are decoded once
  * into a new Float32Array, float32 buffers are returned as they are.
  */
+import { halfBitsToFloat32 } from './float16.js';
 
 export interface TensorLike {
   type: string;
@@ -19,19 +20,4 @@ export function toFloat32(tensor: TensorLike): Float32Array {
     return Float32Array.from(data as ArrayLike<number>);
   }
   throw new TypeError(`cannot read a ${type} tensor as float32`);
-}
-
-/** Decodes IEEE 754 binary16 bit patterns. */
-export function halfBitsToFloat32(bits: Uint16Array): Float32Array {
-  const out = new Float32Array(bits.length);
-  for (let i = 0; i < bits.length; i++) {
-    const h = bits[i] as number;
-    const sign = h & 0x8000 ? -1 : 1;
-    const exponent = (h >> 10) & 0x1f;
-    const fraction = h & 0x3ff;
-    if (exponent === 0) out[i] = sign * 2 ** -14 * (fraction / 1024);
-    else if (exponent === 0x1f) out[i] = fraction ? NaN : sign * Infinity;
-    else out[i] = sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
-  }
-  return out;
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * npm run models:generate -- [--out DIR] [--size tiny|minilm|all]
+ * npm run models:generate -- [--out DIR, default $MODEL_DIR, else .cache/models] [--size tiny|minilm|all]
  *   [--family bert,distilbert,roberta] [--head embed,sentiment]
  *   [--dtype fp32,q8,fp16] [--force]
  */
@@ -22,7 +22,7 @@ function list<T extends string>(flag: string, value: string | undefined, allowed
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      out: { type: 'string', default: DEFAULT_OUT },
+      out: { type: 'string', default: process.env.MODEL_DIR || DEFAULT_OUT },
       size: { type: 'string', default: 'tiny' },
       family: { type: 'string' },
       head: { type: 'string' },

@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+// Compiles the TypeScript and finishes the output folder so that it runs with plain `node`.
+//   node tools/build.mjs                  everything but the tests (apps, libs, tools, scripts, bench) into dist/
+//   node tools/build.mjs --product        only apps/ and libs/: what the container images ship
+//   node tools/build.mjs --out-dir DIR    another output folder (tests read it from SHARDWISE_DIST)
+// Plain JavaScript, so that it runs before anything is compiled.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const root = resolve(import.meta.dirname, '..');
+const { values } = parseArgs({ options: { product: { type: 'boolean', default: false }, 'out-dir': { type: 'string', default: 'dist' } } });
+const outDir = resolve(root, values['out-dir']);
+const project = resolve(root, values.product ? 'tsconfig.product.json' : 'tsconfig.build.json');
+
+const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+execFileSync(process.execPath, [tsc, '-p', project, '--outDir', outDir], { cwd: root, stdio: 'inherit' });
+
+mkdirSync(outDir, { recursive: true });
+writeFileSync(resolve(outDir, 'package.json'), `${JSON.stringify({ type: 'module', private: true }, null, 2)}\n`);
