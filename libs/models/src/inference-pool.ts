@@ -2,7 +2,7 @@ import { assertDeviceAvailable } from './device.js';
 import { runEncodeJob } from './encode-job.js';
 import { assertTexts, resolveEncodeOptions, validatePoolOptions } from './encode-options.js';
 import { AbortError, PoolStateError, UnsupportedDtypeError, UnsupportedTaskError } from './errors.js';
-import { resolveModelId } from './model-id.js';
+import { assertSafeModelId } from './model-id.js';
 import { readModelInfo, type ModelInfo } from './model-info.js';
 import type { TaskName } from './tasks.js';
 import { threadEntryUrl } from './thread-entry.js';
@@ -46,14 +46,18 @@ export class InferencePool {
     return this.starting;
   }
 
-  /** Loads a model in every thread (once) and warms it up; returns what it can do. */
+  /**
+   * Loads a model in every thread and warms it up; returns what it can do. The pool is the one memo
+   * of loaded models: concurrent calls share one load, and a failed load is forgotten so the next
+   * call retries it. `modelId` is an id already resolved by resolveModelId (the API resolves each
+   * job's model, the worker its PRELOAD_MODELS); it is only checked to be safe here.
+   */
   async load(modelId: string, task: TaskName): Promise<ModelInfo> {
     const scheduler = this.running();
-    const id = resolveModelId(modelId, task, { modelDir: this.options.modelDir });
-    const key = `${id}|${task}`;
+    const key = `${modelId}|${task}`;
     let info = this.loaded.get(key);
     if (!info) {
-      info = this.loadEverywhere(scheduler, id, task);
+      info = this.loadEverywhere(scheduler, modelId, task);
       this.loaded.set(key, info);
       info.catch(() => this.loaded.delete(key));
     }
@@ -102,6 +106,7 @@ export class InferencePool {
 
   private async loadEverywhere(scheduler: ThreadScheduler, id: string, task: TaskName): Promise<ModelInfo> {
     const { modelDir, dtype } = this.options;
+    assertSafeModelId(id);
     // Local folders can be checked from the files alone, before any thread spends time loading.
     const local = modelDir === undefined ? undefined : await readModelInfo(id, { modelDir });
     if (local && !local.tasks.includes(task)) throw new UnsupportedTaskError(id, task, local.tasks);

@@ -126,7 +126,7 @@ export class ShardProcessorService {
 
   private async load(modelId: string, task: TaskName): Promise<ModelInfo> {
     try {
-      return await this.models.ensureLoaded(modelId, task);
+      return await this.models.load(modelId, task);
     } catch (error) {
       throw classifyEngineError(error);
     }
