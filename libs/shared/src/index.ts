@@ -14,6 +14,7 @@ export * from './queue/job-options.js';
 export * from './jobs/job-record.js';
 export * from './jobs/job-keys.js';
 export * from './jobs/job-store.js';
+export * from './notifications/job-notifier.js';
 export * from './ops/ops-store.js';
 export * from './ops/token-estimate.js';
 export * from './storage/object-store.interface.js';
