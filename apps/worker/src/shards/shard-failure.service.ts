@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import {
+  buildFailedShardOutput,
   JobStore,
   OBJECT_STORE,
   readShardItems,
@@ -11,7 +12,6 @@ import {
 } from '../../../../libs/shared/src/index.js';
 import { WorkerMetricsService } from '../metrics/worker-metrics.service.js';
 import { isFinalFailure, salvageShardIdentity, type ShardJob } from './shard-job.js';
-import { buildFailedShardOutput } from './shard-output.js';
 import { JobNotifierService } from '../webhooks/job-notifier.service.js';
 
 /** Failure reasons land in result files and the job record; a stack-sized message helps nobody there. */

@@ -2,12 +2,22 @@ import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { UnrecoverableError } from 'bullmq';
 import type { EncodeResponse, ModelInfo, TaskName } from '../../../../libs/models/src/index.js';
-import { JobStore, OBJECT_STORE, readShardItems, ResultStore, type InputItem, type ObjectStore, type ShardOutcome, type ShardPayload } from '../../../../libs/shared/src/index.js';
+import {
+  buildShardOutput,
+  JobStore,
+  OBJECT_STORE,
+  readShardItems,
+  ResultStore,
+  type ShardOutput,
+  type InputItem,
+  type ObjectStore,
+  type ShardOutcome,
+  type ShardPayload,
+} from '../../../../libs/shared/src/index.js';
 import { ModelService } from '../inference/model.service.js';
 import { WorkerMetricsService, type ShardMetricOutcome } from '../metrics/worker-metrics.service.js';
 import { CancelSignalsService } from './cancel-signals.service.js';
 import { classifyInputError, parseShardPayload, type ShardJob } from './shard-job.js';
-import { buildShardOutput, type ShardOutput } from './shard-output.js';
 import { JobNotifierService } from '../webhooks/job-notifier.service.js';
 
 /** Engine errors that no retry can fix (the model or options are wrong, not the moment). */
