@@ -53,7 +53,7 @@ async function handle(request: ThreadRequest): Promise<{ result: unknown; transf
   }
 }
 
-// The pool may send the next job before this one is answered (THREAD_PIPELINE_DEPTH); requests
+// The pool may send the next task before this one is answered (THREAD_PIPELINE_DEPTH); requests
 // still run strictly one after another, so each reply's `seconds` is its own work, not its wait.
 let previous: Promise<unknown> = Promise.resolve();
 
