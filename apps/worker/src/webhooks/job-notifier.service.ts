@@ -23,7 +23,7 @@ export class JobNotifierService extends JobNotifier implements OnApplicationBoot
     super({
       redisPrefix: env.REDIS_PREFIX,
       jobs,
-      // On the worker's command connection: adding jobs never blocks it. Opened on first use.
+      // On the worker's command connection: adding deliveries never blocks it. Opened on first use.
       webhookQueue: () => (queue.current ??= new Queue<WebhookDelivery>(WEBHOOK_QUEUE, { connection: redis.client, prefix: `${env.REDIS_PREFIX}:bull` })),
       publisher: () => redis.client,
       logger: new Logger(JobNotifier.name),
