@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ItemResult } from '../../libs/models/src/index.js';
 import { embedLine, errorLine, NON_FINITE_OUTPUT, SHARD_FAILED, withTokens } from '../../libs/shared/src/results/result-lines.js';
 import { decodeShardResult, readShardResultHeader } from '../../libs/shared/src/results/shard-result.js';
-import { buildFailedShardOutput, buildShardOutput, type ShardOutput } from '../../apps/worker/src/shards/shard-output.js';
+import { buildFailedShardOutput, buildShardOutput, type ShardOutput } from '../../libs/shared/src/results/shard-output.js';
 
 const results = (out: ShardOutput) => decodeShardResult(out.object).renderNdjson('results').toString();
 const errors = (out: ShardOutput) => decodeShardResult(out.object).renderNdjson('errors').toString();

@@ -1,12 +1,12 @@
 import { assertDeviceAvailable } from './device.js';
-import { runEncodeJob } from './encode-job.js';
+import { runEncodeRequest } from './encode-request.js';
 import { assertTexts, resolveEncodeOptions, validatePoolOptions } from './encode-options.js';
 import { AbortError, PoolStateError, UnsupportedDtypeError, UnsupportedTaskError } from './errors.js';
-import { resolveModelId } from './model-id.js';
+import { assertSafeModelId } from './model-id.js';
 import { readModelInfo, type ModelInfo } from './model-info.js';
 import type { TaskName } from './tasks.js';
 import { threadEntryUrl } from './thread-entry.js';
-import { ThreadScheduler, type JobContext } from './thread-scheduler.js';
+import { ThreadScheduler, type Cancellation } from './thread-scheduler.js';
 import type { EncodeRequest, EncodeResponse, InferencePoolOptions } from './types.js';
 
 type State = 'new' | 'starting' | 'running' | 'closed';
@@ -46,14 +46,18 @@ export class InferencePool {
     return this.starting;
   }
 
-  /** Loads a model in every thread (once) and warms it up; returns what it can do. */
+  /**
+   * Loads a model in every thread and warms it up; returns what it can do. The pool is the one memo
+   * of loaded models: concurrent calls share one load, and a failed load is forgotten so the next
+   * call retries it. `modelId` is an id already resolved by resolveModelId (the API resolves each
+   * job's model, the worker its PRELOAD_MODELS); it is only checked to be safe here.
+   */
   async load(modelId: string, task: TaskName): Promise<ModelInfo> {
     const scheduler = this.running();
-    const id = resolveModelId(modelId, task, { modelDir: this.options.modelDir });
-    const key = `${id}|${task}`;
+    const key = `${modelId}|${task}`;
     let info = this.loaded.get(key);
     if (!info) {
-      info = this.loadEverywhere(scheduler, id, task);
+      info = this.loadEverywhere(scheduler, modelId, task);
       this.loaded.set(key, info);
       info.catch(() => this.loaded.delete(key));
     }
@@ -68,8 +72,8 @@ export class InferencePool {
     const { signal } = request;
     if (signal?.aborted) throw new AbortError(signal.reason);
     const info = await this.load(request.modelId, request.task);
-    const ctx: JobContext = { cancelled: false, cancelReason: () => new AbortError(signal?.reason) };
-    const work = runEncodeJob({
+    const cancellation: Cancellation = { cancelled: false, cancelReason: () => new AbortError(signal?.reason) };
+    const work = runEncodeRequest({
       scheduler,
       threads: this.options.threads,
       limits: { maxBatchTokens: this.options.maxBatchTokens, maxBatchSize: this.options.maxBatchSize },
@@ -77,13 +81,13 @@ export class InferencePool {
       info,
       texts: request.texts,
       options,
-      ctx,
+      cancellation,
     }).catch((error: unknown) => {
       // Drop this request's queued batches: the caller has its answer already.
-      ctx.cancelled = true;
+      cancellation.cancelled = true;
       throw error;
     });
-    return signal ? raceAbort(work, signal, ctx) : work;
+    return signal ? raceAbort(work, signal, cancellation) : work;
   }
 
   /** Disposes every session and terminates the threads. Idempotent. */
@@ -102,6 +106,7 @@ export class InferencePool {
 
   private async loadEverywhere(scheduler: ThreadScheduler, id: string, task: TaskName): Promise<ModelInfo> {
     const { modelDir, dtype } = this.options;
+    assertSafeModelId(id);
     // Local folders can be checked from the files alone, before any thread spends time loading.
     const local = modelDir === undefined ? undefined : await readModelInfo(id, { modelDir });
     if (local && !local.tasks.includes(task)) throw new UnsupportedTaskError(id, task, local.tasks);
@@ -111,10 +116,10 @@ export class InferencePool {
   }
 }
 
-function raceAbort<T>(work: Promise<T>, signal: AbortSignal, ctx: JobContext): Promise<T> {
+function raceAbort<T>(work: Promise<T>, signal: AbortSignal, cancellation: Cancellation): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const onAbort = (): void => {
-      ctx.cancelled = true;
+      cancellation.cancelled = true;
       reject(new AbortError(signal.reason));
     };
     if (signal.aborted) return onAbort();

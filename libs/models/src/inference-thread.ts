@@ -13,17 +13,18 @@ const port = parentPort;
 const config = workerData as ThreadConfig;
 configureTransformers(config);
 
-// One load per model per thread; concurrent requests for a loading model share the promise.
-const models = new Map<string, Promise<ModelRunner>>();
+// The models this thread has loaded, which it owns and disposes. Not a memo of loads: requests run
+// one at a time (below), so no two loads of a model can overlap here, and InferencePool is what
+// shares and retries loads. A failed load stores nothing, so the next request tries again. A
+// thread that replaced a crashed one loads its models on first use.
+const runners = new Map<string, ModelRunner>();
 
-function modelFor(ref: ModelRef): Promise<ModelRunner> {
-  const key = `${ref.modelId}|${ref.task}|${config.dtype}|${config.device}`;
-  let runner = models.get(key);
+async function runnerFor(ref: ModelRef): Promise<ModelRunner> {
+  const key = `${ref.modelId}|${ref.task}`;
+  let runner = runners.get(key);
   if (!runner) {
-    runner = ModelRunner.load(ref, config);
-    models.set(key, runner);
-    // A failed load is not cached: the next request retries (the file may have been fixed).
-    runner.catch(() => models.delete(key));
+    runner = await ModelRunner.load(ref, config);
+    runners.set(key, runner);
   }
   return runner;
 }
@@ -31,20 +32,20 @@ function modelFor(ref: ModelRef): Promise<ModelRunner> {
 async function handle(request: ThreadRequest): Promise<{ result: unknown; transfer: ArrayBuffer[] }> {
   switch (request.type) {
     case 'load':
-      return { result: (await modelFor(request.model)).info, transfer: [] };
+      return { result: (await runnerFor(request.model)).info, transfer: [] };
     case 'tokenize': {
-      const result = (await modelFor(request.model)).tokenize(request.texts, request.truncate);
+      const result = (await runnerFor(request.model)).tokenize(request.texts, request.truncate);
       return { result, transfer: [result.ids.buffer, result.lengths.buffer, result.original.buffer] as ArrayBuffer[] };
     }
     case 'run': {
-      const runner = await modelFor(request.model);
+      const runner = await runnerFor(request.model);
       const result = await runner.run(request.ids, request.lengths, request.pooling, request.normalize);
       return { result, transfer: [result.values.buffer as ArrayBuffer] };
     }
     case 'dispose': {
-      const runners = await Promise.allSettled(models.values());
-      models.clear();
-      await Promise.all(runners.map((r) => (r.status === 'fulfilled' ? r.value.dispose() : undefined)));
+      const loaded = [...runners.values()];
+      runners.clear();
+      await Promise.all(loaded.map((runner) => runner.dispose()));
       return { result: null, transfer: [] };
     }
     case 'crash':
@@ -52,7 +53,7 @@ async function handle(request: ThreadRequest): Promise<{ result: unknown; transf
   }
 }
 
-// The pool may send the next job before this one is answered (THREAD_PIPELINE_DEPTH); requests
+// The pool may send the next task before this one is answered (THREAD_PIPELINE_DEPTH); requests
 // still run strictly one after another, so each reply's `seconds` is its own work, not its wait.
 let previous: Promise<unknown> = Promise.resolve();
 

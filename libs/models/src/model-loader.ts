@@ -3,12 +3,11 @@
  * thread imports this module: pulling transformers.js (and onnxruntime) into
  * the worker app's main thread would cost memory and startup for nothing.
  */
-import { readdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { AutoModel, AutoModelForSequenceClassification, AutoTokenizer, env, LogLevel, type PreTrainedModel, type PreTrainedTokenizer } from '@huggingface/transformers';
 import { explainDeviceFailure } from './device.js';
 import { ModelLoadError, UnsupportedDtypeError, UnsupportedTaskError } from './errors.js';
-import { dtypesFromFiles, modelInfoFromConfigs, type ModelDtype, type ModelInfo } from './model-info.js';
+import { modelInfoFromConfigs, readModelInfo, type ModelInfo } from './model-info.js';
 import type { ModelRef, ThreadConfig } from './thread-protocol.js';
 
 export interface LoadedParts {
@@ -38,10 +37,11 @@ export function configureTransformers(config: ThreadConfig): void {
 
 export async function loadParts(ref: ModelRef, config: ThreadConfig): Promise<LoadedParts> {
   // Folder ids may be nested deeper than transformers.js's "org/name" check accepts, so local
-  // models are addressed by absolute path (resolveModelId already kept them inside modelDir).
+  // models are addressed by absolute path (readModelInfo below checks that they lie inside modelDir).
   const location = config.modelDir === undefined ? ref.modelId : resolve(config.modelDir, ref.modelId);
-  const dtypes = config.modelDir === undefined ? [config.dtype] : await localDtypes(location);
-  if (!dtypes.includes(config.dtype)) throw new UnsupportedDtypeError(ref.modelId, config.dtype, dtypes);
+  // A local folder is described the way the API and the pool read it; a Hub model only once loaded.
+  const local = config.modelDir === undefined ? undefined : await readModelInfo(ref.modelId, { modelDir: config.modelDir });
+  if (local && !local.dtypes.includes(config.dtype)) throw new UnsupportedDtypeError(ref.modelId, config.dtype, local.dtypes);
 
   let tokenizer: PreTrainedTokenizer;
   let model: PreTrainedModel;
@@ -63,7 +63,7 @@ export async function loadParts(ref: ModelRef, config: ThreadConfig): Promise<Lo
     throw new ModelLoadError(ref.modelId, messageOf(error));
   }
 
-  const info = modelInfoFromConfigs(ref.modelId, asJson(model.config), asJson(tokenizer.config), dtypes);
+  const info = local ?? modelInfoFromConfigs(ref.modelId, asJson(model.config), asJson(tokenizer.config), [config.dtype]);
   if (!info.tasks.includes(ref.task)) {
     await model.dispose();
     throw new UnsupportedTaskError(ref.modelId, ref.task, info.tasks);
@@ -71,10 +71,6 @@ export async function loadParts(ref: ModelRef, config: ThreadConfig): Promise<Lo
   const session = model.sessions.model ?? Object.values(model.sessions)[0];
   const inputNames: readonly string[] = Array.isArray(session?.inputNames) ? session.inputNames : ['input_ids', 'attention_mask'];
   return { tokenizer, model, info, inputNames };
-}
-
-async function localDtypes(folder: string): Promise<ModelDtype[]> {
-  return dtypesFromFiles(await readdir(join(folder, 'onnx')).catch(() => [] as string[]));
 }
 
 function asJson(value: unknown): Record<string, unknown> {

@@ -5,7 +5,7 @@ export type TaskName = 'embed' | 'sentiment';
 
 /** Static description of a task: its default model, accepted aliases and transformers.js pipeline name. */
 export interface TaskSpec {
-  /** Hub id used when a job names no model. */
+  /** Hub id used when a request names no model. */
   readonly defaultModel: string;
   /** Other names clients may use for this task (Hub pipeline names included). */
   readonly aliases: readonly string[];

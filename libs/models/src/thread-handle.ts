@@ -17,8 +17,8 @@ type State = 'starting' | 'ready' | 'dead' | 'terminated';
 export class ThreadHandle {
   /** Resolves once the thread has imported transformers.js and configured it. */
   readonly ready: Promise<void>;
-  /** Pool-scheduled jobs sent and not yet answered (at most THREAD_PIPELINE_DEPTH); the thread runs them one at a time. */
-  jobs = 0;
+  /** Scheduled tasks (ThreadScheduler) sent and not yet answered (at most THREAD_PIPELINE_DEPTH); the thread runs them one at a time. */
+  tasks = 0;
   private state: State = 'starting';
   private readonly worker: Worker;
   private readonly pending = new Map<number, Pending>();

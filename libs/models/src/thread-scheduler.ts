@@ -2,16 +2,17 @@ import { PoolStateError, ThreadStartError } from './errors.js';
 import { ThreadHandle } from './thread-handle.js';
 import type { ThreadConfig, ThreadRequest, ThreadResults } from './thread-protocol.js';
 
-/** Shared by the jobs of one encode() call; set when it is aborted or has already failed. */
-export interface JobContext {
+/** Shared by the tasks of one encode request; set when it is aborted or has already failed, so its queued tasks are dropped. */
+export interface Cancellation {
   cancelled: boolean;
   cancelReason?: () => Error;
 }
 
-interface Job {
+/** One queued request for an inference thread (a tokenize chunk or a batch to run). */
+interface ThreadTask {
   request: ThreadRequest;
   transfer: ArrayBuffer[];
-  ctx: JobContext | undefined;
+  cancellation: Cancellation | undefined;
   resolve(value: unknown): void;
   reject(error: unknown): void;
 }
@@ -19,22 +20,22 @@ interface Job {
 const DISPOSE_GRACE_MS = 5_000;
 
 /**
- * Jobs sent to one thread before it has answered: the one it runs and the next, already in its
+ * Tasks sent to one thread before it has answered: the one it runs and the next, already in its
  * message queue. A thread that finishes a batch starts the next at once instead of waiting for the
  * main thread, which may be busy for tens of milliseconds writing a shard's results or talking to
- * Redis. The thread still runs one job at a time (session.run is synchronous), so cores are never
+ * Redis. The thread still runs one task at a time (session.run is synchronous), so cores are never
  * oversubscribed; more depth would only make the split between threads coarser.
  */
 export const THREAD_PIPELINE_DEPTH = 2;
 
 /**
- * Hands queued jobs to threads, at most THREAD_PIPELINE_DEPTH per thread, so a
+ * Hands queued tasks to threads, at most THREAD_PIPELINE_DEPTH per thread, so a
  * big request's batches spread over every thread and a fast thread simply
  * takes more of them. Replaces threads that crash after starting.
  */
 export class ThreadScheduler {
   private threads: ThreadHandle[] = [];
-  private readonly queue: Job[] = [];
+  private readonly queue: ThreadTask[] = [];
   private closed = false;
 
   constructor(
@@ -53,10 +54,10 @@ export class ThreadScheduler {
     }
   }
 
-  /** Queues a job for whichever thread is free first. */
-  submit<K extends ThreadRequest['type']>(request: Extract<ThreadRequest, { type: K }>, transfer: ArrayBuffer[] = [], ctx?: JobContext): Promise<ThreadResults[K]> {
+  /** Queues a task for whichever thread is free first. */
+  submit<K extends ThreadRequest['type']>(request: Extract<ThreadRequest, { type: K }>, transfer: ArrayBuffer[] = [], cancellation?: Cancellation): Promise<ThreadResults[K]> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ request, transfer, ctx, resolve: resolve as (value: unknown) => void, reject });
+      this.queue.push({ request, transfer, cancellation, resolve: resolve as (value: unknown) => void, reject });
       this.pump();
     });
   }
@@ -70,7 +71,7 @@ export class ThreadScheduler {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const job of this.queue.splice(0)) job.reject(new PoolStateError('closed'));
+    for (const task of this.queue.splice(0)) task.reject(new PoolStateError('closed'));
     const threads = this.threads;
     await Promise.all(
       threads.map(async (t) => {
@@ -85,7 +86,7 @@ export class ThreadScheduler {
 
   /** For tests and health checks: thread indices and whether each is alive. */
   describe(): Array<{ index: number; alive: boolean; busy: boolean }> {
-    return this.threads.map((t) => ({ index: t.index, alive: t.alive, busy: t.jobs > 0 }));
+    return this.threads.map((t) => ({ index: t.index, alive: t.alive, busy: t.tasks > 0 }));
   }
 
   /** Test hook: makes thread `index` exit as if it crashed. */
@@ -106,39 +107,39 @@ export class ThreadScheduler {
     if (handle.wasReady) this.threads[position] = this.spawn(handle.index);
     else this.threads.splice(position, 1);
     if (this.threads.length === 0) {
-      for (const job of this.queue.splice(0)) job.reject(new ThreadStartError(handle.index, 'every inference thread failed'));
+      for (const task of this.queue.splice(0)) task.reject(new ThreadStartError(handle.index, 'every inference thread failed'));
     }
     this.pump();
   }
 
   private pump(): void {
-    // Fill every thread to depth 1 first, then to depth 2: a lone job goes to an idle thread, never behind a busy one.
+    // Fill every thread to depth 1 first, then to depth 2: a lone task goes to an idle thread, never behind a busy one.
     for (let depth = 1; depth <= THREAD_PIPELINE_DEPTH; depth++) {
       for (const thread of this.threads) {
-        if (!thread.alive || thread.jobs >= depth) continue;
-        const job = this.nextJob();
-        if (!job) return;
-        this.dispatch(thread, job);
+        if (!thread.alive || thread.tasks >= depth) continue;
+        const task = this.nextTask();
+        if (!task) return;
+        this.dispatch(thread, task);
       }
     }
   }
 
-  private dispatch(thread: ThreadHandle, job: Job): void {
-    thread.jobs++;
+  private dispatch(thread: ThreadHandle, task: ThreadTask): void {
+    thread.tasks++;
     thread
-      .request(job.request, job.transfer)
-      .then(job.resolve, job.reject)
+      .request(task.request, task.transfer)
+      .then(task.resolve, task.reject)
       .finally(() => {
-        thread.jobs--;
+        thread.tasks--;
         this.pump();
       });
   }
 
-  private nextJob(): Job | undefined {
+  private nextTask(): ThreadTask | undefined {
     for (;;) {
-      const job = this.queue.shift();
-      if (!job?.ctx?.cancelled) return job;
-      job.reject(job.ctx.cancelReason?.() ?? new Error('request cancelled'));
+      const task = this.queue.shift();
+      if (!task?.cancellation?.cancelled) return task;
+      task.reject(task.cancellation.cancelReason?.() ?? new Error('request cancelled'));
     }
   }
 }

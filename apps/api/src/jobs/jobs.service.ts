@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { JobStore, ResultStore, TERMINAL_STATES, type JobRecord } from '../../../../libs/shared/src/index.js';
+import { JobNotifier, JobStore, ResultStore, TERMINAL_STATES, type JobRecord } from '../../../../libs/shared/src/index.js';
 import { FileCatalog } from '../storage/file-catalog.repository.js';
 import type { ApiKeyRegistry } from '../auth/api-keys.js';
 import { API_KEYS } from '../auth/auth.tokens.js';
@@ -7,7 +7,6 @@ import { ApiError, jobNotFound } from '../http/api-error.js';
 import { CancelChannelRepository } from '../redis/cancel-channel.repository.js';
 import { ShardQueueRepository } from '../redis/shard-queue.repository.js';
 import { isJobId } from './job-id.js';
-import { JobNotificationsService } from '../events/job-notifications.service.js';
 
 export const MAX_PAGE_SIZE = 100;
 
@@ -19,7 +18,7 @@ export class JobsService implements OnModuleInit {
     private readonly jobs: JobStore,
     private readonly queue: ShardQueueRepository,
     private readonly cancelChannel: CancelChannelRepository,
-    private readonly notifications: JobNotificationsService,
+    private readonly notifications: JobNotifier,
     @Inject(API_KEYS) private readonly keys: ApiKeyRegistry,
     private readonly files: FileCatalog,
     private readonly results: ResultStore,

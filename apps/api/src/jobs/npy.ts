@@ -20,10 +20,3 @@ export function npyHeader(rows: number, columns: number, descr = '<f4'): Buffer 
   header.write(text, MAGIC.length + 2, 'latin1');
   return header;
 }
-
-/** `rows x columns` little-endian float32 NaN, for rows that have no stored embedding. */
-export function nanRows(rows: number, columns: number): Buffer {
-  const buffer = Buffer.alloc(rows * columns * 4);
-  for (let offset = 0; offset < buffer.length; offset += 4) buffer.writeFloatLE(Number.NaN, offset);
-  return buffer;
-}

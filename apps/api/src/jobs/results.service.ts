@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { once } from 'node:events';
-import { ResultStore, type JobRecord, type ShardResult } from '../../../../libs/shared/src/index.js';
+import { nanRows, ResultStore, type JobRecord, type ShardResult } from '../../../../libs/shared/src/index.js';
 import type { ApiResponse } from '../http/request.types.js';
-import { nanRows, npyHeader } from './npy.js';
+import { npyHeader } from './npy.js';
 import { resultSchema, shardBatch, type ResultColumns } from './results-arrow.js';
 import { PARQUET_MEDIA_TYPE, parquetBytes, rowGroupRows } from './results-parquet.js';
 

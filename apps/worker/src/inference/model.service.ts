@@ -7,13 +7,13 @@ import { WorkerMetricsService } from '../metrics/worker-metrics.service.js';
 import { INFERENCE_POOL, type InferencePort } from './inference.port.js';
 
 /**
- * The worker's view of the inference pool: starts it, preloads PRELOAD_MODELS, loads other models
- * on first use (once per process, timed), and closes it after the last shard.
+ * The worker's view of the inference pool: starts it, preloads PRELOAD_MODELS, has models loaded
+ * on first use (the pool shares and retries loads; this service times and reports each one), and
+ * closes it after the last shard.
  */
 @Injectable()
 export class ModelService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(ModelService.name);
-  private readonly loads = new Map<string, Promise<ModelInfo>>();
   private started = false;
   private ready = false;
   private preloaded: PreloadModel[] = [];
@@ -33,7 +33,7 @@ export class ModelService implements OnApplicationBootstrap, BeforeApplicationSh
     for (const { task, modelId } of preloads) {
       try {
         // InferencePool.load loads the model in every thread and warms it up.
-        await this.ensureLoaded(modelId, task);
+        await this.load(modelId, task);
       } catch (error) {
         throw new Error(`PRELOAD_MODELS: could not load ${task} model "${modelId}": ${(error as Error).message}`, { cause: error });
       }
@@ -51,18 +51,6 @@ export class ModelService implements OnApplicationBootstrap, BeforeApplicationSh
     return this.preloaded;
   }
 
-  /** Loads a model once per process; concurrent shards for the same model share the load. A failed load is retried by the next shard. */
-  ensureLoaded(modelId: string, task: TaskName): Promise<ModelInfo> {
-    const key = `${task}\u0000${modelId}`;
-    let loading = this.loads.get(key);
-    if (loading === undefined) {
-      loading = this.load(modelId, task);
-      this.loads.set(key, loading);
-      loading.catch(() => this.loads.delete(key));
-    }
-    return loading;
-  }
-
   encode(request: EncodeRequest): Promise<EncodeResponse> {
     return this.pool.encode(request);
   }
@@ -73,12 +61,17 @@ export class ModelService implements OnApplicationBootstrap, BeforeApplicationSh
     if (this.started) await this.pool.close();
   }
 
-  private async load(modelId: string, task: TaskName): Promise<ModelInfo> {
+  /**
+   * The model's ModelInfo, loaded by the pool on first use (concurrent shards share that load; a
+   * failed one is retried by the next shard). The first caller to see a load finish reports it.
+   */
+  async load(modelId: string, task: TaskName): Promise<ModelInfo> {
     const started = performance.now();
     const info = await this.pool.load(modelId, task).catch((error: unknown) => {
       this.metrics.error('model_load');
       throw error;
     });
+    if (this.metrics.hasLoaded(modelId)) return info;
     const seconds = (performance.now() - started) / 1000;
     this.metrics.modelLoaded(task, modelId, seconds);
     this.logger.log(`loaded ${task} model ${modelId} (${info.dimensions} dims, max ${info.maxTokens} tokens) in ${seconds.toFixed(2)}s`);

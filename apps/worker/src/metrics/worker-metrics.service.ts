@@ -159,6 +159,11 @@ export class WorkerMetricsService implements OnModuleInit {
   }
 
   /** Called once a model loaded; from then on its id is a label value. */
+  /** Whether modelLoaded() was called for this model: each model's load is reported once. */
+  hasLoaded(modelId: string): boolean {
+    return this.served.has(modelId);
+  }
+
   modelLoaded(task: string, modelId: string, seconds: number): void {
     this.served.add(modelId);
     this.modelLoad.set({ task, model: modelId }, seconds);

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import {
+  buildFailedShardOutput,
   JobStore,
   OBJECT_STORE,
   readShardItems,
@@ -10,8 +11,7 @@ import {
   type ShardPayload,
 } from '../../../../libs/shared/src/index.js';
 import { WorkerMetricsService } from '../metrics/worker-metrics.service.js';
-import { isFinalFailure, salvageShardIdentity, type ShardJob } from './shard-job.js';
-import { buildFailedShardOutput } from './shard-output.js';
+import { isFinalFailure, salvageShardIdentity, type QueuedShard } from './shard-job.js';
 import { JobNotifierService } from '../webhooks/job-notifier.service.js';
 
 /** Failure reasons land in result files and the job record; a stack-sized message helps nobody there. */
@@ -35,25 +35,25 @@ export class ShardFailureService {
   ) {}
 
   /** For BullMQ's 'failed' event, which fires after every failed attempt. */
-  async onFailedAttempt(job: ShardJob, error: Error): Promise<void> {
-    const parsed = shardPayloadSchema.safeParse(job.data);
+  async onFailedAttempt(queued: QueuedShard, error: Error): Promise<void> {
+    const parsed = shardPayloadSchema.safeParse(queued.data);
     const task = parsed.success ? parsed.data.task : 'unknown';
     const model = parsed.success ? parsed.data.modelId : 'unknown';
-    const attempts = job.opts.attempts ?? 1;
-    if (!isFinalFailure(job, error)) {
+    const attempts = queued.opts.attempts ?? 1;
+    if (!isFinalFailure(queued, error)) {
       this.metrics.shard(task, model, 'retrying');
-      this.logger.warn(`shard job ${job.id} attempt ${job.attemptsMade}/${attempts} failed, will retry: ${error.message}`);
+      this.logger.warn(`shard job ${queued.id} attempt ${queued.attemptsMade}/${attempts} failed, will retry: ${error.message}`);
       return;
     }
     const reason = error.message.length > MAX_REASON_LENGTH ? `${error.message.slice(0, MAX_REASON_LENGTH)}…` : error.message;
     this.metrics.shard(task, model, 'failed');
-    this.logger.error(`shard job ${job.id} failed for good after ${job.attemptsMade} attempt(s): ${reason}`);
+    this.logger.error(`shard job ${queued.id} failed for good after ${queued.attemptsMade} attempt(s): ${reason}`);
     if (parsed.success) {
       await this.closeFailedShard(parsed.data, reason);
       return;
     }
     // The payload itself was bad: there are no items to write, but the job must still finish.
-    const identity = salvageShardIdentity(job.data);
+    const identity = salvageShardIdentity(queued.data);
     if (identity !== null) {
       const result = await this.jobs.failShard(identity.jobId, identity.shard, identity.itemCount, reason);
       await this.notifier?.shardCounted(identity.jobId, identity.shard, result);

@@ -2,8 +2,8 @@ import { UnrecoverableError } from 'bullmq';
 import { z } from 'zod';
 import { InvalidObjectKeyError, ObjectChangedError, ShardInputError, shardPayloadSchema, type ShardPayload } from '../../../../libs/shared/src/index.js';
 
-/** The part of a BullMQ Job the worker reads; tests pass plain objects. */
-export interface ShardJob {
+/** A shard as BullMQ hands it to the worker: the part of its BullMQ Job the worker reads; tests pass plain objects. */
+export interface QueuedShard {
   readonly id?: string;
   readonly data: unknown;
   /** After a failure BullMQ has already counted the failed attempt here. */
@@ -48,6 +48,6 @@ export function isUnrecoverable(error: Error): boolean {
 }
 
 /** True when BullMQ will not run this shard again. */
-export function isFinalFailure(job: ShardJob, error: Error): boolean {
-  return isUnrecoverable(error) || job.attemptsMade >= (job.opts.attempts ?? 1);
+export function isFinalFailure(queued: QueuedShard, error: Error): boolean {
+  return isUnrecoverable(error) || queued.attemptsMade >= (queued.opts.attempts ?? 1);
 }

@@ -2,12 +2,22 @@ import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { UnrecoverableError } from 'bullmq';
 import type { EncodeResponse, ModelInfo, TaskName } from '../../../../libs/models/src/index.js';
-import { JobStore, OBJECT_STORE, readShardItems, ResultStore, type InputItem, type ObjectStore, type ShardOutcome, type ShardPayload } from '../../../../libs/shared/src/index.js';
+import {
+  buildShardOutput,
+  JobStore,
+  OBJECT_STORE,
+  readShardItems,
+  ResultStore,
+  type ShardOutput,
+  type InputItem,
+  type ObjectStore,
+  type ShardOutcome,
+  type ShardPayload,
+} from '../../../../libs/shared/src/index.js';
 import { ModelService } from '../inference/model.service.js';
 import { WorkerMetricsService, type ShardMetricOutcome } from '../metrics/worker-metrics.service.js';
 import { CancelSignalsService } from './cancel-signals.service.js';
-import { classifyInputError, parseShardPayload, type ShardJob } from './shard-job.js';
-import { buildShardOutput, type ShardOutput } from './shard-output.js';
+import { classifyInputError, parseShardPayload, type QueuedShard } from './shard-job.js';
 import { JobNotifierService } from '../webhooks/job-notifier.service.js';
 
 /** Engine errors that no retry can fix (the model or options are wrong, not the moment). */
@@ -35,8 +45,8 @@ export class ShardProcessorService {
   ) {}
 
   /** Returns what was counted for the shard, or null when nothing was (job gone, cancelled, already counted). */
-  async process(job: ShardJob): Promise<ShardOutcome | null> {
-    const payload = parseShardPayload(job.data);
+  async process(queued: QueuedShard): Promise<ShardOutcome | null> {
+    const payload = parseShardPayload(queued.data);
     const { jobId, shard, task, modelId } = payload;
     const skip = (outcome: ShardMetricOutcome, why: string): null => {
       this.metrics.shard(task, modelId, outcome);
@@ -46,7 +56,7 @@ export class ShardProcessorService {
     // Busy time for the busy ratio and the throughput reported for autoscaling (ended in the finally below).
     this.metrics.shardStarted();
     // Time in the queue, from enqueue to the first pick-up (retries would add their backoff).
-    if (job.attemptsMade === 0 && job.timestamp !== undefined) this.metrics.stage('queue', (Date.now() - job.timestamp) / 1000);
+    if (queued.attemptsMade === 0 && queued.timestamp !== undefined) this.metrics.stage('queue', (Date.now() - queued.timestamp) / 1000);
     // Watch before reading the state: a cancel published in between still aborts this shard.
     const watch = this.cancels.watch(jobId);
     // The input range is read while Redis is asked about the job and the model loads: the store's
@@ -126,7 +136,7 @@ export class ShardProcessorService {
 
   private async load(modelId: string, task: TaskName): Promise<ModelInfo> {
     try {
-      return await this.models.ensureLoaded(modelId, task);
+      return await this.models.load(modelId, task);
     } catch (error) {
       throw classifyEngineError(error);
     }

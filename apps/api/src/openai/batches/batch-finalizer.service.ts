@@ -1,12 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { fileKey, OBJECT_STORE, readNdjsonLines, ResultStore, type JobRecord, type ObjectStore, type ObjectWriter } from '../../../../../libs/shared/src/index.js';
+import { fileKey, OBJECT_STORE, readNdjsonLines, readResultLines, ResultStore, type JobRecord, type ObjectStore, type ObjectWriter } from '../../../../../libs/shared/src/index.js';
 import { API_ENV, type ApiEnv } from '../../config/api-env.js';
 import { FileCatalog, newFileId } from '../../storage/file-catalog.repository.js';
 import { unixSeconds } from '../http-params.js';
 import { parseBatchLine, type OpenAIEndpoint } from '../inference/openai-request.js';
 import { requestError, responseBody, type ResultLine } from '../inference/openai-response.js';
-import { readResultLines } from '../inference/result-lines.js';
 import { OpenAIRecordsRepository, type BatchRecord, type BatchStatus } from '../openai-records.repository.js';
 
 /** One replica finalizes a batch; the lock is renewed while it writes, and expires if that replica dies. */

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { JobStore, ResultStore, type JobRecord } from '../../../../../libs/shared/src/index.js';
+import { JobStore, readResultLines, ResultStore, type JobRecord } from '../../../../../libs/shared/src/index.js';
 import { API_ENV, type ApiEnv } from '../../config/api-env.js';
 import { paramsFromBody, type JobParams } from '../../ingest/job-params.js';
 import { JobSubmissionService } from '../../jobs/job-submission.service.js';
@@ -9,7 +9,6 @@ import { SHARD_PRIORITY } from '../../redis/shard-queue.repository.js';
 import { OpenAIError } from '../openai-error.js';
 import { ENDPOINTS, parseInferenceBody, RequestBodyError, type InferenceRequest, type OpenAIEndpoint } from './openai-request.js';
 import { requestError, responseBody, type InferenceResponseBody, type ResultLine } from './openai-response.js';
-import { readResultLines } from './result-lines.js';
 import { ShardFailedError, ShardWaiterService, WaitTimeoutError } from './shard-waiter.service.js';
 
 /** Total UTF-8 bytes of text one synchronous request may carry (larger work goes through /v1/batches or /v1/jobs). */

@@ -1,12 +1,12 @@
-import type { ItemResult, TaskName } from '../../../../libs/models/src/index.js';
-import type { ShardOutcome } from '../../../../libs/shared/src/index.js';
-import { NON_FINITE_OUTPUT, SHARD_FAILED, type ItemError } from '../../../../libs/shared/src/results/result-lines.js';
-import { ShardResultWriter } from '../../../../libs/shared/src/results/shard-result.js';
+import type { ItemResult, TaskName } from '../../../models/src/index.js';
+import type { ShardOutcome } from '../queue/shard-payload.js';
+import { NON_FINITE_OUTPUT, SHARD_FAILED, type ItemError } from './result-lines.js';
+import { ShardResultWriter } from './shard-result.js';
 
 /**
- * Pure builders of a shard's result object (libs/shared/src/results/shard-result.ts): numbers go
- * in as float32, and the API renders the text when the results are read, so the worker formats
- * nothing.
+ * Pure builders of a shard's result object (shard-result.ts) from the inference results, used by
+ * the worker: numbers go in as float32, and the API renders the text when the results are read, so
+ * the worker formats nothing.
  */
 
 export interface ShardOutput {

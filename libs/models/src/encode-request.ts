@@ -1,5 +1,5 @@
 /**
- * One encode() request, main-thread side: tokenize in parallel chunks, plan
+ * One EncodeRequest, run on the main thread: tokenize in parallel chunks, plan
  * length-sorted batches, spread them over the threads and put every result
  * back at its input index.
  */
@@ -8,13 +8,14 @@ import type { ResolvedEncodeOptions } from './encode-options.js';
 import type { ModelInfo } from './model-info.js';
 import { classify } from './softmax.js';
 import type { ModelRef, RunResult } from './thread-protocol.js';
-import type { JobContext, ThreadScheduler } from './thread-scheduler.js';
+import type { Cancellation, ThreadScheduler } from './thread-scheduler.js';
 import type { EncodeResponse, ItemResult } from './types.js';
 
 // Small enough that tokenizing spreads over threads, large enough that messaging stays negligible.
 const TOKENIZE_CHUNK = 256;
 
-export interface EncodeJob {
+/** What running one request needs: the pool's scheduler and limits, the loaded model, the texts. */
+export interface EncodeRequestRun {
   scheduler: ThreadScheduler;
   threads: number;
   limits: BatchLimits;
@@ -22,21 +23,21 @@ export interface EncodeJob {
   info: ModelInfo;
   texts: readonly string[];
   options: ResolvedEncodeOptions;
-  ctx: JobContext;
+  cancellation: Cancellation;
 }
 
-export async function runEncodeJob(job: EncodeJob): Promise<EncodeResponse> {
-  const { scheduler, model, info, texts, options, ctx } = job;
+export async function runEncodeRequest(run: EncodeRequestRun): Promise<EncodeResponse> {
+  const { scheduler, model, info, texts, options, cancellation } = run;
   const n = texts.length;
   const results: ItemResult[] = new Array(n);
   const stats = { tokens: 0, paddedTokens: 0, batches: 0, tokenizeSeconds: 0, inferenceSeconds: 0 };
   if (n === 0) return { results, stats };
 
   // 1. Tokenize, split across threads.
-  const chunk = Math.max(1, Math.min(TOKENIZE_CHUNK, Math.ceil(n / job.threads)));
+  const chunk = Math.max(1, Math.min(TOKENIZE_CHUNK, Math.ceil(n / run.threads)));
   const starts = Array.from({ length: Math.ceil(n / chunk) }, (_, c) => c * chunk);
   const tokenized = await Promise.all(
-    starts.map((start) => scheduler.submit({ type: 'tokenize', model, texts: texts.slice(start, start + chunk), truncate: options.truncate }, [], ctx)),
+    starts.map((start) => scheduler.submit({ type: 'tokenize', model, texts: texts.slice(start, start + chunk), truncate: options.truncate }, [], cancellation)),
   );
   const ids: Int32Array[] = new Array(n);
   const lengths = new Int32Array(n);
@@ -64,7 +65,7 @@ export async function runEncodeJob(job: EncodeJob): Promise<EncodeResponse> {
 
   // 2. Plan and run batches; longest first, so the slowest work starts earliest. Cuts minimise
   // padding (a shard's sparse long tail padded greedily cost ~10% more compute; see batch-plan.ts).
-  const plan = planBatchesMinPadding(lengths, job.limits, runnable);
+  const plan = planBatchesMinPadding(lengths, run.limits, runnable);
   stats.batches = plan.length;
   stats.paddedTokens = paddedTokens(plan);
   // Per planned batch, for the worker's batch histograms (EncodeStats.perBatch).
@@ -83,18 +84,18 @@ export async function runEncodeJob(job: EncodeJob): Promise<EncodeResponse> {
         offset += (ids[i] as Int32Array).length;
       }
       const request = { type: 'run', model, ids: batchIds, lengths: batchLengths, pooling: options.pooling, normalize: options.normalize } as const;
-      const run = await scheduler.submit(request, [batchIds.buffer as ArrayBuffer, batchLengths.buffer as ArrayBuffer], ctx);
-      stats.inferenceSeconds += run.seconds;
+      const answer = await scheduler.submit(request, [batchIds.buffer as ArrayBuffer, batchLengths.buffer as ArrayBuffer], cancellation);
+      stats.inferenceSeconds += answer.seconds;
       stats.tokens += offset;
-      fillBatch(results, batch.indices, run, job, lengths, original);
+      fillBatch(results, batch.indices, answer, run, lengths, original);
     }),
   );
   return { results, stats: { ...stats, perBatch } };
 }
 
-function fillBatch(results: ItemResult[], indices: readonly number[], run: RunResult, job: EncodeJob, lengths: Int32Array, original: Int32Array): void {
-  const failed = new Map(run.failed.map((f) => [f.index, f.message]));
-  const { width, values } = run;
+function fillBatch(results: ItemResult[], indices: readonly number[], answer: RunResult, run: EncodeRequestRun, lengths: Int32Array, original: Int32Array): void {
+  const failed = new Map(answer.failed.map((f) => [f.index, f.message]));
+  const { width, values } = answer;
   indices.forEach((i, j) => {
     const tokens = lengths[i] as number;
     const message = failed.get(j);
@@ -103,11 +104,11 @@ function fillBatch(results: ItemResult[], indices: readonly number[], run: RunRe
       return;
     }
     const truncated = (original[i] as number) > tokens;
-    if (job.model.task === 'embed') {
+    if (run.model.task === 'embed') {
       results[i] = { ok: true, tokens, truncated, embedding: values.slice(j * width, (j + 1) * width) };
     } else {
       const row = values.subarray(j * width, (j + 1) * width);
-      results[i] = { ok: true, tokens, truncated, ...classify(row, job.info.labels ?? [], job.options.topK) };
+      results[i] = { ok: true, tokens, truncated, ...classify(row, run.info.labels ?? [], run.options.topK) };
     }
   });
 }

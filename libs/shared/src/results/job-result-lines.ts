@@ -1,4 +1,6 @@
-import type { JobRecord, ResultLine, ResultStore } from '../../../../../libs/shared/src/index.js';
+import type { JobRecord } from '../jobs/job-record.js';
+import type { ResultStore } from '../storage/result-store.js';
+import type { ResultLine } from './result-lines.js';
 
 /**
  * A job's result lines in input order (shards in order, lines in order within each), one shard in
