@@ -258,7 +258,7 @@ describe('deleteJob-5', () => {
     await redis.zadd(expiry(), 5, 'a');
     expect(await run('deleteJob', job('a'), done('a'), list(), stats(), expiry(), 'a')).toBe(1);
     expect(await redis.exists(job('a'), done('a'))).toBe(0);
-    expect(await redis.zrange(list(), 0, -1)).toEqual(['keep']);
+    expect(await redis.zrange(list(), '0', '-1')).toEqual(['keep']);
     expect(await redis.zscore(expiry(), 'a')).toBeNull();
     expect(await hash(stats())).toEqual({ 'jobs:queued': '1', 'jobs:running': '0', 'active:t': '1', 'backlog:texts': '5', 'backlog:texts:t': '5', 'backlog:tokens': '50' });
   });
