@@ -148,4 +148,21 @@ describe('server-sent events parser', () => {
       { event: 'progress', data: '{"a":\n2}' },
     ]);
   });
+
+  it('cancels the body when the reader stops early (the connection closes)', async () => {
+    let cancelled = false;
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('event: completed\ndata: {}\n\n'));
+      },
+      cancel() {
+        cancelled = true;
+      },
+    });
+    for await (const event of parseSse(stream)) {
+      expect(event).toEqual({ event: 'completed', data: '{}' });
+      break;
+    }
+    expect(cancelled).toBe(true);
+  });
 });
