@@ -6,12 +6,14 @@ import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { JOB_SCRIPT_NAMES, JOB_SCRIPTS, type JobScriptName } from '../../libs/shared/src/jobs/job-scripts.js';
+import { releaseLock, renewLock } from '../../libs/shared/src/lua/redis-locks.js';
 import { defineScripts, loadScripts } from '../../libs/shared/src/lua/script-loader.js';
 import { startRedis, type RedisHandle } from '../support/redis-server.js';
 
 /**
- * Each job script (libs/shared/src/jobs/lua) run directly on a real Redis with raw KEYS and ARGV, as its
- * header describes them: the JobStore tests go through the same scripts, these pin the scripts themselves.
+ * Each Lua script run directly on a real Redis with raw KEYS and ARGV, as its header describes them: the
+ * job scripts (libs/shared/src/jobs/lua), the locks (libs/shared/src/lua/locks) and the API's token bucket
+ * (apps/api/src/auth/lua). The JobStore and API tests go through the same scripts; these pin the scripts.
  */
 let server: RedisHandle;
 let redis: Redis;
@@ -273,5 +275,53 @@ describe('deleteJob-5', () => {
     expect(await run('deleteJob', job('old'), done('old'), list(), stats(), expiry(), 'old')).toBe(1);
     expect(await redis.exists(job('old'))).toBe(0);
     expect(await num(stats(), 'jobs:queued')).toBe(0);
+  });
+});
+
+describe('releaseLock-1 and renewLock-1', () => {
+  it('release and renew a lock only for its holder', async () => {
+    const key = `${p}:lock`;
+    await redis.set(key, 'mine', 'PX', 10_000);
+    expect(await renewLock(redis, key, 'theirs', 60_000)).toBe(false);
+    expect(await redis.pttl(key)).toBeLessThanOrEqual(10_000);
+    expect(await renewLock(redis, key, 'mine', 60_000)).toBe(true);
+    expect(await redis.pttl(key)).toBeGreaterThan(10_000);
+    expect(await releaseLock(redis, key, 'theirs')).toBe(false);
+    expect(await redis.get(key)).toBe('mine');
+    expect(await releaseLock(redis, key, 'mine')).toBe(true);
+    expect(await redis.exists(key)).toBe(0);
+    expect(await releaseLock(redis, key, 'mine')).toBe(false);
+    expect(await renewLock(redis, key, 'mine', 1000)).toBe(false);
+  });
+});
+
+describe('tokenBucket-1', () => {
+  const bucket = loadScripts(new URL('../../apps/api/src/auth/lua/', import.meta.url));
+  beforeAll(() => defineScripts(redis, bucket, 't_'));
+  const take = (key: string, rate: number, burst: number, cost: number) =>
+    (redis as unknown as Record<string, Call>).t_tokenBucket!(key, rate, burst, cost) as Promise<[number, number]>;
+
+  it('starts full, takes tokens until the burst is spent, then says how long to wait', async () => {
+    expect(bucket.map((s) => [s.name, s.numberOfKeys])).toEqual([['tokenBucket', 1]]);
+    const key = `${p}:bucket`;
+    // 1 token per second, burst 3: three requests pass at once, the fourth waits about a second.
+    for (let i = 0; i < 3; i++) expect(await take(key, 1, 3, 1)).toEqual([1, 0]);
+    const [allowed, wait] = await take(key, 1, 3, 1);
+    expect(allowed).toBe(0);
+    expect(wait).toBeGreaterThan(900);
+    expect(wait).toBeLessThanOrEqual(1000);
+    // A cost larger than what is left waits for the difference; the bucket expires once it would be full.
+    const [, waitFor2] = await take(key, 1, 3, 2);
+    expect(waitFor2).toBeGreaterThan(1900);
+    expect(await redis.pttl(key)).toBeGreaterThan(3000);
+    expect(await redis.pttl(key)).toBeLessThanOrEqual(4000);
+  });
+
+  it('refills at the rate', async () => {
+    const key = `${p}:bucket`;
+    expect(await take(key, 10, 1, 1)).toEqual([1, 0]);
+    expect((await take(key, 10, 1, 1))[0]).toBe(0);
+    await new Promise((r) => setTimeout(r, 150));
+    expect((await take(key, 10, 1, 1))[0]).toBe(1);
   });
 });

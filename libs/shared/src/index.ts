@@ -27,3 +27,5 @@ export * from './results/result-lines.js';
 export * from './results/shard-result.js';
 export * from './redis/redis-connection.js';
 export * from './redis/log-throttle.js';
+export * from './lua/script-loader.js';
+export * from './lua/redis-locks.js';
