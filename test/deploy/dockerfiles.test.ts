@@ -107,6 +107,11 @@ describe.each(IMAGES)('deploy/docker/$file', ({ file, script, port, cuda }) => {
     expect(envText(final)).toMatch(/NODE_ENV=production/);
   });
 
+  it('ships the .lua scripts: npm run build copies them into dist/ (scripts/build.mjs), which the last stage copies', () => {
+    expect(pkg.scripts.build).toBe('node scripts/build.mjs');
+    expect(final.instructions.some((i) => i.op === 'COPY' && /^--from=\S+ \/app\/dist \.\/dist$/.test(i.args))).toBe(true);
+  });
+
   it('bakes in no models', () => {
     for (const s of all) {
       for (const i of s.instructions.filter((x) => x.op === 'COPY' || x.op === 'ADD')) {

@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +9,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { JOB_SCRIPT_NAMES, JOB_SCRIPTS, type JobScriptName } from '../../libs/shared/src/jobs/job-scripts.js';
 import { releaseLock, renewLock } from '../../libs/shared/src/lua/redis-locks.js';
 import { defineScripts, loadScripts } from '../../libs/shared/src/lua/script-loader.js';
+import { DIST, ROOT } from '../support/dist.js';
 import { startRedis, type RedisHandle } from '../support/redis-server.js';
 
 /**
@@ -99,6 +101,16 @@ describe('the script loader', () => {
       await rm(dir, { recursive: true, force: true });
     }
     expect(() => loadScripts(pathToFileURL(join(dir, 'gone/')))).toThrow(/npm run build/);
+  });
+
+  it.skipIf(!existsSync(DIST))('is built with every .lua file next to its compiled loader (npm run build)', () => {
+    const sources = ['apps', 'libs'].flatMap((root) =>
+      readdirSync(join(ROOT, root), { recursive: true, encoding: 'utf8' })
+        .filter((f) => f.endsWith('.lua'))
+        .map((f) => join(root, f)),
+    );
+    expect(sources.length).toBeGreaterThanOrEqual(14);
+    for (const file of sources) expect(existsSync(join(DIST, file)), `${file} in ${DIST}`).toBe(true);
   });
 
   it('runs a script by its SHA, and again after Redis forgot it', async () => {
