@@ -1,13 +1,14 @@
 #!/usr/bin/env node
-// Compiles the TypeScript and finishes the output folder so that it runs with plain `node`.
+// Compiles the TypeScript and finishes the output folder so that it runs with plain `node`: the files tsc
+// does not emit (the .lua scripts) are copied next to the compiled module that loads them.
 //   node tools/build.mjs                  everything but the tests (apps, libs, tools, scripts, bench) into dist/
 //   node tools/build.mjs --product        only apps/ and libs/: what the container images ship
 //   node tools/build.mjs --out-dir DIR    another output folder (tests read it from SHARDWISE_DIST)
 // Plain JavaScript, so that it runs before anything is compiled.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 const root = resolve(import.meta.dirname, '..');
@@ -20,3 +21,9 @@ execFileSync(process.execPath, [tsc, '-p', project, '--outDir', outDir], { cwd: 
 
 mkdirSync(outDir, { recursive: true });
 writeFileSync(resolve(outDir, 'package.json'), `${JSON.stringify({ type: 'module', private: true }, null, 2)}\n`);
+
+for (const dir of ['apps', 'libs']) {
+  for (const file of readdirSync(resolve(root, dir), { recursive: true, encoding: 'utf8' })) {
+    if (file.endsWith('.lua')) cpSync(resolve(root, dir, file), join(outDir, dir, file));
+  }
+}

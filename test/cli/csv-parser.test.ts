@@ -3,15 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CorpusSource } from '../../apps/cli/src/corpus/corpus-source.js';
-import { CsvParser, CsvSyntaxError, type CsvRecord } from '../../apps/cli/src/corpus/csv-parser.js';
+import { CsvSyntaxError, csvRecords, type CsvRecord } from '../../apps/cli/src/corpus/csv-parser.js';
 import { CliError } from '../../apps/cli/src/exit-codes.js';
 import { parseSse } from '../../apps/cli/src/sse.js';
 
-function parse(text: string, chunkSize = text.length || 1, delimiter = ','): CsvRecord[] {
-  const parser = new CsvParser(delimiter);
+async function* chunks(text: string, size: number): AsyncGenerator<string> {
+  for (let i = 0; i < text.length; i += size) yield text.slice(i, i + size);
+}
+
+async function parse(text: string, chunkSize = text.length || 1, delimiter = ','): Promise<CsvRecord[]> {
   const out: CsvRecord[] = [];
-  for (let i = 0; i < text.length; i += chunkSize) out.push(...parser.push(text.slice(i, i + chunkSize)));
-  out.push(...parser.end());
+  for await (const record of csvRecords(chunks(text, chunkSize), delimiter)) out.push(record);
   return out;
 }
 
@@ -28,29 +30,39 @@ const EXPECTED: CsvRecord[] = [
 ];
 
 describe('CSV parser', () => {
-  it('handles quotes, doubled quotes, delimiters and newlines in fields, CRLF/LF/CR, blank lines', () => {
-    expect(parse(SAMPLE)).toEqual(EXPECTED);
+  it('handles quotes, doubled quotes, delimiters and newlines in fields, CRLF/LF/CR, blank lines', async () => {
+    expect(await parse(SAMPLE)).toEqual(EXPECTED);
   });
 
-  it('gives the same records for every chunking (quotes and CRLF split across chunks)', () => {
-    for (const size of [1, 2, 3, 5, 7, 13]) expect(parse(SAMPLE, size), `chunks of ${size}`).toEqual(EXPECTED);
+  it('gives the same records for every chunking (quotes and CRLF split across chunks)', async () => {
+    for (const size of [1, 2, 3, 5, 7, 13]) expect(await parse(SAMPLE, size), `chunks of ${size}`).toEqual(EXPECTED);
   });
 
-  it('keeps a lone quoted empty line as a record, supports other delimiters and is lenient like Python', () => {
-    expect(parse('a\n""\n')).toEqual([
+  it('keeps a lone quoted empty line as a record, supports other delimiters and is lenient with stray quotes', async () => {
+    expect(await parse('a\n""\n')).toEqual([
       { fields: ['a'], line: 1 },
       { fields: [''], line: 2 },
     ]);
-    expect(parse('a\tb\n"x\ty"\tz\n', 4, '\t')).toEqual([
+    expect(await parse('a\tb\n"x\ty"\tz\n', 4, '\t')).toEqual([
       { fields: ['a', 'b'], line: 1 },
       { fields: ['x\ty', 'z'], line: 2 },
     ]);
-    expect(parse('ab"c,"d"e\n')).toEqual([{ fields: ['ab"c', 'de'], line: 1 }]);
+    // A stray quote is data; so is a field that goes on after its closing quote, quotes included
+    // (csv-parse's relax_quotes; the hand-written parser dropped them there, as Python does: 'de').
+    expect(await parse('ab"c,"d"e\n')).toEqual([{ fields: ['ab"c', '"d"e'], line: 1 }]);
   });
 
-  it('refuses an unterminated quote, naming the line where the record starts', () => {
-    expect(() => parse('a,b\n1,"never closed\nmore\n')).toThrow(CsvSyntaxError);
-    expect(() => parse('a,b\n1,"never closed\nmore\n')).toThrow(/line 2/);
+  it('counts a CR ending one field and an LF starting the next as two lines', async () => {
+    expect(await parse('"a\r","\nb"\nc\n', 2)).toEqual([
+      { fields: ['a\r', '\nb'], line: 1 },
+      { fields: ['c'], line: 4 },
+    ]);
+  });
+
+  it('refuses an unterminated quote, naming the line where the record starts', async () => {
+    await expect(parse('a,b\n1,"never closed\nmore\n')).rejects.toThrow(CsvSyntaxError);
+    await expect(parse('a,b\n1,"never closed\nmore\n')).rejects.toThrow(/line 2/);
+    await expect(parse('a\n\r\n\n"never closed\n', 3)).rejects.toThrow(/^line 4: /);
   });
 });
 
@@ -96,6 +108,17 @@ describe('corpus files to NDJSON', () => {
     await expect(body('e.csv', 'text\n"open\n')).rejects.toBeInstanceOf(CliError);
   });
 
+  it('refuses a .csv file that is not UTF-8', async () => {
+    const path = join(dir, 'latin1.csv');
+    await writeFile(path, Buffer.concat([Buffer.from('text\nok\n'), Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x0a])]));
+    const source = new CorpusSource(path, { format: 'csv' });
+    await expect(
+      (async () => {
+        for await (const _ of source.chunks()) void _;
+      })(),
+    ).rejects.toMatchObject({ exitCode: 2, details: { code: 'INVALID_UTF8' } });
+  });
+
   it('refuses text that is not UTF-8', async () => {
     const path = join(dir, 'latin1.txt');
     await writeFile(path, Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x0a]));
@@ -124,5 +147,22 @@ describe('server-sent events parser', () => {
       { event: 'job', data: '{"a":1}' },
       { event: 'progress', data: '{"a":\n2}' },
     ]);
+  });
+
+  it('cancels the body when the reader stops early (the connection closes)', async () => {
+    let cancelled = false;
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('event: completed\ndata: {}\n\n'));
+      },
+      cancel() {
+        cancelled = true;
+      },
+    });
+    for await (const event of parseSse(stream)) {
+      expect(event).toEqual({ event: 'completed', data: '{}' });
+      break;
+    }
+    expect(cancelled).toBe(true);
   });
 });

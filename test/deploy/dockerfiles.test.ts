@@ -107,6 +107,11 @@ describe.each(IMAGES)('deploy/docker/$file', ({ file, script, port, cuda }) => {
     expect(envText(final)).toMatch(/NODE_ENV=production/);
   });
 
+  it('ships the .lua scripts: npm run build:product copies them into dist/ (tools/build.mjs), which the last stage copies', () => {
+    expect(pkg.scripts['build:product']).toBe('node tools/build.mjs --product');
+    expect(final.instructions.some((i) => i.op === 'COPY' && /^--from=\S+ \/app\/dist \.\/dist$/.test(i.args))).toBe(true);
+  });
+
   it('bakes in no models', () => {
     for (const s of all) {
       for (const i of s.instructions.filter((x) => x.op === 'COPY' || x.op === 'ADD')) {

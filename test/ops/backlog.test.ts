@@ -131,14 +131,6 @@ describe('queue-wide accounting in Redis', () => {
     expect(await stats()).toEqual({ jobs: { queued: 0, running: 0, completed: 0, failed: 0, cancelled: 0 }, backlogTexts: 0, backlogTokens: 0 });
   });
 
-  it('keeps old callers that pass no stats key working (scripts without the accounting keys)', async () => {
-    await jobs.create(record('f', { shardsTotal: 1, total: 10 }), { tokens: 40 });
-    // As before this change: 2 keys, no estimate.
-    const { COMPLETE_SHARD } = await import('../../libs/shared/src/jobs/job-scripts.js');
-    expect(await redis.eval(COMPLETE_SHARD, 2, jobs.keys.job('f'), jobs.keys.doneShards('f'), 0, 10, 0, 0, 50, Date.now())).toBe(2);
-    expect((await jobs.get('f'))?.state).toBe('completed');
-  });
-
   it('reports the same numbers to every API replica', async () => {
     await jobs.create(record('g'), { tokens: 300 });
     const other = new JobStore(replica, prefix);

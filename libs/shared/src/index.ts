@@ -31,3 +31,5 @@ export * from './results/job-result-lines.js';
 export * from './results/nan-rows.js';
 export * from './redis/redis-connection.js';
 export * from './redis/log-throttle.js';
+export * from './lua/script-loader.js';
+export * from './lua/redis-locks.js';

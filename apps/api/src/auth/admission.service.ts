@@ -16,7 +16,7 @@ const RETRY_AFTER_TOO_MANY_JOBS = 5;
  * says when retrying succeeds. Checked before an upload is read (could a one-text job get in now?)
  * and atomically with the job's creation, for its real size (JobStore.create), so concurrent
  * submissions on any number of API replicas cannot overshoot. A job is never refused for its size
- * alone: one larger than a budget is admitted once that backlog is empty (admission-scripts.ts).
+ * alone: one larger than a budget is admitted once that backlog is empty (libs/shared/src/jobs/lua/includes/checkBudgets.lua).
  */
 @Injectable()
 export class AdmissionService {

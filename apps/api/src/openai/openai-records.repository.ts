@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
+import { releaseLock, renewLock } from '../../../../libs/shared/src/index.js';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
 import { REDIS } from '../redis/redis.tokens.js';
 import { decodeRecord, encodeRecord, sortedSetPage, type PageQuery } from '../redis/sorted-set-page.js';
@@ -114,13 +115,11 @@ export class OpenAIRecordsRepository {
 
   /** Extends a lock still held by `token`; false when it was lost. */
   async renewLock(name: string, token: string, ttlMs: number): Promise<boolean> {
-    const script = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0";
-    return (await this.redis.eval(script, 1, this.lockKey(name), token, ttlMs)) === 1;
+    return renewLock(this.redis, this.lockKey(name), token, ttlMs);
   }
 
   async unlock(name: string, token: string): Promise<void> {
-    const script = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
-    await this.redis.eval(script, 1, this.lockKey(name), token);
+    await releaseLock(this.redis, this.lockKey(name), token);
   }
 
   private batchKey(id: string): string {

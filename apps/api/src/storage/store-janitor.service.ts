@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { jobInputKey, jobManifestKey, jobPrefix, JobStore, OBJECT_STORE, type ObjectStore } from '../../../../libs/shared/src/index.js';
+import { jobInputKey, jobManifestKey, jobPrefix, JobStore, OBJECT_STORE, releaseLock, type ObjectStore } from '../../../../libs/shared/src/index.js';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
 import { REDIS } from '../redis/redis.tokens.js';
 import { FileCatalog } from './file-catalog.repository.js';
@@ -74,7 +74,7 @@ export class StoreJanitorService implements OnApplicationBootstrap, OnApplicatio
     try {
       return await this.sweep(now);
     } finally {
-      await this.redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, this.lockKey, token);
+      await releaseLock(this.redis, this.lockKey, token);
     }
   }
 

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { extname } from 'node:path';
 import { CliError, ExitCode, usageError } from '../exit-codes.js';
-import { CsvParser, CsvSyntaxError, type CsvRecord } from './csv-parser.js';
+import { CsvSyntaxError, csvRecords, type CsvRecord } from './csv-parser.js';
 
 export type InputFormat = 'jsonl' | 'txt' | 'csv';
 
@@ -115,7 +115,6 @@ export class CorpusSource {
   }
 
   private async *csvLines(): AsyncGenerator<string> {
-    const parser = new CsvParser(this.options.delimiter ?? ',');
     let header: { text: number; id: number | null; names: string[] } | null = null;
     let bodyLine = 1;
     let row = 0;
@@ -147,13 +146,7 @@ export class CorpusSource {
       return `${padding}${JSON.stringify({ id, text })}\n`;
     };
     try {
-      for await (const text of this.text()) {
-        for (const record of parser.push(text)) {
-          const line = emit(record);
-          if (line) yield line;
-        }
-      }
-      for (const record of parser.end()) {
+      for await (const record of csvRecords(this.text(), this.options.delimiter ?? ',')) {
         const line = emit(record);
         if (line) yield line;
       }

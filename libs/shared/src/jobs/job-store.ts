@@ -1,14 +1,14 @@
 import type { Redis } from 'ioredis';
 import { fromHash, toHash, type JobRecord, type JobState } from './job-record.js';
 import { JobKeys } from './job-keys.js';
-import { CANCEL_JOB, COMPLETE_SHARD, DELETE_JOB, FAIL_SHARD, MARK_RUNNING } from './job-scripts.js';
-import { ADMISSION_CHECK, CREATE_JOB } from './admission-scripts.js';
+import { JOB_SCRIPTS, type JobScriptName } from './job-scripts.js';
+import { defineScripts } from '../lua/script-loader.js';
 import type { ShardOutcome } from '../queue/shard-payload.js';
 
 export type ShardCountResult = 'unknown-job' | 'already-counted' | 'counted' | 'job-finished';
 const COUNT_RESULTS: Record<string, ShardCountResult> = { '-1': 'unknown-job', '0': 'already-counted', '1': 'counted', '2': 'job-finished' };
 
-/** Admission budgets of one tenant (0 = none); see admission-scripts.ts. */
+/** Admission budgets of one tenant (0 = none); see lua/includes/checkBudgets.lua. */
 export interface AdmissionLimits {
   /** Unfinished jobs the tenant may have (MAX_CONCURRENT_JOBS / max_concurrent_jobs). */
   maxActiveJobs: number;
@@ -33,10 +33,8 @@ function toVerdict(reply: unknown): AdmissionVerdict {
   return { verdict: 'BACKLOG_FULL', scope: scope === 'tenant' ? 'tenant' : 'global', queued: Number(queued), budget: Number(budget) };
 }
 
-const SCRIPTS = { ADMISSION_CHECK, CREATE_JOB, DELETE_JOB, MARK_RUNNING, COMPLETE_SHARD, FAIL_SHARD, CANCEL_JOB } as const;
-type ScriptName = keyof typeof SCRIPTS;
-/** The scripts as commands of the connection: ioredis runs them by EVALSHA and loads a script once when Redis does not know it. */
-type ScriptCommands = Record<`sw_${ScriptName}`, (numberOfKeys: number, ...args: Array<string | number>) => Promise<unknown>>;
+/** The scripts as commands of the connection (KEYS first, then ARGV): see defineScripts. */
+type ScriptCommands = Record<`sw_${JobScriptName}`, (...keysAndArgs: Array<string | number>) => Promise<unknown>>;
 
 /** Redis repository for job records: the only code that reads or writes them. */
 export class JobStore {
@@ -48,31 +46,28 @@ export class JobStore {
     prefix: string,
   ) {
     this.keys = new JobKeys(prefix);
-    for (const [name, lua] of Object.entries(SCRIPTS)) redis.defineCommand(`sw_${name}`, { lua });
+    defineScripts(redis, JOB_SCRIPTS, 'sw_');
     this.scripts = redis as unknown as ScriptCommands;
   }
 
-  /** Runs a script by its SHA (its text goes to Redis once per connection, not with every call). */
-  private run(name: ScriptName, numberOfKeys: number, ...args: Array<string | number>): Promise<unknown> {
-    return this.scripts[`sw_${name}`](numberOfKeys, ...args);
+  /** Runs a script by its SHA (its text goes to Redis once, not with every call). */
+  private run(name: JobScriptName, ...keysAndArgs: Array<string | number>): Promise<unknown> {
+    return this.scripts[`sw_${name}`](...keysAndArgs);
   }
 
   /**
    * With `estimate` (the ingest estimate of the job's tokens, see ops/token-estimate.ts) the job is
    * counted in the queue-wide stats (jobs per state, backlog texts and tokens) from now until it
-   * ends, and admitted against `admission` (admission-scripts.ts): nothing is written unless OK.
+   * ends, and admitted against `admission` (lua/createJob-3.lua): nothing is written unless OK.
    */
   async create(record: JobRecord, estimate?: { tokens: number }, admission: AdmissionLimits = NO_LIMITS): Promise<AdmissionVerdict> {
     if (estimate === undefined) {
       await this.redis.multi().hset(this.keys.job(record.id), toHash(record)).zadd(this.keys.tenantJobs(record.tenant), record.createdAt, record.id).exec();
       return { verdict: 'OK' };
     }
-    // One script: the tenant's admission limits are checked and the job counted (stats, its tenant's
-    // unfinished jobs and queued texts) atomically, so concurrent submissions on any number of API replicas cannot overshoot.
     const fields = Object.entries(toHash(record)).flat();
     const reply = await this.run(
-      'CREATE_JOB',
-      3,
+      'createJob',
       this.keys.job(record.id),
       this.keys.tenantJobs(record.tenant),
       this.keys.stats(),
@@ -93,12 +88,12 @@ export class JobStore {
   /** Admission before an upload is read: would a new job of this tenant (of one text) be accepted now? */
   async admissionCheck(tenant: string, limits: AdmissionLimits): Promise<AdmissionVerdict> {
     if (limits.maxActiveJobs <= 0 && limits.maxQueuedTexts <= 0 && limits.maxTenantQueuedTexts <= 0) return { verdict: 'OK' };
-    return toVerdict(await this.run('ADMISSION_CHECK', 1, this.keys.stats(), tenant, limits.maxActiveJobs, limits.maxQueuedTexts, limits.maxTenantQueuedTexts));
+    return toVerdict(await this.run('checkAdmission', this.keys.stats(), tenant, limits.maxActiveJobs, limits.maxQueuedTexts, limits.maxTenantQueuedTexts));
   }
 
   /** Removes a job record and its list entry: undoes a submission that failed while enqueueing its shards. */
   async delete(id: string, tenant: string): Promise<void> {
-    await this.run('DELETE_JOB', 5, this.keys.job(id), this.keys.doneShards(id), this.keys.tenantJobs(tenant), this.keys.stats(), this.keys.expiry(), id);
+    await this.run('deleteJob', this.keys.job(id), this.keys.doneShards(id), this.keys.tenantJobs(tenant), this.keys.stats(), this.keys.expiry(), id);
   }
 
   async get(id: string): Promise<JobRecord | null> {
@@ -133,7 +128,7 @@ export class JobStore {
   }
 
   async markRunning(id: string, now = Date.now()): Promise<JobState | null> {
-    const state = (await this.run('MARK_RUNNING', 2, this.keys.job(id), this.keys.stats(), now)) as string;
+    const state = (await this.run('markRunning', this.keys.job(id), this.keys.stats(), now)) as string;
     return state === '' ? null : (state as JobState);
   }
 
@@ -141,8 +136,7 @@ export class JobStore {
   async completeShard(id: string, shard: number, outcome: ShardOutcome, now = Date.now(), estTokens = 0): Promise<ShardCountResult> {
     const { succeeded, failed, truncated, tokens } = outcome;
     const reply = await this.run(
-      'COMPLETE_SHARD',
-      5,
+      'completeShard',
       this.keys.job(id),
       this.keys.doneShards(id),
       this.keys.stats(),
@@ -162,20 +156,16 @@ export class JobStore {
 
   async failShard(id: string, shard: number, itemCount: number, reason: string, now = Date.now(), estTokens = 0): Promise<ShardCountResult> {
     const reply = await this.run(
-      'FAIL_SHARD',
-      5,
+      'failShard',
       this.keys.job(id),
       this.keys.doneShards(id),
       this.keys.stats(),
       this.keys.webhookOutbox(),
       this.keys.expiry(),
       shard,
-      0,
       itemCount,
-      0,
-      0,
-      now,
       reason,
+      now,
       estTokens,
       id,
     );
@@ -184,7 +174,7 @@ export class JobStore {
 
   /** Returns the state before the call; only queued and running jobs change. */
   async cancel(id: string, now = Date.now()): Promise<JobState | null> {
-    const before = (await this.run('CANCEL_JOB', 4, this.keys.job(id), this.keys.stats(), this.keys.webhookOutbox(), this.keys.expiry(), now, id)) as string;
+    const before = (await this.run('cancelJob', this.keys.job(id), this.keys.stats(), this.keys.webhookOutbox(), this.keys.expiry(), now, id)) as string;
     return before === '' ? null : (before as JobState);
   }
 

@@ -6,7 +6,7 @@ import type { JobState } from '../jobs/job-record.js';
  *
  * - `${prefix}:stats`, a hash the JobStore's scripts keep exact: `jobs:<state>` (jobs in each state)
  *   and `backlog:texts` / `backlog:tokens` (unfinished work of every queued or running job; see
- *   job-scripts.ts for how each job's share is estimated, corrected and removed).
+ *   jobs/lua/includes/accountJob.lua for how each job's share is estimated, corrected and removed).
  * - worker throughput reports: each worker publishes the tokens it finished and the seconds it was
  *   busy over its recent window to `${prefix}:worker:<id>:throughput` (with a TTL), indexed by the
  *   sorted set `${prefix}:workers:throughput` (score: when the report expires).

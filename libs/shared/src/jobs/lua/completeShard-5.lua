@@ -1,0 +1,47 @@
+--[[
+  Counts a shard that ran. Atomic, so two workers finishing the same shard (a retried shard whose first
+  run was presumed dead) never count it twice: the shard index goes into a set first and only a new
+  member moves the counters.
+
+  Input:
+    KEYS[1] job hash
+    KEYS[2] set of finished shard indexes
+    KEYS[3] stats hash
+    KEYS[4] webhook outbox
+    KEYS[5] expiry set
+
+    ARGV[1] shard index
+    ARGV[2] succeeded
+    ARGV[3] failed
+    ARGV[4] truncated
+    ARGV[5] tokens
+    ARGV[6] now (ms)
+    ARGV[7] the shard's ingest estimate of its tokens (0: none)
+    ARGV[8] job id
+
+  Output:
+    -1 - unknown job
+     0 - shard already counted
+     1 - counted
+     2 - counted, and the job finished
+]]
+--- @include "includes/finishIfLastShard"
+
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 0 end
+local before = redis.call('HGET', KEYS[1], 'state')
+local est = tonumber(ARGV[7])
+if est > 0 then
+  redis.call('HINCRBY', KEYS[1], 'estDone', est)
+  -- Only shards that ran inference calibrate the estimate (a shard written as failed reports 0 tokens).
+  if tonumber(ARGV[5]) > 0 then
+    redis.call('HINCRBY', KEYS[1], 'calEst', est)
+    redis.call('HINCRBY', KEYS[1], 'calReal', ARGV[5])
+  end
+end
+redis.call('HINCRBY', KEYS[1], 'succeeded', ARGV[2])
+redis.call('HINCRBY', KEYS[1], 'failed', ARGV[3])
+redis.call('HINCRBY', KEYS[1], 'truncated', ARGV[4])
+redis.call('HINCRBY', KEYS[1], 'tokens', ARGV[5])
+redis.call('HINCRBY', KEYS[1], 'shardsDone', 1)
+return finishIfLastShard(KEYS[1], KEYS[3], KEYS[4], KEYS[5], ARGV[8], ARGV[6], before)
