@@ -107,6 +107,12 @@ describe('API keys, tenant isolation and per-tenant limits', () => {
       ['/v1/jobs/job_AAAAAAAAAAAAAAAAAAAAAA/results', {}],
       ['/v1/jobs/job_AAAAAAAAAAAAAAAAAAAAAA/cancel', { method: 'POST' }],
       ['/v1/models', {}],
+      // Refused before the body is parsed: a malformed body is a 401 too, not a 400.
+      ['/v1/jobs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"task":' }],
+      ['/v1/embeddings', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":' }],
+      ['/v1/files', {}],
+      ['/docs/openapi.json', {}],
+      ['/docs', {}],
       ['/v1/no-such-route', {}],
       ['/V1/jobs', {}],
       ['//v1/jobs', {}],

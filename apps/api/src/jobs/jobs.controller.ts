@@ -1,7 +1,7 @@
 import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiResponse as ApiStatus, ApiTags } from '@nestjs/swagger';
 import { Shardwise } from '../docs/schemas.js';
-import { tenantOf } from '../auth/tenant.js';
+import { Tenant } from '../auth/tenant.decorator.js';
 import { ApiError } from '../http/api-error.js';
 import type { ApiRequest, ApiResponse } from '../http/request.types.js';
 import { toJobView, type JobView } from '../../../../libs/shared/src/jobs/job-view.js';
@@ -42,8 +42,8 @@ export class JobsController {
   @ApiStatus({ status: 429, description: 'RATE_LIMITED, TOO_MANY_JOBS or BACKLOG_FULL, with a Retry-After in seconds', schema: Shardwise.error })
   @Post()
   @HttpCode(202)
-  async submit(@Req() req: ApiRequest, @Res({ passthrough: true }) res: ApiResponse): Promise<JobView> {
-    const job = await this.submission.submit(req);
+  async submit(@Req() req: ApiRequest, @Tenant() tenant: string, @Res({ passthrough: true }) res: ApiResponse): Promise<JobView> {
+    const job = await this.submission.submit(req, tenant);
     res.setHeader('Location', `/v1/jobs/${job.id}`);
     return toJobView(job);
   }
@@ -53,10 +53,10 @@ export class JobsController {
   @ApiQuery({ name: 'offset', required: false, schema: { type: 'integer', minimum: 0, default: 0 } })
   @ApiOkResponse({ schema: Shardwise.jobList })
   @Get()
-  async list(@Req() req: ApiRequest, @Query('limit') limitParam: unknown, @Query('offset') offsetParam: unknown): Promise<JobList> {
+  async list(@Tenant() tenant: string, @Query('limit') limitParam: unknown, @Query('offset') offsetParam: unknown): Promise<JobList> {
     const limit = intParam('limit', limitParam, 20, 1, MAX_PAGE_SIZE);
     const offset = intParam('offset', offsetParam, 0, 0, Number.MAX_SAFE_INTEGER);
-    const { jobs, total } = await this.jobs.list(limit, offset, tenantOf(req));
+    const { jobs, total } = await this.jobs.list(limit, offset, tenant);
     return { object: 'list', data: jobs.map((job) => toJobView(job)), total, limit, offset, has_more: offset + jobs.length < total };
   }
 
@@ -65,8 +65,8 @@ export class JobsController {
   @ApiOkResponse({ schema: Shardwise.job })
   @ApiStatus({ status: 404, description: 'JOB_NOT_FOUND', schema: Shardwise.error })
   @Get(':id')
-  async get(@Req() req: ApiRequest, @Param('id') id: string): Promise<JobView> {
-    return toJobView(await this.jobs.get(id, tenantOf(req)));
+  async get(@Tenant() tenant: string, @Param('id') id: string): Promise<JobView> {
+    return toJobView(await this.jobs.get(id, tenant));
   }
 
   @ApiOperation({ summary: 'Cancel a queued or running job; results already written stay readable' })
@@ -75,8 +75,8 @@ export class JobsController {
   @ApiStatus({ status: 409, description: 'JOB_FINISHED', schema: Shardwise.error })
   @Post(':id/cancel')
   @HttpCode(200)
-  async cancel(@Req() req: ApiRequest, @Param('id') id: string): Promise<JobView> {
-    return toJobView(await this.jobs.cancel(id, tenantOf(req)));
+  async cancel(@Tenant() tenant: string, @Param('id') id: string): Promise<JobView> {
+    return toJobView(await this.jobs.cancel(id, tenant));
   }
 
   @ApiOperation({
@@ -90,10 +90,10 @@ export class JobsController {
   @ApiStatus({ status: 409, description: 'JOB_RUNNING', schema: Shardwise.error })
   @Delete(':id')
   @HttpCode(200)
-  async delete(@Req() req: ApiRequest, @Param('id') id: string, @Query('cancel') cancel: unknown): Promise<JobDeleted> {
+  async delete(@Tenant() tenant: string, @Param('id') id: string, @Query('cancel') cancel: unknown): Promise<JobDeleted> {
     if (cancel !== undefined && cancel !== 'true' && cancel !== 'false')
       throw new ApiError('INVALID_QUERY', 'query parameter "cancel" must be true or false', 400, { field: 'cancel' });
-    await this.jobs.delete(id, tenantOf(req), { cancel: cancel === 'true' });
+    await this.jobs.delete(id, tenant, { cancel: cancel === 'true' });
     return { id, object: 'job', deleted: true };
   }
 }

@@ -1,9 +1,9 @@
-import { Controller, Get, Headers, Param, Query, Req, Res } from '@nestjs/common';
+import { Controller, Get, Headers, Param, Query, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiQuery, ApiResponse as ApiStatus, ApiTags } from '@nestjs/swagger';
 import { Shardwise } from '../docs/schemas.js';
-import { tenantOf } from '../auth/tenant.js';
+import { Tenant } from '../auth/tenant.decorator.js';
 import { ApiError } from '../http/api-error.js';
-import type { ApiRequest, ApiResponse } from '../http/request.types.js';
+import type { ApiResponse } from '../http/request.types.js';
 import { JobsService } from './jobs.service.js';
 import { MIN_ROW_GROUP_ROWS, PARQUET_MEDIA_TYPE, parseRowGroupSize } from './results-parquet.js';
 import { ResultsService } from './results.service.js';
@@ -52,7 +52,7 @@ export class ResultsController {
   @ApiStatus({ status: 409, description: 'JOB_NOT_FINISHED (unless partial=true)', schema: Shardwise.error })
   @Get('results')
   async getResults(
-    @Req() req: ApiRequest,
+    @Tenant() tenant: string,
     @Param('id') id: string,
     @Query('partial') partial: unknown,
     @Query('format') format: unknown,
@@ -64,7 +64,7 @@ export class ResultsController {
     const rowGroupRows = parseRowGroupSize(rowGroupSize);
     if (rowGroupRows !== undefined && chosen !== 'parquet')
       throw new ApiError('INVALID_QUERY', 'query parameter "row_group_size" applies to format=parquet only', 400, { field: 'row_group_size' });
-    const job = await this.jobs.get(id, tenantOf(req));
+    const job = await this.jobs.get(id, tenant);
     assertReadable(job.state, partial);
     if (chosen === 'ndjson') return this.output.streamNdjson(job, 'results', res);
     if (chosen === 'parquet') return this.output.streamParquet(job, res, rowGroupRows);
@@ -82,8 +82,8 @@ export class ResultsController {
   @ApiProduces('application/x-ndjson')
   @ApiOkResponse({ description: '{"id","index","error":{"code","message"}} per line', schema: Shardwise.resultLine })
   @Get('errors')
-  async getErrors(@Req() req: ApiRequest, @Param('id') id: string, @Query('partial') partial: unknown, @Res() res: ApiResponse): Promise<void> {
-    const job = await this.jobs.get(id, tenantOf(req));
+  async getErrors(@Tenant() tenant: string, @Param('id') id: string, @Query('partial') partial: unknown, @Res() res: ApiResponse): Promise<void> {
+    const job = await this.jobs.get(id, tenant);
     assertReadable(job.state, partial);
     await this.output.streamNdjson(job, 'errors', res);
   }

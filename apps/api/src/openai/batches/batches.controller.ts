@@ -1,10 +1,9 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, UseFilters } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, UseFilters } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
-import type { ApiRequest } from '../../http/request.types.js';
+import { Tenant } from '../../auth/tenant.decorator.js';
 import { OpenAI } from '../../docs/schemas.js';
 import { intQuery, stringQuery } from '../http-params.js';
 import { OpenAIExceptionFilter } from '../openai-exception.filter.js';
-import { tenantOf } from '../tenant.js';
 import type { BatchObject } from './batch-object.js';
 import { BatchesService } from './batches.service.js';
 
@@ -24,8 +23,8 @@ export class BatchesController {
   @ApiBody({ schema: OpenAI.batchRequest })
   @ApiOkResponse({ schema: OpenAI.batch })
   @ApiResponse({ status: 404, description: 'no such input file', schema: OpenAI.error })
-  async create(@Req() req: ApiRequest, @Body() body: unknown): Promise<BatchObject> {
-    return this.batches.create(tenantOf(req), body);
+  async create(@Tenant() tenant: string, @Body() body: unknown): Promise<BatchObject> {
+    return this.batches.create(tenant, body);
   }
 
   @Get()
@@ -34,12 +33,12 @@ export class BatchesController {
   @ApiQuery({ name: 'after', required: false, description: 'a batch id: the page starts after it' })
   @ApiOkResponse({ schema: OpenAI.list(OpenAI.batch) })
   async list(
-    @Req() req: ApiRequest,
+    @Tenant() tenant: string,
     @Query('limit') limit: unknown,
     @Query('after') after: unknown,
   ): Promise<{ object: 'list'; data: BatchObject[]; first_id: string | null; last_id: string | null; has_more: boolean }> {
     const page = { limit: intQuery('limit', limit, 20, 1, 100), after: stringQuery('after', after) };
-    const { data, hasMore } = await this.batches.list(tenantOf(req), page);
+    const { data, hasMore } = await this.batches.list(tenant, page);
     return { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: hasMore };
   }
 
@@ -47,8 +46,8 @@ export class BatchesController {
   @ApiOperation({ summary: 'Retrieve a batch; its status follows its job (in_progress, finalizing, completed, cancelling, cancelled, expired)' })
   @ApiParam({ name: 'id', example: 'batch_abc123' })
   @ApiOkResponse({ schema: OpenAI.batch })
-  async get(@Req() req: ApiRequest, @Param('id') id: string): Promise<BatchObject> {
-    return this.batches.get(tenantOf(req), id);
+  async get(@Tenant() tenant: string, @Param('id') id: string): Promise<BatchObject> {
+    return this.batches.get(tenant, id);
   }
 
   @Post(':id/cancel')
@@ -57,7 +56,7 @@ export class BatchesController {
   @ApiParam({ name: 'id' })
   @ApiOkResponse({ schema: OpenAI.batch })
   @ApiResponse({ status: 409, description: 'the batch already ended', schema: OpenAI.error })
-  async cancel(@Req() req: ApiRequest, @Param('id') id: string): Promise<BatchObject> {
-    return this.batches.cancel(tenantOf(req), id);
+  async cancel(@Tenant() tenant: string, @Param('id') id: string): Promise<BatchObject> {
+    return this.batches.cancel(tenant, id);
   }
 }

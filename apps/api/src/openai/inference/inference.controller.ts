@@ -1,8 +1,7 @@
-import { Body, Controller, HttpCode, Post, Req, UseFilters } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post, UseFilters } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { OpenAI } from '../../docs/schemas.js';
-import type { ApiRequest } from '../../http/request.types.js';
-import { tenantOf } from '../tenant.js';
+import { Tenant } from '../../auth/tenant.decorator.js';
 import { OpenAIExceptionFilter } from '../openai-exception.filter.js';
 import type { InferenceResponseBody } from './openai-response.js';
 import { SyncInferenceService } from './sync-inference.service.js';
@@ -24,8 +23,8 @@ export class InferenceController {
   @ApiOkResponse({ schema: OpenAI.embeddingsResponse })
   @ApiResponse({ status: 404, description: 'unknown model (`model_not_found`)', schema: OpenAI.error })
   @ApiResponse({ status: 504, description: 'not finished within SYNC_TIMEOUT_MS', schema: OpenAI.error })
-  async embeddings(@Req() req: ApiRequest, @Body() body: unknown): Promise<InferenceResponseBody> {
-    return this.inference.run('/v1/embeddings', body, tenantOf(req));
+  async embeddings(@Tenant() tenant: string, @Body() body: unknown): Promise<InferenceResponseBody> {
+    return this.inference.run('/v1/embeddings', body, tenant);
   }
 
   @Post('classifications')
@@ -38,7 +37,7 @@ export class InferenceController {
   @ApiOkResponse({ schema: OpenAI.classificationsResponse })
   @ApiResponse({ status: 404, description: 'unknown model (`model_not_found`)', schema: OpenAI.error })
   @ApiResponse({ status: 504, description: 'not finished within SYNC_TIMEOUT_MS', schema: OpenAI.error })
-  async classifications(@Req() req: ApiRequest, @Body() body: unknown): Promise<InferenceResponseBody> {
-    return this.inference.run('/v1/classifications', body, tenantOf(req));
+  async classifications(@Tenant() tenant: string, @Body() body: unknown): Promise<InferenceResponseBody> {
+    return this.inference.run('/v1/classifications', body, tenant);
   }
 }
