@@ -75,7 +75,8 @@ export function parseCreateBody(body: unknown): CreateRequest {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new OpenAIError(400, 'the body must be a JSON object', null, 'invalid_input');
   const parsed = batchRequestSchema.safeParse(body);
   if (!parsed.success) {
-    const unknown = parsed.error.issues.find((issue) => issue.code === 'unrecognized_keys' && issue.path.length === 0)?.keys[0];
+    const extra = parsed.error.issues.find((issue) => issue.code === 'unrecognized_keys' && issue.path.length === 0);
+    const unknown = extra?.code === 'unrecognized_keys' ? extra.keys[0] : undefined;
     if (unknown !== undefined) throw new OpenAIError(400, `Unrecognized request argument supplied: ${unknown}`, unknown, 'unknown_parameter');
     const refused = new Set(parsed.error.issues.map((issue) => issue.path[0]));
     const [field, problem] = FIELD_PROBLEMS.find(([name]) => refused.has(name)) ?? [];

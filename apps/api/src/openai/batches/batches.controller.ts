@@ -1,11 +1,14 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, UseFilters } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { Tenant } from '../../auth/tenant.decorator.js';
-import { OpenAI } from '../../docs/schemas.js';
 import { intQuery, stringQuery } from '../http-params.js';
 import { OpenAIExceptionFilter } from '../openai-exception.filter.js';
 import type { BatchObject } from './batch-object.js';
 import { BatchesService } from './batches.service.js';
+import { openApiSchemaOf } from '../../docs/schema-builders.js';
+import { batchObjectSchema } from '../batches/batch-object.schema.js';
+import { batchRequestSchema } from '../batches/batch-request.js';
+import { openAIErrorSchema, openAIListSchema } from '../openai-error.schema.js';
 
 @ApiTags('OpenAI: batches')
 @Controller('v1/batches')
@@ -20,9 +23,9 @@ export class BatchesController {
     description:
       'The file is validated while the request runs; a bad line gives a batch with status `failed` and `errors` naming the line. All requests of a batch must use the same model and options.',
   })
-  @ApiBody({ schema: OpenAI.batchRequest })
-  @ApiOkResponse({ schema: OpenAI.batch })
-  @ApiResponse({ status: 404, description: 'no such input file', schema: OpenAI.error })
+  @ApiBody({ schema: openApiSchemaOf(batchRequestSchema) })
+  @ApiOkResponse({ schema: batchObjectSchema })
+  @ApiResponse({ status: 404, description: 'no such input file', schema: openAIErrorSchema })
   async create(@Tenant() tenant: string, @Body() body: unknown): Promise<BatchObject> {
     return this.batches.create(tenant, body);
   }
@@ -31,7 +34,7 @@ export class BatchesController {
   @ApiOperation({ summary: 'List batches, newest first' })
   @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } })
   @ApiQuery({ name: 'after', required: false, description: 'a batch id: the page starts after it' })
-  @ApiOkResponse({ schema: OpenAI.list(OpenAI.batch) })
+  @ApiOkResponse({ schema: openAIListSchema(batchObjectSchema) })
   async list(
     @Tenant() tenant: string,
     @Query('limit') limit: unknown,
@@ -45,7 +48,7 @@ export class BatchesController {
   @Get(':id')
   @ApiOperation({ summary: 'Retrieve a batch; its status follows its job (in_progress, finalizing, completed, cancelling, cancelled, expired)' })
   @ApiParam({ name: 'id', example: 'batch_abc123' })
-  @ApiOkResponse({ schema: OpenAI.batch })
+  @ApiOkResponse({ schema: batchObjectSchema })
   async get(@Tenant() tenant: string, @Param('id') id: string): Promise<BatchObject> {
     return this.batches.get(tenant, id);
   }
@@ -54,8 +57,8 @@ export class BatchesController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Cancel a batch: its job stops; requests already done stay in the output file' })
   @ApiParam({ name: 'id' })
-  @ApiOkResponse({ schema: OpenAI.batch })
-  @ApiResponse({ status: 409, description: 'the batch already ended', schema: OpenAI.error })
+  @ApiOkResponse({ schema: batchObjectSchema })
+  @ApiResponse({ status: 409, description: 'the batch already ended', schema: openAIErrorSchema })
   async cancel(@Tenant() tenant: string, @Param('id') id: string): Promise<BatchObject> {
     return this.batches.cancel(tenant, id);
   }

@@ -2,11 +2,12 @@ import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res, UseFil
 import { ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { Tenant } from '../../auth/tenant.decorator.js';
 import type { ApiRequest, ApiResponse } from '../../http/request.types.js';
-import { OpenAI } from '../../docs/schemas.js';
 import { intQuery, stringQuery } from '../http-params.js';
 import { OpenAIError } from '../openai-error.js';
 import { OpenAIExceptionFilter } from '../openai-exception.filter.js';
 import { FilesService, toFileObject, type FileObject } from './files.service.js';
+import { fileObjectSchema } from '../files/file-object.schema.js';
+import { openAIListSchema } from '../openai-error.schema.js';
 
 @ApiTags('OpenAI: files')
 @Controller('v1/files')
@@ -34,7 +35,7 @@ export class FilesController {
       },
     },
   })
-  @ApiOkResponse({ schema: OpenAI.file })
+  @ApiOkResponse({ schema: fileObjectSchema })
   async upload(@Req() req: ApiRequest, @Tenant() tenant: string): Promise<FileObject> {
     return toFileObject(await this.files.upload(req, tenant));
   }
@@ -45,7 +46,7 @@ export class FilesController {
   @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } })
   @ApiQuery({ name: 'after', required: false, description: 'a file id: the page starts after it' })
   @ApiQuery({ name: 'order', required: false, schema: { type: 'string', enum: ['asc', 'desc'], default: 'desc' } })
-  @ApiOkResponse({ schema: OpenAI.list(OpenAI.file) })
+  @ApiOkResponse({ schema: openAIListSchema(fileObjectSchema) })
   async list(
     @Tenant() tenant: string,
     @Query('purpose') purpose: unknown,
@@ -64,7 +65,7 @@ export class FilesController {
   @Get(':id')
   @ApiOperation({ summary: 'Retrieve a file object' })
   @ApiParam({ name: 'id', example: 'file-abc123' })
-  @ApiOkResponse({ schema: OpenAI.file })
+  @ApiOkResponse({ schema: fileObjectSchema })
   async get(@Tenant() tenant: string, @Param('id') id: string): Promise<FileObject> {
     return toFileObject(await this.files.get(id, tenant));
   }

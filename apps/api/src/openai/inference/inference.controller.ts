@@ -1,10 +1,13 @@
 import { Body, Controller, HttpCode, Post, UseFilters } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { OpenAI } from '../../docs/schemas.js';
 import { Tenant } from '../../auth/tenant.decorator.js';
 import { OpenAIExceptionFilter } from '../openai-exception.filter.js';
 import type { InferenceResponseBody } from './openai-response.js';
 import { SyncInferenceService } from './sync-inference.service.js';
+import { openApiSchemaOf } from '../../docs/schema-builders.js';
+import { classificationsRequestSchema, embeddingsRequestSchema } from './openai-request.js';
+import { classificationsResponseSchema, embeddingsResponseSchema } from './openai-response.schema.js';
+import { openAIErrorSchema } from '../openai-error.schema.js';
 
 @ApiTags('OpenAI: embeddings and classifications')
 @Controller('v1')
@@ -19,10 +22,10 @@ export class InferenceController {
     description:
       'Runs as a small high-priority job on the workers and waits for it (SYNC_TIMEOUT_MS, then 504). At most 2048 inputs and 4 MiB of text; larger work goes through /v1/batches. `dimensions` is accepted only when it equals the model width.',
   })
-  @ApiBody({ schema: OpenAI.embeddingsRequest })
-  @ApiOkResponse({ schema: OpenAI.embeddingsResponse })
-  @ApiResponse({ status: 404, description: 'unknown model (`model_not_found`)', schema: OpenAI.error })
-  @ApiResponse({ status: 504, description: 'not finished within SYNC_TIMEOUT_MS', schema: OpenAI.error })
+  @ApiBody({ schema: openApiSchemaOf(embeddingsRequestSchema) })
+  @ApiOkResponse({ schema: embeddingsResponseSchema })
+  @ApiResponse({ status: 404, description: 'unknown model (`model_not_found`)', schema: openAIErrorSchema })
+  @ApiResponse({ status: 504, description: 'not finished within SYNC_TIMEOUT_MS', schema: openAIErrorSchema })
   async embeddings(@Tenant() tenant: string, @Body() body: unknown): Promise<InferenceResponseBody> {
     return this.inference.run('/v1/embeddings', body, tenant);
   }
@@ -33,10 +36,10 @@ export class InferenceController {
     summary: 'Text classification (sentiment), synchronously; shardwise extension in the OpenAI style',
     description: 'Same rules as /v1/embeddings; each data item has `label`, `score` and `scores`. Also usable as a batch endpoint.',
   })
-  @ApiBody({ schema: OpenAI.classificationsRequest })
-  @ApiOkResponse({ schema: OpenAI.classificationsResponse })
-  @ApiResponse({ status: 404, description: 'unknown model (`model_not_found`)', schema: OpenAI.error })
-  @ApiResponse({ status: 504, description: 'not finished within SYNC_TIMEOUT_MS', schema: OpenAI.error })
+  @ApiBody({ schema: openApiSchemaOf(classificationsRequestSchema) })
+  @ApiOkResponse({ schema: classificationsResponseSchema })
+  @ApiResponse({ status: 404, description: 'unknown model (`model_not_found`)', schema: openAIErrorSchema })
+  @ApiResponse({ status: 504, description: 'not finished within SYNC_TIMEOUT_MS', schema: openAIErrorSchema })
   async classifications(@Tenant() tenant: string, @Body() body: unknown): Promise<InferenceResponseBody> {
     return this.inference.run('/v1/classifications', body, tenant);
   }

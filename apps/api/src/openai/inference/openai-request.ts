@@ -101,7 +101,8 @@ export function parseInferenceBody(endpoint: OpenAIEndpoint, body: unknown): Inf
   const schema = INFERENCE_REQUEST_SCHEMAS[endpoint];
   const parsed = schema.safeParse(body);
   if (!parsed.success) {
-    const unknown = parsed.error.issues.find((issue) => issue.code === 'unrecognized_keys' && issue.path.length === 0)?.keys[0];
+    const extra = parsed.error.issues.find((issue) => issue.code === 'unrecognized_keys' && issue.path.length === 0);
+    const unknown = extra?.code === 'unrecognized_keys' ? extra.keys[0] : undefined;
     if (unknown !== undefined) {
       const allowed = Object.keys(schema.shape).join(', ');
       throw new RequestBodyError(`Unrecognized request argument supplied: ${unknown} (${endpoint} takes ${allowed})`, unknown, 'unknown_parameter');
