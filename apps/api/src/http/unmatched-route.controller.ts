@@ -1,4 +1,4 @@
-import { All, Controller, Module, NotFoundException, Req } from '@nestjs/common';
+import { All, Controller, NotFoundException, Req } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { ApiRequest } from './request.types.js';
 
@@ -14,7 +14,3 @@ export class UnmatchedRouteController {
     throw new NotFoundException(`Cannot ${req.method ?? 'GET'} ${req.originalUrl ?? req.url ?? '/'}`);
   }
 }
-
-/** Import last: Express tries routes in the order they were registered. */
-@Module({ controllers: [UnmatchedRouteController] })
-export class UnmatchedRouteModule {}
