@@ -19,7 +19,7 @@ type ResultFormat = 'ndjson' | 'f32' | 'npy' | 'parquet';
  * `format=parquet` sends one Parquet file for either task (columns in results-arrow.ts).
  */
 @ApiTags('results')
-@Controller('./:id')
+@Controller('v1/jobs/:id')
 export class ResultsController {
   constructor(
     private readonly jobs: JobsService,

@@ -26,8 +26,8 @@ export class BatchesController {
   @ApiBody({ schema: openApiSchemaOf(batchRequestSchema) })
   @ApiOkResponse({ schema: batchObjectSchema })
   @ApiResponse({ status: 404, description: 'no such input file', schema: openAIErrorSchema })
-  async create(@Tenant() tenant: string, @Body() body: unknown): Promise<BatchObject> {
-    return this.batches.create(tenant, body);
+  async create(@Tenant() tenant: string, @Body(new BodyPipe(parseCreateBody)) request: CreateRequest): Promise<BatchObject> {
+    return this.batches.create(tenant, request);
   }
 
   @Get()

@@ -16,7 +16,7 @@ import { jobParams } from '../inference/sync-inference.service.js';
 import { notFound, OpenAIError } from '../openai-error.js';
 import { OpenAIRecordsRepository, type BatchLineError, type BatchRecord, type PageQuery } from '../openai-records.repository.js';
 import { BatchFinalizerService } from './batch-finalizer.service.js';
-import { parseCreateBody } from './batch-request.js';
+import type { CreateRequest } from './batch-request.js';
 import { toBatchObject, type BatchObject, type LiveState } from './batch-object.js';
 
 const COMPLETION_WINDOW_SECONDS = 24 * 3600;
@@ -58,8 +58,7 @@ export class BatchesService implements OnModuleInit {
     this.janitor.registerSweep('expired batches', (now) => this.records.deleteExpiredBatches(Math.floor(now / 1000)));
   }
 
-  async create(tenant: string, body: unknown): Promise<BatchObject> {
-    const request = parseCreateBody(body);
+  async create(tenant: string, request: CreateRequest): Promise<BatchObject> {
     const file = await this.files.get(request.inputFileId, tenant);
     if (file.purpose !== 'batch')
       throw new OpenAIError(400, `file ${file.id} has purpose "${file.purpose}"; a batch needs a file uploaded with purpose "batch"`, 'input_file_id', 'invalid_file');

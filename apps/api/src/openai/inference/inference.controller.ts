@@ -5,7 +5,8 @@ import { OpenAIExceptionFilter } from '../openai-exception.filter.js';
 import type { InferenceResponseBody } from './openai-response.js';
 import { SyncInferenceService } from './sync-inference.service.js';
 import { openApiSchemaOf } from '../../docs/schema-builders.js';
-import { classificationsRequestSchema, embeddingsRequestSchema } from './openai-request.js';
+import { classificationsRequestSchema, embeddingsRequestSchema, inferenceRequestOf, type InferenceRequest } from './openai-request.js';
+import { BodyPipe } from '../../http/body.pipe.js';
 import { classificationsResponseSchema, embeddingsResponseSchema } from './openai-response.schema.js';
 import { openAIErrorSchema } from '../openai-error.schema.js';
 
@@ -26,8 +27,8 @@ export class InferenceController {
   @ApiOkResponse({ schema: embeddingsResponseSchema })
   @ApiResponse({ status: 404, description: 'unknown model (`model_not_found`)', schema: openAIErrorSchema })
   @ApiResponse({ status: 504, description: 'not finished within SYNC_TIMEOUT_MS', schema: openAIErrorSchema })
-  async embeddings(@Tenant() tenant: string, @Body() body: unknown): Promise<InferenceResponseBody> {
-    return this.inference.run('/v1/embeddings', body, tenant);
+  async embeddings(@Tenant() tenant: string, @Body(new BodyPipe(inferenceRequestOf('/v1/embeddings'))) request: InferenceRequest): Promise<InferenceResponseBody> {
+    return this.inference.run('/v1/embeddings', request, tenant);
   }
 
   @Post('classifications')
@@ -40,7 +41,7 @@ export class InferenceController {
   @ApiOkResponse({ schema: classificationsResponseSchema })
   @ApiResponse({ status: 404, description: 'unknown model (`model_not_found`)', schema: openAIErrorSchema })
   @ApiResponse({ status: 504, description: 'not finished within SYNC_TIMEOUT_MS', schema: openAIErrorSchema })
-  async classifications(@Tenant() tenant: string, @Body() body: unknown): Promise<InferenceResponseBody> {
-    return this.inference.run('/v1/classifications', body, tenant);
+  async classifications(@Tenant() tenant: string, @Body(new BodyPipe(inferenceRequestOf('/v1/classifications'))) request: InferenceRequest): Promise<InferenceResponseBody> {
+    return this.inference.run('/v1/classifications', request, tenant);
   }
 }

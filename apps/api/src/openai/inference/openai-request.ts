@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { InputError } from '../../../../../libs/shared/src/index.js';
 import type { TaskName } from '../../../../../libs/models/src/index.js';
+import { OpenAIError } from '../openai-error.js';
 
 /** The inference endpoints a request (or a batch) can target, and the shardwise task each runs. */
 export const ENDPOINTS = { '/v1/embeddings': 'embed', '/v1/classifications': 'sentiment' } as const satisfies Record<string, TaskName>;
@@ -122,6 +123,19 @@ export function parseInferenceBody(endpoint: OpenAIEndpoint, body: unknown): Inf
     topK: fields.top_k,
   };
 }
+
+/** The request of a POST to `endpoint`, or OpenAI's 400 for its body (the @Body() DTO of the inference routes). */
+export const inferenceRequestOf =
+  (endpoint: OpenAIEndpoint) =>
+  (body: unknown): InferenceRequest => {
+    if (body === undefined) throw new OpenAIError(400, 'send a JSON body (Content-Type: application/json) with "model" and "input"', null, 'invalid_json');
+    try {
+      return parseInferenceBody(endpoint, body);
+    } catch (error) {
+      if (error instanceof RequestBodyError) throw new OpenAIError(400, error.message, error.param, error.code);
+      throw error;
+    }
+  };
 
 /** One line of a batch input file. */
 export interface BatchLine {
