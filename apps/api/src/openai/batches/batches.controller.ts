@@ -6,8 +6,9 @@ import { OpenAIExceptionFilter } from '../openai-exception.filter.js';
 import type { BatchObject } from './batch-object.js';
 import { BatchesService } from './batches.service.js';
 import { openApiSchemaOf } from '../../docs/schema-builders.js';
-import { batchObjectSchema } from '../batches/batch-object.schema.js';
-import { batchRequestSchema } from '../batches/batch-request.js';
+import { batchObjectSchema } from './batch-object.schema.js';
+import { BodyPipe } from '../../http/body.pipe.js';
+import { batchRequestSchema, parseCreateBody, type CreateRequest } from './batch-request.js';
 import { openAIErrorSchema, openAIListSchema } from '../openai-error.schema.js';
 
 @ApiTags('OpenAI: batches')

@@ -6,7 +6,7 @@ import { intQuery, stringQuery } from '../http-params.js';
 import { OpenAIError } from '../openai-error.js';
 import { OpenAIExceptionFilter } from '../openai-exception.filter.js';
 import { FilesService, toFileObject, type FileObject } from './files.service.js';
-import { fileObjectSchema } from '../files/file-object.schema.js';
+import { fileObjectSchema } from './file-object.schema.js';
 import { openAIListSchema } from '../openai-error.schema.js';
 
 @ApiTags('OpenAI: files')
