@@ -113,6 +113,8 @@ describe('API keys, tenant isolation and per-tenant limits', () => {
       ['/v1/files', {}],
       ['/docs/openapi.json', {}],
       ['/docs', {}],
+      ['/docs-json', {}],
+      ['/docs/swagger-ui-init.js', {}],
       ['/v1/no-such-route', {}],
       ['/V1/jobs', {}],
       ['//v1/jobs', {}],

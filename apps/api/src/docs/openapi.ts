@@ -11,7 +11,8 @@ export const OPENAPI_JSON_PATH = 'docs/openapi.json';
 /**
  * The OpenAPI document, generated from the controllers and their @nestjs/swagger decorators
  * (every route is listed, decorated or not), served as JSON at /docs/openapi.json with Swagger UI
- * at /docs. Call after NestFactory.create and before init.
+ * at /docs. Request bodies are described by the zod schemas that validate them (openApiSchemaOf),
+ * responses by the *.schema.ts files next to their types. Call after NestFactory.create and before init.
  */
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()
