@@ -2,9 +2,15 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Reflector } from '@nestjs/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyRegistry } from '../../apps/api/src/auth/api-keys.js';
+import { AuthGuard } from '../../apps/api/src/auth/auth.guard.js';
+import type { RateLimiterService } from '../../apps/api/src/auth/rate-limiter.service.js';
 import { tenantOf } from '../../apps/api/src/auth/tenant.js';
+import { ApiError } from '../../apps/api/src/http/api-error.js';
+import { EarlyRefusal } from '../../apps/api/src/http/early-refusal.js';
+import type { ErrorResponder } from '../../apps/api/src/http/error-responder.js';
 import type { ApiRequest } from '../../apps/api/src/http/request.types.js';
 import { assertPlainJson, badId } from '../../libs/shared/src/index.js';
 import { ConfigError } from '../../libs/shared/src/index.js';
@@ -30,7 +36,6 @@ describe('ApiKeyRegistry', () => {
   it('is off with no key source, and every request is tenant "default"', () => {
     const registry = ApiKeyRegistry.load(base);
     expect(registry.enabled).toBe(false);
-    expect(registry.tenantArg(undefined)).toBe('default');
   });
 
   it('reads keys from the file and the env list together; looks them up by SHA-256 only', async () => {
@@ -48,8 +53,6 @@ describe('ApiKeyRegistry', () => {
     expect(registry.tenantFor('')).toBeNull();
     expect(registry.limitsOf('acme')).toEqual({ ratePerSecond: 5, rateBurst: 10, maxConcurrentJobs: 3, maxQueuedTexts: 1000 });
     expect(registry.limitsOf('globex')).toEqual({ ratePerSecond: 0, rateBurst: 1, maxConcurrentJobs: 0, maxQueuedTexts: 0 });
-    expect(() => registry.tenantArg(undefined)).toThrow(/tenantOf/);
-    expect(registry.tenantArg('acme')).toBe('acme');
   });
 
   it('applies the env defaults to tenants without their own limits', () => {
@@ -101,9 +104,9 @@ describe('ApiKeyRegistry', () => {
 });
 
 describe('tenantOf', () => {
-  it('returns the tenant the middleware set, and fails closed without one', () => {
+  it('returns the tenant the guard set, and fails closed without one', () => {
     expect(tenantOf({ tenant: 'acme' } as ApiRequest)).toBe('acme');
-    expect(() => tenantOf({} as ApiRequest)).toThrow(/AuthMiddleware/);
+    expect(() => tenantOf({} as ApiRequest)).toThrow(/AuthGuard/);
     expect(() => tenantOf({ tenant: '' } as ApiRequest)).toThrow();
   });
 });
@@ -124,5 +127,44 @@ describe('JSON guards', () => {
     expect(badId('\ud800', 10)).toMatch(/surrogate/);
     expect(badId('x'.repeat(11), 10)).toMatch(/longer/);
     expect(badId('ok-é-😀', 10)).toBeNull();
+  });
+});
+
+describe('AuthGuard.authenticate', () => {
+  const allowAll = { take: async () => ({ allowed: true, retryAfterSeconds: 0 }) } as unknown as RateLimiterService;
+  const guard = (registry: ApiKeyRegistry, limiter = allowAll) => new AuthGuard(registry, limiter, {} as ErrorResponder, new Reflector());
+  const req = (authorization?: string) => ({ headers: authorization === undefined ? {} : { authorization } }) as ApiRequest;
+  const refusal = async (promise: Promise<void>): Promise<ApiError> => {
+    const error = await promise.then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(EarlyRefusal);
+    const inner = (error as EarlyRefusal).error;
+    expect(inner).toBeInstanceOf(ApiError);
+    return inner as ApiError;
+  };
+
+  it('makes every request tenant "default" while auth is off', async () => {
+    const request = req();
+    await guard(ApiKeyRegistry.load(base)).authenticate(request);
+    expect(tenantOf(request)).toBe('default');
+  });
+
+  it('sets the tenant of a valid key; refuses a missing or unknown one with 401 and WWW-Authenticate', async () => {
+    const auth = guard(ApiKeyRegistry.load({ ...base, API_KEYS: `acme:${hash('k-acme')}` }));
+    const request = req('Bearer k-acme');
+    await auth.authenticate(request);
+    expect(tenantOf(request)).toBe('acme');
+    for (const header of [undefined, 'Bearer nope', 'Basic k-acme']) {
+      const error = await refusal(auth.authenticate(req(header)));
+      expect([error.status, error.code, error.headers['WWW-Authenticate']]).toEqual([401, 'UNAUTHORIZED', 'Bearer realm="shardwise"']);
+    }
+  });
+
+  it('refuses a rate-limited tenant with 429 RATE_LIMITED and Retry-After', async () => {
+    const limiter = { take: async () => ({ allowed: false, retryAfterSeconds: 3 }) } as unknown as RateLimiterService;
+    const error = await refusal(guard(ApiKeyRegistry.load(base), limiter).authenticate(req()));
+    expect([error.status, error.code, error.headers['Retry-After']]).toEqual([429, 'RATE_LIMITED', '3']);
   });
 });

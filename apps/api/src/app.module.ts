@@ -6,6 +6,7 @@ import { NotificationsModule } from './events/notifications.module.js';
 import type { ApiEnv } from './config/api-env.js';
 import { HealthModule } from './health/health.module.js';
 import { HttpModule } from './http/http.module.js';
+import { UnmatchedRouteModule } from './http/unmatched-route.module.js';
 import { JobsModule } from './jobs/jobs.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { ModelsModule } from './models/models.module.js';
@@ -32,6 +33,8 @@ export class AppModule {
         EventsModule,
         HealthModule,
         OpenAIModule,
+        // Last: its catch-all route must come after every other.
+        UnmatchedRouteModule,
       ],
     };
   }

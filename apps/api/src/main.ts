@@ -8,10 +8,7 @@ import { AppModule } from './app.module.js';
 import type { ApiEnv } from './config/api-env.js';
 import { ApiExceptionFilter } from './http/api-exception.filter.js';
 import { ErrorResponder } from './http/error-responder.js';
-import { installJsonBody } from './http/json-body.js';
-import { installOpenAIJsonBody } from './openai/openai-json-body.js';
 import { setupApiDocs } from './docs/openapi.js';
-import { installAuth } from './auth/install-auth.js';
 import { MetricsService } from './metrics/metrics.service.js';
 import { httpMetricsMiddleware } from './metrics/http-metrics.middleware.js';
 
@@ -47,13 +44,10 @@ async function bootstrap(): Promise<void> {
 
   const responder = app.get(ErrorResponder);
   app.use(httpMetricsMiddleware(app.get(MetricsService)));
-  // Tenant and rate limit first: an unauthenticated body is never parsed.
-  installAuth(app);
-  // Before installJsonBody: the OpenAI-compatible routes answer bad JSON in OpenAI's error shape.
-  installOpenAIJsonBody(app, env.MAX_JSON_BODY_BYTES);
-  installJsonBody(app, env.MAX_JSON_BODY_BYTES, responder);
+  // Tenant and rate limit come from AuthGuard; JSON bodies are parsed behind it (JsonBodyInterceptor),
+  // so an unauthenticated body is never parsed.
   app.useGlobalFilters(new ApiExceptionFilter(responder));
-  // OpenAPI document at /docs/openapi.json, Swagger UI at /docs.
+  // OpenAPI document at /docs/openapi.json, Swagger UI at /docs (authenticated like /v1).
   setupApiDocs(app);
 
   await app.init();

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../../../../libs/shared/src/index.js';
-import { DEFAULT_TENANT, TENANT_NAME } from './tenant.js';
+import { TENANT_NAME } from './tenant.js';
 
 /** Per-tenant limits; 0 = unlimited. */
 export interface TenantLimits {
@@ -178,16 +178,6 @@ export class ApiKeyRegistry {
       if (timingSafeEqual(entry.digest, digest) && found === null) found = entry.tenant;
     }
     return found;
-  }
-
-  /**
-   * For service methods whose callers pass tenantOf(req): a missing tenant is tolerated only while
-   * auth is off (it can only be `default` then); with auth on it is a programming error, and fails closed.
-   */
-  tenantArg(tenant: string | undefined): string {
-    if (typeof tenant === 'string' && tenant !== '') return tenant;
-    if (!this.enabled) return DEFAULT_TENANT;
-    throw new Error('no tenant given: pass tenantOf(req) (apps/api/src/auth/tenant.ts) to this service method');
   }
 
   limitsOf(tenant: string): TenantLimits {

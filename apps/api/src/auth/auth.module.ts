@@ -1,15 +1,16 @@
 import { Global, Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
 import { AdmissionService } from './admission.service.js';
 import { ApiKeyReloader } from './api-key-reloader.service.js';
 import { ApiKeyRegistry } from './api-keys.js';
-import { AuthMiddleware } from './auth.middleware.js';
+import { AuthGuard } from './auth.guard.js';
 import { API_KEYS } from './auth.tokens.js';
 import { RateLimiterService } from './rate-limiter.service.js';
 
 /**
- * API keys, tenants and per-tenant rate limits. The middleware is installed by main.ts (installAuth)
- * in front of the body parser; routes read the tenant with tenantOf(req).
+ * API keys, tenants and per-tenant rate limits. AuthGuard guards every route (APP_GUARD) but those
+ * marked @Public(); routes read the tenant with @Tenant().
  */
 @Global()
 @Module({
@@ -18,9 +19,10 @@ import { RateLimiterService } from './rate-limiter.service.js';
     { provide: API_KEYS, inject: [API_ENV], useFactory: (env: ApiEnv) => ApiKeyRegistry.load(env) },
     ApiKeyReloader,
     RateLimiterService,
-    AuthMiddleware,
+    AuthGuard,
+    { provide: APP_GUARD, useExisting: AuthGuard },
     AdmissionService,
   ],
-  exports: [API_KEYS, RateLimiterService, AuthMiddleware, AdmissionService],
+  exports: [API_KEYS, RateLimiterService, AuthGuard, AdmissionService],
 })
 export class AuthModule {}

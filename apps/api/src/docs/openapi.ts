@@ -1,5 +1,9 @@
 import type { INestApplication } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { AuthGuard } from '../auth/auth.guard.js';
+import { EarlyRefusal } from '../http/early-refusal.js';
+import type { ApiRequest, ApiResponse } from '../http/request.types.js';
 
 export const DOCS_PATH = 'docs';
 export const OPENAPI_JSON_PATH = 'docs/openapi.json';
@@ -7,7 +11,8 @@ export const OPENAPI_JSON_PATH = 'docs/openapi.json';
 /**
  * The OpenAPI document, generated from the controllers and their @nestjs/swagger decorators
  * (every route is listed, decorated or not), served as JSON at /docs/openapi.json with Swagger UI
- * at /docs. Call after NestFactory.create and before init.
+ * at /docs. Request bodies are described by the zod schemas that validate them (openApiSchemaOf),
+ * responses by the *.schema.ts files next to their types. Call after NestFactory.create and before init.
  */
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()
@@ -29,7 +34,22 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   return SwaggerModule.createDocument(app, config);
 }
 
-export function setupApiDocs(app: INestApplication): void {
+/**
+ * Serves the docs as authenticated routes (they are open only while auth is off). Swagger's routes
+ * are Express routes, outside Nest's guards, so AuthGuard is put in front of them here.
+ */
+export function setupApiDocs(app: NestExpressApplication): void {
+  const guard = app.get(AuthGuard);
+  app.use(`/${DOCS_PATH}`, (req: ApiRequest, res: ApiResponse, next: (error?: unknown) => void) => {
+    guard.authenticate(req).then(
+      () => next(),
+      (error: unknown) => {
+        if (!req.complete) req.resume();
+        if (error instanceof EarlyRefusal) error.respond(res);
+        else next(error);
+      },
+    );
+  });
   // Built on first request, once: the routes are all known by then.
   let document: OpenAPIObject | undefined;
   SwaggerModule.setup(DOCS_PATH, app, () => (document ??= buildOpenApiDocument(app)), {

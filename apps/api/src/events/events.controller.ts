@@ -1,7 +1,7 @@
-import { Controller, Get, Inject, Param, Req, Res } from '@nestjs/common';
-import { tenantOf } from '../auth/tenant.js';
+import { Controller, Get, Inject, Param, Res } from '@nestjs/common';
+import { Tenant } from '../auth/tenant.decorator.js';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
-import type { ApiRequest, ApiResponse } from '../http/request.types.js';
+import type { ApiResponse } from '../http/request.types.js';
 import { JobsService } from '../jobs/jobs.service.js';
 import { JobEventStream } from './job-event-stream.js';
 import { ProgressHub } from './progress-hub.service.js';
@@ -16,8 +16,7 @@ export class EventsController {
   ) {}
 
   @Get('events')
-  async events(@Param('id') id: string, @Req() req: ApiRequest, @Res() res: ApiResponse): Promise<void> {
-    const tenant = tenantOf(req);
+  async events(@Param('id') id: string, @Tenant() tenant: string, @Res() res: ApiResponse): Promise<void> {
     // Unknown ids (and other tenants' jobs) get the usual 404 JSON error, before the stream starts.
     await this.jobs.get(id, tenant);
     const stream = new JobEventStream(res, this.env.SSE_HEARTBEAT_MS);

@@ -1,10 +1,12 @@
 import { Controller, Get, HttpCode, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiResponse as ApiStatus, ApiTags } from '@nestjs/swagger';
 import { RedisHealthRepository } from '../redis/redis-health.repository.js';
+import { Public } from '../auth/public.decorator.js';
 import type { ApiResponse } from '../http/request.types.js';
 import { sendJson } from '../http/send-json.js';
 
 @ApiTags('health')
+@Public()
 @Controller()
 export class HealthController {
   constructor(private readonly redis: RedisHealthRepository) {}

@@ -1,4 +1,5 @@
 import { Catch, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import { EarlyRefusal } from './early-refusal.js';
 import { ErrorResponder } from './error-responder.js';
 import type { ApiRequest, ApiResponse } from './request.types.js';
 
@@ -13,6 +14,8 @@ export class ApiExceptionFilter implements ExceptionFilter {
     // An upload refused halfway is read on and discarded, not cut off: fetch-style clients only see
     // the error response once their body is sent, and closing the socket would leave them an EPIPE.
     if (!req.complete) req.resume();
-    this.responder.send(http.getResponse<ApiResponse>(), exception);
+    const res = http.getResponse<ApiResponse>();
+    if (exception instanceof EarlyRefusal) exception.respond(res);
+    else this.responder.send(res, exception);
   }
 }

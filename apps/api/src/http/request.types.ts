@@ -5,11 +5,13 @@ export interface ApiRequest extends IncomingMessage {
   /** Set by express.json for application/json requests only. */
   body?: unknown;
   query: Record<string, unknown>;
+  /** The URL as received, before any mount path was stripped (set by Express). */
+  originalUrl?: string;
   /** The matched route; its path is the template (`/v1/jobs/:id`), safe as a metric label. */
   route?: { path: string };
   /**
-   * The tenant the request acts for: set by AuthMiddleware (apps/api/src/auth) on every request
-   * outside PUBLIC_PATHS, `default` while auth is off. Read it through `tenantOf(req)`.
+   * The tenant the request acts for: set by AuthGuard (apps/api/src/auth) on every route not marked
+   * @Public(), `default` while auth is off. Controllers take it with @Tenant().
    */
   tenant: string;
 }

@@ -9,7 +9,7 @@ import type { IngestTarget, IngestTotals } from './job-ingest.js';
 const GROUP_SHARDS = 500;
 
 export interface AcceptedJob extends IngestTarget {
-  /** tenantOf(req) of the submission: the job is its tenant's alone. */
+  /** The submission's tenant (@Tenant()): the job is its tenant's alone. */
   tenant: string;
   metadata: Record<string, unknown> | null;
   dimensions: number | null;

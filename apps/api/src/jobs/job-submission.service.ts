@@ -1,9 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InputError, jobInputKey, OBJECT_STORE, toInputItem, type InputItem, type JobRecord, type NdjsonLine, type ObjectStore } from '../../../../libs/shared/src/index.js';
 import { AdmissionService } from '../auth/admission.service.js';
-import type { ApiKeyRegistry } from '../auth/api-keys.js';
-import { API_KEYS } from '../auth/auth.tokens.js';
-import { tenantOf } from '../auth/tenant.js';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
 import { ApiError } from '../http/api-error.js';
 import type { ApiRequest } from '../http/request.types.js';
@@ -39,13 +36,12 @@ export class JobSubmissionService {
     private readonly metrics: MetricsService,
     private readonly admission: AdmissionService,
     private readonly corpora: CorpusReferenceService,
-    @Inject(API_KEYS) private readonly keys: ApiKeyRegistry,
   ) {}
 
-  async submit(req: ApiRequest): Promise<JobRecord> {
+  async submit(req: ApiRequest, tenant: string): Promise<JobRecord> {
     const kind = bodyKind(req.headers['content-type']);
-    if (kind === 'json') return this.submitJson(req.body, tenantOf(req));
-    if (kind === 'ndjson') return this.submitNdjson(req, tenantOf(req));
+    if (kind === 'json') return this.submitJson(req.body, tenant);
+    if (kind === 'ndjson') return this.submitNdjson(req, tenant);
     throw new InputError(
       'UNSUPPORTED_MEDIA_TYPE',
       `Content-Type ${JSON.stringify(req.headers['content-type'] ?? '')} is not accepted; send application/json, or application/x-ndjson (application/jsonl) for large jobs`,
@@ -57,8 +53,8 @@ export class JobSubmissionService {
    * duplicate-id checks and all-or-nothing commit as POST /v1/jobs. Item i gets id String(i).
    * `priority` is the BullMQ priority of the shards (SHARD_PRIORITY; batch when absent).
    */
-  async submitTexts(params: JobParams, texts: readonly string[], priority: number | undefined, tenant: string | undefined): Promise<JobRecord> {
-    const job = await this.prepare(params, this.keys.tenantArg(tenant));
+  async submitTexts(params: JobParams, texts: readonly string[], priority: number | undefined, tenant: string): Promise<JobRecord> {
+    const job = await this.prepare(params, tenant);
     const source = new ItemsSource(this.objects, jobInputKey(job.jobId), texts.length, (index) => ({ id: String(index), text: texts[index] as string }));
     return this.run({ ...job, priority }, source);
   }
@@ -67,13 +63,8 @@ export class JobSubmissionService {
    * A job over an object already in the store (an OpenAI batch's input file): `parseLine` validates
    * each line and gives its items, and may throw InputError naming the line. Nothing is copied.
    */
-  async submitStored(
-    params: JobParams,
-    input: StoredInput,
-    parseLine: (line: NdjsonLine, index: number, out: InputItem[]) => void,
-    tenant: string | undefined,
-  ): Promise<JobRecord> {
-    const job = await this.prepare(params, this.keys.tenantArg(tenant));
+  async submitStored(params: JobParams, input: StoredInput, parseLine: (line: NdjsonLine, index: number, out: InputItem[]) => void, tenant: string): Promise<JobRecord> {
+    const job = await this.prepare(params, tenant);
     return this.run(job, new StoredObjectSource(this.objects, input, this.env.MAX_LINE_BYTES, parseLine));
   }
 

@@ -1,12 +1,15 @@
 import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiResponse as ApiStatus, ApiTags } from '@nestjs/swagger';
-import { Shardwise } from '../docs/schemas.js';
-import { tenantOf } from '../auth/tenant.js';
+import { Tenant } from '../auth/tenant.decorator.js';
 import { ApiError } from '../http/api-error.js';
 import type { ApiRequest, ApiResponse } from '../http/request.types.js';
 import { toJobView, type JobView } from '../../../../libs/shared/src/jobs/job-view.js';
 import { JobSubmissionService } from './job-submission.service.js';
 import { JobsService, MAX_PAGE_SIZE } from './jobs.service.js';
+import { openApiSchemaOf } from '../docs/schema-builders.js';
+import { apiErrorSchema } from '../http/error-body.schema.js';
+import { jobRequestSchema, ndjsonBodySchema } from '../ingest/job-request.schema.js';
+import { jobListSchema, jobViewSchema } from './job-view.schema.js';
 
 export interface JobList {
   object: 'list';
@@ -32,18 +35,18 @@ export class JobsController {
       "application/json for small jobs (inputs), or for a corpus already in the store (input_file_id: a file from POST /v1/files; input_object: a path the operator put in the store), which is read where it is and never copied; a streamed NDJSON body (application/x-ndjson or application/jsonl, parameters task, model, pooling, normalize, top_k, truncate, metadata in the query string) for large uploads, stored once as the job's input. Accepted whole or not at all.",
   })
   @ApiConsumes('application/json', 'application/x-ndjson', 'application/jsonl')
-  @ApiBody({ schema: { oneOf: [Shardwise.jobRequest, Shardwise.ndjsonBody] } })
+  @ApiBody({ schema: { oneOf: [openApiSchemaOf(jobRequestSchema), ndjsonBodySchema] } })
   @ApiQuery({ name: 'task', required: false, description: 'NDJSON bodies only' })
   @ApiQuery({ name: 'model', required: false, description: 'NDJSON bodies only' })
-  @ApiAcceptedResponse({ description: 'the job, with a Location header', schema: Shardwise.job })
-  @ApiStatus({ status: 400, description: 'a refused input, naming its line or index', schema: Shardwise.error })
-  @ApiStatus({ status: 404, description: 'INPUT_NOT_FOUND: input_file_id or input_object names nothing', schema: Shardwise.error })
-  @ApiStatus({ status: 413, description: 'BODY_TOO_LARGE, LINE_TOO_LONG or TOO_MANY_INPUTS (MAX_INPUTS_PER_JOB): the job can never be accepted as sent', schema: Shardwise.error })
-  @ApiStatus({ status: 429, description: 'RATE_LIMITED, TOO_MANY_JOBS or BACKLOG_FULL, with a Retry-After in seconds', schema: Shardwise.error })
+  @ApiAcceptedResponse({ description: 'the job, with a Location header', schema: jobViewSchema })
+  @ApiStatus({ status: 400, description: 'a refused input, naming its line or index', schema: apiErrorSchema })
+  @ApiStatus({ status: 404, description: 'INPUT_NOT_FOUND: input_file_id or input_object names nothing', schema: apiErrorSchema })
+  @ApiStatus({ status: 413, description: 'BODY_TOO_LARGE, LINE_TOO_LONG or TOO_MANY_INPUTS (MAX_INPUTS_PER_JOB): the job can never be accepted as sent', schema: apiErrorSchema })
+  @ApiStatus({ status: 429, description: 'RATE_LIMITED, TOO_MANY_JOBS or BACKLOG_FULL, with a Retry-After in seconds', schema: apiErrorSchema })
   @Post()
   @HttpCode(202)
-  async submit(@Req() req: ApiRequest, @Res({ passthrough: true }) res: ApiResponse): Promise<JobView> {
-    const job = await this.submission.submit(req);
+  async submit(@Req() req: ApiRequest, @Tenant() tenant: string, @Res({ passthrough: true }) res: ApiResponse): Promise<JobView> {
+    const job = await this.submission.submit(req, tenant);
     res.setHeader('Location', `/v1/jobs/${job.id}`);
     return toJobView(job);
   }
@@ -51,32 +54,32 @@ export class JobsController {
   @ApiOperation({ summary: 'List jobs, newest first' })
   @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } })
   @ApiQuery({ name: 'offset', required: false, schema: { type: 'integer', minimum: 0, default: 0 } })
-  @ApiOkResponse({ schema: Shardwise.jobList })
+  @ApiOkResponse({ schema: jobListSchema })
   @Get()
-  async list(@Req() req: ApiRequest, @Query('limit') limitParam: unknown, @Query('offset') offsetParam: unknown): Promise<JobList> {
+  async list(@Tenant() tenant: string, @Query('limit') limitParam: unknown, @Query('offset') offsetParam: unknown): Promise<JobList> {
     const limit = intParam('limit', limitParam, 20, 1, MAX_PAGE_SIZE);
     const offset = intParam('offset', offsetParam, 0, 0, Number.MAX_SAFE_INTEGER);
-    const { jobs, total } = await this.jobs.list(limit, offset, tenantOf(req));
+    const { jobs, total } = await this.jobs.list(limit, offset, tenant);
     return { object: 'list', data: jobs.map((job) => toJobView(job)), total, limit, offset, has_more: offset + jobs.length < total };
   }
 
   @ApiOperation({ summary: 'A job: state, counts, shards, tokens, throughput' })
   @ApiParam({ name: 'id', example: 'job_3mJr7AoUXx2Wqd5wGxgYbQ' })
-  @ApiOkResponse({ schema: Shardwise.job })
-  @ApiStatus({ status: 404, description: 'JOB_NOT_FOUND', schema: Shardwise.error })
+  @ApiOkResponse({ schema: jobViewSchema })
+  @ApiStatus({ status: 404, description: 'JOB_NOT_FOUND', schema: apiErrorSchema })
   @Get(':id')
-  async get(@Req() req: ApiRequest, @Param('id') id: string): Promise<JobView> {
-    return toJobView(await this.jobs.get(id, tenantOf(req)));
+  async get(@Tenant() tenant: string, @Param('id') id: string): Promise<JobView> {
+    return toJobView(await this.jobs.get(id, tenant));
   }
 
   @ApiOperation({ summary: 'Cancel a queued or running job; results already written stay readable' })
   @ApiParam({ name: 'id' })
-  @ApiOkResponse({ schema: Shardwise.job })
-  @ApiStatus({ status: 409, description: 'JOB_FINISHED', schema: Shardwise.error })
+  @ApiOkResponse({ schema: jobViewSchema })
+  @ApiStatus({ status: 409, description: 'JOB_FINISHED', schema: apiErrorSchema })
   @Post(':id/cancel')
   @HttpCode(200)
-  async cancel(@Req() req: ApiRequest, @Param('id') id: string): Promise<JobView> {
-    return toJobView(await this.jobs.cancel(id, tenantOf(req)));
+  async cancel(@Tenant() tenant: string, @Param('id') id: string): Promise<JobView> {
+    return toJobView(await this.jobs.cancel(id, tenant));
   }
 
   @ApiOperation({
@@ -87,13 +90,13 @@ export class JobsController {
   @ApiParam({ name: 'id' })
   @ApiQuery({ name: 'cancel', required: false, schema: { type: 'boolean' }, description: 'cancel a queued or running job, then delete it' })
   @ApiOkResponse({ schema: { type: 'object', properties: { id: { type: 'string' }, object: { type: 'string', enum: ['job'] }, deleted: { type: 'boolean', enum: [true] } } } })
-  @ApiStatus({ status: 409, description: 'JOB_RUNNING', schema: Shardwise.error })
+  @ApiStatus({ status: 409, description: 'JOB_RUNNING', schema: apiErrorSchema })
   @Delete(':id')
   @HttpCode(200)
-  async delete(@Req() req: ApiRequest, @Param('id') id: string, @Query('cancel') cancel: unknown): Promise<JobDeleted> {
+  async delete(@Tenant() tenant: string, @Param('id') id: string, @Query('cancel') cancel: unknown): Promise<JobDeleted> {
     if (cancel !== undefined && cancel !== 'true' && cancel !== 'false')
       throw new ApiError('INVALID_QUERY', 'query parameter "cancel" must be true or false', 400, { field: 'cancel' });
-    await this.jobs.delete(id, tenantOf(req), { cancel: cancel === 'true' });
+    await this.jobs.delete(id, tenant, { cancel: cancel === 'true' });
     return { id, object: 'job', deleted: true };
   }
 }

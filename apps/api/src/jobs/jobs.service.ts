@@ -1,8 +1,6 @@
-import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { JobNotifier, JobStore, ResultStore, TERMINAL_STATES, type JobRecord } from '../../../../libs/shared/src/index.js';
 import { FileCatalog } from '../storage/file-catalog.repository.js';
-import type { ApiKeyRegistry } from '../auth/api-keys.js';
-import { API_KEYS } from '../auth/auth.tokens.js';
 import { ApiError, jobNotFound } from '../http/api-error.js';
 import { CancelChannelRepository } from '../redis/cancel-channel.repository.js';
 import { ShardQueueRepository } from '../redis/shard-queue.repository.js';
@@ -19,7 +17,6 @@ export class JobsService implements OnModuleInit {
     private readonly queue: ShardQueueRepository,
     private readonly cancelChannel: CancelChannelRepository,
     private readonly notifications: JobNotifier,
-    @Inject(API_KEYS) private readonly keys: ApiKeyRegistry,
     private readonly files: FileCatalog,
     private readonly results: ResultStore,
   ) {}
@@ -35,18 +32,18 @@ export class JobsService implements OnModuleInit {
   /**
    * JOB_NOT_FOUND for unknown ids, for malformed ones (which never reach Redis) and for jobs of
    * another tenant: a tenant cannot even learn that another tenant's job exists.
-   * `tenant` is tenantOf(req) (apps/api/src/auth/tenant.ts).
+   * `tenant` is the caller's, from @Tenant() (apps/api/src/auth).
    */
   async get(id: string, tenant: string): Promise<JobRecord> {
     if (!isJobId(id)) throw jobNotFound(id);
     const job = await this.jobs.get(id);
-    if (!job || job.tenant !== this.keys.tenantArg(tenant)) throw jobNotFound(id);
+    if (!job || job.tenant !== tenant) throw jobNotFound(id);
     return job;
   }
 
   /** The tenant's jobs, newest first. */
   async list(limit: number, offset: number, tenant: string): Promise<{ jobs: JobRecord[]; total: number }> {
-    return this.jobs.list(this.keys.tenantArg(tenant), offset, limit);
+    return this.jobs.list(tenant, offset, limit);
   }
 
   /**

@@ -1,12 +1,13 @@
-import { Controller, Get, Headers, Param, Query, Req, Res } from '@nestjs/common';
+import { Controller, Get, Headers, Param, Query, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiQuery, ApiResponse as ApiStatus, ApiTags } from '@nestjs/swagger';
-import { Shardwise } from '../docs/schemas.js';
-import { tenantOf } from '../auth/tenant.js';
+import { Tenant } from '../auth/tenant.decorator.js';
 import { ApiError } from '../http/api-error.js';
-import type { ApiRequest, ApiResponse } from '../http/request.types.js';
+import type { ApiResponse } from '../http/request.types.js';
 import { JobsService } from './jobs.service.js';
 import { MIN_ROW_GROUP_ROWS, PARQUET_MEDIA_TYPE, parseRowGroupSize } from './results-parquet.js';
 import { ResultsService } from './results.service.js';
+import { apiErrorSchema } from '../http/error-body.schema.js';
+import { resultLineSchema } from './result-line.schema.js';
 
 type ResultFormat = 'ndjson' | 'f32' | 'npy' | 'parquet';
 
@@ -46,13 +47,13 @@ export class ResultsController {
   @ApiOkResponse({
     description:
       'one line per item (see the schema); float32 rows with headers X-Embedding-Dimensions and X-Item-Count; or a Parquet file named <id>.parquet with X-Item-Count rows',
-    schema: Shardwise.resultLine,
+    schema: resultLineSchema,
   })
-  @ApiStatus({ status: 400, description: 'INVALID_QUERY (format, row_group_size) or UNSUPPORTED_FORMAT (f32 or npy for a sentiment job)', schema: Shardwise.error })
-  @ApiStatus({ status: 409, description: 'JOB_NOT_FINISHED (unless partial=true)', schema: Shardwise.error })
+  @ApiStatus({ status: 400, description: 'INVALID_QUERY (format, row_group_size) or UNSUPPORTED_FORMAT (f32 or npy for a sentiment job)', schema: apiErrorSchema })
+  @ApiStatus({ status: 409, description: 'JOB_NOT_FINISHED (unless partial=true)', schema: apiErrorSchema })
   @Get('results')
   async getResults(
-    @Req() req: ApiRequest,
+    @Tenant() tenant: string,
     @Param('id') id: string,
     @Query('partial') partial: unknown,
     @Query('format') format: unknown,
@@ -64,7 +65,7 @@ export class ResultsController {
     const rowGroupRows = parseRowGroupSize(rowGroupSize);
     if (rowGroupRows !== undefined && chosen !== 'parquet')
       throw new ApiError('INVALID_QUERY', 'query parameter "row_group_size" applies to format=parquet only', 400, { field: 'row_group_size' });
-    const job = await this.jobs.get(id, tenantOf(req));
+    const job = await this.jobs.get(id, tenant);
     assertReadable(job.state, partial);
     if (chosen === 'ndjson') return this.output.streamNdjson(job, 'results', res);
     if (chosen === 'parquet') return this.output.streamParquet(job, res, rowGroupRows);
@@ -80,10 +81,10 @@ export class ResultsController {
   @ApiParam({ name: 'id' })
   @ApiQuery({ name: 'partial', required: false, schema: { type: 'boolean' } })
   @ApiProduces('application/x-ndjson')
-  @ApiOkResponse({ description: '{"id","index","error":{"code","message"}} per line', schema: Shardwise.resultLine })
+  @ApiOkResponse({ description: '{"id","index","error":{"code","message"}} per line', schema: resultLineSchema })
   @Get('errors')
-  async getErrors(@Req() req: ApiRequest, @Param('id') id: string, @Query('partial') partial: unknown, @Res() res: ApiResponse): Promise<void> {
-    const job = await this.jobs.get(id, tenantOf(req));
+  async getErrors(@Tenant() tenant: string, @Param('id') id: string, @Query('partial') partial: unknown, @Res() res: ApiResponse): Promise<void> {
+    const job = await this.jobs.get(id, tenant);
     assertReadable(job.state, partial);
     await this.output.streamNdjson(job, 'errors', res);
   }

@@ -1,5 +1,6 @@
 import type { MetricsService } from './metrics.service.js';
 import type { ApiRequest, ApiResponse } from '../http/request.types.js';
+import { UNMATCHED_ROUTE } from '../http/unmatched-route.controller.js';
 
 /**
  * Times every request. Installed first (in main.ts) so refused bodies count too; the route label
@@ -12,7 +13,8 @@ export function httpMetricsMiddleware(metrics: MetricsService) {
     const record = () => {
       if (recorded) return;
       recorded = true;
-      end({ method: req.method ?? 'UNKNOWN', route: req.route?.path ?? 'unmatched', status: String(res.statusCode) });
+      const route = req.route?.path;
+      end({ method: req.method ?? 'UNKNOWN', route: route === undefined || route.endsWith(UNMATCHED_ROUTE) ? 'unmatched' : route, status: String(res.statusCode) });
     };
     res.once('finish', record);
     res.once('close', record);

@@ -1,5 +1,6 @@
 import { Catch, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import { InputError } from '../../../../libs/shared/src/index.js';
+import { EarlyRefusal } from '../http/early-refusal.js';
 import type { ApiRequest, ApiResponse } from '../http/request.types.js';
 import { sendJson } from '../http/send-json.js';
 import { MetricsService } from '../metrics/metrics.service.js';
@@ -16,6 +17,10 @@ export class OpenAIExceptionFilter implements ExceptionFilter {
     const res = http.getResponse<ApiResponse>();
     // As the global filter does: an upload refused halfway is read on, so the client sees the answer.
     if (!req.complete) req.resume();
+    if (exception instanceof EarlyRefusal) {
+      exception.respond(res);
+      return;
+    }
     if (exception instanceof InputError) this.metrics.jobsRejected.inc({ code: exception.code });
     if (res.headersSent) {
       res.destroy();

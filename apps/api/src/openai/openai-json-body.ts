@@ -1,39 +1,24 @@
-import type { NestExpressApplication } from '@nestjs/platform-express';
-import type { ApiRequest, ApiResponse } from '../http/request.types.js';
-import { sendJson } from '../http/send-json.js';
-import { OpenAIError, toOpenAIError } from './openai-error.js';
+import type { ApiRequest } from '../http/request.types.js';
+import { OpenAIError } from './openai-error.js';
 
-/** The OpenAI-compatible routes that take JSON bodies. */
+/** The OpenAI-compatible routes that take JSON bodies (each path and what lies below it). */
 export const OPENAI_JSON_ROUTES = ['/v1/batches', '/v1/embeddings', '/v1/classifications'];
 
-/**
- * JSON parsing for the OpenAI-compatible routes, mounted before the API's own JSON parser (which
- * skips bodies already read) so that a bad body is answered in OpenAI's error shape. Must be
- * installed before installJsonBody. Only application/json bodies are read; the controllers refuse
- * anything else.
- */
-export function installOpenAIJsonBody(app: NestExpressApplication, limitBytes: number): void {
-  app.use(OPENAI_JSON_ROUTES, (req: ApiRequest, res: ApiResponse, next: (error?: unknown) => void) => {
-    const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
-    if (type !== 'application/json' || req.method === 'GET' || req.method === 'HEAD') {
-      next();
-      return;
-    }
-    readJson(req, limitBytes).then(
-      (body) => {
-        req.body = body;
-        next();
-      },
-      (error: unknown) => {
-        // The body was read to its end (or the client left): the answer is seen, the socket kept.
-        const { status, body } = toOpenAIError(error);
-        if (!res.headersSent && !res.destroyed) sendJson(res, status, body);
-      },
-    );
-  });
+/** Whether the request goes to one of OPENAI_JSON_ROUTES, matched as Express mounts a path (case-insensitive, whole segments). */
+export function isOpenAIJsonRoute(req: ApiRequest): boolean {
+  const path = ((req.originalUrl ?? req.url ?? '/').split('?')[0] ?? '/').toLowerCase();
+  return OPENAI_JSON_ROUTES.some((route) => path === route || path.startsWith(`${route}/`));
 }
 
-async function readJson(req: ApiRequest, limitBytes: number): Promise<unknown> {
+/**
+ * JSON parsing for the OpenAI-compatible routes, so that a bad body is answered in OpenAI's error
+ * shape (JsonBodyInterceptor calls it before the API's own parser, which skips bodies already
+ * read). Only application/json bodies other than GET and HEAD are read (null otherwise, the body
+ * left for the API's parser); the controllers refuse anything else.
+ */
+export async function readOpenAIJson(req: ApiRequest, limitBytes: number): Promise<{ value: unknown } | null> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type !== 'application/json' || req.method === 'GET' || req.method === 'HEAD') return null;
   const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
   const chunks: Buffer[] = [];
   let bytes = 0;
@@ -46,7 +31,7 @@ async function readJson(req: ApiRequest, limitBytes: number): Promise<unknown> {
   }
   if (encoding !== 'identity') throw new OpenAIError(415, `Content-Encoding "${encoding}" is not supported; send the body uncompressed`, null, 'unsupported_media_type');
   if (tooLarge) throw new OpenAIError(413, `JSON bodies are limited to ${limitBytes} bytes (MAX_JSON_BODY_BYTES)`, null, 'body_too_large');
-  if (bytes === 0) return undefined;
+  if (bytes === 0) return { value: undefined };
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks, bytes));
@@ -54,7 +39,7 @@ async function readJson(req: ApiRequest, limitBytes: number): Promise<unknown> {
     throw new OpenAIError(400, 'the request body is not valid UTF-8', null, 'invalid_utf8');
   }
   try {
-    return JSON.parse(text);
+    return { value: JSON.parse(text) };
   } catch (error) {
     throw new OpenAIError(400, `We could not parse the JSON body of your request (${(error as Error).message})`, null, 'invalid_json');
   }

@@ -11,11 +11,12 @@ import { FileCatalog } from '../../storage/file-catalog.repository.js';
 import { StoreJanitorService } from '../../storage/store-janitor.service.js';
 import { isBatchId, newBatchId } from './batch-id.js';
 import { FilesService } from '../files/files.service.js';
-import { isEndpoint, parseBatchLine, type BatchLine, type OpenAIEndpoint } from '../inference/openai-request.js';
+import { parseBatchLine, type BatchLine, type OpenAIEndpoint } from '../inference/openai-request.js';
 import { jobParams } from '../inference/sync-inference.service.js';
 import { notFound, OpenAIError } from '../openai-error.js';
 import { OpenAIRecordsRepository, type BatchLineError, type BatchRecord, type PageQuery } from '../openai-records.repository.js';
 import { BatchFinalizerService } from './batch-finalizer.service.js';
+import type { CreateRequest } from './batch-request.js';
 import { toBatchObject, type BatchObject, type LiveState } from './batch-object.js';
 
 const COMPLETION_WINDOW_SECONDS = 24 * 3600;
@@ -23,8 +24,6 @@ const COMPLETION_WINDOW_SECONDS = 24 * 3600;
 const FINALIZE_WAIT_MS = 2000;
 /** A batch still validating after this long lost the replica that validated it. */
 const VALIDATION_ABANDONED_SECONDS = 3600;
-const MAX_METADATA_PAIRS = 16;
-const BODY_KEYS = ['input_file_id', 'endpoint', 'completion_window', 'metadata', 'output_expires_after'];
 
 /**
  * The Batch API over shardwise jobs. Creating a batch reads its input file through the same
@@ -59,8 +58,7 @@ export class BatchesService implements OnModuleInit {
     this.janitor.registerSweep('expired batches', (now) => this.records.deleteExpiredBatches(Math.floor(now / 1000)));
   }
 
-  async create(tenant: string, body: unknown): Promise<BatchObject> {
-    const request = parseCreateBody(body);
+  async create(tenant: string, request: CreateRequest): Promise<BatchObject> {
     const file = await this.files.get(request.inputFileId, tenant);
     if (file.purpose !== 'batch')
       throw new OpenAIError(400, `file ${file.id} has purpose "${file.purpose}"; a batch needs a file uploaded with purpose "batch"`, 'input_file_id', 'invalid_file');
@@ -285,62 +283,4 @@ export class BatchesService implements OnModuleInit {
 function toLineError(error: InputError): BatchLineError {
   const field = error.where.field === 'id' ? 'custom_id' : (error.where.field ?? null);
   return { code: error.code.toLowerCase(), message: error.message, param: field, line: error.where.line ?? null };
-}
-
-interface CreateRequest {
-  inputFileId: string;
-  endpoint: OpenAIEndpoint;
-  metadata: Record<string, string> | null;
-  /** OpenAI's `output_expires_after.seconds` (anchor created_at): retention of the output and error files. */
-  outputExpiresAfter: number | null;
-}
-
-function parseCreateBody(body: unknown): CreateRequest {
-  if (body === undefined) throw new OpenAIError(400, 'send a JSON body (Content-Type: application/json)', null, 'invalid_json');
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new OpenAIError(400, 'the body must be a JSON object', null, 'invalid_input');
-  const fields = body as Record<string, unknown>;
-  for (const key of Object.keys(fields)) {
-    if (!BODY_KEYS.includes(key)) throw new OpenAIError(400, `Unrecognized request argument supplied: ${key}`, key, 'unknown_parameter');
-  }
-  if (typeof fields.input_file_id !== 'string' || fields.input_file_id === '') throw new OpenAIError(400, '"input_file_id" is required', 'input_file_id', 'invalid_input');
-  if (!isEndpoint(fields.endpoint)) {
-    throw new OpenAIError(400, `"endpoint" must be "/v1/embeddings" or "/v1/classifications", got ${JSON.stringify(fields.endpoint ?? null)}`, 'endpoint', 'invalid_endpoint');
-  }
-  if (fields.completion_window !== '24h') throw new OpenAIError(400, '"completion_window" must be "24h"', 'completion_window', 'invalid_input');
-  return {
-    inputFileId: fields.input_file_id,
-    endpoint: fields.endpoint,
-    metadata: parseMetadata(fields.metadata),
-    outputExpiresAfter: parseOutputExpiresAfter(fields.output_expires_after),
-  };
-}
-
-/** `{"anchor": "created_at", "seconds": n}`, as OpenAI takes it (it allows 3,600 to 2,592,000; any n >= 1 here). */
-function parseOutputExpiresAfter(value: unknown): number | null {
-  if (value === undefined || value === null) return null;
-  const fail = () =>
-    new OpenAIError(
-      400,
-      '"output_expires_after" must be {"anchor": "created_at", "seconds": n} with n a whole number of seconds, at least 1',
-      'output_expires_after',
-      'invalid_expires_after',
-    );
-  if (typeof value !== 'object' || Array.isArray(value)) throw fail();
-  const { anchor, seconds, ...rest } = value as Record<string, unknown>;
-  if (anchor !== 'created_at' || typeof seconds !== 'number' || !Number.isSafeInteger(seconds) || seconds < 1 || Object.keys(rest).length > 0) throw fail();
-  return seconds;
-}
-
-/** OpenAI's rules: up to 16 pairs, keys of at most 64 characters, string values of at most 512. */
-function parseMetadata(value: unknown): Record<string, string> | null {
-  if (value === undefined || value === null) return null;
-  const fail = (message: string) => new OpenAIError(400, `"metadata" ${message}`, 'metadata', 'invalid_metadata');
-  if (typeof value !== 'object' || Array.isArray(value)) throw fail('must be an object of string values');
-  const entries = Object.entries(value as Record<string, unknown>);
-  if (entries.length > MAX_METADATA_PAIRS) throw fail(`may hold at most ${MAX_METADATA_PAIRS} pairs`);
-  for (const [key, v] of entries) {
-    if (key.length > 64) throw fail(`keys may be at most 64 characters (${JSON.stringify(key.slice(0, 70))}…)`);
-    if (typeof v !== 'string' || v.length > 512) throw fail(`values must be strings of at most 512 characters (key ${JSON.stringify(key)})`);
-  }
-  return value as Record<string, string>;
 }

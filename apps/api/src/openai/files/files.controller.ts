@@ -1,12 +1,13 @@
 import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res, UseFilters } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { Tenant } from '../../auth/tenant.decorator.js';
 import type { ApiRequest, ApiResponse } from '../../http/request.types.js';
-import { OpenAI } from '../../docs/schemas.js';
 import { intQuery, stringQuery } from '../http-params.js';
 import { OpenAIError } from '../openai-error.js';
 import { OpenAIExceptionFilter } from '../openai-exception.filter.js';
-import { tenantOf } from '../tenant.js';
 import { FilesService, toFileObject, type FileObject } from './files.service.js';
+import { fileObjectSchema } from './file-object.schema.js';
+import { openAIListSchema } from '../openai-error.schema.js';
 
 @ApiTags('OpenAI: files')
 @Controller('v1/files')
@@ -34,9 +35,9 @@ export class FilesController {
       },
     },
   })
-  @ApiOkResponse({ schema: OpenAI.file })
-  async upload(@Req() req: ApiRequest): Promise<FileObject> {
-    return toFileObject(await this.files.upload(req, tenantOf(req)));
+  @ApiOkResponse({ schema: fileObjectSchema })
+  async upload(@Req() req: ApiRequest, @Tenant() tenant: string): Promise<FileObject> {
+    return toFileObject(await this.files.upload(req, tenant));
   }
 
   @Get()
@@ -45,9 +46,9 @@ export class FilesController {
   @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } })
   @ApiQuery({ name: 'after', required: false, description: 'a file id: the page starts after it' })
   @ApiQuery({ name: 'order', required: false, schema: { type: 'string', enum: ['asc', 'desc'], default: 'desc' } })
-  @ApiOkResponse({ schema: OpenAI.list(OpenAI.file) })
+  @ApiOkResponse({ schema: openAIListSchema(fileObjectSchema) })
   async list(
-    @Req() req: ApiRequest,
+    @Tenant() tenant: string,
     @Query('purpose') purpose: unknown,
     @Query('limit') limit: unknown,
     @Query('after') after: unknown,
@@ -56,7 +57,7 @@ export class FilesController {
     const sort = stringQuery('order', order) ?? 'desc';
     if (sort !== 'asc' && sort !== 'desc') throw new OpenAIError(400, 'query parameter "order" must be "asc" or "desc"', 'order', 'invalid_query');
     const page = { limit: intQuery('limit', limit, 100, 1, 1000), after: stringQuery('after', after), order: sort } as const;
-    const { items, hasMore } = await this.files.list(tenantOf(req), page, stringQuery('purpose', purpose));
+    const { items, hasMore } = await this.files.list(tenant, page, stringQuery('purpose', purpose));
     const data = items.map(toFileObject);
     return { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: hasMore };
   }
@@ -64,9 +65,9 @@ export class FilesController {
   @Get(':id')
   @ApiOperation({ summary: 'Retrieve a file object' })
   @ApiParam({ name: 'id', example: 'file-abc123' })
-  @ApiOkResponse({ schema: OpenAI.file })
-  async get(@Req() req: ApiRequest, @Param('id') id: string): Promise<FileObject> {
-    return toFileObject(await this.files.get(id, tenantOf(req)));
+  @ApiOkResponse({ schema: fileObjectSchema })
+  async get(@Tenant() tenant: string, @Param('id') id: string): Promise<FileObject> {
+    return toFileObject(await this.files.get(id, tenant));
   }
 
   @Get(':id/content')
@@ -74,16 +75,16 @@ export class FilesController {
   @ApiParam({ name: 'id' })
   @ApiProduces('application/octet-stream')
   @ApiOkResponse({ description: 'the bytes of the file', schema: { type: 'string', format: 'binary' } })
-  async content(@Req() req: ApiRequest, @Param('id') id: string, @Res() res: ApiResponse): Promise<void> {
-    await this.files.sendContent(id, tenantOf(req), res);
+  async content(@Tenant() tenant: string, @Param('id') id: string, @Res() res: ApiResponse): Promise<void> {
+    await this.files.sendContent(id, tenant, res);
   }
 
   @Delete(':id')
   @ApiOperation({ summary: 'Delete a file: gone for its tenant at once; its bytes once no unfinished batch or job reads them' })
   @ApiParam({ name: 'id' })
   @ApiOkResponse({ schema: { type: 'object', properties: { id: { type: 'string' }, object: { type: 'string', enum: ['file'] }, deleted: { type: 'boolean' } } } })
-  async delete(@Req() req: ApiRequest, @Param('id') id: string): Promise<{ id: string; object: 'file'; deleted: true }> {
-    await this.files.delete(id, tenantOf(req));
+  async delete(@Tenant() tenant: string, @Param('id') id: string): Promise<{ id: string; object: 'file'; deleted: true }> {
+    await this.files.delete(id, tenant);
     return { id, object: 'file', deleted: true };
   }
 }

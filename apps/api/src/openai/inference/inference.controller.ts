@@ -1,11 +1,14 @@
-import { Body, Controller, HttpCode, Post, Req, UseFilters } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post, UseFilters } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { OpenAI } from '../../docs/schemas.js';
-import type { ApiRequest } from '../../http/request.types.js';
-import { tenantOf } from '../tenant.js';
+import { Tenant } from '../../auth/tenant.decorator.js';
 import { OpenAIExceptionFilter } from '../openai-exception.filter.js';
 import type { InferenceResponseBody } from './openai-response.js';
 import { SyncInferenceService } from './sync-inference.service.js';
+import { openApiSchemaOf } from '../../docs/schema-builders.js';
+import { classificationsRequestSchema, embeddingsRequestSchema, inferenceRequestOf, type InferenceRequest } from './openai-request.js';
+import { BodyPipe } from '../../http/body.pipe.js';
+import { classificationsResponseSchema, embeddingsResponseSchema } from './openai-response.schema.js';
+import { openAIErrorSchema } from '../openai-error.schema.js';
 
 @ApiTags('OpenAI: embeddings and classifications')
 @Controller('v1')
@@ -20,12 +23,12 @@ export class InferenceController {
     description:
       'Runs as a small high-priority job on the workers and waits for it (SYNC_TIMEOUT_MS, then 504). At most 2048 inputs and 4 MiB of text; larger work goes through /v1/batches. `dimensions` is accepted only when it equals the model width.',
   })
-  @ApiBody({ schema: OpenAI.embeddingsRequest })
-  @ApiOkResponse({ schema: OpenAI.embeddingsResponse })
-  @ApiResponse({ status: 404, description: 'unknown model (`model_not_found`)', schema: OpenAI.error })
-  @ApiResponse({ status: 504, description: 'not finished within SYNC_TIMEOUT_MS', schema: OpenAI.error })
-  async embeddings(@Req() req: ApiRequest, @Body() body: unknown): Promise<InferenceResponseBody> {
-    return this.inference.run('/v1/embeddings', body, tenantOf(req));
+  @ApiBody({ schema: openApiSchemaOf(embeddingsRequestSchema) })
+  @ApiOkResponse({ schema: embeddingsResponseSchema })
+  @ApiResponse({ status: 404, description: 'unknown model (`model_not_found`)', schema: openAIErrorSchema })
+  @ApiResponse({ status: 504, description: 'not finished within SYNC_TIMEOUT_MS', schema: openAIErrorSchema })
+  async embeddings(@Tenant() tenant: string, @Body(new BodyPipe(inferenceRequestOf('/v1/embeddings'))) request: InferenceRequest): Promise<InferenceResponseBody> {
+    return this.inference.run('/v1/embeddings', request, tenant);
   }
 
   @Post('classifications')
@@ -34,11 +37,11 @@ export class InferenceController {
     summary: 'Text classification (sentiment), synchronously; shardwise extension in the OpenAI style',
     description: 'Same rules as /v1/embeddings; each data item has `label`, `score` and `scores`. Also usable as a batch endpoint.',
   })
-  @ApiBody({ schema: OpenAI.classificationsRequest })
-  @ApiOkResponse({ schema: OpenAI.classificationsResponse })
-  @ApiResponse({ status: 404, description: 'unknown model (`model_not_found`)', schema: OpenAI.error })
-  @ApiResponse({ status: 504, description: 'not finished within SYNC_TIMEOUT_MS', schema: OpenAI.error })
-  async classifications(@Req() req: ApiRequest, @Body() body: unknown): Promise<InferenceResponseBody> {
-    return this.inference.run('/v1/classifications', body, tenantOf(req));
+  @ApiBody({ schema: openApiSchemaOf(classificationsRequestSchema) })
+  @ApiOkResponse({ schema: classificationsResponseSchema })
+  @ApiResponse({ status: 404, description: 'unknown model (`model_not_found`)', schema: openAIErrorSchema })
+  @ApiResponse({ status: 504, description: 'not finished within SYNC_TIMEOUT_MS', schema: openAIErrorSchema })
+  async classifications(@Tenant() tenant: string, @Body(new BodyPipe(inferenceRequestOf('/v1/classifications'))) request: InferenceRequest): Promise<InferenceResponseBody> {
+    return this.inference.run('/v1/classifications', request, tenant);
   }
 }

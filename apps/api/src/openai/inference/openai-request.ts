@@ -1,5 +1,7 @@
+import { z } from 'zod';
 import { InputError } from '../../../../../libs/shared/src/index.js';
 import type { TaskName } from '../../../../../libs/models/src/index.js';
+import { OpenAIError } from '../openai-error.js';
 
 /** The inference endpoints a request (or a batch) can target, and the shardwise task each runs. */
 export const ENDPOINTS = { '/v1/embeddings': 'embed', '/v1/classifications': 'sentiment' } as const satisfies Record<string, TaskName>;
@@ -36,64 +38,104 @@ export class RequestBodyError extends Error {
   }
 }
 
-const ALLOWED: Record<OpenAIEndpoint, readonly string[]> = {
-  '/v1/embeddings': ['model', 'input', 'encoding_format', 'dimensions', 'user', 'truncate'],
-  '/v1/classifications': ['model', 'input', 'user', 'truncate', 'top_k'],
+const inferenceFields = {
+  model: z.string().min(1).meta({ description: 'a model id or registry name (GET /v1/models)' }),
+  input: z
+    .union([z.string(), z.array(z.string()).min(1).max(MAX_INPUTS_PER_REQUEST)])
+    .meta({ description: `one text, or a list of at most ${MAX_INPUTS_PER_REQUEST}; token ids are not supported` }),
+  user: z.string().optional().meta({ description: 'ignored' }),
+  truncate: z.boolean().optional().meta({ description: 'shardwise extension: false fails over-long inputs (text_too_long) instead of truncating them; true when absent' }),
 };
+
+/** The body of POST /v1/embeddings (and of a batch line for it). */
+export const embeddingsRequestSchema = z
+  .strictObject({
+    model: inferenceFields.model,
+    input: inferenceFields.input,
+    encoding_format: z.enum(['float', 'base64']).nullish().meta({ description: 'float when absent; base64: little-endian float32' }),
+    dimensions: z.int().min(1).nullish().meta({ description: "accepted only when equal to the model's width" }),
+    user: inferenceFields.user,
+    truncate: inferenceFields.truncate,
+  })
+  .meta({ id: 'EmbeddingsRequest', description: 'OpenAI-compatible embeddings request', examples: [{ model: 'all-MiniLM-L6-v2', input: ['first text', 'second text'] }] });
+
+/** The body of POST /v1/classifications (and of a batch line for it). */
+export const classificationsRequestSchema = z
+  .strictObject({
+    model: inferenceFields.model,
+    input: inferenceFields.input,
+    user: inferenceFields.user,
+    truncate: inferenceFields.truncate,
+    top_k: z.int().min(1).nullish().meta({ description: 'labels kept in scores; null or absent for all' }),
+  })
+  .meta({ id: 'ClassificationsRequest', description: 'shardwise extension in the OpenAI style', examples: [{ model: 'distilbert-sst2', input: 'what a fine day', top_k: 1 }] });
+
+export const INFERENCE_REQUEST_SCHEMAS = { '/v1/embeddings': embeddingsRequestSchema, '/v1/classifications': classificationsRequestSchema } as const;
+
+/**
+ * Each field's refusal, in the order fields are checked (the first refused field is reported): the
+ * schemas above decide what is valid, this table says what is wrong in OpenAI's words.
+ */
+const FIELD_PROBLEMS: ReadonlyArray<readonly [string, (value: unknown) => RequestBodyError]> = [
+  ['model', () => new RequestBodyError('"model" is required: a model id or registry name (see GET /v1/models)', 'model', 'invalid_model')],
+  ['input', inputProblem],
+  ['encoding_format', () => new RequestBodyError('"encoding_format" must be "float" or "base64"', 'encoding_format', 'invalid_option')],
+  ['dimensions', () => new RequestBodyError('"dimensions" must be a positive integer', 'dimensions', 'invalid_option')],
+  ['user', () => new RequestBodyError('"user" must be a string', 'user', 'invalid_option')],
+  ['truncate', () => new RequestBodyError('"truncate" must be true or false', 'truncate', 'invalid_option')],
+  ['top_k', () => new RequestBodyError('"top_k" must be an integer >= 1, or null for all labels', 'top_k', 'invalid_option')],
+];
+
+function inputProblem(input: unknown): RequestBodyError {
+  if (input === undefined) return new RequestBodyError('"input" is required: a string or an array of strings', 'input');
+  if (!Array.isArray(input)) return new RequestBodyError('"input" must be a string or an array of strings', 'input');
+  if (input.length === 0) return new RequestBodyError('"input" must not be an empty array', 'input');
+  if (input.length > MAX_INPUTS_PER_REQUEST)
+    return new RequestBodyError(`"input" has ${input.length} items; at most ${MAX_INPUTS_PER_REQUEST} per request`, 'input', 'too_many_inputs');
+  const bad = input.findIndex((item) => typeof item !== 'string');
+  const tokens = typeof input[bad] === 'number' || Array.isArray(input[bad]);
+  return new RequestBodyError(tokens ? '"input" as token ids is not supported; send text (a string or an array of strings)' : `"input[${bad}]" must be a string`, 'input');
+}
 
 export function parseInferenceBody(endpoint: OpenAIEndpoint, body: unknown): InferenceRequest {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new RequestBodyError('the body must be a JSON object with "model" and "input"', null);
-  const fields = body as Record<string, unknown>;
-  for (const key of Object.keys(fields)) {
-    if (!ALLOWED[endpoint].includes(key)) {
-      throw new RequestBodyError(`Unrecognized request argument supplied: ${key} (${endpoint} takes ${ALLOWED[endpoint].join(', ')})`, key, 'unknown_parameter');
+  const schema = INFERENCE_REQUEST_SCHEMAS[endpoint];
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) {
+    const extra = parsed.error.issues.find((issue) => issue.code === 'unrecognized_keys' && issue.path.length === 0);
+    const unknown = extra?.code === 'unrecognized_keys' ? extra.keys[0] : undefined;
+    if (unknown !== undefined) {
+      const allowed = Object.keys(schema.shape).join(', ');
+      throw new RequestBodyError(`Unrecognized request argument supplied: ${unknown} (${endpoint} takes ${allowed})`, unknown, 'unknown_parameter');
     }
+    const refused = new Set(parsed.error.issues.map((issue) => issue.path[0]));
+    const [field, problem] = FIELD_PROBLEMS.find(([name]) => refused.has(name)) ?? ['', () => new RequestBodyError(parsed.error.issues[0]?.message ?? 'invalid body', null)];
+    throw problem((body as Record<string, unknown>)[field]);
   }
-  const { model, input } = fields;
-  if (typeof model !== 'string' || model === '') throw new RequestBodyError('"model" is required: a model id or registry name (see GET /v1/models)', 'model', 'invalid_model');
-  let inputs: string[];
-  let single = false;
-  if (typeof input === 'string') {
-    inputs = [input];
-    single = true;
-  } else if (Array.isArray(input)) {
-    if (input.length === 0) throw new RequestBodyError('"input" must not be an empty array', 'input');
-    if (input.length > MAX_INPUTS_PER_REQUEST)
-      throw new RequestBodyError(`"input" has ${input.length} items; at most ${MAX_INPUTS_PER_REQUEST} per request`, 'input', 'too_many_inputs');
-    const bad = input.findIndex((item) => typeof item !== 'string');
-    if (bad >= 0) {
-      const tokens = typeof input[bad] === 'number' || Array.isArray(input[bad]);
-      throw new RequestBodyError(tokens ? '"input" as token ids is not supported; send text (a string or an array of strings)' : `"input[${bad}]" must be a string`, 'input');
-    }
-    inputs = input as string[];
-  } else if (input === undefined) {
-    throw new RequestBodyError('"input" is required: a string or an array of strings', 'input');
-  } else {
-    throw new RequestBodyError('"input" must be a string or an array of strings', 'input');
-  }
-
-  const format = fields.encoding_format ?? 'float';
-  if (format !== 'float' && format !== 'base64') throw new RequestBodyError('"encoding_format" must be "float" or "base64"', 'encoding_format', 'invalid_option');
-  const dimensions = fields.dimensions ?? null;
-  if (dimensions !== null && !(typeof dimensions === 'number' && Number.isSafeInteger(dimensions) && dimensions >= 1)) {
-    throw new RequestBodyError('"dimensions" must be a positive integer', 'dimensions', 'invalid_option');
-  }
-  if (fields.user !== undefined && typeof fields.user !== 'string') throw new RequestBodyError('"user" must be a string', 'user', 'invalid_option');
-  if (fields.truncate !== undefined && typeof fields.truncate !== 'boolean') throw new RequestBodyError('"truncate" must be true or false', 'truncate', 'invalid_option');
-  const topK = fields.top_k;
-  if (topK !== undefined && topK !== null && !(typeof topK === 'number' && Number.isSafeInteger(topK) && topK >= 1)) {
-    throw new RequestBodyError('"top_k" must be an integer >= 1, or null for all labels', 'top_k', 'invalid_option');
-  }
+  const fields: { encoding_format?: 'float' | 'base64' | null; dimensions?: number | null; top_k?: number | null } & z.infer<typeof classificationsRequestSchema> = parsed.data;
   return {
-    model,
-    inputs,
-    single,
-    encodingFormat: format,
-    dimensions: dimensions as number | null,
-    truncate: fields.truncate as boolean | undefined,
-    topK: topK as number | null | undefined,
+    model: fields.model,
+    inputs: typeof fields.input === 'string' ? [fields.input] : fields.input,
+    single: typeof fields.input === 'string',
+    encodingFormat: fields.encoding_format ?? 'float',
+    dimensions: fields.dimensions ?? null,
+    truncate: fields.truncate,
+    topK: fields.top_k,
   };
 }
+
+/** The request of a POST to `endpoint`, or OpenAI's 400 for its body (the @Body() DTO of the inference routes). */
+export const inferenceRequestOf =
+  (endpoint: OpenAIEndpoint) =>
+  (body: unknown): InferenceRequest => {
+    if (body === undefined) throw new OpenAIError(400, 'send a JSON body (Content-Type: application/json) with "model" and "input"', null, 'invalid_json');
+    try {
+      return parseInferenceBody(endpoint, body);
+    } catch (error) {
+      if (error instanceof RequestBodyError) throw new OpenAIError(400, error.message, error.param, error.code);
+      throw error;
+    }
+  };
 
 /** One line of a batch input file. */
 export interface BatchLine {

@@ -7,7 +7,7 @@ import { JobsService } from '../../jobs/jobs.service.js';
 import { ModelCatalogRepository } from '../../models/model-catalog.repository.js';
 import { SHARD_PRIORITY } from '../../redis/shard-queue.repository.js';
 import { OpenAIError } from '../openai-error.js';
-import { ENDPOINTS, parseInferenceBody, RequestBodyError, type InferenceRequest, type OpenAIEndpoint } from './openai-request.js';
+import { ENDPOINTS, type InferenceRequest, type OpenAIEndpoint } from './openai-request.js';
 import { requestError, responseBody, type InferenceResponseBody, type ResultLine } from './openai-response.js';
 import { ShardFailedError, ShardWaiterService, WaitTimeoutError } from './shard-waiter.service.js';
 
@@ -43,15 +43,7 @@ export class SyncInferenceService {
     private readonly waiter: ShardWaiterService,
   ) {}
 
-  async run(endpoint: OpenAIEndpoint, body: unknown, tenant: string): Promise<InferenceResponseBody> {
-    if (body === undefined) throw new OpenAIError(400, 'send a JSON body (Content-Type: application/json) with "model" and "input"', null, 'invalid_json');
-    let request: InferenceRequest;
-    try {
-      request = parseInferenceBody(endpoint, body);
-    } catch (error) {
-      if (error instanceof RequestBodyError) throw new OpenAIError(400, error.message, error.param, error.code);
-      throw error;
-    }
+  async run(endpoint: OpenAIEndpoint, request: InferenceRequest, tenant: string): Promise<InferenceResponseBody> {
     this.checkSize(request.inputs);
     // Deleted once answered; should this API die first, retention removes the job within the hour.
     const params = { ...jobParams(endpoint, request, null), expiresAfter: SYNC_RETENTION_SECONDS };

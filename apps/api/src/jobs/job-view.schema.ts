@@ -1,0 +1,38 @@
+import type { SchemaObject } from '@nestjs/swagger';
+import { int, nullable, obj, str } from '../docs/schema-builders.js';
+
+/** A JobView (libs/shared/src/jobs/job-view.ts) and a JobList, for the OpenAPI document. */
+export const jobViewSchema: SchemaObject = obj({
+  id: str(undefined, { example: 'job_3mJr7AoUXx2Wqd5wGxgYbQ' }),
+  object: str(undefined, { enum: ['job'] }),
+  task: str(undefined, { enum: ['embed', 'sentiment'] }),
+  model: str(),
+  state: str(undefined, { enum: ['queued', 'running', 'completed', 'failed', 'cancelled'] }),
+  options: obj({
+    pooling: nullable(str(undefined, { enum: ['mean', 'cls'] })),
+    normalize: nullable({ type: 'boolean' }),
+    top_k: nullable(int()),
+    truncate: nullable({ type: 'boolean' }),
+  }),
+  metadata: nullable({ type: 'object', additionalProperties: true }),
+  counts: obj({ total: int(), succeeded: int(), failed: int() }),
+  shards: obj({ total: int(), done: int(), failed: int() }),
+  tokens_processed: int(),
+  truncated: int(),
+  dimensions: nullable(int()),
+  created_at: str(undefined, { format: 'date-time' }),
+  started_at: nullable(str(undefined, { format: 'date-time' })),
+  finished_at: nullable(str(undefined, { format: 'date-time' })),
+  throughput: obj({ texts_per_second: nullable({ type: 'number' }), tokens_per_second: nullable({ type: 'number' }) }),
+  error: nullable(str()),
+  links: { type: 'object', additionalProperties: { type: 'string' } },
+});
+
+export const jobListSchema: SchemaObject = obj({
+  object: str(undefined, { enum: ['list'] }),
+  data: { type: 'array', items: jobViewSchema },
+  total: int(),
+  limit: int(),
+  offset: int(),
+  has_more: { type: 'boolean' },
+});

@@ -1,0 +1,109 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { z } from 'zod';
+import { openApiSchemaOf } from '../../apps/api/src/docs/schema-builders.js';
+import { paramsFromBody } from '../../apps/api/src/ingest/job-params.js';
+import { jobRequestSchema } from '../../apps/api/src/ingest/job-request.schema.js';
+import { batchRequestSchema, parseCreateBody } from '../../apps/api/src/openai/batches/batch-request.js';
+import { classificationsRequestSchema, embeddingsRequestSchema, parseInferenceBody } from '../../apps/api/src/openai/inference/openai-request.js';
+import type { AppProcess } from '../support/app-process.js';
+import { Stack } from '../support/stack.js';
+
+type Json = Record<string, any>;
+
+/** A JSON job body through the API's own checks of its parameters (the corpus is checked as it is read). */
+function acceptsJob(body: unknown): boolean {
+  const { inputs: _inputs, input_file_id: _file, input_object: _object, ...rest } = body as Record<string, unknown>;
+  try {
+    paramsFromBody(rest);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const accepts = (fn: () => unknown): boolean => {
+  try {
+    fn();
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Every route with a JSON request body: its validator, and the API's verdict on a body. */
+const ROUTES: Array<{ path: string; validator: z.ZodType; accepted: (body: unknown) => boolean; schemaIn: (body: Json) => Json }> = [
+  { path: '/v1/jobs', validator: jobRequestSchema, accepted: (b) => jobRequestSchema.safeParse(b).success && acceptsJob(b), schemaIn: (s) => s.oneOf[0] },
+  { path: '/v1/batches', validator: batchRequestSchema, accepted: (b) => accepts(() => parseCreateBody(b)), schemaIn: (s) => s },
+  { path: '/v1/embeddings', validator: embeddingsRequestSchema, accepted: (b) => accepts(() => parseInferenceBody('/v1/embeddings', b)), schemaIn: (s) => s },
+  { path: '/v1/classifications', validator: classificationsRequestSchema, accepted: (b) => accepts(() => parseInferenceBody('/v1/classifications', b)), schemaIn: (s) => s },
+];
+
+describe('the OpenAPI document and the request validators agree', () => {
+  let stack: Stack;
+  let api: AppProcess;
+  let spec: Json;
+
+  beforeAll(async () => {
+    stack = await Stack.start();
+    api = await stack.startApi();
+    spec = (await (await fetch(`${api.baseUrl}/docs/openapi.json`)).json()) as Json;
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  for (const route of ROUTES) {
+    it(`POST ${route.path}: the served request schema is the validator's, and its examples pass it`, () => {
+      const served = route.schemaIn(spec.paths[route.path].post.requestBody.content['application/json'].schema);
+      expect(served).toEqual(openApiSchemaOf(route.validator));
+      const examples = served.examples as unknown[];
+      expect(examples.length).toBeGreaterThan(0);
+      for (const example of examples) {
+        expect(route.validator.safeParse(example).success, JSON.stringify(example)).toBe(true);
+        expect(route.accepted(example), JSON.stringify(example)).toBe(true);
+        // The same example spoiled: a required field gone, or one of the wrong type.
+        for (const field of served.required as string[]) {
+          const { [field]: _dropped, ...without } = example as Json;
+          expect(route.validator.safeParse(without).success, `${route.path} without ${field}`).toBe(false);
+          expect(route.accepted(without), `${route.path} without ${field}`).toBe(false);
+          const wrong = { ...(example as Json), [field]: 12 };
+          expect(route.validator.safeParse(wrong).success, `${route.path} ${field}: 12`).toBe(false);
+          expect(route.accepted(wrong), `${route.path} ${field}: 12`).toBe(false);
+        }
+      }
+    });
+  }
+
+  it('POST /v1/jobs: the schema and the API give the same verdict on each parameter', () => {
+    const base = { task: 'embed', inputs: ['x'] };
+    const bodies: Json[] = [
+      base,
+      { ...base, model: null },
+      { ...base, model: 3 },
+      { ...base, options: null },
+      { ...base, options: { pooling: 'cls', normalize: false, truncate: true } },
+      { ...base, options: { pooling: 'max' } },
+      { ...base, options: { normalize: 'yes' } },
+      { ...base, options: { unknown: 1 } },
+      { ...base, options: [] },
+      { task: 'sentiment', inputs: ['x'], options: { top_k: 2 } },
+      { task: 'sentiment', inputs: ['x'], options: { top_k: 0 } },
+      { task: 'sentiment', inputs: ['x'], options: { top_k: null } },
+      { ...base, metadata: { a: [1, { b: null }] } },
+      { ...base, metadata: [] },
+      { ...base, metadata: 'x' },
+      { ...base, callback_url: 'https://example.com/hook' },
+      { ...base, callback_url: 5 },
+      { ...base, expires_after: 3600 },
+      { ...base, expires_after: 0 },
+      { ...base, expires_after: 1.5 },
+      { ...base, expires_after: '3600' },
+    ];
+    for (const body of bodies) expect(jobRequestSchema.safeParse(body).success, JSON.stringify(body)).toBe(acceptsJob(body));
+    // Exactly one corpus field.
+    expect(jobRequestSchema.safeParse({ task: 'embed' }).success).toBe(false);
+    expect(jobRequestSchema.safeParse({ ...base, input_object: 'a.jsonl' }).success).toBe(false);
+    expect(jobRequestSchema.safeParse({ task: 'embed', input_file_id: 'file-1' }).success).toBe(true);
+  });
+});
