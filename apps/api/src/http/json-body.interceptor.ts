@@ -19,7 +19,7 @@ interface BodyParserError extends Error {
   status?: number;
 }
 
-// express.json, the parser Nest's useBodyParser installs (express comes with @nestjs/platform-express).
+// express.json, the parser Nest's useBodyParser installs (the express that @nestjs/platform-express runs on).
 const { json } = createRequire(import.meta.url)('express') as {
   json: (options: { limit: number; verify: (req: ApiRequest, res: ApiResponse, buf: Buffer) => void }) => Middleware;
 };
