@@ -27,3 +27,5 @@ export * from './results/result-lines.js';
 export * from './results/shard-result.js';
 export * from './redis/redis-connection.js';
 export * from './redis/log-throttle.js';
+export * from './redis/redis-connections.js';
+export * from './process/exit-deadline.js';
