@@ -3,7 +3,7 @@ import { Logger, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AddressInfo } from 'node:net';
-import { apiEnvSchema, ConfigError, loadEnv } from '../../../libs/shared/src/index.js';
+import { apiEnvSchema, ConfigError, exitWhenShutdownHangs, loadEnv } from '../../../libs/shared/src/index.js';
 import { AppModule } from './app.module.js';
 import type { ApiEnv } from './config/api-env.js';
 import { ApiExceptionFilter } from './http/api-exception.filter.js';
@@ -44,6 +44,14 @@ async function bootstrap(): Promise<void> {
   // useProcessExit: exit 0 after a clean shutdown instead of re-raising the signal.
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   app.disable('x-powered-by');
+  // Requests in flight get SHUTDOWN_GRACE_MS to finish; an idle API exits within seconds even if Redis is down.
+  let requestsInFlight = 0;
+  app.use((_req: unknown, res: NodeJS.EventEmitter, next: () => void) => {
+    requestsInFlight++;
+    res.once('close', () => requestsInFlight--);
+    next();
+  });
+  exitWhenShutdownHangs({ latestMs: env.SHUTDOWN_GRACE_MS, busy: () => requestsInFlight > 0, log: (line) => Logger.warn(line, 'Shutdown') });
 
   const responder = app.get(ErrorResponder);
   app.use(httpMetricsMiddleware(app.get(MetricsService)));

@@ -10,6 +10,7 @@ import { INFERENCE_POOL, type InferencePort } from './inference/inference.port.j
 import { ModelService } from './inference/model.service.js';
 import { ThroughputReporterService } from './metrics/throughput-reporter.service.js';
 import { WorkerMetricsService } from './metrics/worker-metrics.service.js';
+import { queueErrorLogsProvider } from './redis/queue-error-logs.provider.js';
 import { RedisModule } from './redis/redis.module.js';
 import { RedisService } from './redis/redis.service.js';
 import { CancelSignalsService } from './shards/cancel-signals.service.js';
@@ -52,6 +53,7 @@ export class WorkerModule {
         }),
       ],
       providers: [
+        queueErrorLogsProvider,
         WorkerMetricsService,
         jobStoreProvider,
         objectStoreProvider,

@@ -12,7 +12,7 @@ import { ShardProcessorService } from './shard-processor.service.js';
 const MAX_STALLED_COUNT = 2;
 /** With no shard in flight, how long shutdown waits for BullMQ to let go of Redis (a fetch it cannot finish while Redis is down). */
 const IDLE_CLOSE_MS = 1000;
-/** After the grace period, how long giving the shards back (and recording failed ones) may take. */
+/** How long giving the shards back, or recording failed ones, may hold up shutdown. */
 const GIVE_BACK_MS = 1500;
 
 /**
@@ -42,7 +42,8 @@ export class ShardConsumerService extends WorkerHost implements OnApplicationBoo
   private readonly failureHandlers = new Set<Promise<void>>();
   /** Aborted when the grace period is over: the shards still running are given back. */
   private readonly givingBack = new AbortController();
-  private inFlight = 0;
+  /** The shards being processed, with their lock tokens (to give them back). */
+  private readonly active = new Map<Job, string>();
   private closing = false;
   private stopped = false;
 
@@ -70,17 +71,15 @@ export class ShardConsumerService extends WorkerHost implements OnApplicationBoo
   }
 
   async process(job: Job<unknown, ShardOutcome | null>, token?: string): Promise<ShardOutcome | null> {
-    this.inFlight++;
+    if (token !== undefined) this.active.set(job, token);
     try {
       return await this.processor.process(job, this.givingBack.signal);
     } catch (error) {
-      if (!this.givingBack.signal.aborted || token === undefined) throw error;
-      // Back to the queue without spending an attempt; WaitingError tells BullMQ it has been moved.
-      await job.moveToWait(token);
-      this.logger.warn(`shard job ${job.id} given back to the queue: still running after SHUTDOWN_GRACE_MS`);
-      throw new WaitingError();
+      // Moved back to the queue by onModuleDestroy; WaitingError tells BullMQ not to fail it.
+      if (this.givingBack.signal.aborted) throw new WaitingError();
+      throw error;
     } finally {
-      this.inFlight--;
+      this.active.delete(job);
     }
   }
 
@@ -115,7 +114,7 @@ export class ShardConsumerService extends WorkerHost implements OnApplicationBoo
 
   /** Shards being processed now (main.ts sizes its exit deadline by it). */
   shardsInFlight(): number {
-    return this.inFlight;
+    return this.active.size;
   }
 
   async onModuleDestroy(): Promise<void> {
@@ -126,13 +125,27 @@ export class ShardConsumerService extends WorkerHost implements OnApplicationBoo
       () => true,
     );
     const drained = await Promise.race([closed, this.idleFor(IDLE_CLOSE_MS), delay(this.env.SHUTDOWN_GRACE_MS, false)]);
-    if (!drained) {
-      this.logger.warn(`stopping: ${this.inFlight} shard(s) still running after SHUTDOWN_GRACE_MS (${this.env.SHUTDOWN_GRACE_MS} ms); giving them back`);
-      this.givingBack.abort(new Error('shutdown grace period over'));
-      await Promise.race([closed, delay(GIVE_BACK_MS, false)]);
-    }
+    if (!drained) await this.giveBack();
     await Promise.race([Promise.allSettled([...this.failureHandlers]), delay(GIVE_BACK_MS, false)]);
     this.stopped = true;
+  }
+
+  /**
+   * Puts the shards still running back in the queue, for another worker, without spending an attempt,
+   * and stops them before they count anything. A shard that cannot be moved (Redis down) comes back
+   * when its lock expires, as after a kill -9.
+   */
+  private async giveBack(): Promise<void> {
+    const held = [...this.active];
+    this.logger.warn(`stopping: ${held.length} shard(s) still running after SHUTDOWN_GRACE_MS (${this.env.SHUTDOWN_GRACE_MS} ms); giving them back to the queue`);
+    this.givingBack.abort(new Error('shutdown grace period over'));
+    const moves = held.map(([job, token]) =>
+      job.moveToWait(token).then(
+        () => this.logger.warn(`shard job ${job.id} given back to the queue`),
+        (error: Error) => this.logger.warn(`could not give back shard job ${job.id} (${error.message}); it is retried when its lock expires`),
+      ),
+    );
+    await Promise.race([Promise.all(moves), delay(GIVE_BACK_MS, undefined)]);
   }
 
   /**
@@ -141,9 +154,9 @@ export class ShardConsumerService extends WorkerHost implements OnApplicationBoo
    */
   private async idleFor(ms: number): Promise<true> {
     for (;;) {
-      while (this.inFlight > 0) await delay(50, undefined);
+      while (this.active.size > 0) await delay(50, undefined);
       await delay(ms, undefined);
-      if (this.inFlight === 0) return true;
+      if (this.active.size === 0) return true;
     }
   }
 

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { Queue } from 'bullmq';
+import { InjectQueue } from '@nestjs/bullmq';
+import type { Queue } from 'bullmq';
 import { JobStore, TERMINAL_STATES, type ShardCountResult } from '../../../../libs/shared/src/index.js';
 import { progressChannel, type ProgressMessage } from '../../../../libs/shared/src/events/progress-channel.js';
 import { WEBHOOK_QUEUE, webhookDelivery, webhookJobOptions, type TerminalState, type WebhookDelivery } from '../../../../libs/shared/src/webhooks/webhook-contract.js';
@@ -22,7 +23,6 @@ const ENQUEUE_TRIES = 3;
 @Injectable()
 export class JobNotifierService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(JobNotifierService.name);
-  private queue: Queue<WebhookDelivery> | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
 
@@ -30,6 +30,7 @@ export class JobNotifierService implements OnApplicationBootstrap, BeforeApplica
     @Inject(WORKER_ENV) private readonly env: WorkerEnv,
     private readonly redis: RedisService,
     private readonly jobs: JobStore,
+    @InjectQueue(WEBHOOK_QUEUE) private readonly queue: Queue<WebhookDelivery>,
   ) {}
 
   async shardCounted(jobId: string, shard: number, result: ShardCountResult): Promise<void> {
@@ -90,8 +91,6 @@ export class JobNotifierService implements OnApplicationBootstrap, BeforeApplica
   }
 
   private webhookQueue(): Queue<WebhookDelivery> {
-    // On the worker's command connection: adding jobs never blocks it.
-    this.queue ??= new Queue<WebhookDelivery>(WEBHOOK_QUEUE, { connection: this.redis.client, prefix: `${this.env.REDIS_PREFIX}:bull` });
     return this.queue;
   }
 
@@ -99,6 +98,5 @@ export class JobNotifierService implements OnApplicationBootstrap, BeforeApplica
   async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.sweepTimer);
     await this.sweeping;
-    await this.queue?.close();
   }
 }

@@ -1,7 +1,7 @@
 const CHECK_EVERY_MS = 100;
 
 export interface ExitDeadline {
-  /** The process exits this long after a signal once nothing is in flight, whatever the shutdown hooks still wait for. @defaultValue 4000 */
+  /** The process exits this long after a signal once nothing is in flight, whatever the shutdown hooks still wait for. @defaultValue 3000 */
   idleMs?: number;
   /** And this long after the signal at the latest, in flight or not (SHUTDOWN_GRACE_MS plus time to give work back). */
   latestMs: number;
@@ -16,7 +16,7 @@ export interface ExitDeadline {
  * (a QUIT, a BullMQ close) would otherwise keep an idle process, and its pod, alive for as long as
  * Redis stays away. Exits 1: the hooks did not all finish.
  */
-export function exitWhenShutdownHangs({ idleMs = 4000, latestMs, busy, log }: ExitDeadline): void {
+export function exitWhenShutdownHangs({ idleMs = 3000, latestMs, busy, log }: ExitDeadline): void {
   const onSignal = (signal: NodeJS.Signals) => {
     const received = Date.now();
     let lastBusy = received;
