@@ -44,6 +44,7 @@ export class ShardConsumerService extends WorkerHost implements OnApplicationBoo
   private readonly givingBack = new AbortController();
   /** The shards being processed, with their lock tokens (to give them back). */
   private readonly active = new Map<Job, string>();
+  private started = false;
   private closing = false;
   private stopped = false;
 
@@ -61,6 +62,7 @@ export class ShardConsumerService extends WorkerHost implements OnApplicationBoo
     // ModelService bootstraps first because this service depends on it (through the processor); check it anyway.
     if (!this.models.isReady()) throw new Error('shard consumer started before the inference pool was ready');
     await this.worker.waitUntilReady();
+    this.started = true;
     this.worker.run().then(
       () => (this.stopped = true),
       (error: Error) => {
@@ -109,7 +111,7 @@ export class ShardConsumerService extends WorkerHost implements OnApplicationBoo
 
   /** For /readyz: taking shards now. */
   isConsuming(): boolean {
-    return this.worker.isRunning() && !this.closing && !this.stopped;
+    return this.started && this.worker.isRunning() && !this.closing && !this.stopped;
   }
 
   /** Shards being processed now (main.ts sizes its exit deadline by it). */

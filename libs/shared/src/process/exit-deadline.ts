@@ -3,8 +3,8 @@ const CHECK_EVERY_MS = 100;
 export interface ExitDeadline {
   /** The process exits this long after a signal once nothing is in flight, whatever the shutdown hooks still wait for. @defaultValue 3000 */
   idleMs?: number;
-  /** And this long after the signal at the latest, in flight or not (SHUTDOWN_GRACE_MS plus time to give work back). */
-  latestMs: number;
+  /** And this long after the signal at the latest, in flight or not. @defaultValue no limit */
+  latestMs?: number;
   /** True while work that the shutdown should let finish is in flight. */
   busy: () => boolean;
   /** Says why the process is exiting before its hooks finished. */
@@ -16,7 +16,7 @@ export interface ExitDeadline {
  * (a QUIT, a BullMQ close) would otherwise keep an idle process, and its pod, alive for as long as
  * Redis stays away. Exits 1: the hooks did not all finish.
  */
-export function exitWhenShutdownHangs({ idleMs = 3000, latestMs, busy, log }: ExitDeadline): void {
+export function exitWhenShutdownHangs({ idleMs = 3000, latestMs = Number.POSITIVE_INFINITY, busy, log }: ExitDeadline): void {
   const onSignal = (signal: NodeJS.Signals) => {
     const received = Date.now();
     let lastBusy = received;

@@ -46,9 +46,12 @@ export function logConnectionErrors(source: ErrorSource, name: string, log: Conn
   source.on('error', (error: Error) => throttle.log(`${name}: ${error.message}`, log));
 }
 
-/** QUIT lets pending replies arrive; it would wait forever for a Redis that is down, so it is bounded. */
+/**
+ * QUIT lets pending replies arrive; it would wait forever for a Redis that is down, so it is bounded.
+ * A connection that is not ready (never opened, reconnecting, disconnected by BullMQ) has none to wait for.
+ */
 export async function closeRedis(connection: Redis, timeoutMs = 2000): Promise<void> {
-  if (connection.status === 'wait' || connection.status === 'end') {
+  if (connection.status !== 'ready') {
     connection.disconnect();
     return;
   }
