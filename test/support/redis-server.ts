@@ -44,7 +44,8 @@ export async function startRedis(options: { appendonly?: boolean; dir?: string; 
     dir,
     process: child,
     async stop() {
-      if (child.exitCode === null) {
+      // A second stop (a test stopped Redis, then the stack stops) finds it killed: signalCode, no exitCode.
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGKILL');
         await exited;

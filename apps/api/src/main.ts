@@ -2,8 +2,9 @@ import 'reflect-metadata';
 import { Logger, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { apiEnvSchema, ConfigError, loadEnv } from '../../../libs/shared/src/index.js';
+import { apiEnvSchema, ConfigError, exitWhenShutdownHangs, loadEnv } from '../../../libs/shared/src/index.js';
 import { AppModule } from './app.module.js';
 import type { ApiEnv } from './config/api-env.js';
 import { ApiExceptionFilter } from './http/api-exception.filter.js';
@@ -41,7 +42,7 @@ async function bootstrap(): Promise<void> {
   // useProcessExit: exit 0 after a clean shutdown instead of re-raising the signal.
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   app.disable('x-powered-by');
-
+  trackRequestsForShutdown(app);
   const responder = app.get(ErrorResponder);
   app.use(httpMetricsMiddleware(app.get(MetricsService)));
   // Tenant and rate limit come from AuthGuard; JSON bodies are parsed behind it (JsonBodyInterceptor),
@@ -55,6 +56,27 @@ async function bootstrap(): Promise<void> {
   const server = await app.listen(env.PORT);
   const { port } = server.address() as AddressInfo;
   Logger.log(`shardwise API listening on http://localhost:${port}`, 'Bootstrap');
+}
+
+/**
+ * An idle API exits within seconds of SIGTERM even if Redis is down (exitWhenShutdownHangs); requests
+ * in flight may finish. server.close() only closes the keep-alive connections idle at the signal, so
+ * each connection busy then is closed as soon as its last request is answered.
+ */
+function trackRequestsForShutdown(app: NestExpressApplication): void {
+  const server = app.getHttpServer() as Server;
+  let inFlight = 0;
+  let stopping = false;
+  app.use((_req: unknown, res: ServerResponse, next: () => void) => {
+    inFlight++;
+    res.once('close', () => {
+      inFlight--;
+      if (stopping) setImmediate(() => server.closeIdleConnections());
+    });
+    next();
+  });
+  exitWhenShutdownHangs({ busy: () => inFlight > 0, log: (line) => Logger.warn(line, 'Shutdown') });
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => (stopping = true));
 }
 
 bootstrap().catch((error: unknown) => {

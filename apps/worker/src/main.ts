@@ -1,9 +1,11 @@
 import 'reflect-metadata';
 import { Logger, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { ConfigError, loadEnv, workerEnvSchema, type WorkerEnv } from '../../../libs/shared/src/index.js';
+import { ConfigError, exitWhenShutdownHangs, loadEnv, workerEnvSchema, type WorkerEnv } from '../../../libs/shared/src/index.js';
 import { HealthServerService } from './health/health-server.service.js';
 import { ModelService } from './inference/model.service.js';
+import { ShardConsumerService } from './shards/shard-consumer.service.js';
+import { WebhookConsumerService } from './webhooks/webhook-consumer.service.js';
 import { WorkerModule } from './worker.module.js';
 
 const LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
@@ -28,6 +30,14 @@ async function bootstrap(): Promise<void> {
     const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(env), { logger: logLevels(env.LOG_LEVEL), abortOnError: false });
     // useProcessExit: exit 0 after a clean drain instead of re-raising the signal.
     app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
+    const shards = app.get(ShardConsumerService);
+    const webhooks = app.get(WebhookConsumerService);
+    // Shards in flight get SHUTDOWN_GRACE_MS, then are given back (ShardConsumerService); the margin covers that.
+    exitWhenShutdownHangs({
+      latestMs: env.SHUTDOWN_GRACE_MS + 5000,
+      busy: () => shards.shardsInFlight() > 0 || webhooks.deliveriesInFlight() > 0,
+      log: (line) => logger.warn(line),
+    });
     const models = app
       .get(ModelService)
       .preloadedModels()

@@ -33,3 +33,5 @@ export * from './redis/redis-connection.js';
 export * from './redis/log-throttle.js';
 export * from './lua/script-loader.js';
 export * from './lua/redis-locks.js';
+export * from './redis/redis-connections.js';
+export * from './process/exit-deadline.js';

@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationShutdown } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { createRedis, JobStore, type JobRecord } from '../../../../libs/shared/src/index.js';
+import { JobStore, type JobRecord } from '../../../../libs/shared/src/index.js';
 import { progressChannel } from '../../../../libs/shared/src/events/progress-channel.js';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
-import { logConnectionErrors } from '../redis/connection-errors.js';
+import { RedisConnectionsService } from '../redis/redis-connections.service.js';
 
 export interface ProgressListener {
   /** The job as it is now; null once its record is gone. */
@@ -42,6 +42,7 @@ export class ProgressHub implements BeforeApplicationShutdown, OnApplicationShut
   constructor(
     @Inject(API_ENV) private readonly env: ApiEnv,
     private readonly jobs: JobStore,
+    private readonly connections: RedisConnectionsService,
   ) {}
 
   /** Listeners across all jobs (for tests and metrics). */
@@ -90,8 +91,8 @@ export class ProgressHub implements BeforeApplicationShutdown, OnApplicationShut
 
   private connection(): Redis {
     if (this.subscriber === undefined) {
-      const subscriber = createRedis(this.env.REDIS_URL, 'shardwise-api-events');
-      logConnectionErrors(subscriber, 'progress subscriber', this.logger);
+      // Closed at shutdown with the API's other connections.
+      const subscriber = this.connections.open('shardwise-api-events');
       subscriber.on('message', (channel: string) => {
         const entry = this.byChannel.get(channel);
         if (entry !== undefined) this.refresh(entry);
@@ -155,9 +156,8 @@ export class ProgressHub implements BeforeApplicationShutdown, OnApplicationShut
     for (const listener of listeners) listener.close();
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  onApplicationShutdown(): void {
     this.watched.clear();
     this.byChannel.clear();
-    await this.subscriber?.quit().catch(() => this.subscriber?.disconnect());
   }
 }

@@ -1,12 +1,12 @@
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { REDIS } from './redis.tokens.js';
 
 const PING_TIMEOUT_MS = 1000;
 
-/** Readiness probe of Redis; also owns closing the command connection at shutdown. */
+/** Readiness probe of Redis. */
 @Injectable()
-export class RedisHealthRepository implements OnApplicationShutdown {
+export class RedisHealthRepository {
   constructor(@Inject(REDIS) private readonly redis: Redis) {}
 
   /** True when Redis answers PING in time; a probe must never hang on a dead connection. */
@@ -22,9 +22,5 @@ export class RedisHealthRepository implements OnApplicationShutdown {
     } finally {
       clearTimeout(timer);
     }
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.redis.quit().catch(() => this.redis.disconnect());
   }
 }

@@ -1,16 +1,41 @@
 import { Global, Module } from '@nestjs/common';
-import { JobStore } from '../../../../libs/shared/src/index.js';
+import { BullModule } from '@nestjs/bullmq';
+import type { Redis } from 'ioredis';
+import { bullPrefix, JobStore, QueueName, REQUEST_REDIS_OPTIONS, SHARD_EVENTS_MAX_LEN } from '../../../../libs/shared/src/index.js';
+import { WEBHOOK_QUEUE } from '../../../../libs/shared/src/webhooks/webhook-contract.js';
+import { API_ENV, type ApiEnv } from '../config/api-env.js';
 import { CancelChannelRepository } from './cancel-channel.repository.js';
+import { RedisConnectionsService } from './redis-connections.service.js';
 import { RedisHealthRepository } from './redis-health.repository.js';
 import { redisProviders } from './redis.providers.js';
-import { REDIS } from './redis.tokens.js';
+import { NOTIFY_REDIS, REDIS } from './redis.tokens.js';
 import { ShardQueueRepository } from './shard-queue.repository.js';
 
-/** Every repository over Redis; the rest of the API holds no connections. */
+/**
+ * The producer side of the queues: no @Processor is registered in the API, so no BullMQ Worker runs here.
+ * The prefix is set once; the default connection is the shard queue's, of its own so that queue
+ * commands never wait behind a large staging write.
+ */
+const queues = BullModule.registerQueueAsync(
+  { name: QueueName.Shards, useFactory: () => ({ streams: { events: { maxLen: SHARD_EVENTS_MAX_LEN } } }) },
+  { name: WEBHOOK_QUEUE, inject: [NOTIFY_REDIS], useFactory: (connection: Redis) => ({ connection }) },
+);
+
+/** Every Redis connection and every repository over Redis; the rest of the API holds no connections. */
 @Global()
 @Module({
-  providers: [...redisProviders, ShardQueueRepository, CancelChannelRepository, RedisHealthRepository],
+  imports: [
+    BullModule.forRootAsync({
+      inject: [API_ENV, RedisConnectionsService],
+      useFactory: (env: ApiEnv, connections: RedisConnectionsService) => ({
+        prefix: bullPrefix(env.REDIS_PREFIX),
+        connection: connections.open('shardwise-api-queue', REQUEST_REDIS_OPTIONS),
+      }),
+    }),
+    queues,
+  ],
+  providers: [RedisConnectionsService, ...redisProviders, ShardQueueRepository, CancelChannelRepository, RedisHealthRepository],
   // REDIS: for the repositories of the OpenAI-compatible routes (apps/api/src/openai: file and batch records).
-  exports: [JobStore, ShardQueueRepository, CancelChannelRepository, RedisHealthRepository, REDIS],
+  exports: [RedisConnectionsService, JobStore, ShardQueueRepository, CancelChannelRepository, RedisHealthRepository, REDIS, NOTIFY_REDIS, queues],
 })
 export class RedisModule {}

@@ -1,32 +1,19 @@
-import { Logger, type Provider } from '@nestjs/common';
+import type { Provider } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { assertNoEviction, createRedis, JobStore, REQUEST_REDIS_OPTIONS } from '../../../../libs/shared/src/index.js';
+import { assertNoEviction, JobStore, redactUrl, REQUEST_REDIS_OPTIONS } from '../../../../libs/shared/src/index.js';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
-import { logConnectionErrors } from './connection-errors.js';
-import { REDIS } from './redis.tokens.js';
+import { RedisConnectionsService } from './redis-connections.service.js';
+import { NOTIFY_REDIS, REDIS } from './redis.tokens.js';
 
 const CONNECT_TIMEOUT_MS = 30_000;
-
-/** Redis URL without its password, for messages. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparseable REDIS_URL)';
-  }
-}
-
 /**
  * Connects and checks the eviction policy while the app is created, so the API only starts
  * listening once Redis is usable; an unreachable Redis fails the boot after CONNECT_TIMEOUT_MS
  * instead of hanging it. Requests fail fast while Redis is down (REQUEST_REDIS_OPTIONS), so the boot
  * retries its first ping until the deadline.
  */
-async function connectRedis(env: ApiEnv): Promise<Redis> {
-  const redis = createRedis(env.REDIS_URL, 'shardwise-api', REQUEST_REDIS_OPTIONS);
-  logConnectionErrors(redis, 'redis', new Logger('Redis'));
+async function connectRedis(env: ApiEnv, connections: RedisConnectionsService): Promise<Redis> {
+  const redis = connections.open('shardwise-api', REQUEST_REDIS_OPTIONS);
   const deadline = Date.now() + CONNECT_TIMEOUT_MS;
   try {
     for (;;) {
@@ -48,6 +35,11 @@ async function connectRedis(env: ApiEnv): Promise<Redis> {
 }
 
 export const redisProviders: Provider[] = [
-  { provide: REDIS, inject: [API_ENV], useFactory: connectRedis },
+  { provide: REDIS, inject: [API_ENV, RedisConnectionsService], useFactory: connectRedis },
+  {
+    provide: NOTIFY_REDIS,
+    inject: [RedisConnectionsService],
+    useFactory: (connections: RedisConnectionsService) => connections.open('shardwise-api-notify', REQUEST_REDIS_OPTIONS),
+  },
   { provide: JobStore, inject: [REDIS, API_ENV], useFactory: (redis: Redis, env: ApiEnv) => new JobStore(redis, env.REDIS_PREFIX) },
 ];

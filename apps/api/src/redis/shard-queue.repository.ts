@@ -1,9 +1,8 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { Queue, type JobType } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { createRedis, REQUEST_REDIS_OPTIONS, QueueName, SHARD_EVENTS_MAX_LEN, shardJobId, shardJobOptions, type ShardPayload } from '../../../../libs/shared/src/index.js';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InjectQueue } from '@nestjs/bullmq';
+import type { JobType, Queue } from 'bullmq';
+import { logConnectionErrors, QueueName, shardJobId, shardJobOptions, type ShardPayload } from '../../../../libs/shared/src/index.js';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
-import { logConnectionErrors } from './connection-errors.js';
 
 const REMOVE_CONCURRENCY = 50;
 
@@ -19,21 +18,14 @@ export const SHARD_PRIORITY = { interactive: 1, batch: 100 } as const;
  * here; inference runs in the worker processes, which open the same queue name and prefix.
  */
 @Injectable()
-export class ShardQueueRepository implements OnApplicationShutdown {
+export class ShardQueueRepository {
   private readonly logger = new Logger(ShardQueueRepository.name);
-  private readonly connection: Redis;
-  private readonly queue: Queue<ShardPayload>;
 
-  constructor(@Inject(API_ENV) private readonly env: ApiEnv) {
-    // A connection of its own, so queue commands never wait behind a large staging write.
-    this.connection = createRedis(env.REDIS_URL, 'shardwise-api-queue', REQUEST_REDIS_OPTIONS);
-    this.queue = new Queue<ShardPayload>(QueueName.Shards, {
-      connection: this.connection,
-      prefix: `${env.REDIS_PREFIX}:bull`,
-      streams: { events: { maxLen: SHARD_EVENTS_MAX_LEN } },
-    });
-    logConnectionErrors(this.connection, 'queue connection', this.logger);
-    logConnectionErrors(this.queue, 'shard queue', this.logger);
+  constructor(
+    @InjectQueue(QueueName.Shards) private readonly queue: Queue<ShardPayload>,
+    @Inject(API_ENV) private readonly env: ApiEnv,
+  ) {
+    logConnectionErrors(this.queue, 'shard queue', (line) => this.logger.warn(line));
   }
 
   async addShards(payloads: readonly ShardPayload[], priority: number = SHARD_PRIORITY.batch): Promise<void> {
@@ -66,10 +58,5 @@ export class ShardQueueRepository implements OnApplicationShutdown {
   /** Shards per BullMQ state, for the queue gauges (read at scrape time). */
   async counts(states: readonly JobType[]): Promise<Record<string, number>> {
     return this.queue.getJobCounts(...states);
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.queue.close();
-    await this.connection.quit().catch(() => this.connection.disconnect());
   }
 }

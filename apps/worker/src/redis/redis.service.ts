@@ -1,32 +1,33 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { assertNoEviction, createRedis, LogThrottle } from '../../../../libs/shared/src/index.js';
+import { assertNoEviction, RedisConnections, redactUrl } from '../../../../libs/shared/src/index.js';
 import { WORKER_ENV, type WorkerEnv } from '../config/worker-env.js';
 
 /** How long boot waits for Redis before giving up; the orchestrator restarts us with backoff. */
 const CONNECT_TIMEOUT_MS = 15_000;
 
 /**
- * Owns the worker's own Redis connections: `client` for commands (job records, health checks) and
- * `subscriber` for the cancel channel, which a subscribed connection cannot share.
- * BullMQ gets its own connections (see ShardConsumerService).
+ * Every Redis connection of the worker: `client` for commands (job records, health checks),
+ * `subscriber` for the cancel channel, which a subscribed connection cannot share, and one per
+ * BullMQ queue (`open`, used by the queue registrations in WorkerModule). All close last, at shutdown.
  */
 @Injectable()
 export class RedisService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(RedisService.name);
-  // lazyConnect: constructing a connection must not open a socket; onModuleInit does.
+  private readonly connections: RedisConnections;
   readonly client: Redis;
   readonly subscriber: Redis;
 
   constructor(@Inject(WORKER_ENV) private readonly env: WorkerEnv) {
-    this.client = createRedis(env.REDIS_URL, 'shardwise-worker', { lazyConnect: true });
-    this.subscriber = createRedis(env.REDIS_URL, 'shardwise-worker-cancel', { lazyConnect: true });
-    for (const connection of [this.client, this.subscriber]) {
-      // Without a listener ioredis prints every reconnect attempt as an unhandled error; with one
-      // per attempt, an outage floods the log: one line, then at most one every 30 s.
-      const throttle = new LogThrottle();
-      connection.on('error', (error: Error) => throttle.log(`Redis: ${error.message}`, (line) => this.logger.warn(line)));
-    }
+    this.connections = new RedisConnections(env.REDIS_URL, (line) => this.logger.warn(line));
+    // lazyConnect: constructing a connection must not open a socket; onModuleInit does.
+    this.client = this.connections.open('shardwise-worker', { lazyConnect: true });
+    this.subscriber = this.connections.open('shardwise-worker-cancel', { lazyConnect: true });
+  }
+
+  /** A connection of its own for a BullMQ queue and its Worker (which blocks on a duplicate of it). */
+  open(name: string): Redis {
+    return this.connections.open(name);
   }
 
   async onModuleInit(): Promise<void> {
@@ -49,30 +50,7 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     // Last hook: in-flight shards have finished and counted by now.
-    await Promise.all([closeRedis(this.client), closeRedis(this.subscriber)]);
-  }
-}
-
-/** QUIT lets pending replies arrive; it would wait forever for a Redis that is down, so it is bounded. */
-export async function closeRedis(connection: Redis, timeoutMs = 2000): Promise<void> {
-  if (connection.status === 'wait' || connection.status === 'end') {
-    connection.disconnect();
-    return;
-  }
-  try {
-    await withTimeout(connection.quit(), timeoutMs, 'QUIT timed out');
-  } catch {
-    connection.disconnect();
-  }
-}
-
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparsable URL)';
+    await this.connections.closeAll();
   }
 }
 

@@ -44,8 +44,11 @@ export class ShardProcessorService {
     @Optional() private readonly notifier?: JobNotifierService,
   ) {}
 
-  /** Returns what was counted for the shard, or null when nothing was (job gone, cancelled, already counted). */
-  async process(queued: QueuedShard): Promise<ShardOutcome | null> {
+  /**
+   * Returns what was counted for the shard, or null when nothing was (job gone, cancelled, already counted).
+   * `stop` aborts the shard for its worker's shutdown: it then throws, before anything is counted.
+   */
+  async process(queued: QueuedShard, stop?: AbortSignal): Promise<ShardOutcome | null> {
     const payload = parseShardPayload(queued.data);
     const { jobId, shard, task, modelId } = payload;
     const skip = (outcome: ShardMetricOutcome, why: string): null => {
@@ -87,15 +90,19 @@ export class ShardProcessorService {
       const info = await this.load(modelId, task);
       const items = await reading;
       if (watch.signal.aborted) return skip('cancelled', 'job was cancelled');
+      stop?.throwIfAborted();
       let response: EncodeResponse;
       try {
         const texts = items.map((item) => item.text);
-        response = await this.models.encode({ modelId, task, texts, options: payload.options, signal: watch.signal });
+        const signal = stop === undefined ? watch.signal : AbortSignal.any([watch.signal, stop]);
+        response = await this.models.encode({ modelId, task, texts, options: payload.options, signal });
       } catch (error) {
         if (watch.signal.aborted) return skip('cancelled', 'job was cancelled during inference');
+        stop?.throwIfAborted();
         throw classifyEngineError(error);
       }
       if (watch.signal.aborted) return skip('cancelled', 'job was cancelled during inference');
+      stop?.throwIfAborted();
       this.metrics.encodeStats(task, modelId, response.stats);
 
       const writing = performance.now();

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { Queue } from 'bullmq';
+import { InjectQueue } from '@nestjs/bullmq';
+import type { Queue } from 'bullmq';
 import { JobNotifier, JobStore } from '../../../../libs/shared/src/index.js';
 import { WEBHOOK_QUEUE, type WebhookDelivery } from '../../../../libs/shared/src/webhooks/webhook-contract.js';
 import { WORKER_ENV, type WorkerEnv } from '../config/worker-env.js';
@@ -14,24 +15,26 @@ import { RedisService } from '../redis/redis.service.js';
 @Injectable()
 export class JobNotifierService extends JobNotifier implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly env: WorkerEnv;
-  private readonly queue: { current?: Queue<WebhookDelivery> };
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
 
-  constructor(@Inject(WORKER_ENV) env: WorkerEnv, redis: RedisService, jobs: JobStore) {
-    const queue: { current?: Queue<WebhookDelivery> } = {};
+  constructor(
+    @Inject(WORKER_ENV) env: WorkerEnv,
+    redis: RedisService,
+    jobs: JobStore,
+    // Registered in WorkerModule (BullModule.registerQueue); adding deliveries never blocks its connection.
+    @InjectQueue(WEBHOOK_QUEUE) queue: Queue<WebhookDelivery>,
+  ) {
     super({
       redisPrefix: env.REDIS_PREFIX,
       jobs,
-      // On the worker's command connection: adding deliveries never blocks it. Opened on first use.
-      webhookQueue: () => (queue.current ??= new Queue<WebhookDelivery>(WEBHOOK_QUEUE, { connection: redis.client, prefix: `${env.REDIS_PREFIX}:bull` })),
+      webhookQueue: () => queue,
       publisher: () => redis.client,
       logger: new Logger(JobNotifier.name),
       webhookAttempts: env.WEBHOOK_ATTEMPTS,
       webhookBackoffMs: env.WEBHOOK_BACKOFF_MS,
     });
     this.env = env;
-    this.queue = queue;
   }
 
   onApplicationBootstrap(): void {
@@ -46,6 +49,5 @@ export class JobNotifierService extends JobNotifier implements OnApplicationBoot
   async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.sweepTimer);
     await this.sweeping;
-    await this.queue.current?.close();
   }
 }

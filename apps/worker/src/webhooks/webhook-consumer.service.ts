@@ -1,11 +1,22 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { createRedis } from '../../../../libs/shared/src/index.js';
+import { Inject, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
+import type { Job, WorkerOptions } from 'bullmq';
 import { WEBHOOK_QUEUE, type WebhookDelivery } from '../../../../libs/shared/src/webhooks/webhook-contract.js';
 import { WORKER_ENV, type WorkerEnv } from '../config/worker-env.js';
-import { closeRedis } from '../redis/redis.service.js';
 import { deliverWebhook } from './webhook-delivery.js';
+
+/** With no delivery in flight, how long shutdown waits for BullMQ to let go of Redis (a fetch it cannot finish while Redis is down). */
+const IDLE_CLOSE_MS = 1000;
+
+/** Options of the BullMQ Worker behind this processor, from the validated environment (applied in WorkerModule.forRoot). */
+export function webhookWorkerOptions(env: WorkerEnv): Omit<WorkerOptions, 'connection'> {
+  return {
+    concurrency: env.WEBHOOK_CONCURRENCY,
+    // A delivery is one HTTP call bounded by WEBHOOK_TIMEOUT_MS; the lock only has to outlast that.
+    lockDuration: Math.max(30_000, env.WEBHOOK_TIMEOUT_MS * 2),
+    autorun: false,
+  };
+}
 
 /**
  * Consumes the `webhooks` queue: POSTs each job's view to its callback_url, signed when
@@ -13,38 +24,33 @@ import { deliverWebhook } from './webhook-delivery.js';
  * with exponential backoff (WEBHOOK_ATTEMPTS, WEBHOOK_BACKOFF_MS). Runs beside the shard consumer
  * in every worker process; the API only adds to this queue.
  */
-@Injectable()
-export class WebhookConsumerService implements OnApplicationBootstrap, OnModuleDestroy {
+@Processor(WEBHOOK_QUEUE, { autorun: false })
+export class WebhookConsumerService extends WorkerHost implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(WebhookConsumerService.name);
-  private worker: Worker<WebhookDelivery, number> | undefined;
-  private connection: Redis | undefined;
+  private inFlight = 0;
 
-  constructor(@Inject(WORKER_ENV) private readonly env: WorkerEnv) {}
+  constructor(@Inject(WORKER_ENV) private readonly env: WorkerEnv) {
+    super();
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     if (!this.env.WEBHOOK_SECRET) this.logger.warn('WEBHOOK_SECRET is not set: job webhooks are sent without an X-Shardwise-Signature header');
-    this.connection = createRedis(this.env.REDIS_URL, 'shardwise-worker-webhooks');
-    const worker = new Worker<WebhookDelivery, number>(WEBHOOK_QUEUE, (job) => this.deliver(job), {
-      connection: this.connection,
-      prefix: `${this.env.REDIS_PREFIX}:bull`,
-      concurrency: this.env.WEBHOOK_CONCURRENCY,
-      // A delivery is one HTTP call bounded by WEBHOOK_TIMEOUT_MS; the lock only has to outlast that.
-      lockDuration: Math.max(30_000, this.env.WEBHOOK_TIMEOUT_MS * 2),
-      autorun: false,
-    });
-    worker.on('failed', (job, error) => {
-      if (job === undefined) return;
-      const attempts = job.opts.attempts ?? 1;
-      if (job.attemptsMade >= attempts) {
-        this.logger.error(`webhook ${job.id} to ${redact(job.data.url)} given up after ${job.attemptsMade} attempt(s): ${error.message}`);
-      } else {
-        this.logger.warn(`webhook ${job.id} attempt ${job.attemptsMade}/${attempts} failed, will retry: ${error.message}`);
-      }
-    });
-    worker.on('error', (error) => this.logger.error(`webhook consumer: ${error.message}`));
-    this.worker = worker;
-    await worker.waitUntilReady();
-    worker.run().catch((error: Error) => this.logger.error(`webhook consumer stopped: ${error.message}`));
+    await this.worker.waitUntilReady();
+    this.worker.run().catch((error: Error) => this.logger.error(`webhook consumer stopped: ${error.message}`));
+  }
+
+  async process(job: Job<WebhookDelivery, number>): Promise<number> {
+    this.inFlight++;
+    try {
+      return await this.deliver(job);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  /** Deliveries being sent now (main.ts sizes its exit deadline by them). */
+  deliveriesInFlight(): number {
+    return this.inFlight;
   }
 
   private async deliver(job: Job<WebhookDelivery, number>): Promise<number> {
@@ -58,9 +64,32 @@ export class WebhookConsumerService implements OnApplicationBootstrap, OnModuleD
     return status;
   }
 
+  @OnWorkerEvent('failed')
+  onFailed(job: Job<WebhookDelivery, number> | undefined, error: Error): void {
+    if (job === undefined) return;
+    const attempts = job.opts.attempts ?? 1;
+    if (job.attemptsMade >= attempts) {
+      this.logger.error(`webhook ${job.id} to ${redact(job.data.url)} given up after ${job.attemptsMade} attempt(s): ${error.message}`);
+    } else {
+      this.logger.warn(`webhook ${job.id} attempt ${job.attemptsMade}/${attempts} failed, will retry: ${error.message}`);
+    }
+  }
+
+  @OnWorkerEvent('error')
+  onError(error: Error): void {
+    this.logger.error(`webhook consumer: ${error.message}`);
+  }
+
   async onModuleDestroy(): Promise<void> {
-    await this.worker?.close();
-    if (this.connection !== undefined) await closeRedis(this.connection);
+    // Deliveries in flight end within WEBHOOK_TIMEOUT_MS; with none, BullMQ's close only waits for
+    // Redis, which may be down: bounded either way (a delivery cut short is retried by BullMQ).
+    const limitMs = this.inFlight > 0 ? Math.min(this.env.SHUTDOWN_GRACE_MS, this.env.WEBHOOK_TIMEOUT_MS + 1000) : IDLE_CLOSE_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, limitMs);
+    });
+    await Promise.race([this.worker.close().catch(() => undefined), timeout]);
+    clearTimeout(timer);
   }
 }
 

@@ -190,6 +190,13 @@ export const workerEnvObjectSchema = commonEnvSchema.extend({
   PRELOAD_MODELS: optionalText,
   /** BullMQ lock per shard; renewed while the shard runs, expires when a worker dies. @defaultValue 30000 */
   SHARD_LOCK_MS: int(1000, 30_000),
+  /**
+   * After SIGTERM: how long the shards in flight get to finish; those still running then go back to
+   * the queue (no attempt spent) for another worker. A worker with nothing in flight exits within 5 s,
+   * whatever Redis is doing. Keep it under the orchestrator's grace period (Kubernetes:
+   * terminationGracePeriodSeconds). @defaultValue 25000
+   */
+  SHUTDOWN_GRACE_MS: int(0, 25_000),
   /** TEST ONLY (fault injection): the first N result writes of every shard fail with ENOSPC, as on a full disk (SHARDWISE_FAULT_STORE_WRITE for result keys only). Never set in production. @defaultValue 0 */
   SHARDWISE_FAULT_RESULT_WRITE: int(0, 0),
   /**

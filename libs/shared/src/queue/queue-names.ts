@@ -8,3 +8,8 @@ export enum QueueName {
  * it reads as events arrive: a shorter stream is enough and keeps Redis small.
  */
 export const SHARD_EVENTS_MAX_LEN = 2000;
+
+/** Where BullMQ keeps its keys, under the deployment's REDIS_PREFIX; each app sets it once, in BullModule.forRootAsync. */
+export function bullPrefix(redisPrefix: string): string {
+  return `${redisPrefix}:bull`;
+}

@@ -1,10 +1,8 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { Job, Queue, QueueEvents } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { createRedis, QueueName, SHARD_EVENTS_MAX_LEN, shardJobId } from '../../../../../libs/shared/src/index.js';
-import { API_ENV, type ApiEnv } from '../../config/api-env.js';
-import { logConnectionErrors } from '../../redis/connection-errors.js';
-import { REDIS } from '../../redis/redis.tokens.js';
+import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { InjectQueue } from '@nestjs/bullmq';
+import { Job, QueueEvents, type Queue } from 'bullmq';
+import { logConnectionErrors, QueueName, shardJobId } from '../../../../../libs/shared/src/index.js';
+import { RedisConnectionsService } from '../../redis/redis-connections.service.js';
 
 export class WaitTimeoutError extends Error {
   override readonly name = 'WaitTimeoutError';
@@ -24,20 +22,18 @@ export class ShardFailedError extends Error {
 export class ShardWaiterService implements OnApplicationShutdown {
   private readonly logger = new Logger(ShardWaiterService.name);
   private readonly events: QueueEvents;
-  private readonly eventsConnection: Redis;
-  private readonly queue: Queue;
 
-  constructor(@Inject(API_ENV) env: ApiEnv, @Inject(REDIS) redis: Redis) {
-    const prefix = `${env.REDIS_PREFIX}:bull`;
-    // XREAD BLOCK holds its connection: one of its own.
-    this.eventsConnection = createRedis(env.REDIS_URL, 'shardwise-api-queue-events');
-    this.events = new QueueEvents(QueueName.Shards, { connection: this.eventsConnection, prefix });
-    // Only read here (job state for waitUntilFinished); the shared command connection does.
-    this.queue = new Queue(QueueName.Shards, { connection: redis, prefix, streams: { events: { maxLen: SHARD_EVENTS_MAX_LEN } } });
+  constructor(
+    // Only read here (job state for waitUntilFinished).
+    @InjectQueue(QueueName.Shards) private readonly queue: Queue,
+    connections: RedisConnectionsService,
+  ) {
+    // XREAD BLOCK holds its connection: one of its own (closed with the others by RedisConnectionsService).
+    const connection = connections.open('shardwise-api-queue-events');
+    this.events = new QueueEvents(QueueName.Shards, { connection, prefix: queue.opts.prefix });
     // Every waiting request listens for the queue's closing: many may wait at once.
     this.queue.setMaxListeners(0);
-    logConnectionErrors(this.eventsConnection, 'queue events connection', this.logger);
-    logConnectionErrors(this.events, 'queue events', this.logger);
+    logConnectionErrors(this.events, 'queue events', (line) => this.logger.warn(line));
   }
 
   /** Resolves when every shard completed; ShardFailedError when one failed for good, WaitTimeoutError after timeoutMs. */
@@ -64,7 +60,5 @@ export class ShardWaiterService implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     await this.events.close().catch(() => undefined);
-    await this.queue.close().catch(() => undefined);
-    await this.eventsConnection.quit().catch(() => this.eventsConnection.disconnect());
   }
 }

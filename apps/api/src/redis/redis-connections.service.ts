@@ -1,0 +1,19 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { RedisConnections } from '../../../../libs/shared/src/index.js';
+import { API_ENV, type ApiEnv } from '../config/api-env.js';
+
+/**
+ * Opens every Redis connection of the API (command, queues, subscribers; see RedisModule) with a
+ * throttled error log, and closes them all, bounded, as the last step of shutdown.
+ */
+@Injectable()
+export class RedisConnectionsService extends RedisConnections implements OnApplicationShutdown {
+  constructor(@Inject(API_ENV) env: ApiEnv) {
+    const logger = new Logger('Redis');
+    super(env.REDIS_URL, (line) => logger.warn(line));
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.closeAll();
+  }
+}
