@@ -15,7 +15,7 @@ import { availableParallelism, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateModels } from '../tools/model-generator/index.js';
-import type { Device, PoolDtype } from '../libs/models/src/index.js';
+import type { Device, PoolDtype } from '#models';
 import { inChild } from './in-child.js';
 import type { InProcessSpec } from './in-process.js';
 import { ROOT } from './processes.js';

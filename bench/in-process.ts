@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { pipeline } from '@huggingface/transformers';
-import { InferencePool, type Device, type PoolDtype } from '../libs/models/src/index.js';
+import { InferencePool, type Device, type PoolDtype } from '#models';
 import { corpusTexts, MODEL_ID, paddedInOrder, sum, tokenizeCorpus, useLocalModels, type CorpusSpec } from './corpus.js';
 import { measureLimit, type LimitConfig } from './ort-limit.js';
 

@@ -5,8 +5,7 @@
  * exactly one line per input. It refuses any address but loopback.
  */
 import { performance } from 'node:perf_hooks';
-import { TERMINAL_STATES } from '../libs/shared/src/jobs/job-record.js';
-import type { JobView } from '../libs/shared/src/jobs/job-view.js';
+import { TERMINAL_STATES, type JobView } from '#shared';
 
 export interface LoadOptions {
   /** http://127.0.0.1:PORT (loopback only). */

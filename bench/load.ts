@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateModels } from '../tools/model-generator/index.js';
 import { runLoad, type LoadReport } from './load-generator.js';
-import { API_NODE_FLAGS } from '../libs/shared/src/config/node-flags.js';
+import { API_NODE_FLAGS } from '#shared';
 import { freePort } from '../tools/free-port.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { paddedTokens, planBatchesMinPadding } from '../libs/models/src/batch-plan.js';
 import { generateModels } from '../tools/model-generator/index.js';
-import { workerEnvSchema } from '../libs/shared/src/config/env.schema.js';
+import { workerEnvSchema } from '#shared';
 import { corpusItems, corpusTexts, MAX_TOKENS, MODEL_ID, sum, tokenizeCorpus, type CorpusSpec } from './corpus.js';
 import { keyValues, list, positiveInt, quietFlagOptions, quietOptionsOf } from './flags.js';
 import { inChild } from './in-child.js';

@@ -14,7 +14,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateModels } from '../tools/model-generator/index.js';
-import { ndjsonChunks } from '../libs/shared/src/corpus/ndjson-chunks.js';
+import { ndjsonChunks } from '#shared';
 import { corpusItems, MODEL_ID } from './corpus.js';
 import { keyValues, list, positiveInt, quietFlagOptions, quietOptionsOf } from './flags.js';
 import { readCpuSeconds, ROOT, type AppProc } from './processes.js';

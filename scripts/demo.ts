@@ -10,11 +10,8 @@ import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { generateModels } from '../tools/model-generator/index.js';
-import { ndjsonChunks } from '../libs/shared/src/corpus/ndjson-chunks.js';
+import { ndjsonChunks, API_NODE_FLAGS, TERMINAL_STATES, type JobView } from '#shared';
 import { syntheticCorpus } from '../tools/synthetic-corpus.js';
-import { API_NODE_FLAGS } from '../libs/shared/src/config/node-flags.js';
-import { TERMINAL_STATES } from '../libs/shared/src/jobs/job-record.js';
-import type { JobView } from '../libs/shared/src/jobs/job-view.js';
 import { freePort } from '../tools/free-port.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');

@@ -6,7 +6,7 @@
 //   node tools/build.mjs --out-dir DIR    another output folder (tests read it from SHARDWISE_DIST)
 // Plain JavaScript, so that it runs before anything is compiled.
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -20,7 +20,12 @@ const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 execFileSync(process.execPath, [tsc, '-p', project, '--outDir', outDir], { cwd: root, stdio: 'inherit' });
 
 mkdirSync(outDir, { recursive: true });
-writeFileSync(resolve(outDir, 'package.json'), `${JSON.stringify({ type: 'module', private: true }, null, 2)}\n`);
+// The libraries' import aliases (package.json "imports", e.g. '#shared') name TypeScript sources, which
+// the typecheck and vitest read; the compiled code resolves them through this package.json, next to it,
+// to the compiled files in this output folder, wherever that is.
+const { imports } = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8'));
+const compiled = Object.fromEntries(Object.entries(imports).map(([alias, path]) => [alias, path.replace(/\.ts$/, '.js')]));
+writeFileSync(resolve(outDir, 'package.json'), `${JSON.stringify({ type: 'module', private: true, imports: compiled }, null, 2)}\n`);
 
 for (const dir of ['apps', 'libs']) {
   for (const file of readdirSync(resolve(root, dir), { recursive: true, encoding: 'utf8' })) {

@@ -7,17 +7,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readdir } from 'node:fs/promises';
-import {
-  FsObjectStore,
-  QueueName,
-  readShardItems,
-  ResultStore,
-  shardJobId,
-  shardPayloadSchema,
-  ShardResultWriter,
-  type InputItem,
-  type ShardPayload,
-} from '../../libs/shared/src/index.js';
+import { FsObjectStore, QueueName, readShardItems, ResultStore, shardJobId, shardPayloadSchema, ShardResultWriter, type InputItem, type ShardPayload } from '#shared';
 import { API_ENTRY, startApp, type AppProcess } from '../support/app-process.js';
 import { freePort, startRedis, type RedisHandle } from '../support/redis-server.js';
 

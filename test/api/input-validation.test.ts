@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InputError } from '../../libs/shared/src/index.js';
-import { parseNdjsonItem, toInputItem } from '../../libs/shared/src/index.js';
+import { InputError, parseNdjsonItem, toInputItem } from '#shared';
 import { paramsFromBody, paramsFromQuery } from '../../apps/api/src/ingest/job-params.js';
 
 function codeOf(fn: () => unknown): { code: string; line?: number; field?: string; message: string } {

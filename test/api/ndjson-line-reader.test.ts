@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InputError } from '../../libs/shared/src/index.js';
-import { readNdjsonLines, splitNdjsonLines } from '../../libs/shared/src/index.js';
+import { InputError, readNdjsonLines, splitNdjsonLines } from '#shared';
 
 async function* chunksOf(...parts: Uint8Array[]): AsyncGenerator<Uint8Array> {
   for (const part of parts) yield part;

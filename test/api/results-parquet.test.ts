@@ -4,7 +4,7 @@ import { parquetReadObjects } from 'hyparquet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModels } from '../../tools/model-generator/index.js';
 import { syntheticCorpus } from '../../tools/synthetic-corpus.js';
-import type { ResultLine } from '../../libs/shared/src/results/result-lines.js';
+import type { ResultLine } from '#shared';
 import { parquetFooterRows } from '../../apps/api/src/jobs/parquet-footer.js';
 import { expectedRow, readParquetResults } from '../support/parquet-results.js';
 import { finished, jobOf, MODEL_DIR, postJob, request, resultsOf, Stack, TINY_EMBED, waitFor } from '../support/stack.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ShardPlanner, type PlannedShard } from '../../apps/api/src/ingest/shard-plan.js';
-import { parseShardItems, splitNdjsonLines } from '../../libs/shared/src/index.js';
+import { parseShardItems, splitNdjsonLines } from '#shared';
 
 /** Plans one item per line of `texts` (each line `"text"\n`), as an NDJSON upload would. */
 function planLines(texts: string[], maxTexts: number, maxBytes: number): { shards: PlannedShard[]; body: Buffer } {

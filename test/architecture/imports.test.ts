@@ -16,16 +16,20 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
-/** Relative imports of each file (type-only imports included: they still couple modules). */
+/** The libraries' import aliases (package.json "imports": '#shared' -> libs/shared/src/index.ts). */
+const ALIASES: Record<string, string> = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).imports;
+
+/** Relative and aliased imports of each file (type-only imports included: they still couple modules). */
 function importGraph(files: string[]): Map<string, string[]> {
   const graph = new Map<string, string[]>();
-  const pattern = /(?:import|export)\s[^'"]*?from\s+'(\.{1,2}\/[^']+)'|import\(\s*'(\.{1,2}\/[^']+)'\s*\)/g;
+  const pattern = /(?:import|export)\s[^'"]*?from\s+'((?:\.{1,2}\/|#)[^']+)'|import\(\s*'((?:\.{1,2}\/|#)[^']+)'\s*\)/g;
   for (const file of files) {
     const text = readFileSync(file, 'utf8');
     const targets: string[] = [];
     for (const match of text.matchAll(pattern)) {
-      const spec = (match[1] ?? match[2]).replace(/\.js$/, '.ts');
-      targets.push(resolve(dirname(file), spec));
+      const spec = match[1] ?? match[2];
+      const alias = ALIASES[spec];
+      targets.push(alias ? join(ROOT, alias) : resolve(dirname(file), spec.replace(/\.js$/, '.ts')));
     }
     graph.set(
       file,
@@ -78,6 +82,21 @@ describe('module structure', () => {
       return RUNS_WORK.test(text);
     });
     expect(offenders.map((f) => relative(ROOT, f))).toEqual([]);
+  });
+
+  it('reaches the libraries only through their public index (the #shared and #models aliases)', () => {
+    expect(Object.keys(ALIASES).sort()).toEqual(['#models', '#shared']);
+    const deep = [...graph].flatMap(([file, targets]) =>
+      targets
+        .filter((t) => {
+          const lib = /^libs\/([^/]+)\//.exec(relative(ROOT, t))?.[1];
+          return lib !== undefined && !relative(ROOT, file).startsWith(`libs/${lib}/`) && !t.endsWith('/src/index.ts');
+        })
+        .map((t) => `${relative(ROOT, file)} -> ${relative(ROOT, t)}`),
+    );
+    expect(deep).toEqual([]);
+    const relativeToLibs = files.filter((f) => f.startsWith(join(ROOT, 'apps')) && /from '(\.\.\/)+libs\//.test(readFileSync(f, 'utf8')));
+    expect(relativeToLibs.map((f) => relative(ROOT, f))).toEqual([]);
   });
 
   it('finds a cycle and a consumer when there is one (the checks are not vacuous)', () => {

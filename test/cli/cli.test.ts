@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ResultLine } from '../../libs/shared/src/results/result-lines.js';
+import type { ResultLine } from '#shared';
 import { EMBED_DIMS, EMBED_MODEL, lines, parseNpy, startStack, until, type Stack } from '../events/stack.js';
 import { expectedRow, readParquetResults } from '../support/parquet-results.js';
 import { DIST } from '../support/dist.js';

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { API_NODE_FLAGS } from '../../libs/shared/src/config/node-flags.js';
+import { API_NODE_FLAGS } from '#shared';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const DOCKER = join(ROOT, 'deploy/docker');

@@ -25,7 +25,7 @@ import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import ts from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { apiEnvSchema, commonEnvSchema, workerEnvObjectSchema, workerEnvSchema } from '../../libs/shared/src/config/env.schema.js';
+import { apiEnvSchema, commonEnvSchema, workerEnvObjectSchema, workerEnvSchema } from '#shared';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const K8S = join(ROOT, 'deploy/k8s');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { float32ToHalfBits, halfBitsToFloat32 } from '../../libs/models/src/index.js';
+import { float32ToHalfBits, halfBitsToFloat32 } from '#models';
 
 describe('float16 codec', () => {
   it('round-trips values exactly representable in half precision', () => {

@@ -4,7 +4,7 @@
  */
 import { pipeline, type FeatureExtractionPipeline, type TextClassificationPipeline } from '@huggingface/transformers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InferencePool, type ItemResult } from '../../libs/models/src/index.js';
+import { InferencePool, type ItemResult } from '#models';
 import { configureTransformers } from '../../libs/models/src/model-loader.js';
 import { ModelRunner } from '../../libs/models/src/model-runner.js';
 import { FAMILIES, ensureThreadBuild, ensureTinyModels, maxAbsDiff, mixedTexts, modelId } from './fixtures.js';

@@ -6,7 +6,7 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InferencePool, UnknownModelError, type InferencePoolOptions } from '../../libs/models/src/index.js';
+import { InferencePool, UnknownModelError, type InferencePoolOptions } from '#models';
 import type { ThreadScheduler } from '../../libs/models/src/thread-scheduler.js';
 import { ensureThreadBuild, ensureTinyModels, modelId } from './fixtures.js';
 

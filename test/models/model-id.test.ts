@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidModelError, TASKS, UnknownModelError, UnknownTaskError, resolveModelId, resolveTask } from '../../libs/models/src/index.js';
+import { InvalidModelError, TASKS, UnknownModelError, UnknownTaskError, resolveModelId, resolveTask } from '#models';
 
 describe('resolveTask / TASKS', () => {
   it('maps names and aliases', () => {

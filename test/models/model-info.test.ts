@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dtypesFromFiles, modelInfoFromConfigs } from '../../libs/models/src/model-info.js';
-import { InvalidModelError, UnknownModelError, readModelInfo } from '../../libs/models/src/index.js';
+import { InvalidModelError, UnknownModelError, readModelInfo } from '#models';
 
 describe('modelInfoFromConfigs', () => {
   it('reads a BERT embedding model', () => {

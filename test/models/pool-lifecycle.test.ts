@@ -19,7 +19,7 @@ import {
   UnsupportedDtypeError,
   UnsupportedTaskError,
   type InferencePoolOptions,
-} from '../../libs/models/src/index.js';
+} from '#models';
 import type { ThreadScheduler } from '../../libs/models/src/thread-scheduler.js';
 import { ensureThreadBuild, ensureTinyModels, maxAbsDiff, mixedTexts, modelId } from './fixtures.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { l2NormalizeRows, poolHidden } from '../../libs/models/src/pooling.js';
-import { halfBitsToFloat32 } from '../../libs/models/src/float16.js';
+import { halfBitsToFloat32 } from '#models';
 import { toFloat32 } from '../../libs/models/src/tensor-data.js';
 
 // [batch 2, seq 3, hidden 2]

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import OpenAI, { APIError, toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModels } from '../../tools/model-generator/index.js';
-import { QueueName, shardJobId } from '../../libs/shared/src/index.js';
+import { QueueName, shardJobId } from '#shared';
 import { API_ENTRY, startApp, WORKER_ENTRY, type AppProcess } from '../support/app-process.js';
 import { freePort, startRedis, type RedisHandle } from '../support/redis-server.js';
 

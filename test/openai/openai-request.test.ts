@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InputError } from '../../libs/shared/src/index.js';
+import { InputError } from '#shared';
 import { itemId, parseBatchLine, parseInferenceBody, RequestBodyError } from '../../apps/api/src/openai/inference/openai-request.js';
 import { float32Base64, requestError, responseBody } from '../../apps/api/src/openai/inference/openai-response.js';
 

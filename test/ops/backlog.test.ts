@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ActivityWindow } from '../../apps/worker/src/metrics/activity-window.js';
-import { autoscaleSignal, estimateShardTokens, estimateTokens, JobStore, OpsStore, secondsUntilAdmitted, type JobRecord, type OpsSnapshot } from '../../libs/shared/src/index.js';
+import { autoscaleSignal, estimateShardTokens, estimateTokens, JobStore, OpsStore, secondsUntilAdmitted, type JobRecord, type OpsSnapshot } from '#shared';
 import { startRedis, type RedisHandle } from '../support/redis-server.js';
 
 /**

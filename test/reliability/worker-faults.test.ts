@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModels } from '../../tools/model-generator/index.js';
 import { syntheticCorpus } from '../../tools/synthetic-corpus.js';
-import { FsObjectStore, ResultStore } from '../../libs/shared/src/index.js';
+import { FsObjectStore, ResultStore } from '#shared';
 import type { AppProcess } from '../support/app-process.js';
 import { finished, freePort, MINILM_EMBED, MODEL_DIR, postNdjson, resultsOf, sleep, Stack, summary, tally, waitFor } from '../support/stack.js';
 

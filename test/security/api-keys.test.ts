@@ -12,8 +12,7 @@ import { ApiError } from '../../apps/api/src/http/api-error.js';
 import { EarlyRefusal } from '../../apps/api/src/http/early-refusal.js';
 import type { ErrorResponder } from '../../apps/api/src/http/error-responder.js';
 import type { ApiRequest } from '../../apps/api/src/http/request.types.js';
-import { assertPlainJson, badId } from '../../libs/shared/src/index.js';
-import { ConfigError } from '../../libs/shared/src/index.js';
+import { assertPlainJson, badId, ConfigError } from '#shared';
 
 const hash = (key: string) => createHash('sha256').update(key).digest('hex');
 const base = { RATE_LIMIT_PER_SECOND: 0, RATE_LIMIT_BURST: 0, MAX_CONCURRENT_JOBS: 0, TENANT_MAX_QUEUED_TEXTS: 0 };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { apiEnvSchema, ConfigError, loadEnv, workerEnvSchema } from '../../libs/shared/src/index.js';
+import { apiEnvSchema, ConfigError, loadEnv, workerEnvSchema } from '#shared';
 
 describe('API environment', () => {
   it('defaults the admission budget, retention and janitor', () => {

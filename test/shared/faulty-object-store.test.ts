@@ -3,9 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError } from '../../libs/shared/src/errors/config.error.js';
-import { FaultyObjectStore, faultOptionsFromEnv, InjectedFaultError, type ObjectStoreFaults } from '../../libs/shared/src/storage/faulty-object-store.js';
-import { FsObjectStore } from '../../libs/shared/src/storage/fs-object-store.js';
+import { ConfigError, FaultyObjectStore, faultOptionsFromEnv, InjectedFaultError, type ObjectStoreFaults, FsObjectStore } from '#shared';
 import { collect, describeObjectStoreConformance, drain } from '../support/object-store-conformance.js';
 
 describeObjectStoreConformance('FaultyObjectStore without faults', async () => {

@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FsObjectStore } from '../../libs/shared/src/storage/fs-object-store.js';
-import { InvalidObjectKeyError, ObjectChangedError } from '../../libs/shared/src/storage/object-store.interface.js';
+import { FsObjectStore, InvalidObjectKeyError, ObjectChangedError } from '#shared';
 import { collect, describeObjectStoreConformance, INVALID_KEYS, patternBytes } from '../support/object-store-conformance.js';
 
 describeObjectStoreConformance('FsObjectStore', async () => {

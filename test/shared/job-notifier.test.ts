@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { JobNotifier, type JobNotifierOptions, type JobRecord, type JobStore } from '../../libs/shared/src/index.js';
+import { JobNotifier, type JobNotifierOptions, type JobRecord, type JobStore } from '#shared';
 import { jobRecord } from '../worker/harness.js';
 
 /** JobNotifier alone, around fakes: what the API (cancel) and the worker (counted shards, outbox sweep) both rely on. */

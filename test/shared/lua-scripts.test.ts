@@ -7,8 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { JOB_SCRIPT_NAMES, JOB_SCRIPTS, type JobScriptName } from '../../libs/shared/src/jobs/job-scripts.js';
-import { releaseLock, renewLock } from '../../libs/shared/src/lua/redis-locks.js';
-import { defineScripts, loadScripts } from '../../libs/shared/src/lua/script-loader.js';
+import { releaseLock, renewLock, defineScripts, loadScripts } from '#shared';
 import { DIST, ROOT } from '../support/dist.js';
 import { startRedis, type RedisHandle } from '../support/redis-server.js';
 

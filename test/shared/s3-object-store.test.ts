@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { ListMultipartUploadsCommand, ListPartsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createObjectStore } from '../../libs/shared/src/storage/create-object-store.js';
+import { createObjectStore } from '#shared';
 import { S3ObjectStore, type S3ObjectStoreOptions } from '../../libs/shared/src/storage/s3-object-store.js';
 import { probeS3Bucket } from '../../libs/shared/src/storage/s3-client.js';
 import { collect, describeObjectStoreConformance, patternBytes } from '../support/object-store-conformance.js';

@@ -12,8 +12,6 @@ import {
   writeFloat32Shortest,
   type ItemError,
   type ResultLine,
-} from '../../libs/shared/src/results/result-lines.js';
-import {
   CorruptShardResultError,
   decodeShardResult,
   readShardResultHeader,
@@ -21,7 +19,7 @@ import {
   shardResultHeaderBytes,
   ShardResultWriter,
   type ShardResultLayout,
-} from '../../libs/shared/src/results/shard-result.js';
+} from '#shared';
 
 type Item =
   | { kind: 'embed'; values: Float32Array; tokens: number; truncated: boolean }

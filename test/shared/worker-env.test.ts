@@ -1,7 +1,7 @@
 /** The worker's environment: batch limits default by DEVICE, explicit values win, bad values name the variable. */
 import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { BATCH_DEFAULTS, ConfigError, loadEnv, workerEnvSchema } from '../../libs/shared/src/index.js';
+import { BATCH_DEFAULTS, ConfigError, loadEnv, workerEnvSchema } from '#shared';
 
 describe('worker batch limits and threads', () => {
   it('defaults to small batches on CPU and large ones on GPUs', () => {

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
-import { API_NODE_FLAGS } from '../../libs/shared/src/config/node-flags.js';
+import { API_NODE_FLAGS } from '#shared';
 import { DIST, ROOT } from './dist.js';
 
 export const API_ENTRY = resolve(DIST, 'apps/api/src/main.js');

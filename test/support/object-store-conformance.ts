@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { InvalidObjectKeyError, ObjectChangedError, type ObjectInfo, type ObjectStore } from '../../libs/shared/src/storage/object-store.interface.js';
+import { InvalidObjectKeyError, ObjectChangedError, type ObjectInfo, type ObjectStore } from '#shared';
 
 export interface ObjectStoreUnderTest {
   store: ObjectStore;

@@ -1,5 +1,5 @@
 import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet';
-import type { ResultLine } from '../../libs/shared/src/results/result-lines.js';
+import type { ResultLine } from '#shared';
 
 /**
  * Reads a results Parquet file with hyparquet (an implementation independent of the arrow-rs

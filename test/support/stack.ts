@@ -5,9 +5,7 @@ import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { ndjsonChunks } from '../../libs/shared/src/corpus/ndjson-chunks.js';
-import { TERMINAL_STATES } from '../../libs/shared/src/jobs/job-record.js';
-import type { JobView } from '../../libs/shared/src/jobs/job-view.js';
+import { ndjsonChunks, TERMINAL_STATES, type JobView } from '#shared';
 import { API_ENTRY, startApp, WORKER_ENTRY, type AppProcess } from './app-process.js';
 import { freePort, startRedis, type RedisHandle } from './redis-server.js';
 

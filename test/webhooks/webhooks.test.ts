@@ -2,8 +2,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JobStore } from '../../libs/shared/src/index.js';
-import { signWebhook, verifyWebhook } from '../../libs/shared/src/webhooks/webhook-contract.js';
+import { JobStore, signWebhook, verifyWebhook } from '#shared';
 import { EMBED_MODEL, sleep, startStack, until, type Stack } from '../events/stack.js';
 import { postNdjson } from '../support/stack.js';
 

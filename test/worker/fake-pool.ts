@@ -1,4 +1,4 @@
-import type { EncodeRequest, EncodeResponse, ItemResult, ModelInfo, TaskName } from '../../libs/models/src/index.js';
+import type { EncodeRequest, EncodeResponse, ItemResult, ModelInfo, TaskName } from '#models';
 import type { InferencePort } from '../../apps/worker/src/inference/inference.port.js';
 
 export const FAKE_DIMS = 4;

@@ -15,7 +15,7 @@ import {
   type ObjectStore,
   type ShardPayload,
   type WorkerEnv,
-} from '../../libs/shared/src/index.js';
+} from '#shared';
 import { ModelService } from '../../apps/worker/src/inference/model.service.js';
 import { WorkerMetricsService } from '../../apps/worker/src/metrics/worker-metrics.service.js';
 import { RedisService } from '../../apps/worker/src/redis/redis.service.js';

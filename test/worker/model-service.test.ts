@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { describe, expect, it } from 'vitest';
-import { loadEnv, workerEnvSchema } from '../../libs/shared/src/index.js';
+import { loadEnv, workerEnvSchema } from '#shared';
 import { ModelService } from '../../apps/worker/src/inference/model.service.js';
 import { WorkerMetricsService } from '../../apps/worker/src/metrics/worker-metrics.service.js';
 import { FakePool } from './fake-pool.js';

@@ -1,8 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import type { ItemResult } from '../../libs/models/src/index.js';
-import { embedLine, errorLine, NON_FINITE_OUTPUT, SHARD_FAILED, withTokens } from '../../libs/shared/src/results/result-lines.js';
-import { decodeShardResult, readShardResultHeader } from '../../libs/shared/src/results/shard-result.js';
-import { buildFailedShardOutput, buildShardOutput, type ShardOutput } from '../../libs/shared/src/results/shard-output.js';
+import type { ItemResult } from '#models';
+import {
+  embedLine,
+  errorLine,
+  NON_FINITE_OUTPUT,
+  SHARD_FAILED,
+  withTokens,
+  decodeShardResult,
+  readShardResultHeader,
+  buildFailedShardOutput,
+  buildShardOutput,
+  type ShardOutput,
+} from '#shared';
 
 const results = (out: ShardOutput) => decodeShardResult(out.object).renderNdjson('results').toString();
 const errors = (out: ShardOutput) => decodeShardResult(out.object).renderNdjson('errors').toString();

@@ -13,7 +13,7 @@ import {
   type ObjectStore,
   type ResultLine,
   type ShardPayload,
-} from '../../libs/shared/src/index.js';
+} from '#shared';
 import { ShardFailureService } from '../../apps/worker/src/shards/shard-failure.service.js';
 import { ShardProcessorService } from '../../apps/worker/src/shards/shard-processor.service.js';
 import { FAKE_DIMS, fakeEmbedding } from './fake-pool.js';

@@ -8,19 +8,7 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  FsObjectStore,
-  JobStore,
-  loadEnv,
-  QueueName,
-  ResultStore,
-  shardJobId,
-  shardJobOptions,
-  workerEnvSchema,
-  type JobRecord,
-  type ObjectStore,
-  type WorkerEnv,
-} from '../../libs/shared/src/index.js';
+import { FsObjectStore, JobStore, loadEnv, QueueName, ResultStore, shardJobId, shardJobOptions, workerEnvSchema, type JobRecord, type ObjectStore, type WorkerEnv } from '#shared';
 import { HealthServerService } from '../../apps/worker/src/health/health-server.service.js';
 import { WorkerModule } from '../../apps/worker/src/worker.module.js';
 import { FakePool } from './fake-pool.js';

@@ -1,4 +1,4 @@
-import { float32ToHalfBits } from '../../libs/models/src/index.js';
+import { float32ToHalfBits } from '#models';
 import type { GraphDef, NodeDef, TensorDef } from './onnx-graph.js';
 
 const FLOAT = 1;

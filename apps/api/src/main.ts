@@ -4,7 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { apiEnvSchema, ConfigError, exitWhenShutdownHangs, loadEnv } from '../../../libs/shared/src/index.js';
+import { apiEnvSchema, ConfigError, exitWhenShutdownHangs, loadEnv } from '#shared';
 import { AppModule } from './app.module.js';
 import type { ApiEnv } from './config/api-env.js';
 import { ApiExceptionFilter } from './http/api-exception.filter.js';

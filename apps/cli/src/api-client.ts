@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
-import type { JobView } from '../../../libs/shared/src/jobs/job-view.js';
+import type { JobView } from '#shared';
 import { CliError, ExitCode } from './exit-codes.js';
 
 // The API's own job view and states; job-record.js has no imports, so the CLI loads no server code.
-export type { JobView } from '../../../libs/shared/src/jobs/job-view.js';
-export { TERMINAL_STATES as TERMINAL } from '../../../libs/shared/src/jobs/job-record.js';
+export type { JobView } from '#shared';
+export { TERMINAL_STATES as TERMINAL } from '#shared';
 
 export interface JobList {
   data: JobView[];

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Logger, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { ConfigError, exitWhenShutdownHangs, loadEnv, workerEnvSchema, type WorkerEnv } from '../../../libs/shared/src/index.js';
+import { ConfigError, exitWhenShutdownHangs, loadEnv, workerEnvSchema, type WorkerEnv } from '#shared';
 import { HealthServerService } from './health/health-server.service.js';
 import { ModelService } from './inference/model.service.js';
 import { ShardConsumerService } from './shards/shard-consumer.service.js';

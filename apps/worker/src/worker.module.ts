@@ -1,7 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { BullModule, Processor } from '@nestjs/bullmq';
-import { bullPrefix, QueueName } from '../../../libs/shared/src/index.js';
-import { WEBHOOK_QUEUE } from '../../../libs/shared/src/webhooks/webhook-contract.js';
+import { bullPrefix, QueueName, WEBHOOK_QUEUE } from '#shared';
 import { ConfigModule } from './config/config.module.js';
 import { WORKER_ENV, type WorkerEnv } from './config/worker-env.js';
 import { HealthServerService } from './health/health-server.service.js';

@@ -35,3 +35,7 @@ export * from './lua/script-loader.js';
 export * from './lua/redis-locks.js';
 export * from './redis/redis-connections.js';
 export * from './process/exit-deadline.js';
+export * from './jobs/job-view.js';
+export * from './events/progress-channel.js';
+export * from './webhooks/webhook-contract.js';
+export * from './corpus/ndjson-chunks.js';

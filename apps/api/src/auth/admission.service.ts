@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { JobStore, OpsStore, secondsUntilAdmitted, type AdmissionLimits, type AdmissionRefusal } from '../../../../libs/shared/src/index.js';
+import { JobStore, OpsStore, secondsUntilAdmitted, type AdmissionLimits, type AdmissionRefusal } from '#shared';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
 import { ApiError } from '../http/api-error.js';
 import { REDIS } from '../redis/redis.tokens.js';

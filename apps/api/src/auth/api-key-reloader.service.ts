@@ -1,6 +1,6 @@
 import { unwatchFile, watchFile, type Stats } from 'node:fs';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { ConfigError } from '../../../../libs/shared/src/index.js';
+import { ConfigError } from '#shared';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
 import { ApiKeyRegistry } from './api-keys.js';
 import { API_KEYS } from './auth.tokens.js';

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ConfigError } from '../../../../libs/shared/src/index.js';
+import { ConfigError } from '#shared';
 import { TENANT_NAME } from './tenant.js';
 
 /** Per-tenant limits; 0 = unlimited. */

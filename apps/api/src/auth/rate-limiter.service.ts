@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
 import { REDIS } from '../redis/redis.tokens.js';
 import type { TenantLimits } from './api-keys.js';
-import { defineScripts, loadScripts } from '../../../../libs/shared/src/index.js';
+import { defineScripts, loadScripts } from '#shared';
 
 /** The token bucket: lua/tokenBucket-1.lua. */
 const BUCKET_SCRIPTS = loadScripts(new URL('./lua/', import.meta.url));

@@ -1,4 +1,4 @@
-import type { ApiEnv } from '../../../../libs/shared/src/index.js';
+import type { ApiEnv } from '#shared';
 
 /** Injection token of the environment, read and validated once at boot (main.ts, loadEnv). */
 export const API_ENV = Symbol('API_ENV');

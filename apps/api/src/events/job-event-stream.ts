@@ -1,6 +1,5 @@
-import { TERMINAL_STATES, type JobRecord } from '../../../../libs/shared/src/index.js';
+import { TERMINAL_STATES, type JobRecord, toJobView } from '#shared';
 import type { ApiResponse } from '../http/request.types.js';
-import { toJobView } from '../../../../libs/shared/src/jobs/job-view.js';
 
 /** What a client waits this long before reconnecting after the stream broke (the SSE `retry:` field). */
 const RETRY_MS = 3000;

@@ -1,5 +1,5 @@
 import { Global, Logger, Module } from '@nestjs/common';
-import { JobNotifier, JobStore } from '../../../../libs/shared/src/index.js';
+import { JobNotifier, JobStore } from '#shared';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
 import { WebhookQueueRepository } from '../webhooks/webhook-queue.repository.js';
 

@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationShutdown } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { JobStore, type JobRecord } from '../../../../libs/shared/src/index.js';
-import { progressChannel } from '../../../../libs/shared/src/events/progress-channel.js';
+import { JobStore, type JobRecord, progressChannel } from '#shared';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
 import { RedisConnectionsService } from '../redis/redis-connections.service.js';
 

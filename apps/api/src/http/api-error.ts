@@ -1,4 +1,4 @@
-import { isRedisUnavailable } from '../../../../libs/shared/src/index.js';
+import { isRedisUnavailable } from '#shared';
 /** Codes of errors about resources and request state (not the submitted corpus: that is InputError). */
 export type ApiErrorCode =
   | 'JOB_NOT_FOUND'

@@ -1,5 +1,5 @@
 import { HttpException, Injectable, Logger } from '@nestjs/common';
-import { InputError } from '../../../../libs/shared/src/index.js';
+import { InputError } from '#shared';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { ApiError, redisUnavailableOr } from './api-error.js';
 import type { ApiResponse } from './request.types.js';

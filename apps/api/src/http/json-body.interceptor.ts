@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { Inject, Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import type { Observable } from 'rxjs';
-import { InputError } from '../../../../libs/shared/src/index.js';
+import { InputError } from '#shared';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
 import { isOpenAIJsonRoute, readOpenAIJson } from '../openai/openai-json-body.js';
 import { ApiError } from './api-error.js';

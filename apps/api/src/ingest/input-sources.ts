@@ -8,7 +8,7 @@ import {
   type NdjsonLine,
   type ObjectStore,
   type ObjectWriter,
-} from '../../../../libs/shared/src/index.js';
+} from '#shared';
 import type { IdOrigin, JobIngest, OriginStyle } from '../jobs/job-ingest.js';
 
 /** The object a job's shards reference, as it was when the job was accepted. */

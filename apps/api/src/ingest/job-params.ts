@@ -1,7 +1,5 @@
-import { InputError, type JobOptions } from '../../../../libs/shared/src/index.js';
-import { resolveTask, UnknownTaskError, type TaskName } from '../../../../libs/models/src/index.js';
-import { assertPlainJson, forbiddenKey } from '../../../../libs/shared/src/index.js';
-import { checkCallbackUrl } from '../../../../libs/shared/src/webhooks/webhook-contract.js';
+import { InputError, type JobOptions, assertPlainJson, forbiddenKey, checkCallbackUrl } from '#shared';
+import { resolveTask, UnknownTaskError, type TaskName } from '#models';
 
 /** What a submission asks for, validated before any input is read. */
 export interface JobParams {

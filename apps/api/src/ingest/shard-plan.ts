@@ -1,4 +1,4 @@
-import type { ShardInput } from '../../../../libs/shared/src/index.js';
+import type { ShardInput } from '#shared';
 
 export interface ShardLimits {
   /** SHARD_MAX_TEXTS. */

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { assertObjectKey, fileKey, InputError, InvalidObjectKeyError, OBJECT_STORE, RESERVED_PREFIXES, type ObjectStore } from '../../../../libs/shared/src/index.js';
+import { assertObjectKey, fileKey, InputError, InvalidObjectKeyError, OBJECT_STORE, RESERVED_PREFIXES, type ObjectStore } from '#shared';
 import type { StoredInput } from '../ingest/input-sources.js';
 import { FileCatalog } from '../storage/file-catalog.repository.js';
 

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { jobManifestKey, jobPrefix, JobStore, OBJECT_STORE, type JobManifest, type JobRecord, type ObjectStore, type ShardPayload } from '../../../../libs/shared/src/index.js';
+import { jobManifestKey, jobPrefix, JobStore, OBJECT_STORE, type JobManifest, type JobRecord, type ObjectStore, type ShardPayload } from '#shared';
 import { AdmissionService } from '../auth/admission.service.js';
 import type { StoredInput } from '../ingest/input-sources.js';
 import { ShardQueueRepository } from '../redis/shard-queue.repository.js';

@@ -1,5 +1,5 @@
-import { DEFAULT_MAX_TOKENS, estimateTokensOfBytes, InputError, type InputItem, type JobOptions } from '../../../../libs/shared/src/index.js';
-import type { TaskName } from '../../../../libs/models/src/index.js';
+import { DEFAULT_MAX_TOKENS, estimateTokensOfBytes, InputError, type InputItem, type JobOptions } from '#shared';
+import type { TaskName } from '#models';
 import { DuplicateIdDetector } from '../ingest/duplicate-ids.js';
 import { ShardPlanner, type ShardLimits, type ShardPlan } from '../ingest/shard-plan.js';
 

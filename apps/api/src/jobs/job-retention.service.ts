@@ -1,5 +1,5 @@
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { JobStore, ResultStore } from '../../../../libs/shared/src/index.js';
+import { JobStore, ResultStore } from '#shared';
 import { StoreJanitorService } from '../storage/store-janitor.service.js';
 import { JobsService } from './jobs.service.js';
 

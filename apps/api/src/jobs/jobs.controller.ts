@@ -3,7 +3,7 @@ import { ApiAcceptedResponse, ApiBody, ApiConsumes, ApiOkResponse, ApiOperation,
 import { Tenant } from '../auth/tenant.decorator.js';
 import { ApiError } from '../http/api-error.js';
 import type { ApiRequest, ApiResponse } from '../http/request.types.js';
-import { toJobView, type JobView } from '../../../../libs/shared/src/jobs/job-view.js';
+import { toJobView, type JobView } from '#shared';
 import { JobSubmissionService } from './job-submission.service.js';
 import { JobsService, MAX_PAGE_SIZE } from './jobs.service.js';
 import { openApiSchemaOf } from '../docs/schema-builders.js';

@@ -1,5 +1,5 @@
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { JobNotifier, JobStore, ResultStore, TERMINAL_STATES, type JobRecord } from '../../../../libs/shared/src/index.js';
+import { JobNotifier, JobStore, ResultStore, TERMINAL_STATES, type JobRecord } from '#shared';
 import { FileCatalog } from '../storage/file-catalog.repository.js';
 import { ApiError, jobNotFound } from '../http/api-error.js';
 import { CancelChannelRepository } from '../redis/cancel-channel.repository.js';

@@ -1,6 +1,6 @@
 import { endianness } from 'node:os';
 import { Bool, Field, FixedSizeList, Float32, Int32, Int64, makeData, Map_, RecordBatch, Schema, Struct, Utf8, vectorFromArray, type Data, type DataType } from 'apache-arrow';
-import type { ResultLine, ShardResult } from '../../../../libs/shared/src/index.js';
+import type { ResultLine, ShardResult } from '#shared';
 
 /**
  * A job's result lines as Arrow record batches, one batch per shard, for the Parquet download.

@@ -1,6 +1,6 @@
 import type { RecordBatch } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
-import { decodeShardResult, ShardResultWriter, type ShardResult } from '../../../../libs/shared/src/index.js';
+import { decodeShardResult, ShardResultWriter, type ShardResult } from '#shared';
 import { expectedRow, readParquetResults } from '../../../../test/support/parquet-results.js';
 import { ParquetFooterError, parquetFooterRows } from './parquet-footer.js';
 import { resultSchema, shardBatch, type ResultColumns } from './results-arrow.js';

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { once } from 'node:events';
-import { nanRows, ResultStore, type JobRecord, type ShardResult } from '../../../../libs/shared/src/index.js';
+import { nanRows, ResultStore, type JobRecord, type ShardResult } from '#shared';
 import type { ApiResponse } from '../http/request.types.js';
 import { npyHeader } from './npy.js';
 import { resultSchema, shardBatch, type ResultColumns } from './results-arrow.js';

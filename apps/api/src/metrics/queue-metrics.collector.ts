@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { Counter, Gauge } from 'prom-client';
-import { autoscaleSignal, JOB_STATES, OpsStore, type AutoscaleSignal, type OpsSnapshot } from '../../../../libs/shared/src/index.js';
+import { autoscaleSignal, JOB_STATES, OpsStore, type AutoscaleSignal, type OpsSnapshot } from '#shared';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
 import { REDIS } from '../redis/redis.tokens.js';
 import { ShardQueueRepository } from '../redis/shard-queue.repository.js';

@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InputError } from '../../../../libs/shared/src/index.js';
-import { InvalidModelError, readModelInfo, resolveModelId, UnknownModelError, type ModelInfo, type TaskName } from '../../../../libs/models/src/index.js';
+import { InputError } from '#shared';
+import { InvalidModelError, readModelInfo, resolveModelId, UnknownModelError, type ModelInfo, type TaskName } from '#models';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
 
 /**

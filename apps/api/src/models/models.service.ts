@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { TASKS, type TaskName } from '../../../../libs/models/src/index.js';
+import { TASKS, type TaskName } from '#models';
 import { ModelCatalogRepository } from './model-catalog.repository.js';
 
 export interface ModelView {

@@ -1,5 +1,5 @@
 import { HttpException, Logger } from '@nestjs/common';
-import { InputError } from '../../../../libs/shared/src/index.js';
+import { InputError } from '#shared';
 import { ApiError, redisUnavailableOr } from '../http/api-error.js';
 
 /** OpenAI's error body, which its SDKs parse into `APIError` subclasses (status, message, param, code, type). */

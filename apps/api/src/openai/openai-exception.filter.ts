@@ -1,5 +1,5 @@
 import { Catch, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
-import { InputError } from '../../../../libs/shared/src/index.js';
+import { InputError } from '#shared';
 import { EarlyRefusal } from '../http/early-refusal.js';
 import type { ApiRequest, ApiResponse } from '../http/request.types.js';
 import { sendJson } from '../http/send-json.js';

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { releaseLock, renewLock } from '../../../../libs/shared/src/index.js';
+import { releaseLock, renewLock } from '#shared';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
 import { REDIS } from '../redis/redis.tokens.js';
 import { decodeRecord, encodeRecord, sortedSetPage, type PageQuery } from '../redis/sorted-set-page.js';

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { RedisConnections } from '../../../../libs/shared/src/index.js';
+import { RedisConnections } from '#shared';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
 
 /**

@@ -1,8 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { BullModule } from '@nestjs/bullmq';
 import type { Redis } from 'ioredis';
-import { bullPrefix, JobStore, QueueName, REQUEST_REDIS_OPTIONS, SHARD_EVENTS_MAX_LEN } from '../../../../libs/shared/src/index.js';
-import { WEBHOOK_QUEUE } from '../../../../libs/shared/src/webhooks/webhook-contract.js';
+import { bullPrefix, JobStore, QueueName, REQUEST_REDIS_OPTIONS, SHARD_EVENTS_MAX_LEN, WEBHOOK_QUEUE } from '#shared';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
 import { CancelChannelRepository } from './cancel-channel.repository.js';
 import { RedisConnectionsService } from './redis-connections.service.js';

@@ -1,6 +1,6 @@
 import type { Provider } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { assertNoEviction, JobStore, redactUrl, REQUEST_REDIS_OPTIONS } from '../../../../libs/shared/src/index.js';
+import { assertNoEviction, JobStore, redactUrl, REQUEST_REDIS_OPTIONS } from '#shared';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
 import { RedisConnectionsService } from './redis-connections.service.js';
 import { NOTIFY_REDIS, REDIS } from './redis.tokens.js';

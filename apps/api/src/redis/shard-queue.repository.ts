@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import type { JobType, Queue } from 'bullmq';
-import { logConnectionErrors, QueueName, shardJobId, shardJobOptions, type ShardPayload } from '../../../../libs/shared/src/index.js';
+import { logConnectionErrors, QueueName, shardJobId, shardJobOptions, type ShardPayload } from '#shared';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
 
 const REMOVE_CONCURRENCY = 50;

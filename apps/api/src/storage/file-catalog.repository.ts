@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { fileKey, OBJECT_STORE, type ObjectStore } from '../../../../libs/shared/src/index.js';
+import { fileKey, OBJECT_STORE, type ObjectStore } from '#shared';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
 import { REDIS } from '../redis/redis.tokens.js';
 import { decodeRecord, encodeRecord, sortedSetPage, type PageQuery } from '../redis/sorted-set-page.js';

@@ -1,6 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { createObjectStore, JobKeys, OBJECT_STORE, ResultStore, type ObjectStore } from '../../../../libs/shared/src/index.js';
+import { createObjectStore, JobKeys, OBJECT_STORE, ResultStore, type ObjectStore } from '#shared';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
 import { REDIS } from '../redis/redis.tokens.js';
 import { FileCatalog } from './file-catalog.repository.js';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { jobInputKey, jobManifestKey, jobPrefix, JobStore, OBJECT_STORE, releaseLock, type ObjectStore } from '../../../../libs/shared/src/index.js';
+import { jobInputKey, jobManifestKey, jobPrefix, JobStore, OBJECT_STORE, releaseLock, type ObjectStore } from '#shared';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
 import { REDIS } from '../redis/redis.tokens.js';
 import { FileCatalog } from './file-catalog.repository.js';

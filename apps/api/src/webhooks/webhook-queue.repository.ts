@@ -2,8 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { logConnectionErrors } from '../../../../libs/shared/src/index.js';
-import { WEBHOOK_QUEUE, webhookJobOptions, type WebhookDelivery } from '../../../../libs/shared/src/webhooks/webhook-contract.js';
+import { logConnectionErrors, WEBHOOK_QUEUE, webhookJobOptions, type WebhookDelivery } from '#shared';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
 import { NOTIFY_REDIS } from '../redis/redis.tokens.js';
 

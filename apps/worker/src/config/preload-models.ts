@@ -1,5 +1,5 @@
-import { ConfigError } from '../../../../libs/shared/src/index.js';
-import { readModelInfo, resolveModelId, resolveTask, type ResolveModelOptions, type TaskName } from '../../../../libs/models/src/index.js';
+import { ConfigError } from '#shared';
+import { readModelInfo, resolveModelId, resolveTask, type ResolveModelOptions, type TaskName } from '#models';
 import type { WorkerEnv } from './worker-env.js';
 
 export interface PreloadModel {

@@ -1,5 +1,5 @@
 import type { Provider } from '@nestjs/common';
-import { InferencePool } from '../../../../libs/models/src/index.js';
+import { InferencePool } from '#models';
 import { WORKER_ENV, type WorkerEnv } from '../config/worker-env.js';
 import { INFERENCE_POOL, type InferencePort } from './inference.port.js';
 import { NoopInferencePool } from './noop-engine.js';

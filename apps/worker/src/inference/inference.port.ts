@@ -1,4 +1,4 @@
-import type { InferencePool } from '../../../../libs/models/src/index.js';
+import type { InferencePool } from '#models';
 
 /** Injection token of the inference pool, so tests can hand the worker a fake one. */
 export const INFERENCE_POOL = Symbol('INFERENCE_POOL');

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import type { EncodeRequest, EncodeResponse, ModelInfo, TaskName } from '../../../../libs/models/src/index.js';
+import type { EncodeRequest, EncodeResponse, ModelInfo, TaskName } from '#models';
 import { parsePreloadModels, type PreloadModel } from '../config/preload-models.js';
 import { WORKER_ENV, type WorkerEnv } from '../config/worker-env.js';
 import { WorkerMetricsService } from '../metrics/worker-metrics.service.js';

@@ -1,5 +1,5 @@
-import { readModelInfo, type EncodeRequest, type EncodeResponse, type ItemResult, type ModelInfo, type TaskName } from '../../../../libs/models/src/index.js';
-import { estimateTokens } from '../../../../libs/shared/src/index.js';
+import { readModelInfo, type EncodeRequest, type EncodeResponse, type ItemResult, type ModelInfo, type TaskName } from '#models';
+import { estimateTokens } from '#shared';
 import type { InferencePort } from './inference.port.js';
 
 /** Width of the fixed vectors when MODEL_DIR does not describe the model: MiniLM's. */

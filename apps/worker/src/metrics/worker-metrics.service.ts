@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { EncodeStats } from '../../../../libs/models/src/index.js';
+import type { EncodeStats } from '#models';
 import { ActivityWindow, type ActivitySnapshot } from './activity-window.js';
 
 export type ShardMetricOutcome = 'completed' | 'recovered' | 'cancelled' | 'dropped' | 'already-done' | 'retrying' | 'failed';

@@ -1,8 +1,7 @@
 import { Logger, type Provider } from '@nestjs/common';
 import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
-import { logConnectionErrors, QueueName } from '../../../../libs/shared/src/index.js';
-import { WEBHOOK_QUEUE } from '../../../../libs/shared/src/webhooks/webhook-contract.js';
+import { logConnectionErrors, QueueName, WEBHOOK_QUEUE } from '#shared';
 
 const QUEUE_ERROR_LOGS = Symbol('QUEUE_ERROR_LOGS');
 

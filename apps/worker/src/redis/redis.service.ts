@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { assertNoEviction, RedisConnections, redactUrl } from '../../../../libs/shared/src/index.js';
+import { assertNoEviction, RedisConnections, redactUrl } from '#shared';
 import { WORKER_ENV, type WorkerEnv } from '../config/worker-env.js';
 
 /** How long boot waits for Redis before giving up; the orchestrator restarts us with backoff. */

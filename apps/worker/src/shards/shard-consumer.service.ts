@@ -1,7 +1,7 @@
 import { Inject, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { WaitingError, type Job, type WorkerOptions } from 'bullmq';
-import { QueueName, type ShardOutcome, LogThrottle } from '../../../../libs/shared/src/index.js';
+import { QueueName, type ShardOutcome, LogThrottle } from '#shared';
 import { WORKER_ENV, type WorkerEnv } from '../config/worker-env.js';
 import { ModelService } from '../inference/model.service.js';
 import { WorkerMetricsService } from '../metrics/worker-metrics.service.js';

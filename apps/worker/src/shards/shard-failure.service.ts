@@ -1,15 +1,5 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import {
-  buildFailedShardOutput,
-  JobStore,
-  OBJECT_STORE,
-  readShardItems,
-  ResultStore,
-  shardPayloadSchema,
-  type ObjectStore,
-  type ShardOutcome,
-  type ShardPayload,
-} from '../../../../libs/shared/src/index.js';
+import { buildFailedShardOutput, JobStore, OBJECT_STORE, readShardItems, ResultStore, shardPayloadSchema, type ObjectStore, type ShardOutcome, type ShardPayload } from '#shared';
 import { WorkerMetricsService } from '../metrics/worker-metrics.service.js';
 import { isFinalFailure, salvageShardIdentity, type QueuedShard } from './shard-job.js';
 import { JobNotifierService } from '../webhooks/job-notifier.service.js';

@@ -1,6 +1,6 @@
 import { UnrecoverableError } from 'bullmq';
 import { z } from 'zod';
-import { InvalidObjectKeyError, ObjectChangedError, ShardInputError, shardPayloadSchema, type ShardPayload } from '../../../../libs/shared/src/index.js';
+import { InvalidObjectKeyError, ObjectChangedError, ShardInputError, shardPayloadSchema, type ShardPayload } from '#shared';
 
 /** A shard as BullMQ hands it to the worker: the part of its BullMQ Job the worker reads; tests pass plain objects. */
 export interface QueuedShard {

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { UnrecoverableError } from 'bullmq';
-import type { EncodeResponse, ModelInfo, TaskName } from '../../../../libs/models/src/index.js';
+import type { EncodeResponse, ModelInfo, TaskName } from '#models';
 import {
   buildShardOutput,
   JobStore,
@@ -13,7 +13,7 @@ import {
   type ObjectStore,
   type ShardOutcome,
   type ShardPayload,
-} from '../../../../libs/shared/src/index.js';
+} from '#shared';
 import { ModelService } from '../inference/model.service.js';
 import { WorkerMetricsService, type ShardMetricOutcome } from '../metrics/worker-metrics.service.js';
 import { CancelSignalsService } from './cancel-signals.service.js';

@@ -1,5 +1,5 @@
 import type { Provider } from '@nestjs/common';
-import { createObjectStore, JobKeys, JobStore, OBJECT_STORE, ResultStore, type ObjectStore } from '../../../../libs/shared/src/index.js';
+import { createObjectStore, JobKeys, JobStore, OBJECT_STORE, ResultStore, type ObjectStore } from '#shared';
 import { WORKER_ENV, type WorkerEnv } from '../config/worker-env.js';
 import { RedisService } from '../redis/redis.service.js';
 

@@ -1,8 +1,7 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
-import { JobNotifier, JobStore } from '../../../../libs/shared/src/index.js';
-import { WEBHOOK_QUEUE, type WebhookDelivery } from '../../../../libs/shared/src/webhooks/webhook-contract.js';
+import { JobNotifier, JobStore, WEBHOOK_QUEUE, type WebhookDelivery } from '#shared';
 import { WORKER_ENV, type WorkerEnv } from '../config/worker-env.js';
 import { RedisService } from '../redis/redis.service.js';
 

@@ -1,7 +1,7 @@
 import { Inject, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import type { Job, WorkerOptions } from 'bullmq';
-import { WEBHOOK_QUEUE, type WebhookDelivery } from '../../../../libs/shared/src/webhooks/webhook-contract.js';
+import { WEBHOOK_QUEUE, type WebhookDelivery } from '#shared';
 import { WORKER_ENV, type WorkerEnv } from '../config/worker-env.js';
 import { deliverWebhook } from './webhook-delivery.js';
 

@@ -1,4 +1,4 @@
-import { ATTEMPT_HEADER, DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, signWebhook, type WebhookDelivery } from '../../../../libs/shared/src/webhooks/webhook-contract.js';
+import { ATTEMPT_HEADER, DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, signWebhook, type WebhookDelivery } from '#shared';
 
 /** Bytes of a receiver's answer read (and then dropped); its content is never used. */
 const MAX_RESPONSE_BYTES = 64 * 1024;

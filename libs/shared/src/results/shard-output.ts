@@ -1,4 +1,4 @@
-import type { ItemResult, TaskName } from '../../../models/src/index.js';
+import type { ItemResult, TaskName } from '#models';
 import type { ShardOutcome } from '../queue/shard-payload.js';
 import { NON_FINITE_OUTPUT, SHARD_FAILED, type ItemError } from './result-lines.js';
 import { ShardResultWriter } from './shard-result.js';

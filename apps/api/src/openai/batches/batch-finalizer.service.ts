@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { fileKey, OBJECT_STORE, readNdjsonLines, readResultLines, ResultStore, type JobRecord, type ObjectStore, type ObjectWriter } from '../../../../../libs/shared/src/index.js';
+import { fileKey, OBJECT_STORE, readNdjsonLines, readResultLines, ResultStore, type JobRecord, type ObjectStore, type ObjectWriter } from '#shared';
 import { API_ENV, type ApiEnv } from '../../config/api-env.js';
 import { FileCatalog, newFileId } from '../../storage/file-catalog.repository.js';
 import { unixSeconds } from '../http-params.js';

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { fileKey, InputError, itemId, JobStore, OBJECT_STORE, readNdjsonLines, type JobRecord, type ObjectStore } from '../../../../../libs/shared/src/index.js';
+import { fileKey, InputError, itemId, JobStore, OBJECT_STORE, readNdjsonLines, type JobRecord, type ObjectStore } from '#shared';
 import { API_ENV, type ApiEnv } from '../../config/api-env.js';
 import { ApiError } from '../../http/api-error.js';
 import type { StoredInput } from '../../ingest/input-sources.js';

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import busboy from 'busboy';
 import { pipeline } from 'node:stream/promises';
-import { fileKey, OBJECT_STORE, type ObjectStore, type ObjectWriter } from '../../../../../libs/shared/src/index.js';
+import { fileKey, OBJECT_STORE, type ObjectStore, type ObjectWriter } from '#shared';
 import { API_ENV, type ApiEnv } from '../../config/api-env.js';
 import type { ApiRequest, ApiResponse } from '../../http/request.types.js';
 import { FileCatalog, newFileId, type FileRecord } from '../../storage/file-catalog.repository.js';

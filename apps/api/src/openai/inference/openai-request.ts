@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { InputError } from '../../../../../libs/shared/src/index.js';
-import type { TaskName } from '../../../../../libs/models/src/index.js';
+import { InputError } from '#shared';
+import type { TaskName } from '#models';
 import { OpenAIError } from '../openai-error.js';
 
 /** The inference endpoints a request (or a batch) can target, and the shardwise task each runs. */

@@ -1,4 +1,4 @@
-import type { ResultLine } from '../../../../../libs/shared/src/results/result-lines.js';
+import type { ResultLine } from '#shared';
 import type { OpenAIEndpoint } from './openai-request.js';
 
 export type { ResultLine };

@@ -1,7 +1,7 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import { Job, QueueEvents, type Queue } from 'bullmq';
-import { logConnectionErrors, QueueName, shardJobId } from '../../../../../libs/shared/src/index.js';
+import { logConnectionErrors, QueueName, shardJobId } from '#shared';
 import { RedisConnectionsService } from '../../redis/redis-connections.service.js';
 
 export class WaitTimeoutError extends Error {

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { JobStore, readResultLines, ResultStore, type JobRecord } from '../../../../../libs/shared/src/index.js';
+import { JobStore, readResultLines, ResultStore, type JobRecord } from '#shared';
 import { API_ENV, type ApiEnv } from '../../config/api-env.js';
 import { paramsFromBody, type JobParams } from '../../ingest/job-params.js';
 import { JobSubmissionService } from '../../jobs/job-submission.service.js';
