@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModels } from '../../tools/model-generator/index.js';
 import type { AppProcess } from '../support/app-process.js';
@@ -31,7 +31,6 @@ import {
  * route), per-tenant rate limits shared by API replicas, per-tenant unfinished-job limits, the
  * queue-wide backlog budget, and no key or text in any log.
  */
-const ROOT = resolve(import.meta.dirname, '../..');
 const SECRET_TEXT = 'zebra-quokka-7731 confidential memo about the merger';
 const BUDGET = 100;
 const TENANT_BUDGET = 60;
