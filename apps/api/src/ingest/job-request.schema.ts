@@ -57,13 +57,11 @@ export const optionFields = {
   truncate: z.boolean().optional().meta({ description: 'false fails over-long texts instead of truncating them; true when absent' }),
 };
 
-/** The options of one task: the others' options are refused. */
-const onlyFor = <Shape extends Record<OptionName, z.ZodType>>(task: TaskName, fields: Shape): { [Name in OptionName]: Shape[Name] | z.ZodOptional<z.ZodUndefined> } => {
-  const { pooling, normalize, top_k, truncate } = fields;
-  return task === 'embed'
-    ? { pooling, normalize, top_k: z.undefined().optional(), truncate }
-    : { pooling: z.undefined().optional(), normalize: z.undefined().optional(), top_k, truncate };
-};
+/** The options of one task: another task's options are refused unless absent. */
+const onlyFor = <Shape extends Record<OptionName, z.ZodType>>(task: TaskName, fields: Shape) =>
+  Object.fromEntries(OPTION_NAMES.map((name) => [name, (OPTION_TASKS[name] ?? task) === task ? fields[name] : z.undefined().optional()])) as {
+    [Name in OptionName]: Shape[Name] | z.ZodOptional<z.ZodUndefined>;
+  };
 
 const paramFields = {
   task: taskSchema,
