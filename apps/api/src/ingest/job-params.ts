@@ -119,10 +119,10 @@ function optionsProblem(task: TaskName, options: Fields, valid: (name: OptionNam
   return bad === undefined ? undefined : optionError(bad, OPTION_PROBLEMS[bad]);
 }
 
-function taskProblem(value: unknown): InputError {
+function taskProblem(value: unknown): InputError | undefined {
   try {
     resolveTask(typeof value === 'string' ? value : '');
-    return new InputError('UNKNOWN_TASK', `field "task" is refused`, { field: 'task' });
+    return undefined;
   } catch (error) {
     if (!(error instanceof UnknownTaskError)) throw error;
     // resolveTask's message lists the valid names, which a client needs in both cases.
