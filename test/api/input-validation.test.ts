@@ -76,5 +76,34 @@ describe('job parameters', () => {
     expect(codeOf(() => paramsFromBody({ task: 'embed', metadata: { k: 'x'.repeat(16_400) } }))).toMatchObject({ code: 'INVALID_INPUT', field: 'metadata' });
     expect(codeOf(() => paramsFromBody({ task: 'embed', metadata: [1] }))).toMatchObject({ code: 'INVALID_INPUT', field: 'metadata' });
     expect(codeOf(() => paramsFromQuery({ task: 'embed', metadata: '{oops' }))).toMatchObject({ code: 'INVALID_JSON', field: 'metadata' });
+    // zod's record would drop a "__proto__" key silently: it is refused by name.
+    expect(codeOf(() => paramsFromBody({ task: 'embed', metadata: JSON.parse('{"__proto__":{"x":1}}') }))).toEqual({
+      code: 'INVALID_INPUT',
+      field: 'metadata',
+      message: 'field "metadata" contains the key "__proto__", which is not allowed',
+    });
+    expect(codeOf(() => paramsFromQuery({ task: 'embed', metadata: '{"__proto__":1}' }))).toMatchObject({ code: 'INVALID_INPUT', field: 'metadata' });
+    expect(paramsFromQuery({ task: 'embed', metadata: 'null' }).metadata).toBeNull();
+  });
+
+  it('reports the first refused field, in the order the parameters are read', () => {
+    // Options in the order given: an unknown name or another task's option, whichever comes first; then bad values, truncate first.
+    expect(codeOf(() => paramsFromBody({ task: 'embed', options: { top_k: 1, nope: 1 } }))).toMatchObject({
+      field: 'top_k',
+      message: 'option "top_k" applies to sentiment jobs only',
+    });
+    expect(codeOf(() => paramsFromBody({ task: 'embed', options: { nope: 1, top_k: 1 } }))).toMatchObject({ field: 'nope' });
+    expect(codeOf(() => paramsFromBody({ task: 'embed', options: { pooling: 'max', truncate: 1 } }))).toMatchObject({ field: 'truncate' });
+    expect(codeOf(() => paramsFromBody({ task: 'sentiment', options: { pooling: null } }))).toMatchObject({
+      field: 'pooling',
+      message: 'option "pooling" applies to embed jobs only',
+    });
+    expect(codeOf(() => paramsFromBody({ task: 'embed', model: 5, options: [] }))).toMatchObject({ code: 'INVALID_MODEL' });
+    // A query string: each parameter given once and metadata parsed before the options are judged; callback_url and expires_after last.
+    expect(codeOf(() => paramsFromQuery({ task: 'embed', pooling: 'max', normalize: ['true', 'false'] }))).toMatchObject({ code: 'INVALID_INPUT', field: 'normalize' });
+    expect(codeOf(() => paramsFromQuery({ task: 'embed', pooling: 'max', metadata: '{oops' }))).toMatchObject({ code: 'INVALID_JSON', field: 'metadata' });
+    expect(codeOf(() => paramsFromQuery({ task: 'embed', pooling: 'max', metadata: '[1]' }))).toMatchObject({ code: 'INVALID_OPTION', field: 'pooling' });
+    expect(codeOf(() => paramsFromQuery({ task: 'embed', metadata: '[1]', callback_url: ['a', 'b'] }))).toMatchObject({ code: 'INVALID_INPUT', field: 'metadata' });
+    expect(codeOf(() => paramsFromQuery({ task: 'embed', expires_after: '0', callback_url: 'ftp://x' }))).toMatchObject({ code: 'INVALID_OPTION', field: 'callback_url' });
   });
 });

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { openApiSchemaOf } from '../../apps/api/src/docs/schema-builders.js';
-import { paramsFromBody } from '../../apps/api/src/ingest/job-params.js';
-import { jobRequestSchema } from '../../apps/api/src/ingest/job-request.schema.js';
+import { paramsFromBody, paramsFromQuery } from '../../apps/api/src/ingest/job-params.js';
+import { JOB_PARAMS_SCHEMAS, jobQuerySchema, jobQuerySchemaFor, jobRequestSchema } from '../../apps/api/src/ingest/job-request.schema.js';
 import { batchRequestSchema, parseCreateBody } from '../../apps/api/src/openai/batches/batch-request.js';
 import { classificationsRequestSchema, embeddingsRequestSchema, parseInferenceBody } from '../../apps/api/src/openai/inference/openai-request.js';
 import type { AppProcess } from '../support/app-process.js';
@@ -75,6 +75,25 @@ describe('the OpenAPI document and the request validators agree', () => {
     });
   }
 
+  it('POST /v1/jobs: paramsFromBody validates with the served fields, refusing the options of the other task', () => {
+    const served = jobRequestSchema.shape;
+    const optionsOf = (schema: z.ZodType) => ((schema as z.ZodOptional<z.ZodNullable<z.ZodObject>>).unwrap().unwrap() as z.ZodObject).shape;
+    const servedOptions = optionsOf(served.options);
+    for (const task of ['embed', 'sentiment'] as const) {
+      const validator = JOB_PARAMS_SCHEMAS[task].shape;
+      expect(Object.keys(validator)).toEqual(['task', 'model', 'options', 'metadata', 'callback_url', 'expires_after']);
+      for (const name of ['task', 'model', 'metadata', 'callback_url', 'expires_after'] as const) expect(validator[name], `${task}: ${name}`).toBe(served[name]);
+      const options = optionsOf(validator.options);
+      expect(Object.keys(options)).toEqual(Object.keys(servedOptions));
+      for (const [name, schema] of Object.entries(options)) {
+        if (schema === servedOptions[name]) continue;
+        // Another task's option: absent only.
+        expect(schema.safeParse(undefined).success, `${task}: ${name}`).toBe(true);
+        for (const value of [null, 'mean', true, 1]) expect(schema.safeParse(value).success, `${task}: ${name} ${value}`).toBe(false);
+      }
+    }
+  });
+
   it('POST /v1/jobs: the schema and the API give the same verdict on each parameter', () => {
     const base = { task: 'embed', inputs: ['x'] };
     const bodies: Json[] = [
@@ -105,5 +124,36 @@ describe('the OpenAPI document and the request validators agree', () => {
     expect(jobRequestSchema.safeParse({ task: 'embed' }).success).toBe(false);
     expect(jobRequestSchema.safeParse({ ...base, input_object: 'a.jsonl' }).success).toBe(false);
     expect(jobRequestSchema.safeParse({ task: 'embed', input_file_id: 'file-1' }).success).toBe(true);
+  });
+
+  it('POST /v1/jobs: the served query parameters are jobQuerySchema, which paramsFromQuery validates with', () => {
+    const served = (spec.paths['/v1/jobs'].post.parameters as Json[]).filter((parameter) => parameter.in === 'query');
+    const properties = openApiSchemaOf(jobQuerySchema).properties as Record<string, Json>;
+    expect(served.map((parameter) => parameter.name)).toEqual(Object.keys(properties));
+    for (const parameter of served) {
+      const { description, ...schema } = properties[parameter.name] as Json;
+      expect(parameter.schema, parameter.name).toEqual(schema);
+      expect(parameter.description).toBe(`NDJSON bodies only: ${description}`);
+    }
+    const queries: Json[] = [
+      { task: 'embed' },
+      { task: 'embed', pooling: 'cls', normalize: 'false', truncate: 'true', metadata: '{"a":1}', expires_after: '60' },
+      { task: 'embed', normalize: 'yes' },
+      { task: 'embed', top_k: '2' },
+      { task: 'sentiment', top_k: 'null' },
+      { task: 'sentiment', top_k: '0' },
+      { task: 'sentiment', pooling: 'mean' },
+      { task: 'sentiment', metadata: '[1]' },
+      { task: 'sentiment', metadata: '{oops' },
+      { task: 'embed', model: ['a', 'b'] },
+      { task: 'embed', expires_after: '1.5' },
+      { task: 'translate' },
+      {},
+    ];
+    for (const query of queries)
+      expect(
+        accepts(() => paramsFromQuery(query)),
+        JSON.stringify(query),
+      ).toBe(jobQuerySchemaFor(query.task).safeParse(query).success);
   });
 });

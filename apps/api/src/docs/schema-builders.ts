@@ -14,12 +14,15 @@ export const ZOD_TO_OPENAPI = { target: 'openapi-3.0', io: 'input' } as const;
 /**
  * The OpenAPI schema of a request body's zod validator, so the document says exactly what is
  * accepted. A schema with a `.meta({ id })` comes back from zod as a reference into `definitions`;
- * the document takes it inline.
+ * the document takes it inline. zod leaves out the examples of a schema that transforms a value
+ * (they might describe its output); a request's examples are inputs, so they are kept.
  */
 export function openApiSchemaOf(validator: z.ZodType): SchemaObject {
   const { $ref, definitions, ...schema } = z.toJSONSchema(validator, ZOD_TO_OPENAPI) as Record<string, unknown> & { $ref?: string; definitions?: Record<string, SchemaObject> };
-  if ($ref === undefined) return schema as SchemaObject;
+  const examples = validator.meta()?.examples as SchemaObject['examples'];
+  const withExamples = (found: SchemaObject): SchemaObject => (examples === undefined || 'examples' in found ? found : { ...found, examples });
+  if ($ref === undefined) return withExamples(schema as SchemaObject);
   const resolved = definitions?.[$ref.replace('#/definitions/', '')];
   if (resolved === undefined) throw new Error(`zod gave ${$ref}, which its definitions lack`);
-  return resolved;
+  return withExamples(resolved);
 }

@@ -1,5 +1,19 @@
+import type { z } from 'zod';
 import { InputError, type JobOptions, assertPlainJson, forbiddenKey, checkCallbackUrl } from '#shared';
 import { resolveTask, UnknownTaskError, type TaskName } from '#models';
+import {
+  jobParamsSchemaFor,
+  jobQuerySchemaFor,
+  MAX_EXPIRES_AFTER,
+  MAX_METADATA_BYTES,
+  OPTION_NAMES,
+  OPTION_TASKS,
+  optionFields,
+  queryFields,
+  type OptionName,
+} from './job-request.schema.js';
+
+export { MAX_EXPIRES_AFTER, MAX_METADATA_BYTES } from './job-request.schema.js';
 
 /** What a submission asks for, validated before any input is read. */
 export interface JobParams {
@@ -15,153 +29,187 @@ export interface JobParams {
   expiresAfter?: number;
 }
 
-/** Longest retention a job may ask for: ten years. */
-export const MAX_EXPIRES_AFTER = 10 * 365 * 24 * 3600;
-
-export const MAX_METADATA_BYTES = 16 * 1024;
-
-const EMBED_ONLY = new Set(['pooling', 'normalize']);
-const SENTIMENT_ONLY = new Set(['top_k']);
-const OPTION_NAMES = ['pooling', 'normalize', 'top_k', 'truncate'] as const;
-type OptionName = (typeof OPTION_NAMES)[number];
-
-const optionError = (field: string, message: string) => new InputError('INVALID_OPTION', message, { field });
+type Fields = Record<string, unknown>;
+/** What is wrong with a refused field, or undefined when this entry is not the reason. */
+type Problem = (fields: Fields) => InputError | undefined;
 
 /** From an application/json body: the whole request object. */
-export function paramsFromBody(body: Record<string, unknown>): JobParams {
+export function paramsFromBody(body: Fields): JobParams {
   const bad = forbiddenKey(body);
   if (bad !== undefined) throw new InputError('INVALID_INPUT', `the key "${bad}" is not allowed in a job`, { field: bad });
-  const task = parseTask(body.task);
-  const model = parseModel(body.model);
-  let raw: Partial<Record<OptionName, unknown>> = {};
-  if (body.options !== undefined && body.options !== null) {
-    if (typeof body.options !== 'object' || Array.isArray(body.options)) throw optionError('options', 'field "options" must be an object');
-    raw = body.options as Record<string, unknown>;
-  }
+  const parsed = jobParamsSchemaFor(body.task).safeParse(body);
+  if (!parsed.success) throw firstProblem(BODY_PROBLEMS, parsed.error, body);
+  const { model, options, callback_url, expires_after } = parsed.data;
+  const task = resolveTask(parsed.data.task);
   return {
     task,
-    model,
-    options: parseOptions(task, raw, 'json'),
-    metadata: parseMetadata(body.metadata),
-    callbackUrl: parseCallbackUrl(body.callback_url),
-    expiresAfter: parseExpiresAfter(body.expires_after, 'json'),
+    model: model || undefined,
+    options: withDefaults(task, options ?? {}),
+    // The body's own object: the parsed record is a copy.
+    metadata: (body.metadata ?? null) as Record<string, unknown> | null,
+    callbackUrl: callback_url ? checkedUrl(callback_url) : undefined,
+    expiresAfter: expires_after ?? undefined,
   };
 }
 
 /** From the query string of an NDJSON upload; every value is a string there. */
-export function paramsFromQuery(query: Record<string, unknown>): JobParams {
-  const single = (name: string): string | undefined => {
-    const value = query[name];
-    if (value === undefined) return undefined;
-    if (typeof value !== 'string') throw new InputError('INVALID_INPUT', `query parameter "${name}" must be given once`, { field: name });
-    return value;
-  };
+export function paramsFromQuery(query: Fields): JobParams {
   const badKey = forbiddenKey(query);
   if (badKey !== undefined) throw new InputError('INVALID_INPUT', `query parameter "${badKey}" is not allowed`, { field: badKey });
-  const task = parseTask(single('task'));
-  const model = parseModel(single('model'));
-  const raw: Partial<Record<OptionName, unknown>> = {};
-  for (const name of OPTION_NAMES) {
-    const value = single(name);
-    if (value !== undefined) raw[name] = value;
-  }
-  const metadataText = single('metadata');
-  let metadata: unknown;
-  if (metadataText !== undefined) {
-    try {
-      metadata = JSON.parse(metadataText);
-    } catch {
-      throw new InputError('INVALID_JSON', 'query parameter "metadata" must be a URL-encoded JSON object', { field: 'metadata' });
-    }
-  }
+  const parsed = jobQuerySchemaFor(query.task).safeParse(query);
+  if (!parsed.success) throw firstProblem(QUERY_PROBLEMS, parsed.error, query);
+  const { model, pooling, normalize, top_k, truncate, metadata, callback_url, expires_after } = parsed.data;
+  const task = resolveTask(parsed.data.task);
   return {
     task,
-    model,
-    options: parseOptions(task, raw, 'query'),
-    metadata: parseMetadata(metadata),
-    callbackUrl: parseCallbackUrl(single('callback_url')),
-    expiresAfter: parseExpiresAfter(single('expires_after'), 'query'),
+    model: model || undefined,
+    options: withDefaults(task, { pooling, normalize, top_k, truncate }),
+    metadata: metadata ?? null,
+    callbackUrl: callback_url ? checkedUrl(callback_url) : undefined,
+    expiresAfter: expires_after,
   };
 }
 
-function parseExpiresAfter(value: unknown, from: 'json' | 'query'): number | undefined {
-  if (value === undefined || value === null) return undefined;
-  const n = from === 'query' && typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1 || n > MAX_EXPIRES_AFTER) {
-    throw optionError(
-      'expires_after',
-      `field "expires_after" must be a whole number of seconds from 1 to ${MAX_EXPIRES_AFTER} (how long the job and its results are kept once it ends)`,
-    );
-  }
-  return n;
+function withDefaults(task: TaskName, options: { pooling?: 'mean' | 'cls' | null; normalize?: boolean; top_k?: number | null; truncate?: boolean }): JobOptions {
+  const truncate = options.truncate ?? true;
+  if (task === 'embed') return { pooling: options.pooling ?? 'mean', normalize: options.normalize ?? true, truncate };
+  return { topK: options.top_k ?? null, truncate };
 }
 
-function parseCallbackUrl(value: unknown): string | undefined {
-  if (value === undefined || value === null || value === '') return undefined;
-  if (typeof value !== 'string') throw optionError('callback_url', 'field "callback_url" must be a string (an http:// or https:// URL)');
+function checkedUrl(value: string): string {
   const checked = checkCallbackUrl(value);
-  if ('error' in checked) throw optionError('callback_url', `"callback_url" ${checked.error}`);
+  if ('error' in checked) throw new Error(`callback_url passed its schema but not checkCallbackUrl: ${checked.error}`);
   return checked.url;
 }
 
-function parseTask(value: unknown): TaskName {
+/** The first entry of `problems` whose field the schema refused and that says why. */
+function firstProblem(problems: ReadonlyArray<readonly [string, Problem]>, error: z.ZodError, fields: Fields): InputError {
+  const refused = new Set(error.issues.map((issue) => issue.path[0]));
+  for (const [field, problem] of problems) {
+    const found = refused.has(field) ? problem(fields) : undefined;
+    if (found !== undefined) return found;
+  }
+  return new InputError('INVALID_INPUT', error.issues[0]?.message ?? 'invalid job parameters', { field: String(error.issues[0]?.path[0] ?? '') });
+}
+
+const optionError = (field: string, message: string) => new InputError('INVALID_OPTION', message, { field });
+
+const OPTION_PROBLEMS: Record<OptionName, string> = {
+  truncate: 'option "truncate" must be true or false',
+  pooling: 'option "pooling" must be "mean" or "cls"',
+  normalize: 'option "normalize" must be true or false',
+  top_k: 'option "top_k" must be an integer >= 1, or null for all labels',
+};
+
+const isOptionName = (name: string): name is OptionName => Object.hasOwn(OPTION_TASKS, name);
+const appliesTo = (name: OptionName, task: TaskName): boolean => (OPTION_TASKS[name] ?? task) === task;
+
+/**
+ * The first option refused: an unknown name or another task's option (in the order given), then a
+ * bad value (truncate first, then the task's own options).
+ */
+function optionsProblem(task: TaskName, options: Fields, valid: (name: OptionName, value: unknown) => boolean): InputError | undefined {
+  for (const name of Object.keys(options)) {
+    if (!isOptionName(name)) return optionError(name, `unknown option "${name}"; options are ${OPTION_NAMES.join(', ')}`);
+    if (options[name] !== undefined && !appliesTo(name, task)) return optionError(name, `option "${name}" applies to ${OPTION_TASKS[name]} jobs only`);
+  }
+  const bad = (['truncate', 'pooling', 'normalize', 'top_k'] as const).find((name) => appliesTo(name, task) && !valid(name, options[name]));
+  return bad === undefined ? undefined : optionError(bad, OPTION_PROBLEMS[bad]);
+}
+
+function taskProblem(value: unknown): InputError | undefined {
   try {
-    return resolveTask(typeof value === 'string' ? value : '');
+    resolveTask(typeof value === 'string' ? value : '');
+    return undefined;
   } catch (error) {
     if (!(error instanceof UnknownTaskError)) throw error;
     // resolveTask's message lists the valid names, which a client needs in both cases.
     const message = typeof value === 'string' ? error.message : `field "task" is required (${error.message})`;
-    throw new InputError('UNKNOWN_TASK', message, { field: 'task' });
+    return new InputError('UNKNOWN_TASK', message, { field: 'task' });
   }
 }
 
-function parseModel(value: unknown): string | undefined {
-  if (value === undefined || value === null || value === '') return undefined;
-  if (typeof value !== 'string') throw new InputError('INVALID_MODEL', 'field "model" must be a string', { field: 'model' });
-  return value;
-}
-
-function parseOptions(task: TaskName, raw: Partial<Record<OptionName, unknown>>, from: 'json' | 'query'): JobOptions {
-  for (const name of Object.keys(raw)) {
-    if (!(OPTION_NAMES as readonly string[]).includes(name)) {
-      throw optionError(name, `unknown option "${name}"; options are ${OPTION_NAMES.join(', ')}`);
-    }
-    if (raw[name as OptionName] === undefined) continue;
-    if (task !== 'embed' && EMBED_ONLY.has(name)) throw optionError(name, `option "${name}" applies to embed jobs only`);
-    if (task !== 'sentiment' && SENTIMENT_ONLY.has(name)) throw optionError(name, `option "${name}" applies to sentiment jobs only`);
+function metadataProblem(value: unknown): InputError | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return new InputError('INVALID_INPUT', 'field "metadata" must be a JSON object', { field: 'metadata' });
+  try {
+    // Depth and prototype keys first, without recursion: JSON.stringify below would overflow the stack on deep nesting.
+    assertPlainJson(value, 'metadata');
+  } catch (error) {
+    if (error instanceof InputError) return error;
+    throw error;
   }
-  const truncate = parseBool('truncate', raw.truncate, from) ?? true;
-  if (task === 'embed') {
-    const pooling = raw.pooling ?? 'mean';
-    if (pooling !== 'mean' && pooling !== 'cls') throw optionError('pooling', 'option "pooling" must be "mean" or "cls"');
-    return { pooling, normalize: parseBool('normalize', raw.normalize, from) ?? true, truncate };
-  }
-  return { topK: parseTopK(raw.top_k, from), truncate };
-}
-
-function parseBool(name: string, value: unknown, from: 'json' | 'query'): boolean | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value === 'boolean') return value;
-  if (from === 'query' && (value === 'true' || value === 'false')) return value === 'true';
-  throw optionError(name, `option "${name}" must be true or false`);
-}
-
-function parseTopK(value: unknown, from: 'json' | 'query'): number | null {
-  if (value === undefined || value === null) return null;
-  if (from === 'query' && value === 'null') return null;
-  const n = from === 'query' && typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) throw optionError('top_k', 'option "top_k" must be an integer >= 1, or null for all labels');
-  return n;
-}
-
-function parseMetadata(value: unknown): Record<string, unknown> | null {
-  if (value === undefined || value === null) return null;
-  if (typeof value !== 'object' || Array.isArray(value)) throw new InputError('INVALID_INPUT', 'field "metadata" must be a JSON object', { field: 'metadata' });
-  // Depth and prototype keys first, without recursion: JSON.stringify below would overflow the stack on deep nesting.
-  assertPlainJson(value, 'metadata');
   const bytes = Buffer.byteLength(JSON.stringify(value), 'utf8');
-  if (bytes > MAX_METADATA_BYTES) {
-    throw new InputError('INVALID_INPUT', `field "metadata" is ${bytes} bytes of JSON; the limit is ${MAX_METADATA_BYTES}`, { field: 'metadata' });
-  }
-  return value as Record<string, unknown>;
+  if (bytes > MAX_METADATA_BYTES) return new InputError('INVALID_INPUT', `field "metadata" is ${bytes} bytes of JSON; the limit is ${MAX_METADATA_BYTES}`, { field: 'metadata' });
+  return undefined;
 }
+
+function callbackUrlProblem(value: unknown): InputError {
+  if (typeof value !== 'string') return optionError('callback_url', 'field "callback_url" must be a string (an http:// or https:// URL)');
+  const checked = checkCallbackUrl(value);
+  return optionError('callback_url', `"callback_url" ${'error' in checked ? checked.error : 'is refused'}`);
+}
+
+const expiresAfterProblem = () =>
+  optionError('expires_after', `field "expires_after" must be a whole number of seconds from 1 to ${MAX_EXPIRES_AFTER} (how long the job and its results are kept once it ends)`);
+
+/** Each body field's refusal, in the order fields are checked: the schema decides what is valid, this table says what is wrong. */
+const BODY_PROBLEMS: ReadonlyArray<readonly [string, Problem]> = [
+  ['task', (body) => taskProblem(body.task)],
+  ['model', () => new InputError('INVALID_MODEL', 'field "model" must be a string', { field: 'model' })],
+  [
+    'options',
+    ({ task, options }) =>
+      typeof options !== 'object' || options === null || Array.isArray(options)
+        ? optionError('options', 'field "options" must be an object')
+        : optionsProblem(resolveTask(task as string), options as Fields, (name, value) => optionFields[name].safeParse(value).success),
+  ],
+  ['metadata', (body) => metadataProblem(body.metadata)],
+  ['callback_url', (body) => callbackUrlProblem(body.callback_url)],
+  ['expires_after', expiresAfterProblem],
+];
+
+const givenOnce =
+  (name: string): Problem =>
+  (query) =>
+    query[name] === undefined || typeof query[name] === 'string' ? undefined : new InputError('INVALID_INPUT', `query parameter "${name}" must be given once`, { field: name });
+
+const eitherOf =
+  (...problems: Problem[]): Problem =>
+  (fields) => {
+    for (const problem of problems) {
+      const found = problem(fields);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  };
+
+const queryOptionsProblem: Problem = (query) => {
+  const options: Fields = {};
+  for (const name of OPTION_NAMES) if (query[name] !== undefined) options[name] = query[name];
+  return optionsProblem(resolveTask(query.task as string), options, (name, value) => queryFields[name].safeParse(value).success);
+};
+
+/**
+ * Each query parameter's refusal, in the order they are checked: every parameter but callback_url
+ * and expires_after is read (given once, metadata JSON) before the options and the metadata are judged.
+ */
+const QUERY_PROBLEMS: ReadonlyArray<readonly [string, Problem]> = [
+  ['task', eitherOf(givenOnce('task'), (query) => taskProblem(query.task))],
+  ['model', givenOnce('model')],
+  ...OPTION_NAMES.map((name) => [name, givenOnce(name)] as const),
+  [
+    'metadata',
+    eitherOf(givenOnce('metadata'), ({ metadata }) => {
+      try {
+        JSON.parse(metadata as string);
+        return undefined;
+      } catch {
+        return new InputError('INVALID_JSON', 'query parameter "metadata" must be a URL-encoded JSON object', { field: 'metadata' });
+      }
+    }),
+  ],
+  ...OPTION_NAMES.map((name) => [name, queryOptionsProblem] as const),
+  ['metadata', ({ metadata }) => metadataProblem(JSON.parse(metadata as string))],
+  ['callback_url', eitherOf(givenOnce('callback_url'), (query) => callbackUrlProblem(query.callback_url))],
+  ['expires_after', eitherOf(givenOnce('expires_after'), expiresAfterProblem)],
+];

@@ -1,32 +1,96 @@
 import type { SchemaObject } from '@nestjs/swagger';
 import { z } from 'zod';
-import { MAX_EXPIRES_AFTER } from './job-params.js';
+import { resolveTask, type TaskName } from '#models';
+import { assertPlainJson, checkCallbackUrl } from '#shared';
+
+/** Longest retention a job may ask for: ten years. */
+export const MAX_EXPIRES_AFTER = 10 * 365 * 24 * 3600;
+
+export const MAX_METADATA_BYTES = 16 * 1024;
+
+/** The task each option applies to. */
+export const OPTION_TASKS = { pooling: 'embed', normalize: 'embed', top_k: 'sentiment', truncate: undefined } as const satisfies Record<string, TaskName | undefined>;
+export type OptionName = keyof typeof OPTION_TASKS;
+export const OPTION_NAMES = Object.keys(OPTION_TASKS) as OptionName[];
+
+const isKnownTask = (value: string): boolean => {
+  try {
+    resolveTask(value);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Depth, prototype keys and size of a metadata object, checked without recursion before JSON.stringify. */
+function isSmallPlainJson(value: object): boolean {
+  try {
+    assertPlainJson(value, 'metadata');
+  } catch {
+    return false;
+  }
+  return Buffer.byteLength(JSON.stringify(value), 'utf8') <= MAX_METADATA_BYTES;
+}
+
+const isCallbackUrl = (value: string): boolean => value === '' || !('error' in checkCallbackUrl(value));
+
+const taskSchema = z.string().refine(isKnownTask).meta({ description: 'embed (embedding, feature-extraction) or sentiment (classify, text-classification, sentiment-analysis)' });
+
+// Judged as sent: zod's record drops a "__proto__" key from its copy before any check could see it.
+const metadataSchema = z.preprocess(
+  (value, ctx) => {
+    if (typeof value === 'object' && value !== null && !Array.isArray(value) && !isSmallPlainJson(value))
+      ctx.addIssue({ code: 'custom', message: 'metadata is too deep, too large or has a forbidden key' });
+    return value;
+  },
+  z.record(z.string(), z.unknown()),
+);
+
+const callbackUrlSchema = z.string().refine(isCallbackUrl);
+
+/** The options of a JSON job, each checked on its own (job-params.ts says which is refused first). */
+export const optionFields = {
+  pooling: z.enum(['mean', 'cls']).nullish().meta({ description: 'embed only; mean when absent' }),
+  normalize: z.boolean().optional().meta({ description: 'embed only; true when absent' }),
+  top_k: z.int().min(1).nullish().meta({ description: 'sentiment only; labels kept in scores, null for all' }),
+  truncate: z.boolean().optional().meta({ description: 'false fails over-long texts instead of truncating them; true when absent' }),
+};
+
+/** The options of one task: another task's options are refused unless absent. */
+const onlyFor = <Shape extends Record<OptionName, z.ZodType>>(task: TaskName, fields: Shape) =>
+  Object.fromEntries(OPTION_NAMES.map((name) => [name, (OPTION_TASKS[name] ?? task) === task ? fields[name] : z.undefined().optional()])) as {
+    [Name in OptionName]: Shape[Name] | z.ZodOptional<z.ZodUndefined>;
+  };
+
+const paramFields = {
+  task: taskSchema,
+  model: z.string().nullish().meta({ description: 'model id or registry name; the task default when absent' }),
+  options: z.strictObject(optionFields).nullish(),
+  metadata: metadataSchema.nullish().meta({ description: 'any JSON object of at most 16 KiB, returned with the job' }),
+  callback_url: callbackUrlSchema.nullish().meta({ description: 'http(s) URL called once when the job ends (webhook)' }),
+  expires_after: z.int().min(1).max(MAX_EXPIRES_AFTER).nullish().meta({ description: 'seconds the job and its results are kept once it ends; RETENTION_SECONDS when absent' }),
+};
+
+/** The parameters of a JSON job (its body less the corpus), for a job of `task`. */
+export const JOB_PARAMS_SCHEMAS = {
+  embed: z.looseObject({ ...paramFields, options: z.strictObject(onlyFor('embed', optionFields)).nullish() }),
+  sentiment: z.looseObject({ ...paramFields, options: z.strictObject(onlyFor('sentiment', optionFields)).nullish() }),
+} as const;
+
+/** The schema that judges parameters naming `task`; an unknown task fails them all. */
+export const jobParamsSchemaFor = (task: unknown) => (typeof task === 'string' && isKnownTask(task) ? JOB_PARAMS_SCHEMAS[resolveTask(task)] : z.looseObject(paramFields));
 
 const CORPUS_DESCRIPTION = 'The corpus is named by exactly one of inputs, input_file_id or input_object (400 INVALID_INPUT otherwise).';
 
 const inputItemSchema = z.union([z.string(), z.looseObject({ id: z.union([z.string(), z.number()]).optional(), text: z.string() })]);
 
 /**
- * The application/json body of POST /v1/jobs, as the OpenAPI document describes it. Fields are
- * checked in the order and words of paramsFromBody (job-params.ts) and, for the corpus, by the
- * ingest as it reads it; test/api/openapi-spec.test.ts holds this schema and those checks to the
- * same verdicts.
+ * The application/json body of POST /v1/jobs. paramsFromBody (job-params.ts) validates its
+ * parameters with the same fields; the corpus is checked by the ingest as it reads it.
  */
 export const jobRequestSchema = z
   .looseObject({
-    task: z.string().meta({ description: 'embed (embedding, feature-extraction) or sentiment (classify, text-classification, sentiment-analysis)' }),
-    model: z.string().nullish().meta({ description: 'model id or registry name; the task default when absent' }),
-    options: z
-      .strictObject({
-        pooling: z.enum(['mean', 'cls']).nullish().meta({ description: 'embed only; mean when absent' }),
-        normalize: z.boolean().optional().meta({ description: 'embed only; true when absent' }),
-        top_k: z.int().min(1).nullish().meta({ description: 'sentiment only; labels kept in scores, null for all' }),
-        truncate: z.boolean().optional().meta({ description: 'false fails over-long texts instead of truncating them; true when absent' }),
-      })
-      .nullish(),
-    metadata: z.record(z.string(), z.unknown()).nullish().meta({ description: 'any JSON object of at most 16 KiB, returned with the job' }),
-    callback_url: z.string().nullish().meta({ description: 'http(s) URL called once when the job ends (webhook)' }),
-    expires_after: z.int().min(1).max(MAX_EXPIRES_AFTER).nullish().meta({ description: 'seconds the job and its results are kept once it ends; RETENTION_SECONDS when absent' }),
+    ...paramFields,
     inputs: z.array(inputItemSchema).optional().meta({ description: 'the texts, each a string or {"id"?, "text"}' }),
     input_file_id: z.string().optional().meta({
       description:
@@ -49,6 +113,51 @@ export const jobRequestSchema = z
       { task: 'sentiment', input_object: 'corpora/2026/docs.jsonl', options: { top_k: 2 }, metadata: { project: 'reviews' } },
     ],
   });
+
+const queryFlag = z.enum(['true', 'false']).transform((value) => value === 'true');
+const digits = z.string().regex(/^\d+$/).transform(Number);
+
+/** The query parameters of an NDJSON upload, each checked on its own. */
+export const queryFields = {
+  task: taskSchema,
+  model: z.string().optional().meta({ description: 'model id or registry name; the task default when absent' }),
+  pooling: optionFields.pooling.unwrap().unwrap().optional().meta({ description: 'embed only; mean when absent' }),
+  normalize: queryFlag.optional().meta({ description: 'embed only; true when absent' }),
+  top_k: z
+    .union([z.literal('null').transform(() => null), digits.pipe(z.int().min(1))])
+    .optional()
+    .meta({ description: 'sentiment only; labels kept in scores, null for all' }),
+  truncate: queryFlag.optional().meta({ description: 'false fails over-long texts instead of truncating them; true when absent' }),
+  metadata: z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'not JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(metadataSchema.nullable())
+    .optional()
+    .meta({ description: 'a URL-encoded JSON object of at most 16 KiB, returned with the job' }),
+  callback_url: callbackUrlSchema.optional().meta({ description: 'http(s) URL called once when the job ends (webhook)' }),
+  expires_after: digits
+    .pipe(z.int().min(1).max(MAX_EXPIRES_AFTER))
+    .optional()
+    .meta({ description: 'seconds the job and its results are kept once it ends; RETENTION_SECONDS when absent' }),
+};
+
+/** The query string of an NDJSON upload to POST /v1/jobs: every value a string, given once; other parameters are ignored. */
+export const jobQuerySchema = z.looseObject(queryFields);
+
+const JOB_QUERY_SCHEMAS = {
+  embed: z.looseObject({ ...queryFields, ...onlyFor('embed', queryFields) }),
+  sentiment: z.looseObject({ ...queryFields, ...onlyFor('sentiment', queryFields) }),
+} as const;
+
+/** The schema that judges a query string naming `task`; an unknown task fails it. */
+export const jobQuerySchemaFor = (task: unknown) => (typeof task === 'string' && isKnownTask(task) ? JOB_QUERY_SCHEMAS[resolveTask(task)] : jobQuerySchema);
 
 /** The NDJSON body of POST /v1/jobs, for large uploads. */
 export const ndjsonBodySchema: SchemaObject = {

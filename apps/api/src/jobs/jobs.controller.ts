@@ -1,5 +1,5 @@
-import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiResponse as ApiStatus, ApiTags } from '@nestjs/swagger';
+import { applyDecorators, Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiResponse as ApiStatus, ApiTags, type SchemaObject } from '@nestjs/swagger';
 import { Tenant } from '../auth/tenant.decorator.js';
 import { ApiError } from '../http/api-error.js';
 import type { ApiRequest, ApiResponse } from '../http/request.types.js';
@@ -8,7 +8,7 @@ import { JobSubmissionService } from './job-submission.service.js';
 import { JobsService, MAX_PAGE_SIZE } from './jobs.service.js';
 import { openApiSchemaOf } from '../docs/schema-builders.js';
 import { apiErrorSchema } from '../http/error-body.schema.js';
-import { jobRequestSchema, ndjsonBodySchema } from '../ingest/job-request.schema.js';
+import { jobQuerySchema, jobRequestSchema, ndjsonBodySchema } from '../ingest/job-request.schema.js';
 import { jobListSchema, jobViewSchema } from './job-view.schema.js';
 
 export interface JobList {
@@ -19,6 +19,14 @@ export interface JobList {
   offset: number;
   has_more: boolean;
 }
+
+/** The query parameters of an NDJSON upload, as their validator (jobQuerySchema) states them. */
+const ApiNdjsonQuery = () =>
+  applyDecorators(
+    ...Object.entries(openApiSchemaOf(jobQuerySchema).properties as Record<string, SchemaObject>).map(([name, { description, ...schema }]) =>
+      ApiQuery({ name, required: false, description: `NDJSON bodies only: ${description}`, schema }),
+    ),
+  );
 
 @ApiTags('jobs')
 @Controller('v1/jobs')
@@ -36,8 +44,7 @@ export class JobsController {
   })
   @ApiConsumes('application/json', 'application/x-ndjson', 'application/jsonl')
   @ApiBody({ schema: { oneOf: [openApiSchemaOf(jobRequestSchema), ndjsonBodySchema] } })
-  @ApiQuery({ name: 'task', required: false, description: 'NDJSON bodies only' })
-  @ApiQuery({ name: 'model', required: false, description: 'NDJSON bodies only' })
+  @ApiNdjsonQuery()
   @ApiAcceptedResponse({ description: 'the job, with a Location header', schema: jobViewSchema })
   @ApiStatus({ status: 400, description: 'a refused input, naming its line or index', schema: apiErrorSchema })
   @ApiStatus({ status: 404, description: 'INPUT_NOT_FOUND: input_file_id or input_object names nothing', schema: apiErrorSchema })
