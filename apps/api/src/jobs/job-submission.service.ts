@@ -7,7 +7,7 @@ import type { ApiRequest } from '../http/request.types.js';
 import { ItemsSource, NdjsonBodySource, rereadIds, StoredObjectSource, type InputSource, type StoredInput } from '../ingest/input-sources.js';
 import { paramsFromBody, paramsFromQuery, type JobParams } from '../ingest/job-params.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { ModelCatalogRepository } from '../models/model-catalog.repository.js';
+import { ModelCatalogRepository, type ResolvedModel } from '../models/model-catalog.repository.js';
 import { CorpusReferenceService } from './corpus-reference.service.js';
 import { newJobId } from './job-id.js';
 import { JobCommitService, type AcceptedJob } from './job-commit.service.js';
@@ -53,8 +53,8 @@ export class JobSubmissionService {
    * duplicate-id checks and all-or-nothing commit as POST /v1/jobs. Item i gets id String(i).
    * `priority` is the BullMQ priority of the shards (SHARD_PRIORITY; batch when absent).
    */
-  async submitTexts(params: JobParams, texts: readonly string[], priority: number | undefined, tenant: string): Promise<JobRecord> {
-    const job = await this.prepare(params, tenant);
+  async submitTexts(params: JobParams, texts: readonly string[], priority: number | undefined, tenant: string, model?: ResolvedModel): Promise<JobRecord> {
+    const job = await this.prepare(params, tenant, model);
     const source = new ItemsSource(this.objects, jobInputKey(job.jobId), texts.length, (index) => ({ id: String(index), text: texts[index] as string }));
     return this.run({ ...job, priority }, source);
   }
@@ -63,8 +63,14 @@ export class JobSubmissionService {
    * A job over an object already in the store (an OpenAI batch's input file): `parseLine` validates
    * each line and gives its items, and may throw InputError naming the line. Nothing is copied.
    */
-  async submitStored(params: JobParams, input: StoredInput, parseLine: (line: NdjsonLine, index: number, out: InputItem[]) => void, tenant: string): Promise<JobRecord> {
-    const job = await this.prepare(params, tenant);
+  async submitStored(
+    params: JobParams,
+    input: StoredInput,
+    parseLine: (line: NdjsonLine, index: number, out: InputItem[]) => void,
+    tenant: string,
+    model?: ResolvedModel,
+  ): Promise<JobRecord> {
+    const job = await this.prepare(params, tenant, model);
     return this.run(job, new StoredObjectSource(this.objects, input, this.env.MAX_LINE_BYTES, parseLine));
   }
 
@@ -108,9 +114,9 @@ export class JobSubmissionService {
     return this.run(job, source, undefined, req);
   }
 
-  private async prepare(params: JobParams, tenant: string): Promise<AcceptedJob> {
-    const modelId = this.catalog.resolve(params.model, params.task);
-    const info = await this.catalog.info(modelId);
+  /** `model`: the model as the caller already resolved it for these params (the OpenAI routes check it first). */
+  private async prepare(params: JobParams, tenant: string, model?: ResolvedModel): Promise<AcceptedJob> {
+    const { modelId, info } = model ?? (await this.catalog.resolveModel(params.model, params.task));
     if (info && !info.tasks.includes(params.task)) {
       throw new InputError('INVALID_MODEL', `model "${modelId}" cannot serve task "${params.task}"; it serves: ${info.tasks.join(', ')}`, { field: 'model' });
     }

@@ -5,6 +5,12 @@ import { InputError } from '#shared';
 import { InvalidModelError, readModelInfo, resolveModelId, UnknownModelError, type ModelInfo, type TaskName } from '#models';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
 
+/** A job's model as the API resolved it: the id workers load, and what its folder says (null: a Hub model). */
+export interface ResolvedModel {
+  modelId: string;
+  info: ModelInfo | null;
+}
+
 /**
  * The model folders under MODEL_DIR (filesystem access lives here only). Names come from clients,
  * so they go through the models library, which refuses anything that could leave MODEL_DIR
@@ -31,6 +37,15 @@ export class ModelCatalogRepository {
     } catch (error) {
       throw toInputError(error);
     }
+  }
+
+  /**
+   * The model a job runs, resolved once per request: its id, and its folder's info (null for Hub
+   * models). Callers that check the model before submitting hand this on, so nothing is resolved twice.
+   */
+  async resolveModel(name: string | undefined, task: TaskName): Promise<ResolvedModel> {
+    const modelId = this.resolve(name, task);
+    return { modelId, info: await this.info(modelId) };
   }
 
   /** What the folder says about the model; null without MODEL_DIR (Hub models are only known to workers). */

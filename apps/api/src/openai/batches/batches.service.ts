@@ -5,7 +5,7 @@ import { ApiError } from '../../http/api-error.js';
 import type { StoredInput } from '../../ingest/input-sources.js';
 import { JobSubmissionService } from '../../jobs/job-submission.service.js';
 import { JobsService } from '../../jobs/jobs.service.js';
-import { ModelCatalogRepository } from '../../models/model-catalog.repository.js';
+import { ModelCatalogRepository, type ResolvedModel } from '../../models/model-catalog.repository.js';
 import { unixSeconds } from '../http-params.js';
 import { FileCatalog } from '../../storage/file-catalog.repository.js';
 import { StoreJanitorService } from '../../storage/store-janitor.service.js';
@@ -229,17 +229,18 @@ export class BatchesService implements OnModuleInit {
   private async ingest(batchId: string, endpoint: OpenAIEndpoint, tenant: string, input: StoredInput): Promise<{ job: JobRecord; requests: number }> {
     const first = await this.firstRequest(input, endpoint);
     const params = jobParams(endpoint, first.request, { openai_batch_id: batchId });
-    let dimensions: number | null = null;
+    let model: ResolvedModel;
     try {
-      const info = await this.catalog.info(this.catalog.resolve(params.model, params.task));
+      model = await this.catalog.resolveModel(params.model, params.task);
+      const { info } = model;
       if (info && !info.tasks.includes(params.task)) {
         throw new InputError('INVALID_MODEL', `model "${first.request.model}" cannot serve ${endpoint}; it serves: ${info.tasks.join(', ')}`, { field: 'model' });
       }
-      dimensions = info?.dimensions ?? null;
     } catch (error) {
       if (!(error instanceof InputError)) throw error;
       throw new InputError(error.code, `line ${first.line}: ${error.message}`, { line: first.line, field: 'body.model' });
     }
+    const dimensions = model.info?.dimensions ?? null;
     const truncate = first.request.truncate ?? true;
     const topK = first.request.topK ?? null;
     let requests = 0;
@@ -264,6 +265,7 @@ export class BatchesService implements OnModuleInit {
         for (let position = 0; position < request.inputs.length; position++) out.push({ id: itemId(customId, position), text: request.inputs[position] as string });
       },
       tenant,
+      model,
     );
     return { job, requests };
   }

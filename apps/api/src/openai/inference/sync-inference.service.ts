@@ -4,7 +4,7 @@ import { API_ENV, type ApiEnv } from '../../config/api-env.js';
 import { paramsFromBody, type JobParams } from '../../ingest/job-params.js';
 import { JobSubmissionService } from '../../jobs/job-submission.service.js';
 import { JobsService } from '../../jobs/jobs.service.js';
-import { ModelCatalogRepository } from '../../models/model-catalog.repository.js';
+import { ModelCatalogRepository, type ResolvedModel } from '../../models/model-catalog.repository.js';
 import { SHARD_PRIORITY } from '../../redis/shard-queue.repository.js';
 import { OpenAIError } from '../openai-error.js';
 import { ENDPOINTS, type InferenceRequest, type OpenAIEndpoint } from './openai-request.js';
@@ -47,9 +47,10 @@ export class SyncInferenceService {
     this.checkSize(request.inputs);
     // Deleted once answered; should this API die first, retention removes the job within the hour.
     const params = { ...jobParams(endpoint, request, null), expiresAfter: SYNC_RETENTION_SECONDS };
-    await this.checkDimensions(request, params);
+    const model = await this.catalog.resolveModel(params.model, params.task);
+    checkDimensions(request, model.info);
 
-    const job = await this.submission.submitTexts(params, request.inputs, SHARD_PRIORITY.interactive, tenant);
+    const job = await this.submission.submitTexts(params, request.inputs, SHARD_PRIORITY.interactive, tenant, model);
     try {
       await this.waiter.waitForShards(job.id, job.shardsTotal, this.env.SYNC_TIMEOUT_MS);
     } catch (error) {
@@ -113,14 +114,13 @@ export class SyncInferenceService {
       );
     }
   }
+}
 
-  /** OpenAI's `dimensions` cannot shrink our embeddings: it is accepted when it names the model's own width. */
-  private async checkDimensions(request: InferenceRequest, params: JobParams): Promise<void> {
-    if (request.dimensions === null) return;
-    const info = await this.catalog.info(this.catalog.resolve(params.model, params.task));
-    if (info?.dimensions !== request.dimensions) {
-      const width = info ? `${info.dimensions}` : 'unknown until a worker loads it';
-      throw new OpenAIError(400, `"dimensions" must equal the model's embedding width (${width}); this server does not shorten embeddings`, 'dimensions', 'invalid_option');
-    }
+/** OpenAI's `dimensions` cannot shrink our embeddings: it is accepted when it names the model's own width. */
+function checkDimensions(request: InferenceRequest, info: ResolvedModel['info']): void {
+  if (request.dimensions === null) return;
+  if (info?.dimensions !== request.dimensions) {
+    const width = info ? `${info.dimensions}` : 'unknown until a worker loads it';
+    throw new OpenAIError(400, `"dimensions" must equal the model's embedding width (${width}); this server does not shorten embeddings`, 'dimensions', 'invalid_option');
   }
 }
