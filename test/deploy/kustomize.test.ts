@@ -715,15 +715,20 @@ describe('deploy/k8s overlays', () => {
       expect(envValue(sentinel, 'SENTINEL_MASTER')).toBe(envValue(server, 'SENTINEL_MASTER'));
       for (const c of [server, sentinel]) expect(envValue(c, 'REDIS_SERVICE'), `${c.name} REDIS_SERVICE`).toBe(redis.spec.serviceName);
 
-      // The start scripts come from the mounted config map, and use the settings above.
+      // The start and preStop scripts come from the mounted config map, and use the settings above.
       const scriptsVolume = podSpecOf(redis).volumes.find((v: any) => v.configMap);
       const scripts = must(find(objs, 'ConfigMap', scriptsVolume.configMap.name), 'scripts ConfigMap').data ?? {};
-      for (const c of [server, sentinel]) {
+      const commands: [Container, string[]][] = [
+        [server, server.command],
+        [server, server.lifecycle?.preStop?.exec?.command ?? []],
+        [sentinel, sentinel.command],
+      ];
+      for (const [c, command] of commands) {
         const mount = must(
           c.volumeMounts.find((m: any) => m.name === scriptsVolume.name),
           `${c.name} mounts the scripts`,
         );
-        const [shell, path] = c.command;
+        const [shell, path] = command;
         expect(shell).toBe('sh');
         expect(path.startsWith(`${mount.mountPath}/`), `${c.name} runs a mounted script`).toBe(true);
         expect(scripts[path.slice(mount.mountPath.length + 1)], `${path} in the config map`).toBeDefined();
