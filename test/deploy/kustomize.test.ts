@@ -3,8 +3,8 @@
  * against its schema (kubernetes-models, @kubernetes-models/keda, @kubernetes-models/prometheus-operator)
  * and checks what the deployment promises: locked-down containers with requests, limits and probes,
  * Redis with AOF and noeviction, a ReadWriteMany results volume (or, in the S3 overlays, a bucket and
- * no shared volume at all), network policies, GPU scheduling, and one autoscaler per overlay driven
- * by shardwise_backlog_worker_seconds.
+ * no shared volume at all), network policies, GPU scheduling, one autoscaler per overlay driven
+ * by shardwise_backlog_worker_seconds, and in the HA overlays three Redis pods with sentinels.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -37,6 +37,14 @@ const KEDA_OVERLAYS = new Set(['cpu', 'gpu', 'cpu-s3']);
 /** The object store in a bucket (components/s3-store): no pod mounts a shared volume. */
 const S3_OVERLAYS = new Set(['cpu-s3']);
 const HPA_OVERLAYS = new Set(['gpu-hpa']);
+/** Redis replicated with Sentinel (components/redis-sentinel) in place of the single Redis. */
+const HA_OVERLAYS = new Set(['cpu-ha']);
+/**
+ * The apps' Sentinel settings (issue 14). The env schema names them once the apps support Sentinel;
+ * until then the contract check below accepts exactly these names besides the schema's.
+ */
+const REDIS_HA_ENV = ['REDIS_SENTINELS', 'REDIS_SENTINEL_MASTER', 'REDIS_SENTINEL_PASSWORD', 'REDIS_PASSWORD', 'REDIS_MIN_REPLICAS_ACK', 'REDIS_REPLICA_ACK_TIMEOUT_MS'];
+const SENTINEL_PORT = 26379;
 const AUTOSCALING_SIGNAL = 'shardwise_backlog_worker_seconds';
 const STANDARD_LABELS = ['app.kubernetes.io/name', 'app.kubernetes.io/component', 'app.kubernetes.io/part-of', 'app.kubernetes.io/version'];
 
@@ -221,8 +229,8 @@ const overlayNames = existsSync(OVERLAYS_DIR)
   : [];
 
 describe('deploy/k8s overlays', () => {
-  it('has the cpu, gpu, gpu-hpa and cpu-s3 overlays', () => {
-    expect(overlayNames).toEqual(expect.arrayContaining(['cpu', 'gpu', 'gpu-hpa', 'cpu-s3']));
+  it('has the cpu, gpu, gpu-hpa, cpu-s3 and cpu-ha overlays', () => {
+    expect(overlayNames).toEqual(expect.arrayContaining(['cpu', 'gpu', 'gpu-hpa', 'cpu-s3', 'cpu-ha']));
   });
 
   const rendered = new Map<string, Obj[]>();
@@ -283,7 +291,8 @@ describe('deploy/k8s overlays', () => {
     it('gives every container requests, limits, probes and a locked-down securityContext', () => {
       const objs = objects(overlay);
       const all = workloads(objs);
-      expect(all.map(ref).sort()).toEqual(['Deployment/shardwise-api', 'Deployment/shardwise-worker', 'StatefulSet/shardwise-redis']);
+      const redis = HA_OVERLAYS.has(overlay) ? 'StatefulSet/shardwise-redis-ha' : 'StatefulSet/shardwise-redis';
+      expect(all.map(ref).sort()).toEqual(['Deployment/shardwise-api', 'Deployment/shardwise-worker', redis]);
       for (const w of all) {
         const pod = podSpecOf(w);
         expect(pod.automountServiceAccountToken, `${ref(w)} automountServiceAccountToken`).toBe(false);
@@ -373,15 +382,16 @@ describe('deploy/k8s overlays', () => {
       const workerKeys = Object.keys(workerEnvObjectSchema.shape);
       // Anything else is a misspelt or stale name (runtime variables of Node itself aside).
       const runtime = (k: string) => /^(NODE_OPTIONS|NODE_ENV|TZ|HOME|UV_THREADPOOL_SIZE|GLOBAL_AGENT_\w+)$/.test(k);
+      const known = (keys: string[], k: string) => keys.includes(k) || runtime(k) || REDIS_HA_ENV.includes(k);
       expect(
-        Object.keys(apiEnv).filter((k) => !apiKeys.includes(k) && !runtime(k)),
+        Object.keys(apiEnv).filter((k) => !known(apiKeys, k)),
         'API variables the app does not read',
       ).toEqual([]);
       expect(
-        Object.keys(workerEnv).filter((k) => !workerKeys.includes(k) && !runtime(k)),
+        Object.keys(workerEnv).filter((k) => !known(workerKeys, k)),
         'worker variables the app does not read',
       ).toEqual([]);
-      for (const k of Object.keys(commonEnvSchema.shape)) {
+      for (const k of [...Object.keys(commonEnvSchema.shape), ...REDIS_HA_ENV]) {
         expect(apiEnv[k], `API and worker agree on ${k}`).toBe(workerEnv[k]);
       }
       const parsedApi = apiEnvSchema.parse(apiEnv);
@@ -535,7 +545,9 @@ describe('deploy/k8s overlays', () => {
       expect(redisPolicies.length).toBeGreaterThan(0);
       for (const p of redisPolicies) {
         for (const rule of p.spec.ingress ?? []) {
-          expect((rule.ports ?? []).map((x: any) => x.port)).toEqual([6379]);
+          // With Sentinel: the sentinels' port too, and the Redis pods among themselves (replication).
+          const ha = HA_OVERLAYS.has(overlay);
+          expect((rule.ports ?? []).map((x: any) => x.port)).toEqual(ha ? [6379, SENTINEL_PORT] : [6379]);
           expect(rule.from?.length, `${ref(p)} names who may connect`).toBeGreaterThan(0);
           for (const peer of rule.from) {
             expect(peer.namespaceSelector ?? peer.ipBlock, `${ref(p)} admits only pods of this namespace`).toBeUndefined();
@@ -546,7 +558,7 @@ describe('deploy/k8s overlays', () => {
               const okExpr = (sel.matchExpressions ?? []).every((e: any) => e.operator === 'In' && e.values.includes(labels[e.key]));
               return okLabels && okExpr;
             });
-            expect(allowed.map(component).sort(), `${ref(p)} admits the API and workers`).toEqual(['api', 'worker']);
+            expect(allowed.map(component).sort(), `${ref(p)} admits the API and workers`).toEqual(ha ? ['api', 'redis', 'worker'] : ['api', 'worker']);
           }
         }
       }
@@ -652,6 +664,93 @@ describe('deploy/k8s overlays', () => {
         const modelsMount = pod.containers[0].volumeMounts.find((m: any) => m.mountPath === env.MODEL_DIR);
         expect(copy.volumeMounts.map((m: any) => m.name)).toContain(modelsMount.name);
         expect(pod.volumes.find((v: any) => v.name === modelsMount.name)?.emptyDir, `${name} models volume is an emptyDir`).toBeDefined();
+      }
+    });
+  });
+
+  describe.each(overlayNames.filter((name) => HA_OVERLAYS.has(name)))('Redis HA overlay %s', (overlay) => {
+    const redisOf = (objs: Obj[]) => must(find(objs, 'StatefulSet', 'shardwise-redis-ha'), 'Redis StatefulSet shardwise-redis-ha');
+    const containerOf = (w: Obj, name: string): Container =>
+      must(
+        podSpecOf(w).containers.find((c: Container) => c.name === name),
+        `${ref(w)} container ${name}`,
+      );
+    const envValue = (c: Container, name: string): string => must(c.env?.find((e: any) => e.name === name)?.value as string | undefined, `${c.name} env ${name}`);
+
+    it('replaces the single Redis with three pods, one per node, under a disruption budget', () => {
+      const objs = objects(overlay);
+      expect(find(objs, 'StatefulSet', 'shardwise-redis'), 'the single Redis is gone').toBeUndefined();
+      expect(find(objs, 'Service', 'shardwise-redis'), 'its Service too').toBeUndefined();
+      const redis = redisOf(objs);
+      const podLabels = redis.spec.template.metadata.labels;
+      expect(redis.spec.replicas).toBe(3);
+      const antiAffinity = podSpecOf(redis).affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? [];
+      expect(
+        antiAffinity.some((t: any) => t.topologyKey === 'kubernetes.io/hostname' && matches(t.labelSelector?.matchLabels ?? {}, podLabels)),
+        'required anti-affinity: no two Redis pods on one node',
+      ).toBe(true);
+      const pdbs = ofKind(objs, 'PodDisruptionBudget').filter((p) => matches(p.spec.selector.matchLabels, podLabels));
+      expect(pdbs).toHaveLength(1);
+      const { minAvailable, maxUnavailable } = pdbs[0]!.spec;
+      expect(minAvailable === 2 || maxUnavailable === 1, `${ref(pdbs[0]!)} leaves a master, a replica and a sentinel quorum`).toBe(true);
+      const svc = must(find(objs, 'Service', redis.spec.serviceName), 'governing Service');
+      expect(svc.spec.clusterIP).toBe('None');
+      expect(svc.spec.publishNotReadyAddresses, 'starting pods resolve each other before they are ready').toBe(true);
+      expect(svc.spec.ports.map((p: any) => p.port)).toEqual([6379, SENTINEL_PORT]);
+    });
+
+    it('runs a sentinel beside each Redis with quorum 2, and Redis with noeviction, AOF and min-replicas-to-write', () => {
+      const objs = objects(overlay);
+      const redis = redisOf(objs);
+      const server = containerOf(redis, 'redis');
+      const sentinel = containerOf(redis, 'sentinel');
+      const args = (server.args ?? []).map(String);
+      const option = (name: string) => args[args.indexOf(`--${name}`) + 1];
+      expect(option('appendonly')).toBe('yes');
+      expect(option('maxmemory-policy')).toBe('noeviction');
+      expect(Number(option('min-replicas-to-write')), 'a master cut off from its replicas stops taking writes').toBe(1);
+      expect(Number(option('min-replicas-max-lag'))).toBeGreaterThan(0);
+      expect(sentinel.ports.map((p: any) => p.containerPort)).toEqual([SENTINEL_PORT]);
+      expect(sentinel.image).toBe(server.image);
+      expect(envValue(sentinel, 'SENTINEL_QUORUM')).toBe('2');
+      expect(envValue(sentinel, 'SENTINEL_MASTER')).toBe(envValue(server, 'SENTINEL_MASTER'));
+      for (const c of [server, sentinel]) expect(envValue(c, 'REDIS_SERVICE'), `${c.name} REDIS_SERVICE`).toBe(redis.spec.serviceName);
+
+      // The start and preStop scripts come from the mounted config map, and use the settings above.
+      const scriptsVolume = podSpecOf(redis).volumes.find((v: any) => v.configMap);
+      const scripts = must(find(objs, 'ConfigMap', scriptsVolume.configMap.name), 'scripts ConfigMap').data ?? {};
+      const commands: [Container, string[]][] = [
+        [server, server.command],
+        [server, server.lifecycle?.preStop?.exec?.command ?? []],
+        [sentinel, sentinel.command],
+      ];
+      for (const [c, command] of commands) {
+        const mount = must(
+          c.volumeMounts.find((m: any) => m.name === scriptsVolume.name),
+          `${c.name} mounts the scripts`,
+        );
+        const [shell, path] = command;
+        expect(shell).toBe('sh');
+        expect(path.startsWith(`${mount.mountPath}/`), `${c.name} runs a mounted script`).toBe(true);
+        expect(scripts[path.slice(mount.mountPath.length + 1)], `${path} in the config map`).toBeDefined();
+      }
+      const sentinelScript = scripts['sentinel-start.sh']!;
+      expect(sentinelScript).toContain('sentinel monitor $SENTINEL_MASTER $master 6379 $SENTINEL_QUORUM');
+      expect(sentinelScript).toContain('sentinel announce-hostnames yes');
+      expect(scripts['redis-start.sh']).toContain('exec redis-server "$conf" "$@"');
+    });
+
+    it('points the API and the workers at the sentinels, acknowledging only what a replica holds', () => {
+      const objs = objects(overlay);
+      const redis = redisOf(objs);
+      const master = envValue(containerOf(redis, 'sentinel'), 'SENTINEL_MASTER');
+      const pods = Array.from({ length: redis.spec.replicas }, (_, i) => `${redis.metadata.name}-${i}.${redis.spec.serviceName}:${SENTINEL_PORT}`);
+      for (const name of ['shardwise-api', 'shardwise-worker']) {
+        const env = envOf(objs, podSpecOf(must(find(objs, 'Deployment', name), name)).containers[0]);
+        expect(env.REDIS_SENTINELS?.split(',').sort(), `${name} REDIS_SENTINELS: every sentinel`).toEqual(pods);
+        expect(env.REDIS_SENTINEL_MASTER, `${name} REDIS_SENTINEL_MASTER`).toBe(master);
+        expect(env.REDIS_MIN_REPLICAS_ACK, `${name} REDIS_MIN_REPLICAS_ACK`).toBe('1');
+        expect(Number(env.REDIS_REPLICA_ACK_TIMEOUT_MS), `${name} REDIS_REPLICA_ACK_TIMEOUT_MS`).toBeGreaterThan(0);
       }
     });
   });
