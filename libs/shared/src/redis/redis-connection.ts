@@ -1,15 +1,17 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisTarget } from './redis-target.js';
 
 /**
  * BullMQ needs `maxRetriesPerRequest: null` on connections that block; reconnecting forever keeps
  * the API and workers alive through a Redis restart.
  */
-export function createRedis(url: string, name: string, extra: RedisOptions = {}): Redis {
-  return new Redis(url, {
+export function createRedis(target: RedisTarget, name: string, extra: RedisOptions = {}): Redis {
+  return new Redis(target.url, {
     connectionName: name,
     maxRetriesPerRequest: null,
     enableReadyCheck: true,
     retryStrategy: (attempt) => Math.min(200 * attempt, 5000),
+    ...target.options,
     ...extra,
   });
 }
