@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModels } from '../../tools/model-generator/index.js';
 import { API_ENTRY, startApp, WORKER_ENTRY, type AppProcess } from '../support/app-process.js';
@@ -17,7 +18,10 @@ const TEXTS_PER_JOB = 10;
  * With REDIS_MIN_REPLICAS_ACK=1 every job answered 202 completes with every item once, in order;
  * submissions that no replica could hold are refused with 503 and Retry-After.
  */
-describe('Redis primary killed (Sentinel failover)', () => {
+describe.each([
+  { replicas: 1 as const, name: 'one replica; the old primary comes back as the new replica' },
+  { replicas: 2 as const, name: 'two replicas; the old primary stays down' },
+])('Redis primary killed (Sentinel failover), $name', ({ replicas }) => {
   let ha: ReplicatedRedis;
   let revived: RedisHandle | undefined;
   let resultsDir: string;
@@ -25,7 +29,7 @@ describe('Redis primary killed (Sentinel failover)', () => {
 
   beforeAll(async () => {
     await generateModels({ out: MODEL_DIR, size: 'tiny', family: ['bert'], head: ['embed'], dtype: ['fp32'] });
-    ha = await startReplicatedRedis();
+    ha = await startReplicatedRedis({ replicas });
     resultsDir = await mkdtemp(join(tmpdir(), 'sw-results-'));
   });
 
@@ -92,8 +96,15 @@ describe('Redis primary killed (Sentinel failover)', () => {
       await sleep(100);
     }
     const promotedAt = Date.now();
-    // The old primary comes back (empty: its volume is gone too); the Sentinels make it the new replica.
-    revived = await startRedis({ port: oldPort, appendonly: true });
+    // With one replica, the old primary comes back (empty: its volume is gone too) and the Sentinels make
+    // it the new replica; with two, the other replica follows the promoted one.
+    const newPort = await ha.currentPrimaryPort();
+    if (replicas === 1) revived = await startRedis({ port: oldPort, appendonly: true });
+    const follower = revived ?? ha.replicas.find((r) => r.port !== newPort)!;
+    const followerClient = new Redis(follower.url, { maxRetriesPerRequest: null });
+    while (!/master_link_status:up/.test(await followerClient.info('replication')) && Date.now() < deadline + 30_000) await sleep(100);
+    const replicatingAt = Date.now();
+    followerClient.disconnect();
     while (firstAcceptedAfterKill === 0 && Date.now() < deadline + 30_000) await sleep(100);
     await sleep(2000);
     stop = true;
@@ -117,9 +128,11 @@ describe('Redis primary killed (Sentinel failover)', () => {
       duplicated += counted.duplicated;
       misplaced += counted.misplaced;
     }
+    const reachedNewPrimary = refused.find((r) => r.code === 'REDIS_NOT_REPLICATED' && r.at > killedAt)?.at;
     console.log(
-      `[reliability] Redis failover: promoted ${promotedAt - killedAt} ms after kill -9, first 202 after ${firstAcceptedAfterKill - killedAt} ms ` +
-        `(old primary back as replica); ${accepted.length} jobs accepted (${accepted.length * TEXTS_PER_JOB} items), ${refused.length} submissions refused with 503 ` +
+      `[reliability] Redis failover (${replicas} replica${replicas === 1 ? '' : 's'}): promoted ${promotedAt - killedAt} ms after kill -9, API on the new primary by ${reachedNewPrimary === undefined ? '-' : reachedNewPrimary - killedAt} ms, ` +
+        `${replicas === 1 ? 'old primary' : 'other replica'} replicating from it at ${replicatingAt - killedAt} ms, first 202 after ${firstAcceptedAfterKill - killedAt} ms; ` +
+        `${accepted.length} jobs accepted (${accepted.length * TEXTS_PER_JOB} items), ${refused.length} submissions refused with 503 ` +
         `(${[...new Set(refused.map((r) => r.code))].join(', ')}); lost ${lost}, duplicated ${duplicated}, misplaced ${misplaced}`,
     );
     expect({ lost, duplicated, misplaced }).toEqual({ lost: 0, duplicated: 0, misplaced: 0 });

@@ -7,10 +7,12 @@ import { freePort, startRedis, type RedisHandle } from './redis-server.js';
 
 export const SENTINEL_MASTER = 'shardwise-test';
 
-/** A primary, one replica and three Sentinels on loopback: real redis-server processes, as in production. */
+/** A primary, one or two replicas and three Sentinels on loopback: real redis-server processes, as in production. */
 export interface ReplicatedRedis {
   primary: RedisHandle;
+  /** The first replica (replicas[0]). */
   replica: RedisHandle;
+  replicas: RedisHandle[];
   sentinelPorts: number[];
   /** REDIS_SENTINELS and REDIS_SENTINEL_MASTER for the apps. */
   env: Record<string, string>;
@@ -23,9 +25,10 @@ export interface ReplicatedRedis {
  * Sentinels with a quorum of 2, a primary declared down after 1 s and a failover timeout of 5 s, so
  * a test sees a promotion within a few seconds of a kill -9.
  */
-export async function startReplicatedRedis(): Promise<ReplicatedRedis> {
+export async function startReplicatedRedis(options: { replicas?: 1 | 2 } = {}): Promise<ReplicatedRedis> {
   const primary = await startRedis({ appendonly: true });
-  const replica = await startReplicaOf(primary.port);
+  const replicas: RedisHandle[] = [];
+  for (let i = 0; i < (options.replicas ?? 1); i++) replicas.push(await startReplicaOf(primary.port));
   const dir = await mkdtemp(join(tmpdir(), 'sw-sentinel-'));
   const sentinels: ChildProcess[] = [];
   const sentinelPorts: number[] = [];
@@ -67,13 +70,14 @@ export async function startReplicatedRedis(): Promise<ReplicatedRedis> {
   // Every Sentinel must know the replica (and each other) before a failover can elect it.
   const deadline = Date.now() + 20_000;
   for (;;) {
-    if (await sentinelsReady(sentinelPorts)) break;
+    if (await sentinelsReady(sentinelPorts, replicas.length)) break;
     if (Date.now() > deadline) throw new Error('Sentinels did not discover the replica and each other in 20 s');
     await new Promise((r) => setTimeout(r, 200));
   }
   return {
     primary,
-    replica,
+    replica: replicas[0]!,
+    replicas,
     sentinelPorts,
     env: { REDIS_SENTINELS: sentinelPorts.map((p) => `127.0.0.1:${p}`).join(','), REDIS_SENTINEL_MASTER: SENTINEL_MASTER },
     currentPrimaryPort: ask,
@@ -85,7 +89,7 @@ export async function startReplicatedRedis(): Promise<ReplicatedRedis> {
           await exited;
         }
       }
-      await replica.stop();
+      for (const replica of replicas) await replica.stop();
       await primary.stop();
       await rm(dir, { recursive: true, force: true });
     },
@@ -108,7 +112,7 @@ export async function startReplicaOf(primaryPort: number, options: { port?: numb
   return replica;
 }
 
-async function sentinelsReady(ports: readonly number[]): Promise<boolean> {
+async function sentinelsReady(ports: readonly number[], replicas: number): Promise<boolean> {
   for (const port of ports) {
     const sentinel = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     sentinel.on('error', () => undefined);
@@ -116,7 +120,7 @@ async function sentinelsReady(ports: readonly number[]): Promise<boolean> {
       await sentinel.connect();
       const master = (await sentinel.call('SENTINEL', 'master', SENTINEL_MASTER)) as string[];
       const field = (name: string) => Number(master[master.indexOf(name) + 1]);
-      if (field('num-slaves') < 1 || field('num-other-sentinels') < ports.length - 1) return false;
+      if (field('num-slaves') < replicas || field('num-other-sentinels') < ports.length - 1) return false;
     } catch {
       return false;
     } finally {
