@@ -1,5 +1,4 @@
 import type { RedisOptions } from 'ioredis';
-import { redactUrl } from './redis-connection.js';
 
 /** One Sentinel's address, from REDIS_SENTINELS. */
 export interface SentinelAddress {
@@ -66,4 +65,15 @@ export function parseSentinels(list: string): SentinelAddress[] | string {
     addresses.push({ host: match[1]!.replace(/^\[|\]$/g, ''), port });
   }
   return addresses;
+}
+
+/** The URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparsable URL)';
+  }
 }
