@@ -37,7 +37,7 @@ describe('Redis environment (Sentinel, replica acknowledgement)', () => {
     [{ REDIS_SENTINELS: 'a:26379,b:99999', REDIS_SENTINEL_MASTER: 'm' }, /REDIS_SENTINELS=.*"b:99999" is not host:port/],
     [{ REDIS_SENTINELS: 'a:26379' }, /REDIS_SENTINEL_MASTER: required with REDIS_SENTINELS/],
     [{ REDIS_SENTINEL_MASTER: 'm' }, /REDIS_SENTINEL_MASTER="m": only used with REDIS_SENTINELS/],
-    [{ REDIS_SENTINEL_PASSWORD: 'p' }, /REDIS_SENTINEL_PASSWORD="p": only used with REDIS_SENTINELS/],
+    [{ REDIS_SENTINEL_PASSWORD: 'p' }, /REDIS_SENTINEL_PASSWORD="\*\*\*": only used with REDIS_SENTINELS/],
     [{ REDIS_SENTINEL_TLS: 'yes' }, /REDIS_SENTINEL_TLS="yes": must be true or false/],
     [{ ...sentinels, REDIS_SENTINEL_MASTER: 'my master' }, /REDIS_SENTINEL_MASTER="my master": letters, digits/],
     [{ REDIS_MIN_REPLICAS_ACK: '-1' }, /REDIS_MIN_REPLICAS_ACK="-1"/],
