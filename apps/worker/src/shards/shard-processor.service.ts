@@ -166,7 +166,8 @@ export class ShardProcessorService {
     if (result === 'job-finished') this.logger.log(`job ${payload.jobId} finished (last shard ${payload.shard})`);
     else if (result === 'unknown-job') this.logger.warn(`shard ${payload.shard} of job ${payload.jobId}: job record disappeared before counting`);
     // Before BullMQ marks the shard completed: a count lost at a failover would leave the job unfinished
-    // forever. NotReplicatedError fails this attempt, and the retry counts the stored copy (completeShard is idempotent).
+    // forever. NotReplicatedError sends the shard back (ShardConsumerService); the next run counts the
+    // stored copy (completeShard is idempotent).
     await this.replicas?.confirm();
     await this.notifier?.shardCounted(payload.jobId, payload.shard, result);
   }

@@ -57,8 +57,8 @@ const commonEnvObject = z.object({
   /**
    * Replicas that must confirm (Redis WAIT) a job's submission before the API answers 202, and a
    * shard's count before a worker reports it done; when fewer confirm within
-   * REDIS_REPLICA_ACK_TIMEOUT_MS, the submission answers 503 REDIS_NOT_REPLICATED and the shard is
-   * retried. 0 = no wait (a write acknowledged a moment before a failover may be lost). @defaultValue 0
+   * REDIS_REPLICA_ACK_TIMEOUT_MS, the submission answers 503 REDIS_NOT_REPLICATED and the shard goes
+   * back to the queue for a second, without spending an attempt. 0 = no wait (a write acknowledged a moment before a failover may be lost). @defaultValue 0
    */
   REDIS_MIN_REPLICAS_ACK: int(0, 0),
   /** How long a write waits for REDIS_MIN_REPLICAS_ACK replicas. @defaultValue 1000 */
