@@ -16,11 +16,12 @@ export interface RedisHandle {
 }
 
 /** A private, real redis-server on loopback (never a mock: BullMQ needs real Lua). */
-export async function startRedis(options: { appendonly?: boolean; dir?: string; port?: number } = {}): Promise<RedisHandle> {
+export async function startRedis(options: { appendonly?: boolean; dir?: string; port?: number; replicaOf?: number } = {}): Promise<RedisHandle> {
   const port = options.port ?? (await freePort());
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'sw-redis-')));
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir, '--maxmemory-policy', 'noeviction'];
   if (options.appendonly) args.push('--appendonly', 'yes', '--appendfsync', 'always');
+  if (options.replicaOf !== undefined) args.push('--replicaof', '127.0.0.1', String(options.replicaOf));
   const child = spawn(process.env.REDIS_SERVER_BIN ?? 'redis-server', args, { stdio: 'ignore' });
   const url = `redis://127.0.0.1:${port}`;
   const deadline = Date.now() + 10_000;

@@ -16,7 +16,7 @@ import { CancelSignalsService } from './shards/cancel-signals.service.js';
 import { ShardConsumerService, shardWorkerOptions } from './shards/shard-consumer.service.js';
 import { ShardFailureService } from './shards/shard-failure.service.js';
 import { ShardProcessorService } from './shards/shard-processor.service.js';
-import { jobStoreProvider, objectStoreProvider, resultStoreProvider } from './stores/stores.providers.js';
+import { jobStoreProvider, objectStoreProvider, replicaAckProvider, resultStoreProvider } from './stores/stores.providers.js';
 import { JobNotifierService } from './webhooks/job-notifier.service.js';
 import { WebhookConsumerService, webhookWorkerOptions } from './webhooks/webhook-consumer.service.js';
 
@@ -55,6 +55,7 @@ export class WorkerModule {
         queueErrorLogsProvider,
         WorkerMetricsService,
         jobStoreProvider,
+        replicaAckProvider,
         objectStoreProvider,
         resultStoreProvider,
         overrides.pool === undefined ? inferencePoolProvider : { provide: INFERENCE_POOL, useValue: overrides.pool },

@@ -14,8 +14,9 @@ export type ApiErrorCode =
   | 'RATE_LIMITED'
   | 'TOO_MANY_JOBS'
   | 'BACKLOG_FULL'
-  // Redis cannot be reached: 503 with Retry-After.
-  | 'REDIS_UNAVAILABLE';
+  // Redis cannot be reached, or too few replicas confirmed a submission (REDIS_MIN_REPLICAS_ACK): 503 with Retry-After.
+  | 'REDIS_UNAVAILABLE'
+  | 'REDIS_NOT_REPLICATED';
 
 export class ApiError extends Error {
   override readonly name = 'ApiError';

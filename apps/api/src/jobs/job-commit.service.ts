@@ -1,9 +1,13 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { jobManifestKey, jobPrefix, JobStore, OBJECT_STORE, type JobManifest, type JobRecord, type ObjectStore, type ShardPayload } from '#shared';
+import { jobManifestKey, jobPrefix, JobStore, NotReplicatedError, OBJECT_STORE, ReplicaAck, type JobManifest, type JobRecord, type ObjectStore, type ShardPayload } from '#shared';
 import { AdmissionService } from '../auth/admission.service.js';
+import { ApiError } from '../http/api-error.js';
 import type { StoredInput } from '../ingest/input-sources.js';
 import { ShardQueueRepository } from '../redis/shard-queue.repository.js';
 import type { IngestTarget, IngestTotals } from './job-ingest.js';
+
+/** Seconds a client is told to wait after REDIS_NOT_REPLICATED: about the time Sentinels take to promote a replica. */
+const RETRY_AFTER_NOT_REPLICATED = 5;
 
 /** addBulk groups: shard references are a few hundred bytes, so a group is well under a megabyte. */
 const GROUP_SHARDS = 500;
@@ -31,13 +35,16 @@ export class JobCommitService {
     private readonly jobs: JobStore,
     private readonly queue: ShardQueueRepository,
     private readonly admission: AdmissionService,
+    private readonly replicas: ReplicaAck,
   ) {}
 
   /**
    * The manifest (items per shard) goes to the store, then the record (state queued) so a worker never meets a shard
    * without its job; the shards follow in addBulk groups. Admission is decided atomically with the
-   * record's creation. Any failure removes what was enqueued, the record and the manifest, and rethrows;
-   * the caller removes the input object.
+   * record's creation. With REDIS_MIN_REPLICAS_ACK, the record and shards must then reach that many
+   * replicas (on both connections that wrote them), or the job is refused with 503 REDIS_NOT_REPLICATED.
+   * Any failure removes what was enqueued, the record and the manifest, and rethrows; the caller removes
+   * the input object.
    */
   async commit(job: AcceptedJob & { input: StoredInput; ownsInput: boolean }, totals: IngestTotals): Promise<JobRecord> {
     const record = newRecord(job, totals);
@@ -75,20 +82,36 @@ export class JobCommitService {
           group = [];
         }
       }
+      // Before the 202: a failover right after it must not lose the job (nothing waits when REDIS_MIN_REPLICAS_ACK=0).
+      await this.replicas.confirm();
     } catch (error) {
       if (attempted > 0) await this.queue.removeShards(job.jobId, attempted).catch(() => 0);
+      let recordRemoved = true;
       if (created) {
         await this.jobs.delete(job.jobId, record.tenant).catch((e: unknown) => {
+          recordRemoved = false;
           this.logger.warn(`could not delete the record of ${job.jobId}: ${(e as Error).message}`);
         });
       }
       // The manifest and anything else under the job's prefix (the input object, when it is the job's own).
       if (!job.ownsInput) await this.objects.delete(jobManifestKey(job.jobId)).catch(() => undefined);
       else await this.objects.deletePrefix(jobPrefix(job.jobId)).catch(() => undefined);
-      throw error;
+      throw error instanceof NotReplicatedError ? notReplicated(error, job.jobId, recordRemoved) : error;
     }
     return record;
   }
+}
+
+/**
+ * The client retries a 503, so the refused job must not run as well: its record and waiting shards
+ * are gone (a worker that already took a shard finds no job and drops it). When the record could not
+ * be removed, the message says so, with the id to look it up.
+ */
+function notReplicated(error: NotReplicatedError, jobId: string, recordRemoved: boolean): ApiError {
+  const outcome = recordRemoved
+    ? 'the job was not accepted and nothing of it was kept'
+    : `the job could not be removed and may still run: see GET /v1/jobs/${jobId} before submitting it again`;
+  return new ApiError('REDIS_NOT_REPLICATED', `Redis could not make the job durable: ${error.message}; ${outcome}`, 503, {}, { 'Retry-After': String(RETRY_AFTER_NOT_REPLICATED) });
 }
 
 function newRecord(job: AcceptedJob & { input: StoredInput }, totals: IngestTotals): JobRecord {

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { RedisConnections } from '#shared';
+import { RedisConnections, redisTarget } from '#shared';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
 
 /**
@@ -10,7 +10,7 @@ import { API_ENV, type ApiEnv } from '../config/api-env.js';
 export class RedisConnectionsService extends RedisConnections implements OnApplicationShutdown {
   constructor(@Inject(API_ENV) env: ApiEnv) {
     const logger = new Logger('Redis');
-    super(env.REDIS_URL, (line) => logger.warn(line));
+    super(redisTarget(env), (line) => logger.warn(line));
   }
 
   async onApplicationShutdown(): Promise<void> {

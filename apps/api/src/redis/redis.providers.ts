@@ -1,9 +1,9 @@
 import type { Provider } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { assertNoEviction, JobStore, redactUrl, REQUEST_REDIS_OPTIONS } from '#shared';
+import { assertNoEviction, JobStore, REQUEST_REDIS_OPTIONS } from '#shared';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
 import { RedisConnectionsService } from './redis-connections.service.js';
-import { NOTIFY_REDIS, REDIS } from './redis.tokens.js';
+import { NOTIFY_REDIS, QUEUE_REDIS, REDIS } from './redis.tokens.js';
 
 const CONNECT_TIMEOUT_MS = 30_000;
 /**
@@ -12,7 +12,7 @@ const CONNECT_TIMEOUT_MS = 30_000;
  * instead of hanging it. Requests fail fast while Redis is down (REQUEST_REDIS_OPTIONS), so the boot
  * retries its first ping until the deadline.
  */
-async function connectRedis(env: ApiEnv, connections: RedisConnectionsService): Promise<Redis> {
+async function connectRedis(connections: RedisConnectionsService): Promise<Redis> {
   const redis = connections.open('shardwise-api', REQUEST_REDIS_OPTIONS);
   const deadline = Date.now() + CONNECT_TIMEOUT_MS;
   try {
@@ -21,8 +21,7 @@ async function connectRedis(env: ApiEnv, connections: RedisConnectionsService): 
         await redis.ping();
         break;
       } catch (error) {
-        if (Date.now() >= deadline)
-          throw new Error(`Redis at ${redactUrl(env.REDIS_URL)} did not answer within ${CONNECT_TIMEOUT_MS / 1000}s (REDIS_URL): ${(error as Error).message}`);
+        if (Date.now() >= deadline) throw new Error(`${connections.target.description} did not answer within ${CONNECT_TIMEOUT_MS / 1000}s: ${(error as Error).message}`);
         await new Promise((r) => setTimeout(r, 500));
       }
     }
@@ -35,11 +34,16 @@ async function connectRedis(env: ApiEnv, connections: RedisConnectionsService): 
 }
 
 export const redisProviders: Provider[] = [
-  { provide: REDIS, inject: [API_ENV, RedisConnectionsService], useFactory: connectRedis },
+  { provide: REDIS, inject: [RedisConnectionsService], useFactory: connectRedis },
   {
     provide: NOTIFY_REDIS,
     inject: [RedisConnectionsService],
     useFactory: (connections: RedisConnectionsService) => connections.open('shardwise-api-notify', REQUEST_REDIS_OPTIONS),
+  },
+  {
+    provide: QUEUE_REDIS,
+    inject: [RedisConnectionsService],
+    useFactory: (connections: RedisConnectionsService) => connections.open('shardwise-api-queue', REQUEST_REDIS_OPTIONS),
   },
   { provide: JobStore, inject: [REDIS, API_ENV], useFactory: (redis: Redis, env: ApiEnv) => new JobStore(redis, env.REDIS_PREFIX) },
 ];

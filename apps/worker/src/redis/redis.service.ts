@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { assertNoEviction, RedisConnections, redactUrl } from '#shared';
+import { assertNoEviction, RedisConnections, redisTarget } from '#shared';
 import { WORKER_ENV, type WorkerEnv } from '../config/worker-env.js';
 
 /** How long boot waits for Redis before giving up; the orchestrator restarts us with backoff. */
@@ -18,8 +18,8 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
   readonly client: Redis;
   readonly subscriber: Redis;
 
-  constructor(@Inject(WORKER_ENV) private readonly env: WorkerEnv) {
-    this.connections = new RedisConnections(env.REDIS_URL, (line) => this.logger.warn(line));
+  constructor(@Inject(WORKER_ENV) env: WorkerEnv) {
+    this.connections = new RedisConnections(redisTarget(env), (line) => this.logger.warn(line));
     // lazyConnect: constructing a connection must not open a socket; onModuleInit does.
     this.client = this.connections.open('shardwise-worker', { lazyConnect: true });
     this.subscriber = this.connections.open('shardwise-worker-cancel', { lazyConnect: true });
@@ -31,8 +31,8 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onModuleInit(): Promise<void> {
-    const where = redactUrl(this.env.REDIS_URL);
-    await withTimeout(this.client.ping(), CONNECT_TIMEOUT_MS, `Redis at ${where} (REDIS_URL) did not answer within ${CONNECT_TIMEOUT_MS / 1000}s`);
+    const where = this.connections.target.description;
+    await withTimeout(this.client.ping(), CONNECT_TIMEOUT_MS, `${where} did not answer within ${CONNECT_TIMEOUT_MS / 1000}s`);
     await assertNoEviction(this.client);
   }
 

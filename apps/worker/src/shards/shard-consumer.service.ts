@@ -1,7 +1,7 @@
 import { Inject, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
-import { WaitingError, type Job, type WorkerOptions } from 'bullmq';
-import { QueueName, type ShardOutcome, LogThrottle } from '#shared';
+import { DelayedError, WaitingError, type Job, type WorkerOptions } from 'bullmq';
+import { NotReplicatedError, QueueName, type ShardOutcome, LogThrottle } from '#shared';
 import { WORKER_ENV, type WorkerEnv } from '../config/worker-env.js';
 import { ModelService } from '../inference/model.service.js';
 import { WorkerMetricsService } from '../metrics/worker-metrics.service.js';
@@ -12,6 +12,8 @@ import { ShardProcessorService } from './shard-processor.service.js';
 const MAX_STALLED_COUNT = 2;
 /** With no shard in flight, how long shutdown waits for BullMQ to let go of Redis (a fetch it cannot finish while Redis is down). */
 const IDLE_CLOSE_MS = 1000;
+/** A shard counted but not yet confirmed by a replica (REDIS_MIN_REPLICAS_ACK) runs again this much later. */
+const NOT_REPLICATED_RETRY_MS = 1000;
 /** How long giving the shards back, or recording failed ones, may hold up shutdown. */
 const GIVE_BACK_MS = 1500;
 
@@ -79,6 +81,13 @@ export class ShardConsumerService extends WorkerHost implements OnApplicationBoo
     } catch (error) {
       // Moved back to the queue by onModuleDestroy; WaitingError tells BullMQ not to fail it.
       if (this.givingBack.signal.aborted) throw new WaitingError();
+      // No replica holds the count yet (a failover, a replica down): try again later without spending an
+      // attempt, so a long failover does not fail shards whose work is done (the retry counts the stored copy).
+      if (error instanceof NotReplicatedError && token !== undefined) {
+        this.logger.warn(`shard job ${job.id}: ${error.message}; counted again in ${NOT_REPLICATED_RETRY_MS} ms`);
+        await job.moveToDelayed(Date.now() + NOT_REPLICATED_RETRY_MS, token);
+        throw new DelayedError();
+      }
       throw error;
     } finally {
       this.active.delete(job);

@@ -13,6 +13,7 @@ import {
   type ObjectStore,
   type ShardOutcome,
   type ShardPayload,
+  ReplicaAck,
 } from '#shared';
 import { ModelService } from '../inference/model.service.js';
 import { WorkerMetricsService, type ShardMetricOutcome } from '../metrics/worker-metrics.service.js';
@@ -42,6 +43,8 @@ export class ShardProcessorService {
     private readonly metrics: WorkerMetricsService,
     // Progress events and webhooks; optional so hand-wired test harnesses can leave it out.
     @Optional() private readonly notifier?: JobNotifierService,
+    // REDIS_MIN_REPLICAS_ACK; optional like the notifier (none = no wait).
+    @Optional() private readonly replicas?: ReplicaAck,
   ) {}
 
   /**
@@ -162,6 +165,10 @@ export class ShardProcessorService {
     const result = await this.jobs.completeShard(payload.jobId, payload.shard, outcome, Date.now(), payload.estTokens ?? 0);
     if (result === 'job-finished') this.logger.log(`job ${payload.jobId} finished (last shard ${payload.shard})`);
     else if (result === 'unknown-job') this.logger.warn(`shard ${payload.shard} of job ${payload.jobId}: job record disappeared before counting`);
+    // Before BullMQ marks the shard completed: a count lost at a failover would leave the job unfinished
+    // forever. NotReplicatedError sends the shard back (ShardConsumerService); the next run counts the
+    // stored copy (completeShard is idempotent).
+    await this.replicas?.confirm();
     await this.notifier?.shardCounted(payload.jobId, payload.shard, result);
   }
 }

@@ -1,5 +1,5 @@
 import type { Provider } from '@nestjs/common';
-import { createObjectStore, JobKeys, JobStore, OBJECT_STORE, ResultStore, type ObjectStore } from '#shared';
+import { createObjectStore, JobKeys, JobStore, OBJECT_STORE, ReplicaAck, ResultStore, type ObjectStore } from '#shared';
 import { WORKER_ENV, type WorkerEnv } from '../config/worker-env.js';
 import { RedisService } from '../redis/redis.service.js';
 
@@ -7,6 +7,13 @@ export const jobStoreProvider: Provider = {
   provide: JobStore,
   inject: [RedisService, WORKER_ENV],
   useFactory: (redis: RedisService, env: WorkerEnv) => new JobStore(redis.client, env.REDIS_PREFIX),
+};
+
+/** Shard counts are written on the job store's connection, so that is the one WAIT runs on (REDIS_MIN_REPLICAS_ACK). */
+export const replicaAckProvider: Provider = {
+  provide: ReplicaAck,
+  inject: [RedisService, WORKER_ENV],
+  useFactory: (redis: RedisService, env: WorkerEnv) => new ReplicaAck([redis.client], env.REDIS_MIN_REPLICAS_ACK, env.REDIS_REPLICA_ACK_TIMEOUT_MS),
 };
 
 /** Inputs are read and results written here; a store that is not usable stops the worker at boot. */

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { parseSentinels, type SentinelAddress } from '../redis/redis-target.js';
 import { storeUrlProblem } from '../storage/store-url.js';
 
 const int = (min: number, def: number) => z.coerce.number().int().min(min).default(def);
@@ -17,12 +18,51 @@ const removed = (why: string) =>
     .refine((value) => value === undefined, { message: `no longer supported: ${why}` });
 
 /** Variables shared by the API and the worker. Names are a public contract: deploy manifests rely on them. */
-export const commonEnvSchema = z.object({
+const commonEnvObject = z.object({
   /** @defaultValue redis://127.0.0.1:6379 */
   REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
     .default('redis://127.0.0.1:6379'),
+  /** Password of the Redis nodes; overrides one in REDIS_URL (so it can come from a secret of its own). */
+  REDIS_PASSWORD: optionalText,
+  /**
+   * Sentinels, as a comma list of `host:port`: every connection then goes to the primary they name for
+   * REDIS_SENTINEL_MASTER and follows it through failovers; REDIS_URL gives only the password, user,
+   * database and TLS (rediss://) of the Redis nodes. @defaultValue unset: the one Redis of REDIS_URL
+   */
+  REDIS_SENTINELS: optionalText.transform((value, ctx): SentinelAddress[] | undefined => {
+    if (value === undefined) return undefined;
+    const parsed = parseSentinels(value);
+    if (typeof parsed === 'string') {
+      ctx.addIssue({ code: 'custom', message: parsed });
+      return z.NEVER;
+    }
+    return parsed;
+  }),
+  /** The master name the Sentinels monitor (`sentinel monitor <name> ...`); required with REDIS_SENTINELS. */
+  REDIS_SENTINEL_MASTER: optionalText.pipe(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ., _ and - only')
+      .optional(),
+  ),
+  /** Password of the Sentinels themselves (`requirepass` in sentinel.conf), when they have one. */
+  REDIS_SENTINEL_PASSWORD: optionalText,
+  /** The Sentinels speak TLS. @defaultValue false */
+  REDIS_SENTINEL_TLS: z
+    .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
+    .default('false')
+    .transform((value) => value === 'true' || value === '1'),
+  /**
+   * Replicas that must confirm (Redis WAIT) a job's submission before the API answers 202, and a
+   * shard's count before a worker reports it done; when fewer confirm within
+   * REDIS_REPLICA_ACK_TIMEOUT_MS, the submission answers 503 REDIS_NOT_REPLICATED and the shard goes
+   * back to the queue for a second, without spending an attempt. 0 = no wait (a write acknowledged a moment before a failover may be lost). @defaultValue 0
+   */
+  REDIS_MIN_REPLICAS_ACK: int(0, 0),
+  /** How long a write waits for REDIS_MIN_REPLICAS_ACK replicas. @defaultValue 1000 */
+  REDIS_REPLICA_ACK_TIMEOUT_MS: int(1, 1000),
   /** Prefix of every Redis key this system writes. @defaultValue sw */
   REDIS_PREFIX: z
     .string()
@@ -84,6 +124,20 @@ export const commonEnvSchema = z.object({
   SHARDWISE_FAULT_STORE_READ_DELAY_MS: optionalText,
   /** TEST ONLY (fault injection): only store keys matching this regular expression get the faults above. */
   SHARDWISE_FAULT_STORE_KEYS: optionalText,
+});
+
+/** The Sentinel variables go together: a half-configured Sentinel setup stops the boot, naming the variable. */
+export const commonEnvSchema = commonEnvObject.superRefine((env, ctx) => {
+  const sentinelOnly = ['REDIS_SENTINEL_MASTER', 'REDIS_SENTINEL_PASSWORD'] as const;
+  if (env.REDIS_SENTINELS !== undefined) {
+    if (env.REDIS_SENTINEL_MASTER === undefined)
+      ctx.addIssue({ code: 'custom', path: ['REDIS_SENTINEL_MASTER'], message: 'required with REDIS_SENTINELS: the master name the Sentinels monitor' });
+    return;
+  }
+  for (const name of sentinelOnly) {
+    if (env[name] !== undefined) ctx.addIssue({ code: 'custom', path: [name], message: 'only used with REDIS_SENTINELS, which is unset' });
+  }
+  if (env.REDIS_SENTINEL_TLS) ctx.addIssue({ code: 'custom', path: ['REDIS_SENTINEL_TLS'], message: 'only used with REDIS_SENTINELS, which is unset' });
 });
 
 export const apiEnvSchema = commonEnvSchema.extend({

@@ -11,7 +11,9 @@ export function loadEnv<S extends z.ZodType>(schema: S, source: NodeJS.ProcessEn
   const problems = parsed.error.issues.map((issue) => {
     const name = issue.path.join('.') || '(environment)';
     const value = source[name];
-    return `${name}${value === undefined ? '' : `=${JSON.stringify(value)}`}: ${issue.message}`;
+    // Passwords and secrets are named, never printed: the message ends up in logs.
+    const shown = /PASSWORD|SECRET/.test(name) ? '"***"' : JSON.stringify(value);
+    return `${name}${value === undefined ? '' : `=${shown}`}: ${issue.message}`;
   });
   throw new ConfigError(problems);
 }

@@ -1,15 +1,17 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisTarget } from './redis-target.js';
 
 /**
  * BullMQ needs `maxRetriesPerRequest: null` on connections that block; reconnecting forever keeps
  * the API and workers alive through a Redis restart.
  */
-export function createRedis(url: string, name: string, extra: RedisOptions = {}): Redis {
-  return new Redis(url, {
+export function createRedis(target: RedisTarget, name: string, extra: RedisOptions = {}): Redis {
+  return new Redis(target.url, {
     connectionName: name,
     maxRetriesPerRequest: null,
     enableReadyCheck: true,
     retryStrategy: (attempt) => Math.min(200 * attempt, 5000),
+    ...target.options,
     ...extra,
   });
 }
@@ -38,16 +40,5 @@ export async function assertNoEviction(redis: Redis): Promise<void> {
   const policy = reply[1];
   if (policy && policy !== 'noeviction') {
     throw new Error(`Redis maxmemory-policy is "${policy}"; set it to "noeviction" (redis-server --maxmemory-policy noeviction), or queued shards may be dropped.`);
-  }
-}
-
-/** The URL without its password, for messages. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparsable URL)';
   }
 }

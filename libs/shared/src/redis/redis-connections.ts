@@ -1,6 +1,7 @@
 import type { Redis, RedisOptions } from 'ioredis';
 import { LogThrottle } from './log-throttle.js';
 import { createRedis } from './redis-connection.js';
+import type { RedisTarget } from './redis-target.js';
 
 /** What a connection error is written to; errors of one connection are throttled (LogThrottle). */
 export type ConnectionErrorLog = (line: string) => void;
@@ -13,13 +14,14 @@ export class RedisConnections {
   private readonly opened = new Set<Redis>();
 
   constructor(
-    private readonly url: string,
+    /** Where the connections go: the one Redis of REDIS_URL or the primary its Sentinels name. */
+    readonly target: RedisTarget,
     private readonly log: ConnectionErrorLog,
   ) {}
 
   /** `name` shows in CLIENT LIST; `options` override createRedis's (REQUEST_REDIS_OPTIONS for connections that serve requests). */
   open(name: string, options: RedisOptions = {}): Redis {
-    const connection = createRedis(this.url, name, options);
+    const connection = createRedis(this.target, name, options);
     logConnectionErrors(connection, name, this.log);
     this.opened.add(connection);
     return connection;
