@@ -39,11 +39,6 @@ const S3_OVERLAYS = new Set(['cpu-s3']);
 const HPA_OVERLAYS = new Set(['gpu-hpa']);
 /** Redis replicated with Sentinel (components/redis-sentinel) in place of the single Redis. */
 const HA_OVERLAYS = new Set(['cpu-ha']);
-/**
- * The apps' Sentinel settings (issue 14). The env schema names them once the apps support Sentinel;
- * until then the contract check below accepts exactly these names besides the schema's.
- */
-const REDIS_HA_ENV = ['REDIS_SENTINELS', 'REDIS_SENTINEL_MASTER', 'REDIS_SENTINEL_PASSWORD', 'REDIS_PASSWORD', 'REDIS_MIN_REPLICAS_ACK', 'REDIS_REPLICA_ACK_TIMEOUT_MS'];
 const SENTINEL_PORT = 26379;
 const AUTOSCALING_SIGNAL = 'shardwise_backlog_worker_seconds';
 const STANDARD_LABELS = ['app.kubernetes.io/name', 'app.kubernetes.io/component', 'app.kubernetes.io/part-of', 'app.kubernetes.io/version'];
@@ -382,7 +377,7 @@ describe('deploy/k8s overlays', () => {
       const workerKeys = Object.keys(workerEnvObjectSchema.shape);
       // Anything else is a misspelt or stale name (runtime variables of Node itself aside).
       const runtime = (k: string) => /^(NODE_OPTIONS|NODE_ENV|TZ|HOME|UV_THREADPOOL_SIZE|GLOBAL_AGENT_\w+)$/.test(k);
-      const known = (keys: string[], k: string) => keys.includes(k) || runtime(k) || REDIS_HA_ENV.includes(k);
+      const known = (keys: string[], k: string) => keys.includes(k) || runtime(k);
       expect(
         Object.keys(apiEnv).filter((k) => !known(apiKeys, k)),
         'API variables the app does not read',
@@ -391,7 +386,7 @@ describe('deploy/k8s overlays', () => {
         Object.keys(workerEnv).filter((k) => !known(workerKeys, k)),
         'worker variables the app does not read',
       ).toEqual([]);
-      for (const k of [...Object.keys(commonEnvSchema.shape), ...REDIS_HA_ENV]) {
+      for (const k of Object.keys(commonEnvSchema.shape)) {
         expect(apiEnv[k], `API and worker agree on ${k}`).toBe(workerEnv[k]);
       }
       const parsedApi = apiEnvSchema.parse(apiEnv);
