@@ -12,6 +12,8 @@ import { FAMILIES, ensureThreadBuild, ensureTinyModels, maxAbsDiff, mixedTexts, 
 const TOL = 1e-5;
 const SHORT = 'Short text about a fox.';
 const LONG = Array.from({ length: 90 }, (_, i) => `word${i % 13} and more`).join(' ');
+/** What ModelRunner.run gets for a mean-pooled, normalised embedding (the defaults). */
+const EMBED_OPTIONS = { pooling: 'mean', normalize: true, topK: null, truncate: true } as const;
 
 let modelDir: string;
 let pool: InferencePool;
@@ -126,9 +128,9 @@ describe.each(FAMILIES)('%s tiny models', (family) => {
       const good = runner.tokenize([SHORT, 'another text', 'third'], true);
       const ids = Int32Array.from(good.ids);
       ids[(good.lengths[0] as number) + 1] = 10_000_000; // out-of-vocabulary id in item 1: Gather fails
-      const run = await runner.run(ids, good.lengths, 'mean', true);
+      const run = await runner.run(ids, good.lengths, EMBED_OPTIONS);
       expect(run.failed.map((f) => f.index)).toEqual([1]);
-      const clean = await runner.run(good.ids, good.lengths, 'mean', true);
+      const clean = await runner.run(good.ids, good.lengths, EMBED_OPTIONS);
       expect(maxAbsDiff(run.values.subarray(0, 32), clean.values.subarray(0, 32))).toBeLessThan(TOL);
       expect(maxAbsDiff(run.values.subarray(64), clean.values.subarray(64))).toBeLessThan(TOL);
     } finally {

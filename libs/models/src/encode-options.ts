@@ -1,13 +1,8 @@
 import { InvalidEncodeOptionsError, InvalidPoolOptionsError } from './errors.js';
-import type { Pooling } from './pooling.js';
-import type { EncodeOptions, InferencePoolOptions } from './types.js';
+import type { ResolvedEncodeOptions } from './tasks/task-io.js';
 
-export interface ResolvedEncodeOptions {
-  pooling: Pooling;
-  normalize: boolean;
-  topK: number | null;
-  truncate: boolean;
-}
+export type { ResolvedEncodeOptions } from './tasks/task-io.js';
+import type { EncodeOptions, InferencePoolOptions } from './types.js';
 
 /** Applies the documented defaults and rejects values that would otherwise fail deep inside a thread. */
 export function resolveEncodeOptions(options: EncodeOptions | undefined): ResolvedEncodeOptions {

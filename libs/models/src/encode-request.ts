@@ -6,7 +6,7 @@
 import { planBatchesMinPadding, paddedTokens, type BatchLimits } from './batch-plan.js';
 import type { ResolvedEncodeOptions } from './encode-options.js';
 import type { ModelInfo } from './model-info.js';
-import { classify } from './softmax.js';
+import { taskModule } from './tasks/index.js';
 import type { ModelRef, RunResult } from './thread-protocol.js';
 import type { Cancellation, ThreadScheduler } from './thread-scheduler.js';
 import type { EncodeResponse, ItemResult } from './types.js';
@@ -83,7 +83,7 @@ export async function runEncodeRequest(run: EncodeRequestRun): Promise<EncodeRes
         batchIds.set(ids[i] as Int32Array, offset);
         offset += (ids[i] as Int32Array).length;
       }
-      const request = { type: 'run', model, ids: batchIds, lengths: batchLengths, pooling: options.pooling, normalize: options.normalize } as const;
+      const request = { type: 'run', model, ids: batchIds, lengths: batchLengths, options } as const;
       const answer = await scheduler.submit(request, [batchIds.buffer as ArrayBuffer, batchLengths.buffer as ArrayBuffer], cancellation);
       stats.inferenceSeconds += answer.seconds;
       stats.tokens += offset;
@@ -96,6 +96,7 @@ export async function runEncodeRequest(run: EncodeRequestRun): Promise<EncodeRes
 function fillBatch(results: ItemResult[], indices: readonly number[], answer: RunResult, run: EncodeRequestRun, lengths: Int32Array, original: Int32Array): void {
   const failed = new Map(answer.failed.map((f) => [f.index, f.message]));
   const { width, values } = answer;
+  const task = taskModule(run.model.task);
   indices.forEach((i, j) => {
     const tokens = lengths[i] as number;
     const message = failed.get(j);
@@ -104,11 +105,6 @@ function fillBatch(results: ItemResult[], indices: readonly number[], answer: Ru
       return;
     }
     const truncated = (original[i] as number) > tokens;
-    if (run.model.task === 'embed') {
-      results[i] = { ok: true, tokens, truncated, embedding: values.slice(j * width, (j + 1) * width) };
-    } else {
-      const row = values.subarray(j * width, (j + 1) * width);
-      results[i] = { ok: true, tokens, truncated, ...classify(row, run.info.labels ?? [], run.options.topK) };
-    }
+    results[i] = { ok: true, tokens, truncated, ...task.toResult(values.subarray(j * width, (j + 1) * width), run.info, run.options) };
   });
 }

@@ -31,11 +31,9 @@ export class UnknownModelError extends Error {
 /** The model exists but cannot serve the requested task. */
 export class UnsupportedTaskError extends Error {
   override readonly name = 'UnsupportedTaskError';
-  constructor(model: string, task: string, tasks: readonly string[]) {
-    super(
-      `model "${model}" cannot serve task "${task}"; it serves: ${tasks.join(', ') || 'nothing'}. ` +
-        'Pick a model exported for that task (embed: a base encoder; sentiment: a *ForSequenceClassification export).',
-    );
+  /** `hints`: what each task needs exported (TaskModule.modelHint), e.g. "embed: a base encoder". */
+  constructor(model: string, task: string, tasks: readonly string[], hints: readonly string[]) {
+    super(`model "${model}" cannot serve task "${task}"; it serves: ${tasks.join(', ') || 'nothing'}. Pick a model exported for that task (${hints.join('; ')}).`);
   }
 }
 

@@ -3,7 +3,25 @@
  * not exported here (thread protocol, scheduler, transformers.js loading) is
  * an implementation detail and may change without notice.
  */
-export { TASKS, resolveTask, type TaskName, type TaskSpec } from './tasks.js';
+export {
+  classifyTask,
+  embedTask,
+  isTaskName,
+  resolveTask,
+  TASK_MODULES,
+  TASK_NAMES,
+  TASK_NAMES_AND_ALIASES,
+  TASKS,
+  taskModule,
+  type TaskBatch,
+  type TaskInputKind,
+  type TaskItemValue,
+  type TaskModelClass,
+  type TaskModule,
+  type TaskName,
+  type TaskOption,
+  type TaskOutputKind,
+} from './tasks/index.js';
 export { MODEL_REGISTRY, resolveModelId, type ResolveModelOptions } from './model-id.js';
 export { readModelInfo, type ModelDtype, type ModelInfo } from './model-info.js';
 export { InferencePool } from './inference-pool.js';

@@ -4,7 +4,7 @@ import { assertTexts, resolveEncodeOptions, validatePoolOptions } from './encode
 import { AbortError, PoolStateError, UnsupportedDtypeError, UnsupportedTaskError } from './errors.js';
 import { assertSafeModelId } from './model-id.js';
 import { readModelInfo, type ModelInfo } from './model-info.js';
-import type { TaskName } from './tasks.js';
+import { MODEL_HINTS, type TaskName } from './tasks/index.js';
 import { threadEntryUrl } from './thread-entry.js';
 import { ThreadScheduler, type Cancellation } from './thread-scheduler.js';
 import type { EncodeRequest, EncodeResponse, InferencePoolOptions } from './types.js';
@@ -109,7 +109,7 @@ export class InferencePool {
     assertSafeModelId(id);
     // Local folders can be checked from the files alone, before any thread spends time loading.
     const local = modelDir === undefined ? undefined : await readModelInfo(id, { modelDir });
-    if (local && !local.tasks.includes(task)) throw new UnsupportedTaskError(id, task, local.tasks);
+    if (local && !local.tasks.includes(task)) throw new UnsupportedTaskError(id, task, local.tasks, MODEL_HINTS);
     if (local && !local.dtypes.includes(dtype)) throw new UnsupportedDtypeError(id, dtype, local.dtypes);
     const infos = await scheduler.broadcast({ type: 'load', model: { modelId: id, task } });
     return local ?? (infos[0] as ModelInfo);

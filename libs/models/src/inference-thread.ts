@@ -39,7 +39,7 @@ async function handle(request: ThreadRequest): Promise<{ result: unknown; transf
     }
     case 'run': {
       const runner = await runnerFor(request.model);
-      const result = await runner.run(request.ids, request.lengths, request.pooling, request.normalize);
+      const result = await runner.run(request.ids, request.lengths, request.options);
       return { result, transfer: [result.values.buffer as ArrayBuffer] };
     }
     case 'dispose': {

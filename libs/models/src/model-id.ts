@@ -1,7 +1,7 @@
 import { realpathSync, statSync } from 'node:fs';
 import { join, sep } from 'node:path';
 import { InvalidModelError, UnknownModelError } from './errors.js';
-import { TASKS, type TaskName } from './tasks.js';
+import { TASKS, type TaskName } from './tasks/index.js';
 
 /** Short names clients may use instead of full Hub ids. */
 export const MODEL_REGISTRY: Readonly<Record<string, string>> = Object.freeze({

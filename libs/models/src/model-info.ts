@@ -2,7 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidModelError, UnknownModelError } from './errors.js';
 import { assertSafeModelId, hasLocalModel } from './model-id.js';
-import type { TaskName } from './tasks.js';
+import { TASK_MODULES, type TaskName } from './tasks/index.js';
 
 /** ONNX weight variants transformers.js knows, keyed by the file-name suffix it looks for in onnx/. */
 export const DTYPE_FILE_SUFFIXES = Object.freeze({
@@ -67,7 +67,7 @@ export function modelInfoFromConfigs(id: string, config: Json, tokenizerConfig: 
   return {
     id,
     family,
-    tasks: classifier ? ['sentiment'] : ['embed'],
+    tasks: TASK_MODULES.filter((task) => task.servesArchitectures(architectures)).map((task) => task.name),
     dimensions,
     labels: classifier ? labelsOf(config) : null,
     maxTokens,

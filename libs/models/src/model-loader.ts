@@ -4,11 +4,24 @@
  * the worker app's main thread would cost memory and startup for nothing.
  */
 import { resolve } from 'node:path';
-import { AutoModel, AutoModelForSequenceClassification, AutoTokenizer, env, LogLevel, type PreTrainedModel, type PreTrainedTokenizer } from '@huggingface/transformers';
+import {
+  AutoModel,
+  AutoModelForSequenceClassification,
+  AutoModelForTokenClassification,
+  AutoTokenizer,
+  env,
+  LogLevel,
+  type PreTrainedModel,
+  type PreTrainedTokenizer,
+} from '@huggingface/transformers';
 import { explainDeviceFailure } from './device.js';
 import { ModelLoadError, UnsupportedDtypeError, UnsupportedTaskError } from './errors.js';
 import { modelInfoFromConfigs, readModelInfo, type ModelInfo } from './model-info.js';
+import { MODEL_HINTS, taskModule, type TaskModelClass } from './tasks/index.js';
 import type { ModelRef, ThreadConfig } from './thread-protocol.js';
+
+/** The transformers.js class behind each TaskModule.modelClass. */
+const MODEL_CLASSES: Readonly<Record<TaskModelClass, typeof AutoModel>> = { AutoModel, AutoModelForSequenceClassification, AutoModelForTokenClassification };
 
 export interface LoadedParts {
   tokenizer: PreTrainedTokenizer;
@@ -50,7 +63,7 @@ export async function loadParts(ref: ModelRef, config: ThreadConfig): Promise<Lo
   } catch (error) {
     throw new ModelLoadError(ref.modelId, `tokenizer: ${messageOf(error)}`);
   }
-  const ModelClass = ref.task === 'sentiment' ? AutoModelForSequenceClassification : AutoModel;
+  const ModelClass = MODEL_CLASSES[taskModule(ref.task).modelClass];
   try {
     model = await ModelClass.from_pretrained(location, {
       dtype: config.dtype,
@@ -66,7 +79,7 @@ export async function loadParts(ref: ModelRef, config: ThreadConfig): Promise<Lo
   const info = local ?? modelInfoFromConfigs(ref.modelId, asJson(model.config), asJson(tokenizer.config), [config.dtype]);
   if (!info.tasks.includes(ref.task)) {
     await model.dispose();
-    throw new UnsupportedTaskError(ref.modelId, ref.task, info.tasks);
+    throw new UnsupportedTaskError(ref.modelId, ref.task, info.tasks, MODEL_HINTS);
   }
   const session = model.sessions.model ?? Object.values(model.sessions)[0];
   const inputNames: readonly string[] = Array.isArray(session?.inputNames) ? session.inputNames : ['input_ids', 'attention_mask'];

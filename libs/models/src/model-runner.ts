@@ -5,10 +5,10 @@
 import { Tensor } from '@huggingface/transformers';
 import { loadParts, type LoadedParts } from './model-loader.js';
 import type { ModelInfo } from './model-info.js';
-import { l2NormalizeRows, poolHidden, type Pooling } from './pooling.js';
-import { softmaxRows } from './softmax.js';
 import { runWithSplitRetry } from './split-retry.js';
-import { toFloat32, type TensorLike } from './tensor-data.js';
+import type { ResolvedEncodeOptions } from './tasks/task-io.js';
+import { taskModule, type TaskModule } from './tasks/index.js';
+import type { TensorLike } from './tensor-data.js';
 import type { ModelRef, RunResult, ThreadConfig, TokenizeResult } from './thread-protocol.js';
 import { detectSpecialLayout, truncateIds, type SpecialTokenLayout } from './truncation.js';
 
@@ -17,11 +17,13 @@ export class ModelRunner {
   readonly layout: SpecialTokenLayout;
   private readonly padId: number;
   private readonly wantsTokenTypes: boolean;
+  private readonly task: TaskModule;
 
   private constructor(
     private readonly parts: LoadedParts,
-    private readonly task: ModelRef['task'],
+    task: ModelRef['task'],
   ) {
+    this.task = taskModule(task);
     this.info = parts.info;
     const encode = (text: string, special: boolean): number[] => parts.tokenizer.encode(text, { add_special_tokens: special });
     this.layout = detectSpecialLayout(encode);
@@ -34,7 +36,7 @@ export class ModelRunner {
   static async load(ref: ModelRef, config: ThreadConfig): Promise<ModelRunner> {
     const runner = new ModelRunner(await loadParts(ref, config), ref.task);
     const warm = runner.tokenize(['warm up'], true);
-    await runner.run(warm.ids, warm.lengths, 'mean', true);
+    await runner.run(warm.ids, warm.lengths, { pooling: 'mean', normalize: true, topK: null, truncate: true });
     return runner;
   }
 
@@ -64,16 +66,16 @@ export class ModelRunner {
   }
 
   /** Runs one planned batch (`ids` concatenated, `lengths` per item); poison items are isolated by split retry. */
-  async run(ids: Int32Array, lengths: Int32Array, pooling: Pooling, normalize: boolean): Promise<RunResult> {
+  async run(ids: Int32Array, lengths: Int32Array, options: ResolvedEncodeOptions): Promise<RunResult> {
     const started = performance.now();
     const offsets = new Int32Array(lengths.length);
     for (let i = 1; i < lengths.length; i++) offsets[i] = (offsets[i - 1] as number) + (lengths[i - 1] as number);
-    const width = this.task === 'embed' ? this.info.dimensions : (this.info.labels?.length ?? 0);
+    const width = this.task.rowWidth(this.info);
     const values = new Float32Array(lengths.length * width);
     const items = Array.from({ length: lengths.length }, (_, i) => i);
 
     const attempts = await runWithSplitRetry(items, async (subset) => {
-      const rows = await this.forward(subset, ids, offsets, lengths, pooling, normalize);
+      const rows = await this.forward(subset, ids, offsets, lengths, options);
       return subset.map((_, j) => rows.subarray(j * width, (j + 1) * width));
     });
     const failed: RunResult['failed'] = [];
@@ -88,7 +90,7 @@ export class ModelRunner {
     await this.parts.model.dispose();
   }
 
-  private async forward(subset: readonly number[], ids: Int32Array, offsets: Int32Array, lengths: Int32Array, pooling: Pooling, normalize: boolean): Promise<Float32Array> {
+  private async forward(subset: readonly number[], ids: Int32Array, offsets: Int32Array, lengths: Int32Array, options: ResolvedEncodeOptions): Promise<Float32Array> {
     const batch = subset.length;
     // Right padding; at least one column so an all-empty batch (tokenizer without specials) still runs.
     const seq = Math.max(1, ...subset.map((i) => lengths[i] as number));
@@ -112,18 +114,6 @@ export class ModelRunner {
     if (this.wantsTokenTypes) feeds.token_type_ids = new Tensor('int64', new BigInt64Array(batch * seq), [batch, seq]);
 
     const output = (await this.parts.model.forward(feeds)) as Record<string, TensorLike | undefined>;
-    if (this.task === 'embed') {
-      const hidden = output.last_hidden_state ?? output.token_embeddings; // [batch, seq, hidden]
-      if (hidden?.dims.length !== 3) throw new Error(`model output has no [batch, seq, hidden] tensor (got: ${Object.keys(output).join(', ')})`);
-      const width = hidden.dims[2] as number;
-      if (width !== this.info.dimensions) throw new Error(`hidden size ${width} does not match config (${this.info.dimensions})`);
-      const pooled = poolHidden(toFloat32(hidden), [batch, seq, width], subLengths, pooling, new Float32Array(batch * width)); // [batch, hidden]
-      return normalize ? l2NormalizeRows(pooled, width) : pooled;
-    }
-    const logits = output.logits; // [batch, labels]
-    if (!logits) throw new Error(`model output has no logits (got: ${Object.keys(output).join(', ')})`);
-    const labels = logits.dims[1] as number;
-    if (labels !== this.info.labels?.length) throw new Error(`model has ${labels} logits but config lists ${this.info.labels?.length ?? 0} labels`);
-    return softmaxRows(toFloat32(logits), labels, new Float32Array(batch * labels));
+    return this.task.postProcess(output, { info: this.info, batch, seq, lengths: subLengths, options });
   }
 }

@@ -5,8 +5,8 @@
 import * as errors from './errors.js';
 import type { Device } from './device.js';
 import type { ModelInfo } from './model-info.js';
-import type { Pooling } from './pooling.js';
-import type { TaskName } from './tasks.js';
+import type { ResolvedEncodeOptions } from './tasks/task-io.js';
+import type { TaskName } from './tasks/index.js';
 import type { PoolDtype } from './types.js';
 
 /** Passed as workerData; fixed for the thread's life. */
@@ -25,7 +25,7 @@ export interface ModelRef {
 export type ThreadRequest =
   | { type: 'load'; model: ModelRef }
   | { type: 'tokenize'; model: ModelRef; texts: string[]; truncate: boolean }
-  | { type: 'run'; model: ModelRef; ids: Int32Array; lengths: Int32Array; pooling: Pooling; normalize: boolean }
+  | { type: 'run'; model: ModelRef; ids: Int32Array; lengths: Int32Array; options: ResolvedEncodeOptions }
   | { type: 'dispose' }
   /** Fault injection for tests: the thread exits as if it had crashed. */
   | { type: 'crash' };
@@ -41,7 +41,7 @@ export interface TokenizeResult {
 }
 
 export interface RunResult {
-  /** `// [batch, width]` embeddings or label probabilities, in the order the batch was sent. */
+  /** `// [batch, width]` rows of the task's post-processing (TaskModule.postProcess), in the order the batch was sent. */
   values: Float32Array;
   width: number;
   /** Items whose inference failed even when run alone. */
