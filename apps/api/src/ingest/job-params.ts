@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { InputError, type JobOptions, assertPlainJson, forbiddenKey, checkCallbackUrl } from '#shared';
-import { resolveTask, UnknownTaskError, type TaskName } from '#models';
+import { resolveTask, taskModule, UnknownTaskError, type TaskName } from '#models';
 import {
   jobParamsSchemaFor,
   jobQuerySchemaFor,
@@ -8,6 +8,7 @@ import {
   MAX_METADATA_BYTES,
   OPTION_NAMES,
   OPTION_TASKS,
+  OPTIONS,
   optionFields,
   queryFields,
   type OptionName,
@@ -58,22 +59,22 @@ export function paramsFromQuery(query: Fields): JobParams {
   if (badKey !== undefined) throw new InputError('INVALID_INPUT', `query parameter "${badKey}" is not allowed`, { field: badKey });
   const parsed = jobQuerySchemaFor(query.task).safeParse(query);
   if (!parsed.success) throw firstProblem(QUERY_PROBLEMS, parsed.error, query);
-  const { model, pooling, normalize, top_k, truncate, metadata, callback_url, expires_after } = parsed.data;
+  const { model, metadata, callback_url, expires_after } = parsed.data;
   const task = resolveTask(parsed.data.task);
+  const options = Object.fromEntries(OPTION_NAMES.map((name) => [name, (parsed.data as Fields)[name]]));
   return {
     task,
     model: model || undefined,
-    options: withDefaults(task, { pooling, normalize, top_k, truncate }),
+    options: withDefaults(task, options),
     metadata: metadata ?? null,
     callbackUrl: callback_url ? checkedUrl(callback_url) : undefined,
     expiresAfter: expires_after,
   };
 }
 
-function withDefaults(task: TaskName, options: { pooling?: 'mean' | 'cls' | null; normalize?: boolean; top_k?: number | null; truncate?: boolean }): JobOptions {
-  const truncate = options.truncate ?? true;
-  if (task === 'embed') return { pooling: options.pooling ?? 'mean', normalize: options.normalize ?? true, truncate };
-  return { topK: options.top_k ?? null, truncate };
+/** The task's options with its defaults (TaskModule.withDefaults), then truncate, which every task has. */
+function withDefaults(task: TaskName, options: Readonly<Fields>): JobOptions {
+  return { ...taskModule(task).withDefaults(options), truncate: (options.truncate as boolean | undefined) ?? true };
 }
 
 function checkedUrl(value: string): string {
@@ -94,13 +95,6 @@ function firstProblem(problems: ReadonlyArray<readonly [string, Problem]>, error
 
 const optionError = (field: string, message: string) => new InputError('INVALID_OPTION', message, { field });
 
-const OPTION_PROBLEMS: Record<OptionName, string> = {
-  truncate: 'option "truncate" must be true or false',
-  pooling: 'option "pooling" must be "mean" or "cls"',
-  normalize: 'option "normalize" must be true or false',
-  top_k: 'option "top_k" must be an integer >= 1, or null for all labels',
-};
-
 const isOptionName = (name: string): name is OptionName => Object.hasOwn(OPTION_TASKS, name);
 const appliesTo = (name: OptionName, task: TaskName): boolean => (OPTION_TASKS[name] ?? task) === task;
 
@@ -113,8 +107,8 @@ function optionsProblem(task: TaskName, options: Fields, valid: (name: OptionNam
     if (!isOptionName(name)) return optionError(name, `unknown option "${name}"; options are ${OPTION_NAMES.join(', ')}`);
     if (options[name] !== undefined && !appliesTo(name, task)) return optionError(name, `option "${name}" applies to ${OPTION_TASKS[name]} jobs only`);
   }
-  const bad = (['truncate', 'pooling', 'normalize', 'top_k'] as const).find((name) => appliesTo(name, task) && !valid(name, options[name]));
-  return bad === undefined ? undefined : optionError(bad, OPTION_PROBLEMS[bad]);
+  const bad = ['truncate', ...OPTION_NAMES.filter((name) => name !== 'truncate')].find((name) => appliesTo(name, task) && !valid(name, options[name]));
+  return bad === undefined ? undefined : optionError(bad, (OPTIONS[bad] as { problem: string }).problem);
 }
 
 function taskProblem(value: unknown): InputError | undefined {
@@ -161,7 +155,7 @@ const BODY_PROBLEMS: ReadonlyArray<readonly [string, Problem]> = [
     ({ task, options }) =>
       typeof options !== 'object' || options === null || Array.isArray(options)
         ? optionError('options', 'field "options" must be an object')
-        : optionsProblem(resolveTask(task as string), options as Fields, (name, value) => optionFields[name].safeParse(value).success),
+        : optionsProblem(resolveTask(task as string), options as Fields, (name, value) => (optionFields[name] as z.ZodType).safeParse(value).success),
   ],
   ['metadata', (body) => metadataProblem(body.metadata)],
   ['callback_url', (body) => callbackUrlProblem(body.callback_url)],
@@ -186,7 +180,7 @@ const eitherOf =
 const queryOptionsProblem: Problem = (query) => {
   const options: Fields = {};
   for (const name of OPTION_NAMES) if (query[name] !== undefined) options[name] = query[name];
-  return optionsProblem(resolveTask(query.task as string), options, (name, value) => queryFields[name].safeParse(value).success);
+  return optionsProblem(resolveTask(query.task as string), options, (name, value) => (queryFields as Record<string, z.ZodType>)[name]?.safeParse(value).success === true);
 };
 
 /**

@@ -1,6 +1,6 @@
 import type { SchemaObject } from '@nestjs/swagger';
 import { z } from 'zod';
-import { resolveTask, type TaskName } from '#models';
+import { resolveTask, TASK_MODULES, TASK_NAMES, type TaskName, type TaskOption } from '#models';
 import { assertPlainJson, checkCallbackUrl } from '#shared';
 
 /** Longest retention a job may ask for: ten years. */
@@ -8,10 +8,28 @@ export const MAX_EXPIRES_AFTER = 10 * 365 * 24 * 3600;
 
 export const MAX_METADATA_BYTES = 16 * 1024;
 
-/** The task each option applies to. */
-export const OPTION_TASKS = { pooling: 'embed', normalize: 'embed', top_k: 'sentiment', truncate: undefined } as const satisfies Record<string, TaskName | undefined>;
-export type OptionName = keyof typeof OPTION_TASKS;
-export const OPTION_NAMES = Object.keys(OPTION_TASKS) as OptionName[];
+const TRUNCATE_DESCRIPTION = 'false fails over-long texts instead of truncating them; true when absent';
+
+/** The `truncate` option, which every task has. */
+export const TRUNCATE_OPTION: TaskOption = {
+  body: z.boolean().optional().meta({ description: TRUNCATE_DESCRIPTION }),
+  query: z
+    .enum(['true', 'false'])
+    .transform((value) => value === 'true')
+    .optional()
+    .meta({ description: TRUNCATE_DESCRIPTION }),
+  problem: 'option "truncate" must be true or false',
+};
+
+/** Every option by name: each task's own (from its module), then truncate. */
+export const OPTIONS: Readonly<Record<string, TaskOption>> = Object.freeze({ ...Object.assign({}, ...TASK_MODULES.map((task) => task.options)), truncate: TRUNCATE_OPTION });
+export type OptionName = string;
+export const OPTION_NAMES: readonly OptionName[] = Object.freeze(Object.keys(OPTIONS));
+
+/** The task each option applies to; undefined: all of them. */
+export const OPTION_TASKS: Readonly<Record<OptionName, TaskName | undefined>> = Object.freeze(
+  Object.fromEntries(OPTION_NAMES.map((name) => [name, TASK_MODULES.find((task) => Object.hasOwn(task.options, name))?.name])),
+);
 
 const isKnownTask = (value: string): boolean => {
   try {
@@ -34,7 +52,10 @@ function isSmallPlainJson(value: object): boolean {
 
 const isCallbackUrl = (value: string): boolean => value === '' || !('error' in checkCallbackUrl(value));
 
-const taskSchema = z.string().refine(isKnownTask).meta({ description: 'embed (embedding, feature-extraction) or sentiment (classify, text-classification, sentiment-analysis)' });
+const taskSchema = z
+  .string()
+  .refine(isKnownTask)
+  .meta({ description: TASK_MODULES.map((task) => `${task.name} (${task.aliases.join(', ')})`).join(' or ') });
 
 // Judged as sent: zod's record drops a "__proto__" key from its copy before any check could see it.
 const metadataSchema = z.preprocess(
@@ -49,18 +70,11 @@ const metadataSchema = z.preprocess(
 const callbackUrlSchema = z.string().refine(isCallbackUrl);
 
 /** The options of a JSON job, each checked on its own (job-params.ts says which is refused first). */
-export const optionFields = {
-  pooling: z.enum(['mean', 'cls']).nullish().meta({ description: 'embed only; mean when absent' }),
-  normalize: z.boolean().optional().meta({ description: 'embed only; true when absent' }),
-  top_k: z.int().min(1).nullish().meta({ description: 'sentiment only; labels kept in scores, null for all' }),
-  truncate: z.boolean().optional().meta({ description: 'false fails over-long texts instead of truncating them; true when absent' }),
-};
+export const optionFields: Readonly<Record<OptionName, z.ZodType>> = Object.fromEntries(OPTION_NAMES.map((name) => [name, (OPTIONS[name] as TaskOption).body]));
 
 /** The options of one task: another task's options are refused unless absent. */
-const onlyFor = <Shape extends Record<OptionName, z.ZodType>>(task: TaskName, fields: Shape) =>
-  Object.fromEntries(OPTION_NAMES.map((name) => [name, (OPTION_TASKS[name] ?? task) === task ? fields[name] : z.undefined().optional()])) as {
-    [Name in OptionName]: Shape[Name] | z.ZodOptional<z.ZodUndefined>;
-  };
+const onlyFor = (task: TaskName, fields: Readonly<Record<OptionName, z.ZodType>>): Record<OptionName, z.ZodType> =>
+  Object.fromEntries(OPTION_NAMES.map((name) => [name, (OPTION_TASKS[name] ?? task) === task ? (fields[name] as z.ZodType) : z.undefined().optional()]));
 
 const paramFields = {
   task: taskSchema,
@@ -72,10 +86,7 @@ const paramFields = {
 };
 
 /** The parameters of a JSON job (its body less the corpus), for a job of `task`. */
-export const JOB_PARAMS_SCHEMAS = {
-  embed: z.looseObject({ ...paramFields, options: z.strictObject(onlyFor('embed', optionFields)).nullish() }),
-  sentiment: z.looseObject({ ...paramFields, options: z.strictObject(onlyFor('sentiment', optionFields)).nullish() }),
-} as const;
+export const JOB_PARAMS_SCHEMAS = perTask((task) => z.looseObject({ ...paramFields, options: z.strictObject(onlyFor(task, optionFields)).nullish() }));
 
 /** The schema that judges parameters naming `task`; an unknown task fails them all. */
 export const jobParamsSchemaFor = (task: unknown) => (typeof task === 'string' && isKnownTask(task) ? JOB_PARAMS_SCHEMAS[resolveTask(task)] : z.looseObject(paramFields));
@@ -114,20 +125,13 @@ export const jobRequestSchema = z
     ],
   });
 
-const queryFlag = z.enum(['true', 'false']).transform((value) => value === 'true');
 const digits = z.string().regex(/^\d+$/).transform(Number);
 
 /** The query parameters of an NDJSON upload, each checked on its own. */
 export const queryFields = {
   task: taskSchema,
   model: z.string().optional().meta({ description: 'model id or registry name; the task default when absent' }),
-  pooling: optionFields.pooling.unwrap().unwrap().optional().meta({ description: 'embed only; mean when absent' }),
-  normalize: queryFlag.optional().meta({ description: 'embed only; true when absent' }),
-  top_k: z
-    .union([z.literal('null').transform(() => null), digits.pipe(z.int().min(1))])
-    .optional()
-    .meta({ description: 'sentiment only; labels kept in scores, null for all' }),
-  truncate: queryFlag.optional().meta({ description: 'false fails over-long texts instead of truncating them; true when absent' }),
+  ...(Object.fromEntries(OPTION_NAMES.map((name) => [name, (OPTIONS[name] as TaskOption).query])) as Record<OptionName, z.ZodType>),
   metadata: z
     .string()
     .transform((text, ctx) => {
@@ -151,10 +155,7 @@ export const queryFields = {
 /** The query string of an NDJSON upload to POST /v1/jobs: every value a string, given once; other parameters are ignored. */
 export const jobQuerySchema = z.looseObject(queryFields);
 
-const JOB_QUERY_SCHEMAS = {
-  embed: z.looseObject({ ...queryFields, ...onlyFor('embed', queryFields) }),
-  sentiment: z.looseObject({ ...queryFields, ...onlyFor('sentiment', queryFields) }),
-} as const;
+const JOB_QUERY_SCHEMAS = perTask((task) => z.looseObject({ ...queryFields, ...onlyFor(task, queryFields) }));
 
 /** The schema that judges a query string naming `task`; an unknown task fails it. */
 export const jobQuerySchemaFor = (task: unknown) => (typeof task === 'string' && isKnownTask(task) ? JOB_QUERY_SCHEMAS[resolveTask(task)] : jobQuerySchema);
@@ -164,3 +165,7 @@ export const ndjsonBodySchema: SchemaObject = {
   type: 'string',
   description: 'one {"id"?, "text"} object (or a bare JSON string) per line; task, model and options in the query string',
 };
+
+function perTask<Schema>(schemaOf: (task: TaskName) => Schema): Readonly<Record<TaskName, Schema>> {
+  return Object.freeze(Object.fromEntries(TASK_NAMES.map((task) => [task, schemaOf(task)])) as Record<TaskName, Schema>);
+}
