@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { TASK_NAMES } from '#models';
 import { ApiClient } from './api-client.js';
 import * as commands from './commands.js';
 import { CliError, ExitCode, usageError, type ExitCodeValue } from './exit-codes.js';
@@ -20,7 +21,7 @@ Usage:
   shardwise cancel <id>
 
 Submit options:
-  --task embed|sentiment        task (default embed; aliases as the API accepts them)
+  --task ${TASK_NAMES.join('|').padEnd(22)} task (default ${TASK_NAMES[0]}; aliases as the API accepts them)
   --model ID                    model (default: the server's default for the task)
   --truncate / --no-truncate    cut over-long texts (default) or fail them one by one
   --metadata JSON               a JSON object stored with the job

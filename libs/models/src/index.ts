@@ -5,6 +5,7 @@
  */
 export {
   classifyTask,
+  defaultModelsFrom,
   embedTask,
   isTaskName,
   resolveTask,

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InputError, jobInputKey, OBJECT_STORE, toInputItem, type InputItem, type JobRecord, type NdjsonLine, type ObjectStore } from '#shared';
+import { taskModule } from '#models';
 import { AdmissionService } from '../auth/admission.service.js';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
 import { ApiError } from '../http/api-error.js';
@@ -130,7 +131,7 @@ export class JobSubmissionService {
       callbackUrl: params.callbackUrl,
       expiresAfter: params.expiresAfter ?? this.env.RETENTION_SECONDS,
       // Known up front only for local models; Hub models report their width to workers alone.
-      dimensions: params.task === 'embed' ? (info?.dimensions ?? null) : null,
+      dimensions: taskModule(params.task).output === 'vector' ? (info?.dimensions ?? null) : null,
       maxTokens: info?.maxTokens ?? null,
     };
   }

@@ -1,11 +1,12 @@
 import type { SchemaObject } from '@nestjs/swagger';
 import { int, nullable, obj, str } from '../docs/schema-builders.js';
+import { TASK_NAMES } from '#models';
 
 /** A JobView (libs/shared/src/jobs/job-view.ts) and a JobList, for the OpenAPI document. */
 export const jobViewSchema: SchemaObject = obj({
   id: str(undefined, { example: 'job_3mJr7AoUXx2Wqd5wGxgYbQ' }),
   object: str(undefined, { enum: ['job'] }),
-  task: str(undefined, { enum: ['embed', 'sentiment'] }),
+  task: str(undefined, { enum: [...TASK_NAMES] }),
   model: str(),
   state: str(undefined, { enum: ['queued', 'running', 'completed', 'failed', 'cancelled'] }),
   options: obj({

@@ -1,5 +1,6 @@
 import { endianness } from 'node:os';
 import { Bool, Field, FixedSizeList, Float32, Int32, Int64, makeData, Map_, RecordBatch, Schema, Struct, Utf8, vectorFromArray, type Data, type DataType } from 'apache-arrow';
+import { taskModule, type TaskName } from '#models';
 import type { ResultLine, ShardResult } from '#shared';
 
 /**
@@ -8,9 +9,9 @@ import type { ResultLine, ShardResult } from '#shared';
  *
  *   id             utf8      the item's id; null when its shard failed before the ids were read
  *   index          int64     position in the input, not null (BIGINT in DuckDB, int64 in pandas)
- *   embed:
+ *   embed (tasks whose output is a vector):
  *   embedding      fixed_size_list<float32 not null>[dimensions]; null for a failed item
- *   sentiment:
+ *   sentiment (tasks whose output is label scores):
  *   label          utf8      the top label
  *   score          float32   its probability
  *   scores         map<utf8, float32 not null>, entries in the order of the line's `scores`
@@ -24,7 +25,7 @@ import type { ResultLine, ShardResult } from '#shared';
  * `Math.fround` of the NDJSON numbers (which print the shortest decimal of the same float32).
  */
 export interface ResultColumns {
-  task: 'embed' | 'sentiment';
+  task: TaskName;
   /** Embed: the job's embedding width; 0 when no shard knows it (then every item failed). */
   dimensions: number;
   /** The job option that adds `tokens` to each successful line. */
@@ -36,7 +37,7 @@ if (endianness() !== 'LE') throw new Error('the Parquet results writer needs a l
 
 export function resultSchema(columns: ResultColumns): Schema {
   const fields: Field[] = [new Field('id', new Utf8(), true), new Field('index', new Int64(), false)];
-  if (columns.task === 'embed') {
+  if (taskModule(columns.task).output === 'vector') {
     fields.push(new Field('embedding', new FixedSizeList(columns.dimensions, new Field('element', new Float32(), false)), true));
   } else {
     const entry = new Struct([new Field('key', new Utf8(), false), new Field('value', new Float32(), false)]);
@@ -60,7 +61,7 @@ export function shardBatch(schema: Schema, columns: ResultColumns, result: Shard
     ),
     makeData({ type: new Int64(), length: lines.length, nullCount: 0, data: BigInt64Array.from(lines, (line) => BigInt(line.index)) }),
   ];
-  if (columns.task === 'embed') data.push(embeddings(schema, columns.dimensions, result, succeeded));
+  if (taskModule(columns.task).output === 'vector') data.push(embeddings(schema, columns.dimensions, result, succeeded));
   else
     data.push(
       column(

@@ -1,5 +1,6 @@
 import { makeBuilder, makeData, RecordBatch, Struct, Table as ArrowTable, tableToIPC, util, type Schema } from 'apache-arrow';
 import { Compression, Table as WasmTable, transformParquetStream, WriterPropertiesBuilder, type RecordBatch as WasmRecordBatch } from 'parquet-wasm';
+import { taskModule, type TaskName } from '#models';
 import { ApiError } from '../http/api-error.js';
 import { parquetFooterRows } from './parquet-footer.js';
 
@@ -22,9 +23,9 @@ const MAX_ROW_GROUP_ROWS = 65_536;
 const FINISH_TIMEOUT_MS = 30_000;
 
 /** Rows per row group: about ROW_GROUP_TARGET_BYTES for rows of this width, or fewer when asked. */
-export function rowGroupRows(task: 'embed' | 'sentiment', width: number, requested?: number): number {
-  // embed: the floats, id and index; sentiment: a score map entry per label (width = labels + 1).
-  const rowBytes = task === 'embed' ? 48 + 4 * width : 64 + 24 * Math.max(width, 4);
+export function rowGroupRows(task: TaskName, width: number, requested?: number): number {
+  // A vector: the floats, id and index; label scores: a score map entry per label (width = labels + 1).
+  const rowBytes = taskModule(task).output === 'vector' ? 48 + 4 * width : 64 + 24 * Math.max(width, 4);
   const fit = Math.min(MAX_ROW_GROUP_ROWS, Math.max(MIN_ROW_GROUP_ROWS, Math.floor(ROW_GROUP_TARGET_BYTES / rowBytes)));
   return requested === undefined ? fit : Math.min(fit, requested);
 }

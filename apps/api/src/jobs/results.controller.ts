@@ -1,5 +1,6 @@
 import { Controller, Get, Headers, Param, Query, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiQuery, ApiResponse as ApiStatus, ApiTags } from '@nestjs/swagger';
+import { TASK_MODULES, taskModule } from '#models';
 import { Tenant } from '../auth/tenant.decorator.js';
 import { ApiError } from '../http/api-error.js';
 import type { ApiResponse } from '../http/request.types.js';
@@ -8,6 +9,11 @@ import { MIN_ROW_GROUP_ROWS, PARQUET_MEDIA_TYPE, parseRowGroupSize } from './res
 import { ResultsService } from './results.service.js';
 import { apiErrorSchema } from '../http/error-body.schema.js';
 import { resultLineSchema } from './result-line.schema.js';
+
+/** The tasks whose results are a vector per item, the only ones f32 and npy can hold. */
+const VECTOR_TASKS = TASK_MODULES.filter((task) => task.output === 'vector')
+  .map((task) => task.name)
+  .join(', ');
 
 type ResultFormat = 'ndjson' | 'f32' | 'npy' | 'parquet';
 
@@ -69,8 +75,8 @@ export class ResultsController {
     assertReadable(job.state, partial);
     if (chosen === 'ndjson') return this.output.streamNdjson(job, 'results', res);
     if (chosen === 'parquet') return this.output.streamParquet(job, res, rowGroupRows);
-    if (job.task !== 'embed') {
-      throw new ApiError('UNSUPPORTED_FORMAT', `format=${String(format ?? 'f32')} is only available for embed jobs; sentiment results are NDJSON or Parquet`, 400, {
+    if (taskModule(job.task).output !== 'vector') {
+      throw new ApiError('UNSUPPORTED_FORMAT', `format=${String(format ?? 'f32')} is only available for ${VECTOR_TASKS} jobs; ${job.task} results are NDJSON or Parquet`, 400, {
         field: 'format',
       });
     }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { once } from 'node:events';
+import { taskModule } from '#models';
 import { nanRows, ResultStore, type JobRecord, type ShardResult } from '#shared';
 import type { ApiResponse } from '../http/request.types.js';
 import { npyHeader } from './npy.js';
@@ -84,8 +85,9 @@ export class ResultsService {
    */
   async streamParquet(job: JobRecord, res: ApiResponse, rowGroupSize?: number): Promise<void> {
     const written = await this.written(job);
-    const width = (job.task === 'embed' ? job.dimensions : null) ?? (await this.measureWidth(job, written)) ?? 0;
-    const columns: ResultColumns = { task: job.task, dimensions: job.task === 'embed' ? width : 0, itemTokens: job.options.itemTokens === true };
+    const vectors = taskModule(job.task).output === 'vector';
+    const width = (vectors ? job.dimensions : null) ?? (await this.measureWidth(job, written)) ?? 0;
+    const columns: ResultColumns = { task: job.task, dimensions: vectors ? width : 0, itemTokens: job.options.itemTokens === true };
     const schema = resultSchema(columns);
     const store = this.store;
     async function* batches() {
@@ -103,7 +105,7 @@ export class ResultsService {
         res.setHeader('Content-Type', PARQUET_MEDIA_TYPE);
         res.setHeader('Content-Disposition', `attachment; filename="${job.id}.parquet"`);
         res.setHeader('X-Item-Count', String(written.items));
-        if (job.task === 'embed') res.setHeader('X-Embedding-Dimensions', String(width));
+        if (vectors) res.setHeader('X-Embedding-Dimensions', String(width));
       }
       if (!(await send(res, Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)))) return;
     }

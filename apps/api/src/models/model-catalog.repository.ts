@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '#shared';
-import { InvalidModelError, readModelInfo, resolveModelId, UnknownModelError, type ModelInfo, type TaskName } from '#models';
+import { defaultModelsFrom, InvalidModelError, readModelInfo, resolveModelId, UnknownModelError, type ModelInfo, type TaskName } from '#models';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
 
 /** A job's model as the API resolved it: the id workers load, and what its folder says (null: a Hub model). */
@@ -24,10 +24,7 @@ export class ModelCatalogRepository {
 
   constructor(@Inject(API_ENV) env: ApiEnv) {
     this.modelDir = env.MODEL_DIR;
-    this.defaults = {
-      ...(env.DEFAULT_MODEL_EMBED ? { embed: env.DEFAULT_MODEL_EMBED } : {}),
-      ...(env.DEFAULT_MODEL_SENTIMENT ? { sentiment: env.DEFAULT_MODEL_SENTIMENT } : {}),
-    };
+    this.defaults = defaultModelsFrom(env);
   }
 
   /** The id workers load for this request; InputError INVALID_MODEL / UNKNOWN_MODEL otherwise. */

@@ -1,13 +1,11 @@
 import { ConfigError } from '#shared';
-import { readModelInfo, resolveModelId, resolveTask, type ResolveModelOptions, type TaskName } from '#models';
+import { defaultModelsFrom, readModelInfo, resolveModelId, resolveTask, TASK_NAMES, type ResolveModelOptions, type TaskName } from '#models';
 import type { WorkerEnv } from './worker-env.js';
 
 export interface PreloadModel {
   task: TaskName;
   modelId: string;
 }
-
-const TASK_NAMES: readonly TaskName[] = ['embed', 'sentiment'];
 
 /**
  * Parses PRELOAD_MODELS: comma-separated `[task:]name` entries. Names resolve exactly as the API
@@ -22,7 +20,7 @@ export async function parsePreloadModels(env: WorkerEnv): Promise<PreloadModel[]
     .filter((e) => e !== '');
   const opts: ResolveModelOptions = {
     modelDir: env.MODEL_DIR,
-    defaults: { embed: env.DEFAULT_MODEL_EMBED, sentiment: env.DEFAULT_MODEL_SENTIMENT },
+    defaults: defaultModelsFrom(env),
   };
   const problems: string[] = [];
   const models: PreloadModel[] = [];
@@ -47,7 +45,7 @@ async function parseEntry(entry: string, opts: ResolveModelOptions): Promise<Pre
   }
   const modelId = resolveModelId(entry, 'embed', opts);
   const task = await taskOf(modelId, opts);
-  if (task === undefined) throw new Error(`cannot tell which task it serves; write it as embed:${entry} or sentiment:${entry}`);
+  if (task === undefined) throw new Error(`cannot tell which task it serves; write it as ${TASK_NAMES.map((task) => `${task}:${entry}`).join(' or ')}`);
   return { task, modelId };
 }
 

@@ -1,4 +1,4 @@
-import { readModelInfo, type EncodeRequest, type EncodeResponse, type ItemResult, type ModelInfo, type TaskName } from '#models';
+import { readModelInfo, taskModule, type EncodeRequest, type EncodeResponse, type ItemResult, type ModelInfo, type TaskName } from '#models';
 import { estimateTokens } from '#shared';
 import type { InferencePort } from './inference.port.js';
 
@@ -40,7 +40,7 @@ export class NoopInferencePool implements InferencePort {
         family: 'noop',
         tasks: [task],
         dimensions: DEFAULT_DIMENSIONS,
-        labels: task === 'sentiment' ? DEFAULT_LABELS : null,
+        labels: taskModule(task).output === 'label-scores' ? DEFAULT_LABELS : null,
         maxTokens: 512,
         dtypes: [],
       }
@@ -50,12 +50,12 @@ export class NoopInferencePool implements InferencePort {
   async encode(request: EncodeRequest): Promise<EncodeResponse> {
     const info = await this.load(request.modelId, request.task);
     const results: ItemResult[] = new Array(request.texts.length);
+    const vectors = taskModule(request.task).output === 'vector';
     let tokens = 0;
     for (let i = 0; i < request.texts.length; i++) {
       const count = estimateTokens(request.texts[i] as string, info.maxTokens);
       tokens += count;
-      results[i] =
-        request.task === 'embed' ? { ok: true, tokens: count, truncated: false, embedding: this.vector(info.dimensions) } : this.scores(info.labels ?? DEFAULT_LABELS, count);
+      results[i] = vectors ? { ok: true, tokens: count, truncated: false, embedding: this.vector(info.dimensions) } : this.scores(info.labels ?? DEFAULT_LABELS, count);
     }
     return { results, stats: { tokens, paddedTokens: tokens, batches: 1, tokenizeSeconds: 0, inferenceSeconds: 0 } };
   }

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { buildFailedShardOutput, JobStore, OBJECT_STORE, readShardItems, ResultStore, shardPayloadSchema, type ObjectStore, type ShardOutcome, type ShardPayload } from '#shared';
+import { taskModule } from '#models';
 import { WorkerMetricsService } from '../metrics/worker-metrics.service.js';
 import { isFinalFailure, salvageShardIdentity, type QueuedShard } from './shard-job.js';
 import { JobNotifierService } from '../webhooks/job-notifier.service.js';
@@ -75,7 +76,7 @@ export class ShardFailureService {
     const existing = await this.results.readSummary(jobId, shard);
     if (existing !== null) return existing;
     // The job record knows the embedding width even when the model never loaded here.
-    const dimensions = payload.task === 'embed' ? ((await this.jobs.get(jobId))?.dimensions ?? null) : null;
+    const dimensions = taskModule(payload.task).output === 'vector' ? ((await this.jobs.get(jobId))?.dimensions ?? null) : null;
     const output = buildFailedShardOutput(payload.task, await this.idsOf(payload), payload.start, payload.count, reason, dimensions);
     if ((await this.results.writeShard(jobId, shard, output.object)) === 'exists') return this.results.readSummary(jobId, shard);
     this.metrics.itemsFailedByCode(output.failedByCode);

@@ -12,6 +12,7 @@ export const classifyTask = Object.freeze({
   aliases: Object.freeze(['classify', 'text-classification', 'sentiment-analysis']),
   summary: 'sentiment (classify, text-classification, sentiment-analysis): the most likely label and the label scores per text',
   defaultModel: 'Xenova/distilbert-base-uncased-finetuned-sst-2-english',
+  defaultModelVariable: 'DEFAULT_MODEL_SENTIMENT',
   pipelineTask: 'text-classification',
   input: 'text',
   output: 'label-scores',

@@ -12,6 +12,7 @@ export const embedTask = Object.freeze({
   aliases: Object.freeze(['embedding', 'feature-extraction']),
   summary: 'embed (embedding, feature-extraction): one float vector per text',
   defaultModel: 'Xenova/all-MiniLM-L6-v2',
+  defaultModelVariable: 'DEFAULT_MODEL_EMBED',
   pipelineTask: 'feature-extraction',
   input: 'text',
   output: 'vector',

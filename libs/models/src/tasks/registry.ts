@@ -34,6 +34,17 @@ export function isTaskName(value: string): value is TaskName {
   return (TASK_NAMES as string[]).includes(value);
 }
 
+/** The default models the environment overrides (TaskModule.defaultModelVariable), by task; unset ones are left out. */
+export function defaultModelsFrom(env: object): Partial<Record<TaskName, string>> {
+  const variables = env as Readonly<Record<string, unknown>>;
+  const defaults: Partial<Record<TaskName, string>> = {};
+  for (const task of TASK_MODULES) {
+    const value = variables[task.defaultModelVariable];
+    if (typeof value === 'string' && value !== '') defaults[task.name] = value;
+  }
+  return defaults;
+}
+
 /** What each task needs a model to be, for UnsupportedTaskError. */
 export const MODEL_HINTS: readonly string[] = Object.freeze(TASK_MODULES.map((task) => task.modelHint));
 

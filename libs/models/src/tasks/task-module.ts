@@ -60,6 +60,8 @@ export interface TaskModule<Name extends string = string> {
   readonly summary: string;
   /** Hub id used when a request names no model. */
   readonly defaultModel: string;
+  /** The environment variable that overrides defaultModel (declared in the env schema, libs/shared/src/config). */
+  readonly defaultModelVariable: string;
   /** The transformers.js `pipeline()` task this reproduces. */
   readonly pipelineTask: string;
   readonly input: TaskInputKind;

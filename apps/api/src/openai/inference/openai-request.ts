@@ -1,11 +1,13 @@
 import { z } from 'zod';
 import { InputError } from '#shared';
-import type { TaskName } from '#models';
+import { TASK_MODULES, type TaskName } from '#models';
 import { OpenAIError } from '../openai-error.js';
 
 /** The inference endpoints a request (or a batch) can target, and the shardwise task each runs. */
-export const ENDPOINTS = { '/v1/embeddings': 'embed', '/v1/classifications': 'sentiment' } as const satisfies Record<string, TaskName>;
-export type OpenAIEndpoint = keyof typeof ENDPOINTS;
+export type OpenAIEndpoint = NonNullable<(typeof TASK_MODULES)[number]['openaiEndpoint']>;
+export const ENDPOINTS: Readonly<Record<OpenAIEndpoint, TaskName>> = Object.freeze(
+  Object.fromEntries(TASK_MODULES.flatMap((task) => (task.openaiEndpoint === undefined ? [] : [[task.openaiEndpoint, task.name]]))) as Record<OpenAIEndpoint, TaskName>,
+);
 export const isEndpoint = (value: unknown): value is OpenAIEndpoint => typeof value === 'string' && Object.hasOwn(ENDPOINTS, value);
 
 /** OpenAI's own limit on inputs per embeddings request; the same here, for both endpoints. */
