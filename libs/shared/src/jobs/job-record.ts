@@ -1,3 +1,5 @@
+import type { TaskName } from '#models';
+
 export type JobState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
 export const TERMINAL_STATES: readonly JobState[] = ['completed', 'failed', 'cancelled'];
 
@@ -14,7 +16,7 @@ export interface JobOptions {
 export interface JobRecord {
   id: string;
   tenant: string;
-  task: 'embed' | 'sentiment';
+  task: TaskName;
   modelId: string;
   options: JobOptions;
   metadata: Record<string, unknown> | null;

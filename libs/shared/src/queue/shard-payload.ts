@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TASK_NAMES, type TaskName } from '#models';
 import type { InputFormat } from '../corpus/input-formats.js';
 
 /**
@@ -31,7 +32,7 @@ export const shardPayloadSchema = z.object({
   start: z.number().int().min(0),
   /** Items in the shard. */
   count: z.number().int().min(0),
-  task: z.enum(['embed', 'sentiment']),
+  task: z.enum(TASK_NAMES as [TaskName, ...TaskName[]]),
   modelId: z.string(),
   options: z.object({
     pooling: z.enum(['mean', 'cls']).optional(),

@@ -1,4 +1,4 @@
-import type { ItemResult, TaskName } from '#models';
+import { taskModule, type ItemResult, type TaskName } from '#models';
 import type { ShardOutcome } from '../queue/shard-payload.js';
 import { NON_FINITE_OUTPUT, SHARD_FAILED, type ItemError } from './result-lines.js';
 import { ShardResultWriter } from './shard-result.js';
@@ -40,13 +40,14 @@ export function buildShardOutput(
   extras: ShardOutputExtras = {},
 ): ShardOutput {
   if (results.length !== ids.length) throw new Error(`inference returned ${results.length} results for ${ids.length} texts`);
-  if (task === 'sentiment' && !extras.labels?.length) throw new Error('a sentiment shard needs the model labels (ModelInfo.labels)');
+  const vectors = taskModule(task).output === 'vector';
+  if (!vectors && !extras.labels?.length) throw new Error(`a ${task} shard needs the model labels (ModelInfo.labels)`);
   const writer = new ShardResultWriter({
     task,
     start,
     count: ids.length,
     ids,
-    dimensions: task === 'embed' ? dimensions : 0,
+    dimensions: vectors ? dimensions : 0,
     labels: extras.labels ?? undefined,
     itemTokens: extras.itemTokens,
   });
@@ -60,12 +61,12 @@ export function buildShardOutput(
     const result = results[i] as ItemResult;
     if (!result.ok) {
       fail(i, result.error, result.tokens);
-    } else if (task === 'embed') {
-      if (!('embedding' in result)) throw new Error(`inference returned a non-embedding result for an embed shard (item ${start + i})`);
+    } else if (vectors) {
+      if (!('embedding' in result)) throw new Error(`inference returned a non-embedding result for an ${task} shard (item ${start + i})`);
       if (result.embedding.length !== dimensions) throw new Error(`embedding of item ${start + i} has ${result.embedding.length} values, expected ${dimensions}`);
       if (!writer.setEmbeddingIfFinite(i, result.embedding, result)) fail(i, NON_FINITE, result.tokens);
     } else {
-      if (!('label' in result)) throw new Error(`inference returned a non-classification result for a sentiment shard (item ${start + i})`);
+      if (!('label' in result)) throw new Error(`inference returned a non-classification result for a ${task} shard (item ${start + i})`);
       if (Number.isFinite(result.score) && Object.values(result.scores).every(Number.isFinite)) writer.setClassification(i, result);
       else fail(i, NON_FINITE, result.tokens);
     }
@@ -79,7 +80,7 @@ export function buildShardOutput(
  * `dimensions` (embed only, from the job record) sizes the NaN rows; null when the width is unknown.
  */
 export function buildFailedShardOutput(task: TaskName, ids: readonly string[] | 'unknown', start: number, count: number, reason: string, dimensions: number | null): ShardOutput {
-  const writer = new ShardResultWriter({ task, start, count, ids, dimensions: task === 'embed' ? (dimensions ?? 0) : 0 });
+  const writer = new ShardResultWriter({ task, start, count, ids, dimensions: taskModule(task).output === 'vector' ? (dimensions ?? 0) : 0 });
   const error: ItemError = { code: SHARD_FAILED, message: reason };
   for (let i = 0; i < count; i++) writer.setError(i, error);
   return { object: writer.finish(), summary: writer.outcome, failedByCode: new Map(count > 0 ? [[SHARD_FAILED, count]] : []) };

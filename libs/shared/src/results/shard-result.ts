@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TASK_MODULES, TASK_NAMES, taskModule, type TaskOutputKind } from '#models';
 import type { ShardOutcome, ShardPayload } from '../queue/shard-payload.js';
 import { FLOAT32_TEXT_MAX_BYTES, float32Shortest, writeFloat32Shortest, type ItemError, type ResultLine } from './result-lines.js';
 
@@ -33,6 +34,12 @@ import { FLOAT32_TEXT_MAX_BYTES, float32Shortest, writeFloat32Shortest, type Ite
 
 export type ShardResultTask = ShardPayload['task'];
 
+/** Whether a task's rows are float vectors (TaskModule.output 'vector'); the others' are label scores. */
+const isVector = (task: ShardResultTask): boolean => taskModule(task).output === 'vector';
+
+/** A task whose results have this output, to name it in a message. */
+const taskWith = (output: TaskOutputKind): string => TASK_MODULES.find((task) => task.output === output)?.name ?? output;
+
 /** Bytes to read first for readShardResultHeader: headers are a few hundred bytes (more with many labels). */
 export const SHARD_RESULT_HEADER_PROBE_BYTES = 4096;
 
@@ -61,7 +68,7 @@ const uint = z.number().int().min(0);
 const span = z.tuple([uint, uint]);
 const headerSchema = z.object({
   v: z.literal(1),
-  task: z.enum(['embed', 'sentiment']),
+  task: z.enum(TASK_NAMES as [ShardResultTask, ...ShardResultTask[]]),
   start: uint,
   count: uint,
   width: uint,
@@ -129,7 +136,7 @@ export class ShardResultWriter {
     if (!Number.isSafeInteger(start) || start < 0 || !Number.isSafeInteger(count) || count < 0)
       throw new RangeError(`start and count must be integers >= 0, got ${start} and ${count}`);
     if (ids !== 'unknown' && ids.length !== count) throw new RangeError(`${ids.length} ids for ${count} items`);
-    if (task === 'embed') {
+    if (isVector(task)) {
       this.width = layout.dimensions ?? 0;
       if (!Number.isSafeInteger(this.width) || this.width < 0) throw new RangeError(`dimensions must be an integer >= 0, got ${layout.dimensions}`);
     } else {
@@ -141,7 +148,7 @@ export class ShardResultWriter {
     }
     this.values = bytes(count * this.width * 4);
     this.floats = LITTLE_ENDIAN_HOST ? new Float32Array(this.values.buffer) : undefined;
-    this.labelIndex = task === 'sentiment' ? bytes(count * this.width * 2) : undefined;
+    this.labelIndex = !isVector(task) ? bytes(count * this.width * 2) : undefined;
     this.tokens = bytes(count * 4);
     this.flags = new Uint8Array(count);
     this.set = new Uint8Array(count);
@@ -157,7 +164,7 @@ export class ShardResultWriter {
    */
   setEmbeddingIfFinite(i: number, values: ArrayLike<number>, item: ItemMeta): boolean {
     if (!Number.isInteger(i) || i < 0 || i >= this.layout.count) throw new RangeError(`item ${i} is outside the shard (0 to ${this.layout.count - 1})`);
-    if (this.layout.task !== 'embed') throw new RangeError(`an embed result for item ${i} of a ${this.layout.task} shard`);
+    if (!isVector(this.layout.task)) throw new RangeError(`an ${taskWith('vector')} result for item ${i} of a ${this.layout.task} shard`);
     if (this.width === 0) throw new RangeError('the embedding width is unknown: such a shard can only hold errors');
     if (values.length !== this.width) throw new RangeError(`embedding of item ${i} has ${values.length} values, expected ${this.width}`);
     if (this.set[i]) throw new RangeError(`item ${i} was already set`);
@@ -176,13 +183,13 @@ export class ShardResultWriter {
         this.values.setFloat32((base + j) * 4, v, true);
       }
     }
-    this.claim(i, 'embed', item.tokens);
+    this.claim(i, 'vector', item.tokens);
     this.succeeded(i, item.truncated);
     return true;
   }
 
   setClassification(i: number, item: Classification): void {
-    this.claim(i, 'sentiment', item.tokens);
+    this.claim(i, 'label-scores', item.tokens);
     const labelIndex = this.labelIndex as DataView;
     if (this.width === 0) throw new RangeError('the labels are unknown: such a shard can only hold errors');
     let slot = 0;
@@ -202,7 +209,7 @@ export class ShardResultWriter {
   }
 
   setError(i: number, error: ItemError, tokens = 0): void {
-    this.claim(i, this.layout.task, tokens);
+    this.claim(i, undefined, tokens);
     this.flags[i] = FAILED;
     this.summary.failed++;
     const key = `${error.code}\u0000${error.message}`;
@@ -239,7 +246,7 @@ export class ShardResultWriter {
       start,
       count,
       width: this.width,
-      ...(task === 'sentiment' ? { labels: [...(this.layout.labels ?? [])] } : {}),
+      ...(!isVector(task) ? { labels: [...(this.layout.labels ?? [])] } : {}),
       itemTokens: this.layout.itemTokens ?? false,
       summary: { ...this.summary },
       ids: idMode,
@@ -268,9 +275,10 @@ export class ShardResultWriter {
     return { ...this.summary };
   }
 
-  private claim(i: number, task: ShardResultTask, tokens: number): void {
+  /** `output`: what kind of result is set; undefined for an error, which any shard holds. */
+  private claim(i: number, output: TaskOutputKind | undefined, tokens: number): void {
     if (!Number.isInteger(i) || i < 0 || i >= this.layout.count) throw new RangeError(`item ${i} is outside the shard (0 to ${this.layout.count - 1})`);
-    if (task !== this.layout.task) throw new RangeError(`a ${task} result for item ${i} of a ${this.layout.task} shard`);
+    if (output !== undefined && output !== taskModule(this.layout.task).output) throw new RangeError(`a ${taskWith(output)} result for item ${i} of a ${this.layout.task} shard`);
     if (this.set[i]) throw new RangeError(`item ${i} was already set`);
     if (!Number.isInteger(tokens) || tokens < 0 || tokens > MAX_U32) throw new RangeError(`tokens of item ${i} must be an integer from 0 to ${MAX_U32}, got ${tokens}`);
     this.set[i] = 1;
@@ -316,9 +324,9 @@ export function readShardResultHeader(prefix: Buffer): ShardResultHeader {
   const header = parse(headerSchema, json, 'header');
   const { task, width, labels, summary, count: items } = header;
   if (summary.succeeded + summary.failed !== items) throw new CorruptShardResultError(`summary counts ${summary.succeeded + summary.failed} items, header ${items}`);
-  if (task === 'sentiment' && labels === undefined) throw new CorruptShardResultError('a sentiment header without labels');
-  if (task === 'sentiment' && width !== (labels?.length ? labels.length + 1 : 0)) throw new CorruptShardResultError(`width ${width} does not fit ${labels?.length} labels`);
-  if (task === 'embed' && labels !== undefined) throw new CorruptShardResultError('an embed header with labels');
+  if (!isVector(task) && labels === undefined) throw new CorruptShardResultError(`a ${task} header without labels`);
+  if (!isVector(task) && width !== (labels?.length ? labels.length + 1 : 0)) throw new CorruptShardResultError(`width ${width} does not fit ${labels?.length} labels`);
+  if (isVector(task) && labels !== undefined) throw new CorruptShardResultError(`an ${task} header with labels`);
   return header;
 }
 
@@ -350,7 +358,7 @@ export class ShardResult {
     const expected: Record<SectionName, number | undefined> = {
       values: width > 0 ? items * width * 4 : undefined,
       tokens: items * 4,
-      labelIndex: task === 'sentiment' && width > 0 ? items * width * 2 : undefined,
+      labelIndex: !isVector(task) && width > 0 ? items * width * 2 : undefined,
       flags: items,
       ids: header.ids === 'list' ? -1 : undefined,
       errors: -1,
@@ -425,7 +433,7 @@ export class ShardResult {
         continue;
       }
       const line: ResultLine = { id, index };
-      if (task === 'embed') line.embedding = this.embedding(i);
+      if (isVector(task)) line.embedding = this.embedding(i);
       else this.classification(i, line);
       if (this.flag(i, TRUNCATED)) line.truncated = true;
       if (itemTokens) line.tokens = this.tokens(i);
@@ -435,7 +443,7 @@ export class ShardResult {
 
   /** `count x width` little-endian float32, NaN rows for failed items (a view of the object, not a copy); null when the width is unknown or the task is not embed. */
   embeddingRows(): Buffer | null {
-    if (this.header.task !== 'embed' || this.header.width === 0) return null;
+    if (!isVector(this.header.task) || this.header.width === 0) return null;
     return this.object.subarray(this.at.values, this.at.values + this.header.count * this.header.width * 4);
   }
 
@@ -448,7 +456,7 @@ export class ShardResult {
       return;
     }
     const { width } = this.header;
-    if (this.header.task === 'embed') {
+    if (isVector(this.header.task)) {
       out.put(EMBEDDING);
       out.reserve(width * (FLOAT32_TEXT_MAX_BYTES + 1));
       const { buffer } = out;
@@ -557,7 +565,7 @@ export class ShardResult {
       tokens += this.tokens(i);
       if (isFailed) continue;
       if (width === 0) throw new CorruptShardResultError(`item ${i} succeeded in a shard of unknown width`);
-      if (task !== 'sentiment') continue;
+      if (isVector(task)) continue;
       const row = i * width;
       let last = -1;
       for (let slot = 0; slot < width; slot++) {
