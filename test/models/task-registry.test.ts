@@ -37,6 +37,8 @@ describe('task registry', () => {
     expect(Object.values(task.withDefaults({})).every((value) => value !== undefined)).toBe(true);
     expect(typeof task.servesArchitectures).toBe('function');
     expect(task.rowWidth(INFO)).toBeGreaterThan(0);
+    expect(Object.keys(task.resultFields).length).toBeGreaterThan(0);
+    for (const name of ['id', 'index', 'truncated', 'tokens', 'error']) expect(task.resultFields).not.toHaveProperty(name);
   });
 
   it('has unique names, aliases, option names, default-model variables and OpenAI routes', () => {

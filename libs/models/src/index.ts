@@ -14,6 +14,7 @@ export {
   TASK_NAMES_AND_ALIASES,
   TASKS,
   taskModule,
+  type JsonSchema,
   type TaskBatch,
   type TaskInputKind,
   type TaskItemValue,

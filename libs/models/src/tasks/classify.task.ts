@@ -38,6 +38,7 @@ export const classifyTask = Object.freeze({
     if (labels !== info.labels?.length) throw new Error(`model has ${labels} logits but config lists ${info.labels?.length ?? 0} labels`);
     return softmaxRows(toFloat32(logits), labels, new Float32Array(batch * labels));
   },
+  resultFields: Object.freeze({ label: { type: 'string' }, score: { type: 'number' }, scores: { type: 'object', additionalProperties: { type: 'number' } } }),
   toResult: (row, info, options) => classify(row, info.labels ?? [], options.topK),
   openaiEndpoint: '/v1/classifications',
 } as const satisfies TaskModule<'sentiment'>);

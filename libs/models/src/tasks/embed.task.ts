@@ -41,6 +41,7 @@ export const embedTask = Object.freeze({
     const pooled = poolHidden(toFloat32(hidden), [batch, seq, width], lengths, options.pooling, new Float32Array(batch * width)); // [batch, hidden]
     return options.normalize ? l2NormalizeRows(pooled, width) : pooled;
   },
+  resultFields: Object.freeze({ embedding: { type: 'array', items: { type: 'number' } } }),
   toResult: (row) => ({ embedding: row.slice() }),
   openaiEndpoint: '/v1/embeddings',
 } as const satisfies TaskModule<'embed'>);

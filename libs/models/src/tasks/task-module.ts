@@ -23,6 +23,9 @@ export type TaskInputKind = 'text' | 'text-pair' | 'query-documents';
  */
 export type TaskOutputKind = 'vector' | 'label-scores' | 'json';
 
+/** A JSON Schema (OpenAPI 3.0) object, as plain data. */
+export type JsonSchema = Readonly<Record<string, unknown>>;
+
 /** The transformers.js class the thread loads for the task. */
 export type TaskModelClass = 'AutoModel' | 'AutoModelForSequenceClassification' | 'AutoModelForTokenClassification';
 
@@ -79,6 +82,8 @@ export interface TaskModule<Name extends string = string> {
   rowWidth(info: TaskModelShape): number;
   /** Raw ONNX outputs of one batch to `// [batch, rowWidth]` floats; throws when the outputs do not fit the model. */
   postProcess(outputs: Readonly<Record<string, TensorLike | undefined>>, batch: TaskBatch): Float32Array;
+  /** The fields of a successful result line besides `id`, `index`, `truncated` (and `tokens`), in line order: the API reference's result schema. */
+  readonly resultFields: Readonly<Record<string, JsonSchema>>;
   /** One item's row (from postProcess) as its result. */
   toResult(row: Float32Array, info: TaskModelShape, options: ResolvedEncodeOptions): TaskItemValue;
   /** The OpenAI-style synchronous route that serves the task, where there is one. */
