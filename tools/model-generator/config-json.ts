@@ -1,13 +1,13 @@
-import type { ModelSpec } from './model-spec.js';
+import { isClassifierHead, type ModelSpec } from './model-spec.js';
 import type { JsonObject } from './tokenizer-artifacts.js';
 
 /** Bumped when generated weights or graphs change, so stale folders get rebuilt. */
 export const GENERATOR_VERSION = 1;
 
 const ARCHITECTURE = {
-  bert: { embed: 'BertModel', sentiment: 'BertForSequenceClassification' },
-  distilbert: { embed: 'DistilBertModel', sentiment: 'DistilBertForSequenceClassification' },
-  roberta: { embed: 'RobertaModel', sentiment: 'RobertaForSequenceClassification' },
+  bert: { embed: 'BertModel', classifier: 'BertForSequenceClassification' },
+  distilbert: { embed: 'DistilBertModel', classifier: 'DistilBertForSequenceClassification' },
+  roberta: { embed: 'RobertaModel', classifier: 'RobertaForSequenceClassification' },
 } as const;
 
 /** Dimension keys spelled the way each family's HF config spells them. */
@@ -44,16 +44,17 @@ function familyKeys(spec: ModelSpec): JsonObject {
 
 export function configJson(spec: ModelSpec): JsonObject {
   const labels: JsonObject =
-    spec.head === 'sentiment'
+    isClassifierHead(spec.head)
       ? {
           id2label: Object.fromEntries(spec.labels.map((label, id) => [String(id), label])),
           label2id: Object.fromEntries(spec.labels.map((label, id) => [label, id])),
-          problem_type: 'single_label_classification',
+          // A one-logit cross-encoder (ms-marco-MiniLM) declares no problem_type; its score is sigmoid(logit).
+          ...(spec.labels.length > 1 ? { problem_type: 'single_label_classification' } : {}),
         }
       : {};
   return {
     _name_or_path: spec.name,
-    architectures: [ARCHITECTURE[spec.family][spec.head]],
+    architectures: [ARCHITECTURE[spec.family][isClassifierHead(spec.head) ? 'classifier' : 'embed']],
     model_type: spec.family,
     ...familyKeys(spec),
     max_position_embeddings: spec.dims.maxPositions,

@@ -18,7 +18,7 @@ export interface GenerateOptions {
   size?: Size | 'all' | readonly Size[];
   /** Default: all families. */
   family?: readonly Family[];
-  /** Default: both heads. */
+  /** Default: every head. */
   head?: readonly Head[];
   /** Default fp32 + q8. */
   dtype?: readonly Dtype[];

@@ -4,12 +4,20 @@
  */
 
 export type Family = 'bert' | 'distilbert' | 'roberta';
-export type Head = 'embed' | 'sentiment';
+/**
+ * `embed`: the bare encoder. The rest are *ForSequenceClassification heads: `sentiment` (one text),
+ * `rerank` (a cross-encoder scoring a query-document pair with one logit) and `nli` (a pair
+ * classifier with three labels, as NLI cross-encoders have).
+ */
+export type Head = 'embed' | 'sentiment' | 'rerank' | 'nli';
 export type Size = 'tiny' | 'minilm';
 export type Dtype = 'fp32' | 'q8' | 'fp16';
 
 export const FAMILIES: readonly Family[] = ['bert', 'distilbert', 'roberta'];
-export const HEADS: readonly Head[] = ['embed', 'sentiment'];
+export const HEADS: readonly Head[] = ['embed', 'sentiment', 'rerank', 'nli'];
+
+/** Whether a head is a sequence classifier (every head but the bare encoder). */
+export const isClassifierHead = (head: Head): boolean => head !== 'embed';
 export const SIZES: readonly Size[] = ['tiny', 'minilm'];
 export const DTYPES: readonly Dtype[] = ['fp32', 'q8', 'fp16'];
 export const MODEL_NAMESPACE = 'shardwise-random';
@@ -60,6 +68,14 @@ const LABELS: Record<Family, string[]> = {
   roberta: ['negative', 'neutral', 'positive'],
 };
 
+/** Pair heads' labels: a single relevance logit (sentence-transformers CrossEncoder), or the NLI labels of cross-encoder/nli-*. */
+const PAIR_LABELS: Record<'rerank' | 'nli', string[]> = { rerank: ['LABEL_0'], nli: ['contradiction', 'entailment', 'neutral'] };
+
+function labelsOf(family: Family, head: Head): string[] {
+  if (head === 'embed') return [];
+  return head === 'sentiment' ? LABELS[family] : PAIR_LABELS[head];
+}
+
 export function modelName(family: Family, size: Size, head: Head): string {
   return `${MODEL_NAMESPACE}/${family}-${size}-${head}`;
 }
@@ -73,7 +89,7 @@ export function modelSpec(family: Family, size: Size, head: Head, vocabSize: num
     family,
     head,
     size,
-    labels: head === 'sentiment' ? LABELS[family] : [],
+    labels: labelsOf(family, head),
     dims: {
       ...base,
       // RoBERTa positions start at padding_idx + 1 = 2, so it needs 2 extra rows.

@@ -22,6 +22,12 @@ export function assertTexts(texts: unknown): asserts texts is string[] {
   if (bad !== -1) throw new InvalidEncodeOptionsError(`texts[${bad}] is a ${typeof texts[bad]}, not a string`);
 }
 
+export function assertTextPairs(textPairs: unknown, count: number): asserts textPairs is (string | null)[] {
+  if (!Array.isArray(textPairs) || textPairs.length !== count) throw new InvalidEncodeOptionsError(`textPairs must be an array of ${count} strings or nulls, one per text`);
+  const bad = textPairs.findIndex((t) => typeof t !== 'string' && t !== null);
+  if (bad !== -1) throw new InvalidEncodeOptionsError(`textPairs[${bad}] is a ${typeof textPairs[bad]}, not a string or null`);
+}
+
 const DEVICES = ['cpu', 'webgpu', 'cuda'];
 const DTYPES = ['fp32', 'fp16', 'q8'];
 

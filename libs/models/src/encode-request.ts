@@ -22,6 +22,8 @@ export interface EncodeRequestRun {
   model: ModelRef;
   info: ModelInfo;
   texts: readonly string[];
+  /** Second texts of pairs, index for index with `texts` (null: a single text). */
+  textPairs?: readonly (string | null)[];
   options: ResolvedEncodeOptions;
   cancellation: Cancellation;
 }
@@ -37,9 +39,17 @@ export async function runEncodeRequest(run: EncodeRequestRun): Promise<EncodeRes
   const chunk = Math.max(1, Math.min(TOKENIZE_CHUNK, Math.ceil(n / run.threads)));
   const starts = Array.from({ length: Math.ceil(n / chunk) }, (_, c) => c * chunk);
   const tokenized = await Promise.all(
-    starts.map((start) => scheduler.submit({ type: 'tokenize', model, texts: texts.slice(start, start + chunk), truncate: options.truncate }, [], cancellation)),
+    starts.map((start) => {
+      const textPairs = run.textPairs?.slice(start, start + chunk);
+      return scheduler.submit(
+        { type: 'tokenize', model, texts: texts.slice(start, start + chunk), truncate: options.truncate, ...(textPairs ? { textPairs } : {}) },
+        [],
+        cancellation,
+      );
+    }),
   );
   const ids: Int32Array[] = new Array(n);
+  const typeIds: Int32Array[] | undefined = run.textPairs ? new Array(n) : undefined;
   const lengths = new Int32Array(n);
   const original = new Int32Array(n);
   const runnable: number[] = [];
@@ -51,6 +61,7 @@ export async function runEncodeRequest(run: EncodeRequestRun): Promise<EncodeRes
       const kept = part.lengths[j] as number;
       const full = part.original[j] as number;
       ids[i] = part.ids.subarray(offset, offset + kept);
+      if (typeIds && part.typeIds) typeIds[i] = part.typeIds.subarray(offset, offset + kept);
       lengths[i] = kept;
       original[i] = full;
       offset += kept;
@@ -78,13 +89,16 @@ export async function runEncodeRequest(run: EncodeRequestRun): Promise<EncodeRes
     plan.map(async (batch) => {
       const batchLengths = Int32Array.from(batch.indices, (i) => lengths[i] as number);
       const batchIds = new Int32Array(batchLengths.reduce((a, b) => a + b, 0));
+      const batchTypes = typeIds ? new Int32Array(batchIds.length) : undefined;
       let offset = 0;
       for (const i of batch.indices) {
         batchIds.set(ids[i] as Int32Array, offset);
+        if (batchTypes && typeIds) batchTypes.set(typeIds[i] as Int32Array, offset);
         offset += (ids[i] as Int32Array).length;
       }
-      const request = { type: 'run', model, ids: batchIds, lengths: batchLengths, options } as const;
-      const answer = await scheduler.submit(request, [batchIds.buffer as ArrayBuffer, batchLengths.buffer as ArrayBuffer], cancellation);
+      const request = { type: 'run', model, ids: batchIds, lengths: batchLengths, options, ...(batchTypes ? { typeIds: batchTypes } : {}) } as const;
+      const buffers = [batchIds.buffer, batchLengths.buffer, ...(batchTypes ? [batchTypes.buffer] : [])] as ArrayBuffer[];
+      const answer = await scheduler.submit(request, buffers, cancellation);
       stats.inferenceSeconds += answer.seconds;
       stats.tokens += offset;
       fillBatch(results, batch.indices, answer, run, lengths, original);

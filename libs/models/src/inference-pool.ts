@@ -1,6 +1,6 @@
 import { assertDeviceAvailable } from './device.js';
 import { runEncodeRequest } from './encode-request.js';
-import { assertTexts, resolveEncodeOptions, validatePoolOptions } from './encode-options.js';
+import { assertTextPairs, assertTexts, resolveEncodeOptions, validatePoolOptions } from './encode-options.js';
 import { AbortError, PoolStateError, UnsupportedDtypeError, UnsupportedTaskError } from './errors.js';
 import { assertSafeModelId } from './model-id.js';
 import { readModelInfo, type ModelInfo } from './model-info.js';
@@ -68,6 +68,7 @@ export class InferencePool {
   async encode(request: EncodeRequest): Promise<EncodeResponse> {
     const scheduler = this.running();
     assertTexts(request.texts);
+    if (request.textPairs !== undefined) assertTextPairs(request.textPairs, request.texts.length);
     const options = resolveEncodeOptions(request.options);
     const { signal } = request;
     if (signal?.aborted) throw new AbortError(signal.reason);
@@ -80,6 +81,7 @@ export class InferencePool {
       model: { modelId: info.id, task: request.task },
       info,
       texts: request.texts,
+      ...(request.textPairs ? { textPairs: request.textPairs } : {}),
       options,
       cancellation,
     }).catch((error: unknown) => {

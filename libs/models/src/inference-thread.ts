@@ -34,12 +34,13 @@ async function handle(request: ThreadRequest): Promise<{ result: unknown; transf
     case 'load':
       return { result: (await runnerFor(request.model)).info, transfer: [] };
     case 'tokenize': {
-      const result = (await runnerFor(request.model)).tokenize(request.texts, request.truncate);
-      return { result, transfer: [result.ids.buffer, result.lengths.buffer, result.original.buffer] as ArrayBuffer[] };
+      const result = (await runnerFor(request.model)).tokenize(request.texts, request.truncate, request.textPairs);
+      const buffers = [result.ids.buffer, result.lengths.buffer, result.original.buffer, ...(result.typeIds ? [result.typeIds.buffer] : [])];
+      return { result, transfer: buffers as ArrayBuffer[] };
     }
     case 'run': {
       const runner = await runnerFor(request.model);
-      const result = await runner.run(request.ids, request.lengths, request.options);
+      const result = await runner.run(request.ids, request.lengths, request.options, request.typeIds);
       return { result, transfer: [result.values.buffer as ArrayBuffer] };
     }
     case 'dispose': {

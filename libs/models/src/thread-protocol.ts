@@ -24,8 +24,8 @@ export interface ModelRef {
 
 export type ThreadRequest =
   | { type: 'load'; model: ModelRef }
-  | { type: 'tokenize'; model: ModelRef; texts: string[]; truncate: boolean }
-  | { type: 'run'; model: ModelRef; ids: Int32Array; lengths: Int32Array; options: ResolvedEncodeOptions }
+  | { type: 'tokenize'; model: ModelRef; texts: string[]; truncate: boolean; textPairs?: (string | null)[] }
+  | { type: 'run'; model: ModelRef; ids: Int32Array; typeIds?: Int32Array; lengths: Int32Array; options: ResolvedEncodeOptions }
   | { type: 'dispose' }
   /** Fault injection for tests: the thread exits as if it had crashed. */
   | { type: 'crash' };
@@ -33,6 +33,8 @@ export type ThreadRequest =
 export interface TokenizeResult {
   /** Kept ids of all texts, concatenated. */
   ids: Int32Array;
+  /** Token types of those ids; only when the request had text pairs. */
+  typeIds?: Int32Array;
   /** Ids kept per text (0 for a text refused as too long). */
   lengths: Int32Array;
   /** Full token count per text, before truncation. */

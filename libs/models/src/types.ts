@@ -27,6 +27,8 @@ export interface EncodeRequest {
   modelId: string;
   task: TaskName;
   texts: string[];
+  /** The second text of each pair, for tasks whose input is a pair (`textPairs[i]` goes with `texts[i]`; null for a single text). */
+  textPairs?: (string | null)[];
   options: EncodeOptions;
   /** Aborting stops new batches from being scheduled and rejects with AbortError. */
   signal?: AbortSignal;

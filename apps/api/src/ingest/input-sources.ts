@@ -1,4 +1,5 @@
 import {
+  inputItemLine,
   itemsOfLine,
   NdjsonLineSplitter,
   parseNdjsonItem,
@@ -57,7 +58,7 @@ export class NdjsonBodySource implements InputSource {
     const lines: NdjsonLine[] = [];
     const take = async () => {
       for (const line of lines) {
-        const pending = ingest.add(parseNdjsonItem(line.text, line.line, ingest.count), line.line, line.start, line.end);
+        const pending = ingest.add(parseNdjsonItem(line.text, line.line, ingest.count, ingest.input), line.line, line.start, line.end);
         if (pending) await pending;
       }
       lines.length = 0;
@@ -83,7 +84,7 @@ export class NdjsonBodySource implements InputSource {
 
 /**
  * Items that are in memory already (an application/json body, a synchronous /v1/embeddings request):
- * stored as NDJSON lines `{"id","text"}`, ids filled in, so the job reads like any other.
+ * stored as canonical NDJSON lines (`inputItemLine`), ids filled in, so the job reads like any other.
  */
 export class ItemsSource implements InputSource {
   readonly style: OriginStyle = 'index';
@@ -106,7 +107,7 @@ export class ItemsSource implements InputSource {
     let chunkBytes = 0;
     for (let index = 0; index < this.count; index++) {
       const item = this.item(index);
-      const line = `${JSON.stringify({ id: item.id, text: item.text })}\n`;
+      const line = `${inputItemLine(item)}\n`;
       const bytes = Buffer.byteLength(line, 'utf8');
       const pending = ingest.add(item, index, offset, offset + bytes);
       if (pending) await pending;

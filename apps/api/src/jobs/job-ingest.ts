@@ -1,5 +1,5 @@
 import { DEFAULT_MAX_TOKENS, estimateTokensOfBytes, InputError, type InputItem, type JobOptions } from '#shared';
-import type { TaskName } from '#models';
+import { taskModule, type TaskInputKind, type TaskName } from '#models';
 import { DuplicateIdDetector } from '../ingest/duplicate-ids.js';
 import { ShardPlanner, type ShardLimits, type ShardPlan } from '../ingest/shard-plan.js';
 
@@ -43,6 +43,8 @@ export class JobIngest {
   private readonly dupes = new DuplicateIdDetector();
   private readonly maxTokens: number;
   private estTokens = 0;
+  /** What one item of the job's task is (TaskModule.input). */
+  readonly input: TaskInputKind;
 
   constructor(
     target: IngestTarget,
@@ -51,6 +53,7 @@ export class JobIngest {
   ) {
     this.planner = new ShardPlanner(limits);
     this.maxTokens = target.maxTokens ?? DEFAULT_MAX_TOKENS;
+    this.input = taskModule(target.task).input;
   }
 
   /** Items accepted so far. */
@@ -71,8 +74,14 @@ export class JobIngest {
         this.where(origin),
       );
     }
-    const bytes = Buffer.byteLength(item.text, 'utf8');
-    const tokens = estimateTokensOfBytes(bytes, this.maxTokens);
+    this.checkShape(item, origin);
+    // A pair is one model input; a rerank item is one per document, each paired with the query.
+    const pairBytes = item.textPair === undefined ? 0 : Buffer.byteLength(item.textPair, 'utf8');
+    const queryBytes = Buffer.byteLength(item.text, 'utf8');
+    const bytes = item.documents ? item.documents.reduce((sum, document) => sum + queryBytes + Buffer.byteLength(document, 'utf8'), 0) : queryBytes + pairBytes;
+    const tokens = item.documents
+      ? item.documents.reduce((sum, document) => sum + estimateTokensOfBytes(queryBytes + Buffer.byteLength(document, 'utf8'), this.maxTokens), 0)
+      : estimateTokensOfBytes(bytes, this.maxTokens);
     this.estTokens += tokens;
     this.planner.add(bytes, tokens, lineStart, lineEnd, position);
     return this.dupes.add(item.id);
@@ -102,6 +111,17 @@ export class JobIngest {
   /** Removes the duplicate check's temp file; call on every path. */
   async dispose(): Promise<void> {
     await this.dupes.dispose();
+  }
+
+  /** Items read from a stored corpus were parsed without knowing the task: their shape is checked here. */
+  private checkShape(item: InputItem, origin: number): void {
+    const problem =
+      this.input === 'query-documents'
+        ? item.documents === undefined && 'a rerank input must be {"query", "documents"}'
+        : item.documents !== undefined
+          ? 'a {"query", "documents"} input is for the rerank task'
+          : item.textPair !== undefined && this.input !== 'text-pair' && 'field "text_pair" is only accepted by tasks that classify text pairs (sentiment/classify)';
+    if (problem) throw new InputError('INVALID_INPUT', `${this.name(origin)}: ${problem}`, this.where(origin));
   }
 
   private name(origin: number): string {

@@ -96,7 +96,9 @@ export class JobSubmissionService {
     if (inputs.length > this.env.MAX_INPUTS_PER_JOB) {
       throw new InputError('TOO_MANY_INPUTS', `${inputs.length} inputs; at most ${this.env.MAX_INPUTS_PER_JOB} per job (MAX_INPUTS_PER_JOB)`, { field: 'inputs' });
     }
-    const source = new ItemsSource(this.objects, jobInputKey(job.jobId), inputs.length, (index) => toInputItem(inputs[index], index, { kind: 'index', index }));
+    const source = new ItemsSource(this.objects, jobInputKey(job.jobId), inputs.length, (index) =>
+      toInputItem(inputs[index], index, { kind: 'index', index }, taskModule(job.task).input),
+    );
     return this.run(job, source);
   }
 

@@ -97,8 +97,9 @@ export class ShardProcessorService {
       let response: EncodeResponse;
       try {
         const texts = items.map((item) => item.text);
+        const textPairs = items.some((item) => item.textPair !== undefined) ? items.map((item) => item.textPair ?? null) : undefined;
         const signal = stop === undefined ? watch.signal : AbortSignal.any([watch.signal, stop]);
-        response = await this.models.encode({ modelId, task, texts, options: payload.options, signal });
+        response = await this.models.encode({ modelId, task, texts, ...(textPairs ? { textPairs } : {}), options: payload.options, signal });
       } catch (error) {
         if (watch.signal.aborted) return skip('cancelled', 'job was cancelled during inference');
         stop?.throwIfAborted();

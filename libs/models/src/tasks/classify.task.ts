@@ -14,7 +14,8 @@ export const classifyTask = Object.freeze({
   defaultModel: 'Xenova/distilbert-base-uncased-finetuned-sst-2-english',
   defaultModelVariable: 'DEFAULT_MODEL_SENTIMENT',
   pipelineTask: 'text-classification',
-  input: 'text',
+  // A text, or a pair {text, text_pair} for cross-encoders (NLI, duplicate detection), as the text-classification pipeline takes.
+  input: 'text-pair',
   output: 'label-scores',
   modelClass: 'AutoModelForSequenceClassification',
   servesArchitectures: (architectures) => architectures.some((a) => a.endsWith(SEQUENCE_CLASSIFICATION)),

@@ -9,9 +9,9 @@ import type { EncodeOptions, ItemResult, ResolvedEncodeOptions, TaskModelShape }
 import type { TensorLike } from '../tensor-data.js';
 
 /**
- * What one input item is. `text`: one string (every task today). `text-pair`: `{text, text_pair}`,
- * tokenized as a pair with token_type_ids (cross-encoders). `query-documents`: one query and many
- * documents, scored pair by pair (rerank).
+ * What one input item is. `text`: one string. `text-pair`: one string, or a pair
+ * `{text, text_pair}` tokenized as a pair with token_type_ids and `longest_first` truncation
+ * (cross-encoders). `query-documents`: one query and many documents, scored pair by pair (rerank).
  */
 export type TaskInputKind = 'text' | 'text-pair' | 'query-documents';
 

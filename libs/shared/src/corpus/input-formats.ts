@@ -45,11 +45,22 @@ function acceptedItem(line: NdjsonLine, index: number): InputItem {
     throw new InputError('INVALID_JSON', `line ${line.line}: invalid JSON (${(error as Error).message})`, { line: line.line });
   }
   if (typeof value === 'string') return { id: String(index), text: value };
-  const record = value as { id?: unknown; text?: unknown } | null;
+  const record = value as { id?: unknown; text?: unknown; text_pair?: unknown; query?: unknown; documents?: unknown; texts?: unknown } | null;
+  if (record !== null && typeof record === 'object' && typeof record.query === 'string') {
+    const documents = record.documents ?? record.texts;
+    const id = itemIdOf(record.id, index);
+    if (id !== null && Array.isArray(documents) && documents.every((d) => typeof d === 'string')) return { id, text: record.query, documents };
+    return parseNdjsonItem(line.text, line.line, index, 'query-documents');
+  }
   if (record === null || typeof record !== 'object' || typeof record.text !== 'string') return parseNdjsonItem(line.text, line.line, index);
-  const id = record.id === undefined ? String(index) : typeof record.id === 'string' ? record.id : typeof record.id === 'number' ? String(record.id) : null;
+  const id = itemIdOf(record.id, index);
   // Anything else is not what the API accepted: the full check names what is wrong.
-  return id === null ? parseNdjsonItem(line.text, line.line, index) : { id, text: record.text };
+  if (id === null) return parseNdjsonItem(line.text, line.line, index);
+  return typeof record.text_pair === 'string' ? { id, text: record.text, textPair: record.text_pair } : { id, text: record.text };
+}
+
+function itemIdOf(id: unknown, index: number): string | null {
+  return id === undefined ? String(index) : typeof id === 'string' ? id : typeof id === 'number' ? String(id) : null;
 }
 
 /** `custom_id` and `body.input` of a batch line the API already validated in full (parseBatchLine). */
