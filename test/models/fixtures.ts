@@ -84,7 +84,7 @@ export function ensureThreadBuild(): void {
   }
 }
 
-export function modelId(family: Family, head: 'embed' | 'sentiment'): string {
+export function modelId(family: Family, head: 'embed' | 'sentiment' | 'rerank' | 'nli'): string {
   return `shardwise-random/${family}-tiny-${head}`;
 }
 
@@ -94,6 +94,20 @@ export async function ensureTinyModels(): Promise<string> {
   const { generateModels } = await import('../../tools/model-generator/index.js');
   await generateModels({ out: MODEL_DIR, size: 'tiny', family: [...FAMILIES], head: ['embed', 'sentiment'], dtype: ['fp32', 'q8'] });
   return MODEL_DIR;
+}
+
+/** Generates (or reuses) the tiny pair cross-encoders (rerank: one logit, nli: three labels) under .cache/models. */
+export async function ensurePairModels(): Promise<string> {
+  const { generateModels } = await import('../../tools/model-generator/index.js');
+  await generateModels({ out: MODEL_DIR, size: 'tiny', family: [...FAMILIES], head: ['rerank', 'nli'], dtype: ['fp32'] });
+  return MODEL_DIR;
+}
+
+/** ~count text pairs from mixedTexts: short and long on either side (so `longest_first` cuts one side or both), empty ones included. */
+export function mixedPairs(count = 400, seed = 11): Array<[string, string]> {
+  const firsts = mixedTexts(count, seed);
+  const seconds = mixedTexts(count, seed + 1);
+  return firsts.map((text, i) => [text, seconds[i] as string]);
 }
 
 /** Deterministic PRNG so the mixed text list is the same every run. */
