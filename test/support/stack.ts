@@ -145,7 +145,7 @@ export async function postJob(base: string, job: Record<string, unknown>, key?: 
 export async function postNdjson(
   base: string,
   params: Record<string, string>,
-  items: Iterable<{ id?: string; text: string }> | AsyncIterable<{ id?: string; text: string }>,
+  items: Iterable<object> | AsyncIterable<object>,
   options: { key?: string; signal?: AbortSignal; chunkBytes?: number } = {},
 ): Promise<Reply> {
   const response = await fetch(`${base}/v1/jobs?${new URLSearchParams(params)}`, {
