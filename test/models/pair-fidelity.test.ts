@@ -65,3 +65,26 @@ describe.each(FAMILIES)('%s NLI cross-encoder on text pairs', (family) => {
     }
   }, 300_000);
 });
+
+describe.each(FAMILIES)('%s rerank cross-encoder on query-document pairs', (family) => {
+  it(`scores ${PAIRS_PER_FAMILY} mixed pairs as sigmoid(logit) of transformers.js with Python's truncation, and raw logits with rawScores`, async () => {
+    const id = modelId(family, 'rerank');
+    const tokenizer = await AutoTokenizer.from_pretrained(id);
+    const model = await AutoModelForSequenceClassification.from_pretrained(id, { dtype: 'fp32' });
+    try {
+      const pairs = mixedPairs(PAIRS_PER_FAMILY, 29);
+      const request = { modelId: id, task: 'rerank', texts: pairs.map(([a]) => a), textPairs: pairs.map(([, b]) => b) } as const;
+      const scored = await pool.encode({ ...request, options: {} });
+      const raw = await pool.encode({ ...request, options: { rawScores: true } });
+      let maxDiff = 0;
+      for (const [i, [text, pair]] of pairs.entries()) {
+        const [logit] = await referenceLogits(model, family, referencePairInput(tokenizer, family, text, pair, 128));
+        const relevance = (result: ItemResult | undefined) => (result?.ok && 'relevance' in result ? result.relevance : Number.NaN);
+        maxDiff = Math.max(maxDiff, Math.abs(relevance(scored.results[i]) - 1 / (1 + Math.exp(-(logit as number)))), Math.abs(relevance(raw.results[i]) - (logit as number)));
+      }
+      expect(maxDiff).toBeLessThanOrEqual(TOL);
+    } finally {
+      await model.dispose();
+    }
+  }, 300_000);
+});

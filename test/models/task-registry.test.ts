@@ -1,5 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { classifyTask, embedTask, isTaskName, resolveTask, TASK_MODULES, TASK_NAMES, TASK_NAMES_AND_ALIASES, TASKS, taskModule, UnknownTaskError, type TaskModule } from '#models';
+import {
+  classifyTask,
+  embedTask,
+  isTaskName,
+  rerankTask,
+  resolveTask,
+  TASK_MODULES,
+  TASK_NAMES,
+  TASK_NAMES_AND_ALIASES,
+  TASKS,
+  taskModule,
+  UnknownTaskError,
+  type TaskModule,
+} from '#models';
 
 const INPUTS = ['text', 'text-pair', 'query-documents'];
 const OUTPUTS = ['vector', 'label-scores', 'json'];
@@ -8,9 +21,20 @@ const INFO = { dimensions: 4, labels: ['NEGATIVE', 'POSITIVE'] };
 const RESOLVED = { pooling: 'mean', normalize: true, topK: null, truncate: true } as const;
 
 describe('task registry', () => {
-  it('keeps the API names: embed and sentiment, with their aliases', () => {
-    expect(TASK_NAMES).toEqual(['embed', 'sentiment']);
-    expect(TASK_NAMES_AND_ALIASES).toEqual(['embed', 'embedding', 'feature-extraction', 'sentiment', 'classify', 'text-classification', 'sentiment-analysis']);
+  it('keeps the API names: embed, sentiment and rerank, with their aliases', () => {
+    expect(TASK_NAMES).toEqual(['embed', 'sentiment', 'rerank']);
+    expect(TASK_NAMES_AND_ALIASES).toEqual([
+      'embed',
+      'embedding',
+      'feature-extraction',
+      'sentiment',
+      'classify',
+      'text-classification',
+      'sentiment-analysis',
+      'rerank',
+      'reranking',
+      'cross-encoder',
+    ]);
     expect(TASKS.embed).toBe(embedTask);
     expect(TASKS.sentiment).toBe(classifyTask);
   });
@@ -55,6 +79,9 @@ describe('task registry', () => {
     }
     expect(classifyTask.servesArchitectures(['RobertaForSequenceClassification'])).toBe(true);
     expect(embedTask.servesArchitectures(['BertModel'])).toBe(true);
+    // A cross-encoder (one logit) also classifies; rerank takes only those.
+    expect(TASK_MODULES.filter((task) => task.servesArchitectures(['BertForSequenceClassification'], ['LABEL_0'])).map((task) => task.name)).toEqual(['sentiment', 'rerank']);
+    expect(rerankTask.servesArchitectures(['BertForSequenceClassification'], ['NEGATIVE', 'POSITIVE'])).toBe(false);
   });
 
   it('resolves names and aliases exactly (after trimming), and lists the valid ones otherwise', () => {

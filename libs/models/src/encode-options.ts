@@ -6,14 +6,15 @@ import type { EncodeOptions, InferencePoolOptions } from './types.js';
 
 /** Applies the documented defaults and rejects values that would otherwise fail deep inside a thread. */
 export function resolveEncodeOptions(options: EncodeOptions | undefined): ResolvedEncodeOptions {
-  const { pooling = 'mean', normalize = true, topK = null, truncate = true } = options ?? {};
+  const { pooling = 'mean', normalize = true, topK = null, truncate = true, rawScores = false, returnText = false } = options ?? {};
   if (pooling !== 'mean' && pooling !== 'cls') throw new InvalidEncodeOptionsError(`pooling must be "mean" or "cls", got ${JSON.stringify(pooling)}`);
   if (typeof normalize !== 'boolean') throw new InvalidEncodeOptionsError('normalize must be true or false');
   if (typeof truncate !== 'boolean') throw new InvalidEncodeOptionsError('truncate must be true or false');
   if (topK !== null && !(Number.isInteger(topK) && topK >= 1)) {
     throw new InvalidEncodeOptionsError(`topK must be a positive integer or null (all labels), got ${JSON.stringify(topK)}`);
   }
-  return { pooling, normalize, topK, truncate };
+  if (typeof rawScores !== 'boolean' || typeof returnText !== 'boolean') throw new InvalidEncodeOptionsError('rawScores and returnText must be true or false');
+  return { pooling, normalize, topK, truncate, rawScores, returnText };
 }
 
 export function assertTexts(texts: unknown): asserts texts is string[] {

@@ -5,9 +5,13 @@
  */
 export {
   classifyTask,
+  collectRankings,
   defaultModelsFrom,
   embedTask,
   isTaskName,
+  rankDocuments,
+  rerankPairs,
+  rerankTask,
   resolveTask,
   TASK_MODULES,
   TASK_NAMES,
@@ -15,6 +19,7 @@ export {
   TASKS,
   taskModule,
   type JsonSchema,
+  type RerankItem,
   type TaskBatch,
   type TaskInputKind,
   type TaskItemValue,

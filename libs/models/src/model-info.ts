@@ -64,12 +64,13 @@ export function modelInfoFromConfigs(id: string, config: Json, tokenizerConfig: 
   const known = limits.filter((x): x is number => x !== undefined);
   const maxTokens = known.length > 0 ? Math.min(...known) : FALLBACK_MAX_TOKENS;
 
+  const labels = classifier ? labelsOf(config) : null;
   return {
     id,
     family,
-    tasks: TASK_MODULES.filter((task) => task.servesArchitectures(architectures)).map((task) => task.name),
+    tasks: TASK_MODULES.filter((task) => task.servesArchitectures(architectures, labels)).map((task) => task.name),
     dimensions,
-    labels: classifier ? labelsOf(config) : null,
+    labels,
     maxTokens,
     dtypes,
   };

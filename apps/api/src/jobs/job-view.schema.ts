@@ -14,6 +14,8 @@ export const jobViewSchema: SchemaObject = obj({
     normalize: nullable({ type: 'boolean' }),
     top_k: nullable(int()),
     truncate: nullable({ type: 'boolean' }),
+    raw_scores: nullable({ type: 'boolean' }),
+    return_text: nullable({ type: 'boolean' }),
   }),
   metadata: nullable({ type: 'object', additionalProperties: true }),
   counts: obj({ total: int(), succeeded: int(), failed: int() }),

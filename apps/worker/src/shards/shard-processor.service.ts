@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { UnrecoverableError } from 'bullmq';
-import type { EncodeResponse, ModelInfo, TaskName } from '#models';
+import { collectRankings, rerankPairs, taskModule, type EncodeResponse, type ModelInfo, type TaskName } from '#models';
 import {
   buildShardOutput,
   JobStore,
@@ -96,10 +96,16 @@ export class ShardProcessorService {
       stop?.throwIfAborted();
       let response: EncodeResponse;
       try {
-        const texts = items.map((item) => item.text);
-        const textPairs = items.some((item) => item.textPair !== undefined) ? items.map((item) => item.textPair ?? null) : undefined;
         const signal = stop === undefined ? watch.signal : AbortSignal.any([watch.signal, stop]);
-        response = await this.models.encode({ modelId, task, texts, ...(textPairs ? { textPairs } : {}), options: payload.options, signal });
+        if (taskModule(task).input === 'query-documents') {
+          // Rerank: every (query, document) pair is one model input; each item's pairs are ranked together.
+          const pairs = await this.models.encode({ modelId, task, ...rerankPairs(items), options: payload.options, signal });
+          response = { ...pairs, results: collectRankings(items, pairs.results, payload.options.returnText ?? false) };
+        } else {
+          const texts = items.map((item) => item.text);
+          const textPairs = items.some((item) => item.textPair !== undefined) ? items.map((item) => item.textPair ?? null) : undefined;
+          response = await this.models.encode({ modelId, task, texts, ...(textPairs ? { textPairs } : {}), options: payload.options, signal });
+        }
       } catch (error) {
         if (watch.signal.aborted) return skip('cancelled', 'job was cancelled during inference');
         stop?.throwIfAborted();

@@ -14,12 +14,27 @@ export interface EncodeOptions {
   topK?: number | null;
   /** Cut over-long texts to the model limit (keeping special tokens) instead of failing them with TEXT_TOO_LONG. @defaultValue `true` */
   truncate?: boolean;
+  /** Rerank: the model's raw logit as the score instead of its sigmoid. @defaultValue `false` */
+  rawScores?: boolean;
+  /** Rerank: each ranked document carries its text. @defaultValue `false` */
+  returnText?: boolean;
+}
+
+/** One document's place in a rerank result: its index in the item's documents, its score, its text when asked for. */
+export interface RankedDocument {
+  index: number;
+  score: number;
+  text?: string;
 }
 
 /** Outcome for one input text; `tokens` counts the ids fed to the model (for TEXT_TOO_LONG: the text's full count). */
 export type ItemResult =
   | { ok: true; tokens: number; truncated: boolean; embedding: Float32Array }
   | { ok: true; tokens: number; truncated: boolean; label: string; score: number; scores: Record<string, number> }
+  /** One query-document pair's relevance (rerank, before its item's documents are ranked together). */
+  | { ok: true; tokens: number; truncated: boolean; relevance: number }
+  /** A rerank item: its documents sorted by score, highest first. */
+  | { ok: true; tokens: number; truncated: boolean; ranking: RankedDocument[] }
   | { ok: false; tokens: number; truncated: false; error: { code: string; message: string } };
 
 /** Item error codes, stable across releases. */
@@ -31,6 +46,10 @@ export interface ResolvedEncodeOptions {
   normalize: boolean;
   topK: number | null;
   truncate: boolean;
+  /** Rerank only; absent means false. */
+  rawScores?: boolean;
+  /** Rerank only; absent means false. */
+  returnText?: boolean;
 }
 
 /** What a task reads of a model: its hidden size and its labels (a ModelInfo is one). */

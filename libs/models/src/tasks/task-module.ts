@@ -70,8 +70,8 @@ export interface TaskModule<Name extends string = string> {
   readonly input: TaskInputKind;
   readonly output: TaskOutputKind;
   readonly modelClass: TaskModelClass;
-  /** Whether a model with these `config.architectures` (empty for a base export) serves the task. */
-  servesArchitectures(architectures: readonly string[]): boolean;
+  /** Whether a model with these `config.architectures` (empty for a base export) and labels (classifiers; null otherwise) serves the task. */
+  servesArchitectures(architectures: readonly string[], labels?: readonly string[] | null): boolean;
   /** What to export for the task, for UnsupportedTaskError ("a *ForSequenceClassification export"). */
   readonly modelHint: string;
   /** API options of the task by their API (snake_case) name; `truncate` is common to all tasks and not listed. */

@@ -8,6 +8,10 @@ export interface JobOptions {
   normalize?: boolean;
   topK?: number | null;
   truncate?: boolean;
+  /** Rerank: scores are raw logits instead of their sigmoid. */
+  rawScores?: boolean;
+  /** Rerank: each ranked document carries its text. */
+  returnText?: boolean;
   /** Write each item's token count into its result line as `tokens` (set by the OpenAI-compatible routes, for `usage`). */
   itemTokens?: boolean;
 }

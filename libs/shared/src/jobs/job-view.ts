@@ -7,7 +7,7 @@ export interface JobView {
   task: JobRecord['task'];
   model: string;
   state: JobState;
-  options: { pooling: 'mean' | 'cls' | null; normalize: boolean | null; top_k: number | null; truncate: boolean | null };
+  options: { pooling: 'mean' | 'cls' | null; normalize: boolean | null; top_k: number | null; truncate: boolean | null; raw_scores: boolean | null; return_text: boolean | null };
   metadata: Record<string, unknown> | null;
   counts: { total: number; succeeded: number; failed: number };
   shards: { total: number; done: number; failed: number };
@@ -46,6 +46,8 @@ export function toJobView(job: JobRecord, now = Date.now()): JobView {
       normalize: job.options.normalize ?? null,
       top_k: job.options.topK ?? null,
       truncate: job.options.truncate ?? null,
+      raw_scores: job.options.rawScores ?? null,
+      return_text: job.options.returnText ?? null,
     },
     metadata: job.metadata,
     counts: { total: job.total, succeeded: job.succeeded, failed: job.failed },

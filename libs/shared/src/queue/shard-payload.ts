@@ -40,6 +40,9 @@ export const shardPayloadSchema = z.object({
     topK: z.number().int().min(1).nullable().optional(),
     truncate: z.boolean().optional(),
     itemTokens: z.boolean().optional(),
+    /** Rerank (optional: shards queued before it existed still parse). */
+    rawScores: z.boolean().optional(),
+    returnText: z.boolean().optional(),
   }),
   input: shardInputSchema,
   /** Ingest estimate of the shard's tokens (ops/token-estimate.ts); it leaves the backlog when the shard is counted. */

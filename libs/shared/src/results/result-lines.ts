@@ -13,6 +13,8 @@ export interface ResultLine {
   label?: string;
   score?: number;
   scores?: Record<string, number>;
+  /** Rerank: the documents, highest score first. */
+  ranking?: Array<{ index: number; score: number; text?: string }>;
   truncated?: boolean;
   tokens?: number;
   error?: ItemError;

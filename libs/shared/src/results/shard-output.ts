@@ -1,6 +1,6 @@
 import { taskModule, type ItemResult, type TaskName } from '#models';
 import type { ShardOutcome } from '../queue/shard-payload.js';
-import { NON_FINITE_OUTPUT, SHARD_FAILED, type ItemError } from './result-lines.js';
+import { float32Shortest, NON_FINITE_OUTPUT, SHARD_FAILED, type ItemError } from './result-lines.js';
 import { ShardResultWriter } from './shard-result.js';
 
 /**
@@ -40,15 +40,16 @@ export function buildShardOutput(
   extras: ShardOutputExtras = {},
 ): ShardOutput {
   if (results.length !== ids.length) throw new Error(`inference returned ${results.length} results for ${ids.length} texts`);
-  const vectors = taskModule(task).output === 'vector';
-  if (!vectors && !extras.labels?.length) throw new Error(`a ${task} shard needs the model labels (ModelInfo.labels)`);
+  const { output } = taskModule(task);
+  const vectors = output === 'vector';
+  if (output === 'label-scores' && !extras.labels?.length) throw new Error(`a ${task} shard needs the model labels (ModelInfo.labels)`);
   const writer = new ShardResultWriter({
     task,
     start,
     count: ids.length,
     ids,
     dimensions: vectors ? dimensions : 0,
-    labels: extras.labels ?? undefined,
+    labels: output === 'label-scores' ? (extras.labels ?? undefined) : undefined,
     itemTokens: extras.itemTokens,
   });
   const failedByCode = new Map<string, number>();
@@ -61,6 +62,12 @@ export function buildShardOutput(
     const result = results[i] as ItemResult;
     if (!result.ok) {
       fail(i, result.error, result.tokens);
+    } else if (output === 'json') {
+      if (!('ranking' in result)) throw new Error(`inference returned a non-ranking result for a ${task} shard (item ${start + i})`);
+      // Scores print as float32, like every other score (the model computed them in float32).
+      const ranking = result.ranking.map((ranked) => ({ ...ranked, score: float32Shortest(ranked.score) }));
+      if (ranking.every((ranked) => Number.isFinite(ranked.score))) writer.setFields(i, { ranking }, result);
+      else fail(i, NON_FINITE, result.tokens);
     } else if (vectors) {
       if (!('embedding' in result)) throw new Error(`inference returned a non-embedding result for an ${task} shard (item ${start + i})`);
       if (result.embedding.length !== dimensions) throw new Error(`embedding of item ${start + i} has ${result.embedding.length} values, expected ${dimensions}`);

@@ -27,6 +27,8 @@ import { FLOAT32_TEXT_MAX_BYTES, float32Shortest, writeFloat32Shortest, type Ite
  *               item i is String(start + i); 'unknown': ids could not be read, lines say `"id":null`).
  *   errors      JSON array of distinct errors, each `{code, message, items}` with the relative
  *               indexes of the failed items it belongs to (a failed shard stores its reason once).
+ *   json        tasks whose output is `json` (rerank): a JSON array, per item the fields of its
+ *               line (`{"ranking":[...]}`), null for a failed item. Width is 0 for them.
  *
  * Width: embed, the embedding length (0 = unknown, only for a shard that failed before its model
  * loaded: no rows); sentiment, 1 + labels.length (0 when the labels are unknown).
@@ -34,8 +36,12 @@ import { FLOAT32_TEXT_MAX_BYTES, float32Shortest, writeFloat32Shortest, type Ite
 
 export type ShardResultTask = ShardPayload['task'];
 
-/** Whether a task's rows are float vectors (TaskModule.output 'vector'); the others' are label scores. */
+/** Whether a task's rows are float vectors (TaskModule.output 'vector'). */
 const isVector = (task: ShardResultTask): boolean => taskModule(task).output === 'vector';
+/** Whether a task's rows are label scores (TaskModule.output 'label-scores'). */
+const hasLabels = (task: ShardResultTask): boolean => taskModule(task).output === 'label-scores';
+/** Whether a task's results are JSON fields (TaskModule.output 'json'), stored in the json section. */
+const isJson = (task: ShardResultTask): boolean => taskModule(task).output === 'json';
 
 /** A task whose results have this output, to name it in a message. */
 const taskWith = (output: TaskOutputKind): string => TASK_MODULES.find((task) => task.output === output)?.name ?? output;
@@ -78,10 +84,11 @@ const headerSchema = z.object({
   itemTokens: z.boolean(),
   summary: z.object({ succeeded: uint, failed: uint, truncated: uint, tokens: uint }),
   ids: z.enum(['default', 'list', 'unknown']),
-  sections: z.object({ values: span.optional(), tokens: span, labelIndex: span.optional(), flags: span, ids: span.optional(), errors: span }),
+  sections: z.object({ values: span.optional(), tokens: span, labelIndex: span.optional(), flags: span, ids: span.optional(), errors: span, json: span.optional() }),
 });
 const errorsSchema = z.array(z.object({ code: z.string(), message: z.string(), items: z.array(uint) }));
 const idsSchema = z.array(z.string());
+const jsonSchema = z.array(z.record(z.string(), z.unknown()).nullable());
 
 export type ShardResultHeader = z.infer<typeof headerSchema>;
 type SectionName = keyof ShardResultHeader['sections'];
@@ -129,6 +136,8 @@ export class ShardResultWriter {
   private readonly set: Uint8Array;
   private readonly labelOf = new Map<string, number>();
   private readonly errors = new Map<string, { code: string; message: string; items: number[] }>();
+  /** Per item, the fields of its line (json output). */
+  private readonly fields: Array<Readonly<Record<string, unknown>> | null>;
   private readonly summary: ShardOutcome = { succeeded: 0, failed: 0, truncated: 0, tokens: 0 };
 
   constructor(private readonly layout: ShardResultLayout) {
@@ -136,7 +145,10 @@ export class ShardResultWriter {
     if (!Number.isSafeInteger(start) || start < 0 || !Number.isSafeInteger(count) || count < 0)
       throw new RangeError(`start and count must be integers >= 0, got ${start} and ${count}`);
     if (ids !== 'unknown' && ids.length !== count) throw new RangeError(`${ids.length} ids for ${count} items`);
-    if (isVector(task)) {
+    this.fields = isJson(task) ? new Array(count).fill(null) : [];
+    if (isJson(task)) {
+      this.width = 0;
+    } else if (isVector(task)) {
       this.width = layout.dimensions ?? 0;
       if (!Number.isSafeInteger(this.width) || this.width < 0) throw new RangeError(`dimensions must be an integer >= 0, got ${layout.dimensions}`);
     } else {
@@ -148,7 +160,7 @@ export class ShardResultWriter {
     }
     this.values = bytes(count * this.width * 4);
     this.floats = LITTLE_ENDIAN_HOST ? new Float32Array(this.values.buffer) : undefined;
-    this.labelIndex = !isVector(task) ? bytes(count * this.width * 2) : undefined;
+    this.labelIndex = hasLabels(task) ? bytes(count * this.width * 2) : undefined;
     this.tokens = bytes(count * 4);
     this.flags = new Uint8Array(count);
     this.set = new Uint8Array(count);
@@ -208,6 +220,14 @@ export class ShardResultWriter {
     this.succeeded(i, item.truncated);
   }
 
+  /** A json-output item's line fields (rerank: `{ranking}`); they must survive JSON as they are. */
+  setFields(i: number, fields: Readonly<Record<string, unknown>>, item: ItemMeta): void {
+    this.claim(i, 'json', item.tokens);
+    for (const reserved of ['id', 'index', 'truncated', 'tokens', 'error']) if (Object.hasOwn(fields, reserved)) throw new RangeError(`item ${i}: field "${reserved}" is reserved`);
+    this.fields[i] = fields;
+    this.succeeded(i, item.truncated);
+  }
+
   setError(i: number, error: ItemError, tokens = 0): void {
     this.claim(i, undefined, tokens);
     this.flags[i] = FAILED;
@@ -232,6 +252,7 @@ export class ShardResultWriter {
     sections.push(['flags', this.flags]);
     if (idMode === 'list') sections.push(['ids', Buffer.from(JSON.stringify(ids))]);
     sections.push(['errors', Buffer.from(JSON.stringify([...this.errors.values()]))]);
+    if (isJson(task)) sections.push(['json', Buffer.from(JSON.stringify(this.fields))]);
 
     const spans: Partial<Record<SectionName, [number, number]>> = {};
     let end = 0;
@@ -246,7 +267,7 @@ export class ShardResultWriter {
       start,
       count,
       width: this.width,
-      ...(!isVector(task) ? { labels: [...(this.layout.labels ?? [])] } : {}),
+      ...(hasLabels(task) ? { labels: [...(this.layout.labels ?? [])] } : {}),
       itemTokens: this.layout.itemTokens ?? false,
       summary: { ...this.summary },
       ids: idMode,
@@ -324,9 +345,10 @@ export function readShardResultHeader(prefix: Buffer): ShardResultHeader {
   const header = parse(headerSchema, json, 'header');
   const { task, width, labels, summary, count: items } = header;
   if (summary.succeeded + summary.failed !== items) throw new CorruptShardResultError(`summary counts ${summary.succeeded + summary.failed} items, header ${items}`);
-  if (!isVector(task) && labels === undefined) throw new CorruptShardResultError(`a ${task} header without labels`);
-  if (!isVector(task) && width !== (labels?.length ? labels.length + 1 : 0)) throw new CorruptShardResultError(`width ${width} does not fit ${labels?.length} labels`);
-  if (isVector(task) && labels !== undefined) throw new CorruptShardResultError(`an ${task} header with labels`);
+  if (hasLabels(task) && labels === undefined) throw new CorruptShardResultError(`a ${task} header without labels`);
+  if (hasLabels(task) && width !== (labels?.length ? labels.length + 1 : 0)) throw new CorruptShardResultError(`width ${width} does not fit ${labels?.length} labels`);
+  if (!hasLabels(task) && labels !== undefined) throw new CorruptShardResultError(`an ${task} header with labels`);
+  if (isJson(task) && width !== 0) throw new CorruptShardResultError(`a ${task} header with width ${width}`);
   return header;
 }
 
@@ -347,6 +369,8 @@ export class ShardResult {
   private readonly errorTails: Buffer[];
   /** JSON of each label, encoded once. */
   private readonly labelJson: Buffer[];
+  /** Per item, its line's fields (json output only). */
+  private readonly fields: Array<Record<string, unknown> | null> | undefined;
 
   constructor(private readonly object: Buffer) {
     const header = readShardResultHeader(object);
@@ -358,10 +382,11 @@ export class ShardResult {
     const expected: Record<SectionName, number | undefined> = {
       values: width > 0 ? items * width * 4 : undefined,
       tokens: items * 4,
-      labelIndex: !isVector(task) && width > 0 ? items * width * 2 : undefined,
+      labelIndex: hasLabels(task) && width > 0 ? items * width * 2 : undefined,
       flags: items,
       ids: header.ids === 'list' ? -1 : undefined,
       errors: -1,
+      json: isJson(task) ? -1 : undefined,
     };
     const at = {} as Record<SectionName, number>;
     let end = dataStart;
@@ -381,7 +406,7 @@ export class ShardResult {
     if (end !== object.length) throw new CorruptShardResultError(`${object.length} bytes, the sections end at ${end}`);
     this.at = at;
 
-    const json = (name: 'ids' | 'errors'): unknown => {
+    const json = (name: 'ids' | 'errors' | 'json'): unknown => {
       const [offset, length] = header.sections[name] as [number, number];
       try {
         return JSON.parse(object.toString('utf8', dataStart + offset, dataStart + offset + length));
@@ -392,6 +417,10 @@ export class ShardResult {
     if (header.ids === 'list') {
       this.ids = parse(idsSchema, json('ids'), 'ids');
       if (this.ids.length !== items) throw new CorruptShardResultError(`${this.ids.length} ids for ${items} items`);
+    }
+    if (isJson(task)) {
+      this.fields = parse(jsonSchema, json('json'), 'json');
+      if (this.fields.length !== items) throw new CorruptShardResultError(`${this.fields.length} json values for ${items} items`);
     }
     const errors = parse(errorsSchema, json('errors'), 'errors');
     this.errors = errors.map(({ code, message }) => ({ code, message }));
@@ -433,7 +462,8 @@ export class ShardResult {
         continue;
       }
       const line: ResultLine = { id, index };
-      if (isVector(task)) line.embedding = this.embedding(i);
+      if (this.fields) Object.assign(line, this.fields[i]);
+      else if (isVector(task)) line.embedding = this.embedding(i);
       else this.classification(i, line);
       if (this.flag(i, TRUNCATED)) line.truncated = true;
       if (itemTokens) line.tokens = this.tokens(i);
@@ -456,7 +486,10 @@ export class ShardResult {
       return;
     }
     const { width } = this.header;
-    if (isVector(this.header.task)) {
+    if (this.fields) {
+      const fields = this.fields[i] as Record<string, unknown>;
+      for (const name of Object.keys(fields)) out.text(`,${JSON.stringify(name)}:${JSON.stringify(fields[name])}`);
+    } else if (isVector(this.header.task)) {
       out.put(EMBEDDING);
       out.reserve(width * (FLOAT32_TEXT_MAX_BYTES + 1));
       const { buffer } = out;
@@ -564,6 +597,10 @@ export class ShardResult {
       if (flags & TRUNCATED) truncated++;
       tokens += this.tokens(i);
       if (isFailed) continue;
+      if (this.fields) {
+        if (this.fields[i] === null) throw new CorruptShardResultError(`item ${i} succeeded without its fields`);
+        continue;
+      }
       if (width === 0) throw new CorruptShardResultError(`item ${i} succeeded in a shard of unknown width`);
       if (isVector(task)) continue;
       const row = i * width;
