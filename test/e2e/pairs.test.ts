@@ -10,6 +10,7 @@ import { referenceLogits, referencePairInput, softmax } from '../support/pair-re
 import { finished, MODEL_DIR, postJob, postNdjson, resultsOf, Stack, waitFor } from '../support/stack.js';
 
 const MODEL = 'shardwise-random/bert-tiny-nli';
+const RERANKER = 'shardwise-random/roberta-tiny-rerank';
 const LABELS = ['contradiction', 'entailment', 'neutral'];
 
 describe('text pair jobs through the API', () => {
@@ -21,7 +22,7 @@ describe('text pair jobs through the API', () => {
     await ensurePairModels();
     stack = await Stack.start();
     base = (await stack.startApi({ SHARD_MAX_TEXTS: '40' })).baseUrl;
-    await stack.startWorker({ PRELOAD_MODELS: MODEL });
+    await stack.startWorker({ PRELOAD_MODELS: `${MODEL},${RERANKER}` });
   }, 180_000);
 
   afterAll(async () => {
@@ -104,5 +105,64 @@ describe('text pair jobs through the API', () => {
     const embed = await postJob(base, { task: 'embed', model: 'shardwise-random/bert-tiny-embed', inputs: ['fine', { text: 'a', text_pair: 'b' }] });
     expect(embed.status).toBe(400);
     expect(JSON.stringify(embed.body)).toMatch(/inputs\[1\]: field \\"text_pair\\" is only accepted by tasks that classify text pairs/);
+  }, 60_000);
+
+  it('reranks: each line {query, documents} gets its documents sorted by sigmoid relevance, as transformers.js scores them', async () => {
+    const pairs = mixedPairs(60, 9);
+    const items = Array.from({ length: 12 }, (_, i) => ({
+      id: `q${i}`,
+      query: pairs[i * 5]?.[0] as string,
+      documents: pairs.slice(i * 5, i * 5 + 5).map(([, document]) => document),
+    }));
+    // TEI names the documents "texts"; both are accepted.
+    const lines = items.map((item, i) => (i % 2 === 0 ? item : { id: item.id, query: item.query, texts: item.documents }));
+    const submitted = await postNdjson(base, { task: 'rerank', model: RERANKER, return_text: 'true' }, lines);
+    expect(submitted.status, JSON.stringify(submitted.body)).toBe(202);
+    const job = await waitFor(base, submitted.body.id as string, finished);
+    expect(job).toMatchObject({ state: 'completed', counts: { total: 12, succeeded: 12, failed: 0 }, options: { return_text: true, raw_scores: false } });
+
+    env.localModelPath = MODEL_DIR;
+    env.allowRemoteModels = false;
+    const tokenizer = await AutoTokenizer.from_pretrained(RERANKER);
+    const model = await AutoModelForSequenceClassification.from_pretrained(RERANKER, { dtype: 'fp32' });
+    try {
+      const results = await resultsOf(base, job.id);
+      expect(results.map((line) => line.id)).toEqual(items.map((item) => item.id));
+      let maxDiff = 0;
+      for (const [i, item] of items.entries()) {
+        const line = results[i];
+        if (!line || !('ranking' in line)) throw new Error(`no ranking: ${JSON.stringify(line)}`);
+        const { ranking } = line;
+        expect(ranking.map((ranked) => ranked.index).sort()).toEqual([0, 1, 2, 3, 4]);
+        for (let k = 1; k < ranking.length; k++) expect((ranking[k - 1] as { score: number }).score).toBeGreaterThanOrEqual((ranking[k] as { score: number }).score);
+        for (const ranked of ranking) {
+          expect(ranked.text).toBe(item.documents[ranked.index]);
+          const [logit] = await referenceLogits(model, 'roberta', referencePairInput(tokenizer, 'roberta', item.query, item.documents[ranked.index] as string, 128));
+          maxDiff = Math.max(maxDiff, Math.abs(ranked.score - 1 / (1 + Math.exp(-(logit as number)))));
+        }
+      }
+      expect(maxDiff).toBeLessThan(1e-6);
+    } finally {
+      await model.dispose();
+    }
+  }, 120_000);
+
+  it('refuses bad rerank lines, naming the line and the field', async () => {
+    const cases: Array<[object, string, string]> = [
+      [{ text: 'not a query', documents: ['a'] }, 'MISSING_TEXT', 'query'],
+      [{ query: 'q' }, 'MISSING_TEXT', 'documents'],
+      [{ query: 'q', documents: [] }, 'INVALID_INPUT', 'documents'],
+      [{ query: 'q', documents: ['a', 3] }, 'INVALID_INPUT', 'documents[1]'],
+    ];
+    for (const [line, code, field] of cases) {
+      const reply = await postNdjson(base, { task: 'rerank', model: RERANKER }, [{ query: 'fine', documents: ['ok'] }, line]);
+      expect(reply.status, JSON.stringify(line)).toBe(400);
+      expect(reply.body, JSON.stringify(line)).toMatchObject({ error: { code, line: 2, field } });
+    }
+    const notCrossEncoder = await postJob(base, { task: 'rerank', model: MODEL, inputs: [{ query: 'q', documents: ['a'] }] });
+    expect(notCrossEncoder.status).toBe(400);
+    // A three-label NLI model is no cross-encoder for ranking.
+    expect(notCrossEncoder.body).toMatchObject({ error: { code: 'INVALID_MODEL', field: 'model' } });
+    expect(JSON.stringify(notCrossEncoder.body)).toContain('cannot serve task \\"rerank\\"; it serves: sentiment');
   }, 60_000);
 });

@@ -28,6 +28,7 @@ export type { JobView };
 export type ResultLine =
   | { id: string; index: number; embedding: number[]; truncated?: boolean }
   | { id: string; index: number; label: string; score: number; scores: Record<string, number>; truncated?: boolean }
+  | { id: string; index: number; ranking: Array<{ index: number; score: number; text?: string }>; truncated?: boolean }
   | { id: string; index: number; error: { code: string; message: string } };
 
 export interface StackOptions {
