@@ -12,6 +12,7 @@ import { MetricsModule } from './metrics/metrics.module.js';
 import { ModelsModule } from './models/models.module.js';
 import { OpenAIModule } from './openai/openai.module.js';
 import { RedisModule } from './redis/redis.module.js';
+import { RerankModule } from './rerank/rerank.module.js';
 import { StorageModule } from './storage/storage.module.js';
 
 /** The API: producer side only. No BullMQ Worker or @Processor is part of this graph. */
@@ -33,6 +34,7 @@ export class AppModule {
         EventsModule,
         HealthModule,
         OpenAIModule,
+        RerankModule,
         // Last: its catch-all route must come after every other.
         UnmatchedRouteModule,
       ],

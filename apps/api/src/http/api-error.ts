@@ -16,7 +16,11 @@ export type ApiErrorCode =
   | 'BACKLOG_FULL'
   // Redis cannot be reached, or too few replicas confirmed a submission (REDIS_MIN_REPLICAS_ACK): 503 with Retry-After.
   | 'REDIS_UNAVAILABLE'
-  | 'REDIS_NOT_REPLICATED';
+  | 'REDIS_NOT_REPLICATED'
+  // Synchronous inference (POST /v1/rerank): not answered within SYNC_TIMEOUT_MS (504), or its item failed.
+  | 'TIMEOUT'
+  | 'TEXT_TOO_LONG'
+  | 'INFERENCE_FAILED';
 
 export class ApiError extends Error {
   override readonly name = 'ApiError';

@@ -55,8 +55,19 @@ export class JobSubmissionService {
    * `priority` is the BullMQ priority of the shards (SHARD_PRIORITY; batch when absent).
    */
   async submitTexts(params: JobParams, texts: readonly string[], priority: number | undefined, tenant: string, model?: ResolvedModel): Promise<JobRecord> {
+    return this.submitItems(
+      params,
+      texts.map((text, index) => ({ id: String(index), text })),
+      priority,
+      tenant,
+      model,
+    );
+  }
+
+  /** The same for items already validated (a synchronous rerank: one query with its documents). */
+  async submitItems(params: JobParams, items: readonly InputItem[], priority: number | undefined, tenant: string, model?: ResolvedModel): Promise<JobRecord> {
     const job = await this.prepare(params, tenant, model);
-    const source = new ItemsSource(this.objects, jobInputKey(job.jobId), texts.length, (index) => ({ id: String(index), text: texts[index] as string }));
+    const source = new ItemsSource(this.objects, jobInputKey(job.jobId), items.length, (index) => items[index] as InputItem);
     return this.run({ ...job, priority }, source);
   }
 

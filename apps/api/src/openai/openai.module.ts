@@ -22,5 +22,7 @@ import { OpenAIRecordsRepository } from './openai-records.repository.js';
   imports: [JobsModule, ModelsModule],
   controllers: [FilesController, BatchesController, InferenceController],
   providers: [OpenAIRecordsRepository, FilesService, BatchesService, BatchFinalizerService, SyncInferenceService, ShardWaiterService, OpenAIExceptionFilter],
+  // POST /v1/rerank waits on its shard the same way.
+  exports: [ShardWaiterService],
 })
 export class OpenAIModule {}
