@@ -6,6 +6,7 @@
 import { AutoModelForSequenceClassification, AutoTokenizer, env } from '@huggingface/transformers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensurePairModels, ensureTinyModels, mixedPairs } from '../models/fixtures.js';
+import { readParquetResults } from '../support/parquet-results.js';
 import { referenceLogits, referencePairInput, softmax } from '../support/pair-reference.js';
 import { finished, MODEL_DIR, postJob, postNdjson, resultsOf, Stack, waitFor } from '../support/stack.js';
 
@@ -142,6 +143,13 @@ describe('text pair jobs through the API', () => {
         }
       }
       expect(maxDiff).toBeLessThan(1e-6);
+
+      // Parquet: the ranking as a JSON string column, equal to the NDJSON lines.
+      const parquet = await fetch(`${base}/v1/jobs/${job.id}/results?format=parquet`);
+      expect(parquet.status).toBe(200);
+      const table = await readParquetResults(new Uint8Array(await parquet.arrayBuffer()));
+      expect(table.columns).toEqual(['id', 'index', 'ranking', 'truncated', 'error_code', 'error_message']);
+      expect(table.rows.map((row) => JSON.parse(row.ranking as string))).toEqual(results.map((line) => ('ranking' in line ? line.ranking : null)));
     } finally {
       await model.dispose();
     }

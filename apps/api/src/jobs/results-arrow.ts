@@ -37,8 +37,12 @@ if (endianness() !== 'LE') throw new Error('the Parquet results writer needs a l
 
 export function resultSchema(columns: ResultColumns): Schema {
   const fields: Field[] = [new Field('id', new Utf8(), true), new Field('index', new Int64(), false)];
-  if (taskModule(columns.task).output === 'vector') {
+  const { output, resultFields } = taskModule(columns.task);
+  if (output === 'vector') {
     fields.push(new Field('embedding', new FixedSizeList(columns.dimensions, new Field('element', new Float32(), false)), true));
+  } else if (output === 'json') {
+    // A value of any size per item (a rerank list): each field a JSON string column.
+    for (const name of Object.keys(resultFields)) fields.push(new Field(name, new Utf8(), true));
   } else {
     const entry = new Struct([new Field('key', new Utf8(), false), new Field('value', new Float32(), false)]);
     fields.push(new Field('label', new Utf8(), true), new Field('score', new Float32(), true), new Field('scores', new Map_(new Field('entries', entry, false)), true));
@@ -61,7 +65,17 @@ export function shardBatch(schema: Schema, columns: ResultColumns, result: Shard
     ),
     makeData({ type: new Int64(), length: lines.length, nullCount: 0, data: BigInt64Array.from(lines, (line) => BigInt(line.index)) }),
   ];
-  if (taskModule(columns.task).output === 'vector') data.push(embeddings(schema, columns.dimensions, result, succeeded));
+  const { output, resultFields } = taskModule(columns.task);
+  if (output === 'vector') data.push(embeddings(schema, columns.dimensions, result, succeeded));
+  else if (output === 'json')
+    for (const name of Object.keys(resultFields)) {
+      data.push(
+        column(
+          ok((line) => JSON.stringify((line as unknown as Record<string, unknown>)[name] ?? null)),
+          new Utf8(),
+        ),
+      );
+    }
   else
     data.push(
       column(
