@@ -1,9 +1,10 @@
-import { AutoModel, AutoModelForSequenceClassification, AutoTokenizer, env, pipeline, type Tensor } from '@huggingface/transformers';
+import { AutoModel, AutoModelForSequenceClassification, AutoTokenizer, env, pipeline, Tensor } from '@huggingface/transformers';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAMILIES, generateModels, modelName, type GeneratedModel } from '../../tools/model-generator/index.js';
+import { HEADS } from '../../tools/model-generator/model-spec.js';
 import { modelSpec } from '../../tools/model-generator/model-spec.js';
 import { readFloatInitializers } from '../../tools/model-generator/onnx-codec.js';
 import { referenceForward } from '../../tools/model-generator/reference-forward.js';
@@ -47,8 +48,8 @@ const cosine = (a: number[], b: number[]): number => {
 };
 
 describe('generateModels', () => {
-  it('writes all six tiny models with every requested file', async () => {
-    expect(generated.map((m) => m.name).sort()).toEqual(FAMILIES.flatMap((f) => [modelName(f, 'tiny', 'embed'), modelName(f, 'tiny', 'sentiment')]).sort());
+  it('writes every tiny model (each family with each head) with every requested file', async () => {
+    expect(generated.map((m) => m.name).sort()).toEqual(FAMILIES.flatMap((f) => HEADS.map((head) => modelName(f, 'tiny', head))).sort());
     for (const model of generated) {
       expect(model.written).toBe(true);
       for (const file of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx', 'onnx/model_quantized.onnx', 'onnx/model_fp16.onnx']) {
@@ -118,6 +119,31 @@ describe.each(FAMILIES)('%s-tiny through transformers.js', (family) => {
     }
     // The calibrated head makes the winning label depend on the text.
     expect(new Set(results.map((scores) => scores[0].label)).size).toBeGreaterThan(1);
+  });
+
+  it('pair heads: a one-logit cross-encoder (rerank) and a three-label NLI classifier; BERT reads token types', async () => {
+    for (const [head, labels] of [
+      ['rerank', ['LABEL_0']],
+      ['nli', ['contradiction', 'entailment', 'neutral']],
+    ] as const) {
+      const id = modelName(family, 'tiny', head);
+      const config = JSON.parse(await readFile(join(outDir, id, 'config.json'), 'utf8')) as { id2label: Record<string, string>; architectures: string[] };
+      expect(Object.values(config.id2label)).toEqual(labels);
+      expect(config.architectures[0]).toMatch(/ForSequenceClassification$/);
+      const tokenizer = await AutoTokenizer.from_pretrained(id);
+      const model = await AutoModelForSequenceClassification.from_pretrained(id, { dtype: 'fp32' });
+      const inputs = tokenizer(SHORT, { text_pair: LONG, return_token_type_ids: true });
+      const logits = rows((await model(inputs)).logits as Tensor)[0];
+      expect(logits).toHaveLength(labels.length);
+      if (family === 'bert') {
+        // Segment ids change the output: the token type table has two distinct rows.
+        const types = inputs.token_type_ids as Tensor;
+        const zeros = { ...inputs, token_type_ids: new Tensor('int64', new BigInt64Array(types.data.length), types.dims) };
+        const flat = rows((await model(zeros)).logits as Tensor)[0];
+        expect(Math.max(...logits.map((v, j) => Math.abs(v - flat[j])))).toBeGreaterThan(1e-4);
+      }
+      await model.dispose();
+    }
   });
 
   it('padding a row inside a batch does not change its outputs (fp32)', async () => {
