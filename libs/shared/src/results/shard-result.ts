@@ -222,8 +222,8 @@ export class ShardResultWriter {
 
   /** A json-output item's line fields (rerank: `{ranking}`); they must survive JSON as they are. */
   setFields(i: number, fields: Readonly<Record<string, unknown>>, item: ItemMeta): void {
-    this.claim(i, 'json', item.tokens);
     for (const reserved of ['id', 'index', 'truncated', 'tokens', 'error']) if (Object.hasOwn(fields, reserved)) throw new RangeError(`item ${i}: field "${reserved}" is reserved`);
+    this.claim(i, 'json', item.tokens);
     this.fields[i] = fields;
     this.succeeded(i, item.truncated);
   }
