@@ -40,7 +40,7 @@ export class NoopInferencePool implements InferencePort {
         family: 'noop',
         tasks: [task],
         dimensions: DEFAULT_DIMENSIONS,
-        labels: taskModule(task).output === 'label-scores' ? DEFAULT_LABELS : null,
+        labels: taskModule(task).output === 'label-scores' ? DEFAULT_LABELS : taskModule(task).output === 'json' ? ['LABEL_0'] : null,
         maxTokens: 512,
         dtypes: [],
       }
@@ -50,12 +50,15 @@ export class NoopInferencePool implements InferencePort {
   async encode(request: EncodeRequest): Promise<EncodeResponse> {
     const info = await this.load(request.modelId, request.task);
     const results: ItemResult[] = new Array(request.texts.length);
-    const vectors = taskModule(request.task).output === 'vector';
+    const { output } = taskModule(request.task);
     let tokens = 0;
     for (let i = 0; i < request.texts.length; i++) {
       const count = estimateTokens(request.texts[i] as string, info.maxTokens);
       tokens += count;
-      results[i] = vectors ? { ok: true, tokens: count, truncated: false, embedding: this.vector(info.dimensions) } : this.scores(info.labels ?? DEFAULT_LABELS, count);
+      if (output === 'vector') results[i] = { ok: true, tokens: count, truncated: false, embedding: this.vector(info.dimensions) };
+      // Rerank pairs: every document equally relevant.
+      else if (output === 'json') results[i] = { ok: true, tokens: count, truncated: false, relevance: 0.5 };
+      else results[i] = this.scores(info.labels ?? DEFAULT_LABELS, count);
     }
     return { results, stats: { tokens, paddedTokens: tokens, batches: 1, tokenizeSeconds: 0, inferenceSeconds: 0 } };
   }
