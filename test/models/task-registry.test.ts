@@ -5,7 +5,7 @@ const INPUTS = ['text', 'text-pair', 'query-documents'];
 const OUTPUTS = ['vector', 'label-scores', 'json'];
 const MODEL_CLASSES = ['AutoModel', 'AutoModelForSequenceClassification', 'AutoModelForTokenClassification'];
 const INFO = { dimensions: 4, labels: ['NEGATIVE', 'POSITIVE'] };
-const RESOLVED = { pooling: 'mean', normalize: true, topK: null, truncate: true } as const;
+const RESOLVED = { pooling: 'mean', normalize: true, topK: null, functionToApply: null, dimensions: null, prompt: null, promptName: null, truncate: true } as const;
 
 describe('task registry', () => {
   it('keeps the API names: embed and sentiment, with their aliases', () => {
@@ -36,7 +36,7 @@ describe('task registry', () => {
     // Defaults fill every option the task has, from nothing given.
     expect(Object.values(task.withDefaults({})).every((value) => value !== undefined)).toBe(true);
     expect(typeof task.servesArchitectures).toBe('function');
-    expect(task.rowWidth(INFO)).toBeGreaterThan(0);
+    expect(task.rowWidth(INFO, RESOLVED)).toBeGreaterThan(0);
     expect(Object.keys(task.resultFields).length).toBeGreaterThan(0);
     for (const name of ['id', 'index', 'truncated', 'tokens', 'error']) expect(task.resultFields).not.toHaveProperty(name);
   });

@@ -1,9 +1,9 @@
 import { calibrateClassifier } from './calibrate-head.js';
-import { configJson } from './config-json.js';
+import { configJson, sentenceTransformersConfigJson } from './config-json.js';
 import { toFloat16 } from './float16.js';
 import type { ModelFiles } from './model-folder.js';
 import { buildModelGraph } from './model-graph.js';
-import type { Dtype, ModelSpec } from './model-spec.js';
+import { isClassifierHead, type Dtype, type ModelSpec } from './model-spec.js';
 import type { GraphDef } from './onnx-graph.js';
 import { encodeModel } from './onnx-codec.js';
 import { quantizeDynamic } from './quantize-dynamic.js';
@@ -19,13 +19,14 @@ const CONVERT: Record<Dtype, (graph: GraphDef) => GraphDef> = {
 export async function buildModelFiles(spec: ModelSpec, tokenizer: FamilyTokenizer, dtypes: readonly Dtype[]): Promise<ModelFiles> {
   const graph = buildModelGraph(spec);
   // Calibrate before deriving q8/fp16 so every dtype carries the same head.
-  if (spec.head === 'sentiment') await calibrateClassifier(graph, spec, tokenizer.calibration);
+  if (isClassifierHead(spec.head)) await calibrateClassifier(graph, spec, tokenizer.calibration);
   const onnx: Partial<Record<Dtype, Uint8Array>> = {};
   for (const dtype of dtypes) onnx[dtype] = encodeModel(CONVERT[dtype](graph));
   return {
     config: configJson(spec),
     tokenizerJson: tokenizer.tokenizerJson,
     tokenizerConfig: tokenizer.tokenizerConfig,
+    ...(spec.head === 'embed' ? { sentenceTransformersConfig: sentenceTransformersConfigJson() } : {}),
     onnx,
   };
 }

@@ -1,14 +1,22 @@
-import type { ModelSpec } from './model-spec.js';
+import { isClassifierHead, type Head, type ModelSpec } from './model-spec.js';
 import type { JsonObject } from './tokenizer-artifacts.js';
 
 /** Bumped when generated weights or graphs change, so stale folders get rebuilt. */
-export const GENERATOR_VERSION = 1;
+export const GENERATOR_VERSION = 2;
 
 const ARCHITECTURE = {
-  bert: { embed: 'BertModel', sentiment: 'BertForSequenceClassification' },
-  distilbert: { embed: 'DistilBertModel', sentiment: 'DistilBertForSequenceClassification' },
-  roberta: { embed: 'RobertaModel', sentiment: 'RobertaForSequenceClassification' },
+  bert: { base: 'BertModel', classifier: 'BertForSequenceClassification' },
+  distilbert: { base: 'DistilBertModel', classifier: 'DistilBertForSequenceClassification' },
+  roberta: { base: 'RobertaModel', classifier: 'RobertaForSequenceClassification' },
 } as const;
+
+/** What config.json says about the task, by head; `score` (one logit) has no problem_type, as cross-encoders ship. */
+const PROBLEM_TYPE: Record<Head, string | null> = {
+  embed: null,
+  sentiment: 'single_label_classification',
+  multilabel: 'multi_label_classification',
+  score: null,
+};
 
 /** Dimension keys spelled the way each family's HF config spells them. */
 function familyKeys(spec: ModelSpec): JsonObject {
@@ -43,17 +51,17 @@ function familyKeys(spec: ModelSpec): JsonObject {
 }
 
 export function configJson(spec: ModelSpec): JsonObject {
-  const labels: JsonObject =
-    spec.head === 'sentiment'
-      ? {
-          id2label: Object.fromEntries(spec.labels.map((label, id) => [String(id), label])),
-          label2id: Object.fromEntries(spec.labels.map((label, id) => [label, id])),
-          problem_type: 'single_label_classification',
-        }
-      : {};
+  const problemType = PROBLEM_TYPE[spec.head];
+  const labels: JsonObject = isClassifierHead(spec.head)
+    ? {
+        id2label: Object.fromEntries(spec.labels.map((label, id) => [String(id), label])),
+        label2id: Object.fromEntries(spec.labels.map((label, id) => [label, id])),
+        ...(problemType === null ? {} : { problem_type: problemType }),
+      }
+    : {};
   return {
     _name_or_path: spec.name,
-    architectures: [ARCHITECTURE[spec.family][spec.head]],
+    architectures: [ARCHITECTURE[spec.family][isClassifierHead(spec.head) ? 'classifier' : 'base']],
     model_type: spec.family,
     ...familyKeys(spec),
     max_position_embeddings: spec.dims.maxPositions,
@@ -67,4 +75,12 @@ export function configJson(spec: ModelSpec): JsonObject {
     shardwise_size: spec.size,
     shardwise_generator_version: GENERATOR_VERSION,
   };
+}
+
+/**
+ * sentence-transformers' config_sentence_transformers.json of an embedding model: E5-style prompts
+ * (`query: `, `passage: `), no default prompt, so a text without prompt options is encoded as is.
+ */
+export function sentenceTransformersConfigJson(): JsonObject {
+  return { prompts: { query: 'query: ', passage: 'passage: ' }, default_prompt_name: null, similarity_fn_name: 'cosine' };
 }

@@ -4,12 +4,19 @@
  */
 
 export type Family = 'bert' | 'distilbert' | 'roberta';
-export type Head = 'embed' | 'sentiment';
+/**
+ * `sentiment`: single-label classifier (softmax). `multilabel`: `problem_type: multi_label_classification`
+ * (sigmoid per label). `score`: one logit and no problem_type, as cross-encoders ship (sigmoid).
+ */
+export type Head = 'embed' | 'sentiment' | 'multilabel' | 'score';
 export type Size = 'tiny' | 'minilm';
 export type Dtype = 'fp32' | 'q8' | 'fp16';
 
 export const FAMILIES: readonly Family[] = ['bert', 'distilbert', 'roberta'];
-export const HEADS: readonly Head[] = ['embed', 'sentiment'];
+export const HEADS: readonly Head[] = ['embed', 'sentiment', 'multilabel', 'score'];
+
+/** Heads that end in a *ForSequenceClassification classifier (logits output). */
+export const isClassifierHead = (head: Head): boolean => head !== 'embed';
 export const SIZES: readonly Size[] = ['tiny', 'minilm'];
 export const DTYPES: readonly Dtype[] = ['fp32', 'q8', 'fp16'];
 export const MODEL_NAMESPACE = 'shardwise-random';
@@ -59,6 +66,21 @@ const LABELS: Record<Family, string[]> = {
   distilbert: ['NEGATIVE', 'POSITIVE'],
   roberta: ['negative', 'neutral', 'positive'],
 };
+// Topic/toxicity style: any number of labels may apply to one text.
+const MULTI_LABELS = ['toxic', 'insult', 'threat', 'obscene'];
+
+function labelsOf(family: Family, head: Head): string[] {
+  switch (head) {
+    case 'embed':
+      return [];
+    case 'sentiment':
+      return LABELS[family];
+    case 'multilabel':
+      return MULTI_LABELS;
+    case 'score':
+      return ['LABEL_0'];
+  }
+}
 
 export function modelName(family: Family, size: Size, head: Head): string {
   return `${MODEL_NAMESPACE}/${family}-${size}-${head}`;
@@ -73,7 +95,7 @@ export function modelSpec(family: Family, size: Size, head: Head, vocabSize: num
     family,
     head,
     size,
-    labels: head === 'sentiment' ? LABELS[family] : [],
+    labels: labelsOf(family, head),
     dims: {
       ...base,
       // RoBERTa positions start at padding_idx + 1 = 2, so it needs 2 extra rows.

@@ -1,4 +1,4 @@
-import type { Family, Head } from './model-spec.js';
+import { isClassifierHead, type Family, type Head } from './model-spec.js';
 
 /**
  * Hugging Face state_dict names per family, used as initializer names so a
@@ -25,7 +25,7 @@ export interface ParamNames {
 
 export function paramNames(family: Family, head: Head): ParamNames {
   // Task models nest the encoder under the family name (bert.*, roberta.*).
-  const root = head === 'sentiment' ? `${family}.` : '';
+  const root = isClassifierHead(head) ? `${family}.` : '';
   const emb = `${root}embeddings`;
   if (family === 'distilbert') {
     return {

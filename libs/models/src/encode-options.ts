@@ -1,19 +1,28 @@
 import { InvalidEncodeOptionsError, InvalidPoolOptionsError } from './errors.js';
-import type { ResolvedEncodeOptions } from './tasks/task-io.js';
+import { CLASSIFICATION_FUNCTIONS, type ResolvedEncodeOptions } from './tasks/task-io.js';
 
 export type { ResolvedEncodeOptions } from './tasks/task-io.js';
 import type { EncodeOptions, InferencePoolOptions } from './types.js';
 
 /** Applies the documented defaults and rejects values that would otherwise fail deep inside a thread. */
 export function resolveEncodeOptions(options: EncodeOptions | undefined): ResolvedEncodeOptions {
-  const { pooling = 'mean', normalize = true, topK = null, truncate = true } = options ?? {};
+  const { pooling = 'mean', normalize = true, topK = null, functionToApply = null, dimensions = null, prompt = null, promptName = null, truncate = true } = options ?? {};
   if (pooling !== 'mean' && pooling !== 'cls') throw new InvalidEncodeOptionsError(`pooling must be "mean" or "cls", got ${JSON.stringify(pooling)}`);
   if (typeof normalize !== 'boolean') throw new InvalidEncodeOptionsError('normalize must be true or false');
   if (typeof truncate !== 'boolean') throw new InvalidEncodeOptionsError('truncate must be true or false');
   if (topK !== null && !(Number.isInteger(topK) && topK >= 1)) {
     throw new InvalidEncodeOptionsError(`topK must be a positive integer or null (all labels), got ${JSON.stringify(topK)}`);
   }
-  return { pooling, normalize, topK, truncate };
+  if (functionToApply !== null && !(CLASSIFICATION_FUNCTIONS as readonly unknown[]).includes(functionToApply)) {
+    throw new InvalidEncodeOptionsError(`functionToApply must be one of ${CLASSIFICATION_FUNCTIONS.join(', ')} or null (the model's own), got ${JSON.stringify(functionToApply)}`);
+  }
+  if (dimensions !== null && !(Number.isInteger(dimensions) && dimensions >= 1)) {
+    throw new InvalidEncodeOptionsError(`dimensions must be a positive integer or null (the model's width), got ${JSON.stringify(dimensions)}`);
+  }
+  if (prompt !== null && typeof prompt !== 'string') throw new InvalidEncodeOptionsError('prompt must be a string or null');
+  if (promptName !== null && typeof promptName !== 'string') throw new InvalidEncodeOptionsError('promptName must be a string or null');
+  if (prompt !== null && promptName !== null) throw new InvalidEncodeOptionsError('give prompt or promptName, not both');
+  return { pooling, normalize, topK, functionToApply, dimensions, prompt, promptName, truncate };
 }
 
 export function assertTexts(texts: unknown): asserts texts is string[] {

@@ -33,11 +33,13 @@ export async function runEncodeRequest(run: EncodeRequestRun): Promise<EncodeRes
   const stats = { tokens: 0, paddedTokens: 0, batches: 0, tokenizeSeconds: 0, inferenceSeconds: 0 };
   if (n === 0) return { results, stats };
 
-  // 1. Tokenize, split across threads.
+  // 1. Tokenize, split across threads; a prompt goes before each text first, so truncation cuts the text's end.
+  const prefix = taskModule(model.task).textPrefix?.(info, options) ?? '';
+  const inputs = prefix === '' ? texts : texts.map((text) => prefix + text);
   const chunk = Math.max(1, Math.min(TOKENIZE_CHUNK, Math.ceil(n / run.threads)));
   const starts = Array.from({ length: Math.ceil(n / chunk) }, (_, c) => c * chunk);
   const tokenized = await Promise.all(
-    starts.map((start) => scheduler.submit({ type: 'tokenize', model, texts: texts.slice(start, start + chunk), truncate: options.truncate }, [], cancellation)),
+    starts.map((start) => scheduler.submit({ type: 'tokenize', model, texts: inputs.slice(start, start + chunk), truncate: options.truncate }, [], cancellation)),
   );
   const ids: Int32Array[] = new Array(n);
   const lengths = new Int32Array(n);

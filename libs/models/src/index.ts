@@ -4,6 +4,7 @@
  * an implementation detail and may change without notice.
  */
 export {
+  CLASSIFICATION_FUNCTIONS,
   classifyTask,
   defaultModelsFrom,
   embedTask,
@@ -14,6 +15,7 @@ export {
   TASK_NAMES_AND_ALIASES,
   TASKS,
   taskModule,
+  type ClassificationFunction,
   type JsonSchema,
   type TaskBatch,
   type TaskInputKind,
@@ -22,11 +24,13 @@ export {
   type TaskModule,
   type TaskName,
   type TaskOption,
+  type TaskOptionProblem,
   type TaskOutputKind,
 } from './tasks/index.js';
 export { MODEL_REGISTRY, resolveModelId, type ResolveModelOptions } from './model-id.js';
 export { readModelInfo, type ModelDtype, type ModelInfo } from './model-info.js';
 export { InferencePool } from './inference-pool.js';
+export { resolveEncodeOptions } from './encode-options.js';
 export { float32ToHalfBits, halfBitsToFloat32 } from './float16.js';
 export type { Device } from './device.js';
 export type { Pooling } from './pooling.js';

@@ -1,10 +1,10 @@
 import { assertDeviceAvailable } from './device.js';
 import { runEncodeRequest } from './encode-request.js';
 import { assertTexts, resolveEncodeOptions, validatePoolOptions } from './encode-options.js';
-import { AbortError, PoolStateError, UnsupportedDtypeError, UnsupportedTaskError } from './errors.js';
+import { AbortError, InvalidEncodeOptionsError, PoolStateError, UnsupportedDtypeError, UnsupportedTaskError } from './errors.js';
 import { assertSafeModelId } from './model-id.js';
 import { readModelInfo, type ModelInfo } from './model-info.js';
-import { MODEL_HINTS, type TaskName } from './tasks/index.js';
+import { MODEL_HINTS, taskModule, type TaskName } from './tasks/index.js';
 import { threadEntryUrl } from './thread-entry.js';
 import { ThreadScheduler, type Cancellation } from './thread-scheduler.js';
 import type { EncodeRequest, EncodeResponse, InferencePoolOptions } from './types.js';
@@ -72,6 +72,8 @@ export class InferencePool {
     const { signal } = request;
     if (signal?.aborted) throw new AbortError(signal.reason);
     const info = await this.load(request.modelId, request.task);
+    const problem = taskModule(request.task).optionsProblem?.(info, options);
+    if (problem !== undefined) throw new InvalidEncodeOptionsError(problem.message);
     const cancellation: Cancellation = { cancelled: false, cancelReason: () => new AbortError(signal?.reason) };
     const work = runEncodeRequest({
       scheduler,

@@ -29,6 +29,12 @@ export interface ModelInfo {
   dimensions: number;
   /** Class labels in logit order, or null for models that are not classifiers. */
   labels: string[] | null;
+  /** A classifier's `problem_type` from config.json (`multi_label_classification`, ...), when it has one. */
+  problemType?: string;
+  /** sentence-transformers prompts by name (config_sentence_transformers.json of a local folder), when it has some. */
+  prompts?: Record<string, string>;
+  /** The prompt sentence-transformers uses when none is asked for (`default_prompt_name`). */
+  defaultPromptName?: string;
   /** Longest input in tokens, special tokens included. */
   maxTokens: number;
   /** Weight variants present in onnx/ (only known for local folders; Hub models report the loaded one). */
@@ -70,6 +76,7 @@ export function modelInfoFromConfigs(id: string, config: Json, tokenizerConfig: 
     tasks: TASK_MODULES.filter((task) => task.servesArchitectures(architectures)).map((task) => task.name),
     dimensions,
     labels: classifier ? labelsOf(config) : null,
+    ...(classifier && typeof config.problem_type === 'string' ? { problemType: config.problem_type } : {}),
     maxTokens,
     dtypes,
   };
@@ -83,6 +90,16 @@ function labelsOf(config: Json): string[] {
     const label = id2label[String(i)];
     return typeof label === 'string' ? label : `LABEL_${i}`;
   });
+}
+
+/** The prompts of a config_sentence_transformers.json (string values only), and its default_prompt_name when it names one of them. */
+export function promptsOf(sentenceTransformers: Json): Pick<ModelInfo, 'prompts' | 'defaultPromptName'> {
+  const raw = sentenceTransformers.prompts;
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return {};
+  const prompts = Object.fromEntries(Object.entries(raw as Json).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
+  if (Object.keys(prompts).length === 0) return {};
+  const fallback = sentenceTransformers.default_prompt_name;
+  return { prompts, ...(typeof fallback === 'string' && Object.hasOwn(prompts, fallback) ? { defaultPromptName: fallback } : {}) };
 }
 
 /** Maps onnx/ file names to the dtypes they provide (`model_quantized.onnx` -> q8). */
@@ -107,8 +124,12 @@ export async function readModelInfo(modelId: string, opts: { modelDir?: string }
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
     throw error;
   });
+  const sentenceTransformers = await readJson(join(folder, 'config_sentence_transformers.json'), modelId).catch((error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw error;
+  });
   const files = await readdir(join(folder, 'onnx')).catch(() => [] as string[]);
-  return modelInfoFromConfigs(modelId, config, tokenizerConfig, dtypesFromFiles(files));
+  return { ...modelInfoFromConfigs(modelId, config, tokenizerConfig, dtypesFromFiles(files)), ...promptsOf(sentenceTransformers) };
 }
 
 async function readJson(path: string, modelId: string): Promise<Json> {

@@ -36,7 +36,7 @@ export class ModelRunner {
   static async load(ref: ModelRef, config: ThreadConfig): Promise<ModelRunner> {
     const runner = new ModelRunner(await loadParts(ref, config), ref.task);
     const warm = runner.tokenize(['warm up'], true);
-    await runner.run(warm.ids, warm.lengths, { pooling: 'mean', normalize: true, topK: null, truncate: true });
+    await runner.run(warm.ids, warm.lengths, { pooling: 'mean', normalize: true, topK: null, functionToApply: null, dimensions: null, prompt: null, promptName: null, truncate: true });
     return runner;
   }
 
@@ -70,7 +70,7 @@ export class ModelRunner {
     const started = performance.now();
     const offsets = new Int32Array(lengths.length);
     for (let i = 1; i < lengths.length; i++) offsets[i] = (offsets[i - 1] as number) + (lengths[i - 1] as number);
-    const width = this.task.rowWidth(this.info);
+    const width = this.task.rowWidth(this.info, options);
     const values = new Float32Array(lengths.length * width);
     const items = Array.from({ length: lengths.length }, (_, i) => i);
 

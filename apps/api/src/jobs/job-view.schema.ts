@@ -1,6 +1,6 @@
 import type { SchemaObject } from '@nestjs/swagger';
 import { int, nullable, obj, str } from '../docs/schema-builders.js';
-import { TASK_NAMES } from '#models';
+import { CLASSIFICATION_FUNCTIONS, TASK_NAMES } from '#models';
 
 /** A JobView (libs/shared/src/jobs/job-view.ts) and a JobList, for the OpenAPI document. */
 export const jobViewSchema: SchemaObject = obj({
@@ -13,6 +13,7 @@ export const jobViewSchema: SchemaObject = obj({
     pooling: nullable(str(undefined, { enum: ['mean', 'cls'] })),
     normalize: nullable({ type: 'boolean' }),
     top_k: nullable(int()),
+    function_to_apply: nullable(str(undefined, { enum: [...CLASSIFICATION_FUNCTIONS] })),
     truncate: nullable({ type: 'boolean' }),
   }),
   metadata: nullable({ type: 'object', additionalProperties: true }),

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { UnrecoverableError } from 'bullmq';
-import type { EncodeResponse, ModelInfo, TaskName } from '#models';
+import { resolveEncodeOptions, taskModule, type EncodeResponse, type ModelInfo, type TaskName } from '#models';
 import {
   buildShardOutput,
   JobStore,
@@ -114,7 +114,7 @@ export class ShardProcessorService {
         items.map((item) => item.id),
         payload.start,
         response.results,
-        info.dimensions,
+        taskModule(task).rowWidth(info, resolveEncodeOptions(payload.options)),
         {
           itemTokens: payload.options.itemTokens,
           labels: info.labels ?? [],

@@ -4,6 +4,10 @@
  */
 import type { Pooling } from '../pooling.js';
 
+/** The functions a classifier's logits can go through (the transformers pipeline's `function_to_apply`). */
+export const CLASSIFICATION_FUNCTIONS = Object.freeze(['softmax', 'sigmoid', 'none'] as const);
+export type ClassificationFunction = (typeof CLASSIFICATION_FUNCTIONS)[number];
+
 /** Per-request knobs. Unknown to a task means ignored (pooling does nothing for sentiment). */
 export interface EncodeOptions {
   /** How token vectors become one embedding. @defaultValue `'mean'` */
@@ -12,6 +16,17 @@ export interface EncodeOptions {
   normalize?: boolean;
   /** Keep only the k most likely labels in `scores`; null keeps all. @defaultValue `null` */
   topK?: number | null;
+  /**
+   * What turns a classifier's logits into scores; null: the model's own choice, as the transformers
+   * pipeline makes it (sigmoid for multi-label and single-logit models, softmax otherwise). @defaultValue `null`
+   */
+  functionToApply?: ClassificationFunction | null;
+  /** Matryoshka: keep the first N values of each pooled embedding (then L2-normalise if `normalize`); null keeps all. @defaultValue `null` */
+  dimensions?: number | null;
+  /** Text put before every input before tokenization (sentence-transformers' `prompt`). @defaultValue `null` */
+  prompt?: string | null;
+  /** A prompt of the model's config_sentence_transformers.json by name; null: its default_prompt_name, if any. @defaultValue `null` */
+  promptName?: string | null;
   /** Cut over-long texts to the model limit (keeping special tokens) instead of failing them with TEXT_TOO_LONG. @defaultValue `true` */
   truncate?: boolean;
 }
@@ -30,11 +45,20 @@ export interface ResolvedEncodeOptions {
   pooling: Pooling;
   normalize: boolean;
   topK: number | null;
+  functionToApply: ClassificationFunction | null;
+  dimensions: number | null;
+  prompt: string | null;
+  promptName: string | null;
   truncate: boolean;
 }
 
-/** What a task reads of a model: its hidden size and its labels (a ModelInfo is one). */
+/** What a task reads of a model: its hidden size, its labels and their problem type (a ModelInfo is one). */
 export interface TaskModelShape {
   readonly dimensions: number;
   readonly labels: readonly string[] | null;
+  /** config.json `problem_type` of a classifier (`multi_label_classification` picks sigmoid). */
+  readonly problemType?: string;
+  /** sentence-transformers prompts by name (config_sentence_transformers.json), and the one used when none is asked for. */
+  readonly prompts?: Readonly<Record<string, string>>;
+  readonly defaultPromptName?: string;
 }

@@ -39,6 +39,12 @@ export interface TaskOption {
   readonly problem: string;
 }
 
+/** A task option that does not fit the model: the option's API name and what is wrong. */
+export interface TaskOptionProblem {
+  readonly option: string;
+  readonly message: string;
+}
+
 /** One batch as post-processing sees it. */
 export interface TaskBatch {
   readonly info: TaskModelShape;
@@ -78,8 +84,17 @@ export interface TaskModule<Name extends string = string> {
   readonly options: Readonly<Record<string, TaskOption>>;
   /** The task's options with its defaults filled in, from the validated API options (API names). */
   withDefaults(given: Readonly<Record<string, unknown>>): EncodeOptions;
-  /** Floats per item the thread returns, 0 when unknown (a classifier without labels). */
-  rowWidth(info: TaskModelShape): number;
+  /** Floats per item the thread returns for these options, 0 when unknown (a classifier without labels). */
+  rowWidth(info: TaskModelShape, options: ResolvedEncodeOptions): number;
+  /**
+   * What is wrong with these options for this model (`dimensions` wider than the model, an unknown
+   * `prompt_name`, two options that exclude each other), by API option name, or undefined when they
+   * fit. `info` is null when the model is not known yet (the API, for a Hub model): only what needs
+   * no model is checked then. The pool asks again once the model is loaded.
+   */
+  optionsProblem?(info: TaskModelShape | null, options: EncodeOptions): TaskOptionProblem | undefined;
+  /** Text put before every input before tokenization (sentence-transformers prompts); none when absent. */
+  textPrefix?(info: TaskModelShape, options: ResolvedEncodeOptions): string;
   /** Raw ONNX outputs of one batch to `// [batch, rowWidth]` floats; throws when the outputs do not fit the model. */
   postProcess(outputs: Readonly<Record<string, TensorLike | undefined>>, batch: TaskBatch): Float32Array;
   /** The fields of a successful result line besides `id`, `index`, `truncated` (and `tokens`), in line order: the API reference's result schema. */

@@ -1,4 +1,4 @@
-import type { TaskName } from '#models';
+import type { ClassificationFunction, TaskName } from '#models';
 
 export type JobState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
 export const TERMINAL_STATES: readonly JobState[] = ['completed', 'failed', 'cancelled'];
@@ -7,6 +7,8 @@ export interface JobOptions {
   pooling?: 'mean' | 'cls';
   normalize?: boolean;
   topK?: number | null;
+  /** Classifiers: softmax, sigmoid or none; null: the model's own (sigmoid for multi-label and single-logit models). */
+  functionToApply?: ClassificationFunction | null;
   truncate?: boolean;
   /** Write each item's token count into its result line as `tokens` (set by the OpenAI-compatible routes, for `usage`). */
   itemTokens?: boolean;

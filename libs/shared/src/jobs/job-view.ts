@@ -1,3 +1,4 @@
+import type { ClassificationFunction } from '#models';
 import type { JobRecord, JobState } from './job-record.js';
 
 /** The public shape of a job (snake_case, ISO timestamps); the Redis record stays internal. */
@@ -7,7 +8,13 @@ export interface JobView {
   task: JobRecord['task'];
   model: string;
   state: JobState;
-  options: { pooling: 'mean' | 'cls' | null; normalize: boolean | null; top_k: number | null; truncate: boolean | null };
+  options: {
+    pooling: 'mean' | 'cls' | null;
+    normalize: boolean | null;
+    top_k: number | null;
+    function_to_apply: ClassificationFunction | null;
+    truncate: boolean | null;
+  };
   metadata: Record<string, unknown> | null;
   counts: { total: number; succeeded: number; failed: number };
   shards: { total: number; done: number; failed: number };
@@ -45,6 +52,7 @@ export function toJobView(job: JobRecord, now = Date.now()): JobView {
       pooling: job.options.pooling ?? null,
       normalize: job.options.normalize ?? null,
       top_k: job.options.topK ?? null,
+      function_to_apply: job.options.functionToApply ?? null,
       truncate: job.options.truncate ?? null,
     },
     metadata: job.metadata,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { TASK_NAMES, type TaskName } from '#models';
+import { CLASSIFICATION_FUNCTIONS, TASK_NAMES, type TaskName } from '#models';
 import type { InputFormat } from '../corpus/input-formats.js';
 
 /**
@@ -38,6 +38,7 @@ export const shardPayloadSchema = z.object({
     pooling: z.enum(['mean', 'cls']).optional(),
     normalize: z.boolean().optional(),
     topK: z.number().int().min(1).nullable().optional(),
+    functionToApply: z.enum(CLASSIFICATION_FUNCTIONS).nullable().optional(),
     truncate: z.boolean().optional(),
     itemTokens: z.boolean().optional(),
   }),
