@@ -36,7 +36,16 @@ export class ModelRunner {
   static async load(ref: ModelRef, config: ThreadConfig): Promise<ModelRunner> {
     const runner = new ModelRunner(await loadParts(ref, config), ref.task);
     const warm = runner.tokenize(['warm up'], true);
-    await runner.run(warm.ids, warm.lengths, { pooling: 'mean', normalize: true, topK: null, functionToApply: null, dimensions: null, prompt: null, promptName: null, truncate: true });
+    await runner.run(warm.ids, warm.lengths, {
+      pooling: 'mean',
+      normalize: true,
+      topK: null,
+      functionToApply: null,
+      dimensions: null,
+      prompt: null,
+      promptName: null,
+      truncate: true,
+    });
     return runner;
   }
 

@@ -121,6 +121,9 @@ export class JobSubmissionService {
     if (info && !info.tasks.includes(params.task)) {
       throw new InputError('INVALID_MODEL', `model "${modelId}" cannot serve task "${params.task}"; it serves: ${info.tasks.join(', ')}`, { field: 'model' });
     }
+    const task = taskModule(params.task);
+    const problem = task.optionsProblem?.(info, params.options);
+    if (problem !== undefined) throw new InputError('INVALID_OPTION', problem.message, { field: problem.option });
     return {
       jobId: newJobId(),
       tenant,
@@ -131,7 +134,7 @@ export class JobSubmissionService {
       callbackUrl: params.callbackUrl,
       expiresAfter: params.expiresAfter ?? this.env.RETENTION_SECONDS,
       // Known up front only for local models; Hub models report their width to workers alone.
-      dimensions: taskModule(params.task).output === 'vector' ? (info?.dimensions ?? null) : null,
+      dimensions: task.output === 'vector' ? (params.options.dimensions ?? info?.dimensions ?? null) : null,
       maxTokens: info?.maxTokens ?? null,
     };
   }

@@ -7,7 +7,8 @@ import type { TaskModule } from './task-module.js';
 const SEQUENCE_CLASSIFICATION = 'ForSequenceClassification';
 const topK = z.int().min(1);
 const classificationFunction = z.enum(CLASSIFICATION_FUNCTIONS);
-const FUNCTION_DESCRIPTION = "sentiment only; what turns logits into scores: softmax, sigmoid (independent per label) or none (raw logits); absent or null: the model's own (sigmoid for multi-label and single-logit models, softmax otherwise)";
+const FUNCTION_DESCRIPTION =
+  "sentiment only; what turns logits into scores: softmax, sigmoid (independent per label) or none (raw logits); absent or null: the model's own (sigmoid for multi-label and single-logit models, softmax otherwise)";
 
 /**
  * Text classification (sentiment and any *ForSequenceClassification head): the pipeline's function

@@ -51,18 +51,25 @@ export const embedTask = Object.freeze({
       problem: 'option "normalize" must be true or false',
     },
     dimensions: {
-      body: dimensions.nullish().meta({ description: "embed only; Matryoshka: keep the first N values of each embedding, then L2-normalise (when normalize); at most the model's width; absent or null: all" }),
+      body: dimensions
+        .nullish()
+        .meta({
+          description: "embed only; Matryoshka: keep the first N values of each embedding, then L2-normalise (when normalize); at most the model's width; absent or null: all",
+        }),
       query: z.string().regex(/^\d+$/).transform(Number).pipe(dimensions).optional().meta({ description: 'embed only; keep the first N values of each embedding' }),
       problem: `option "dimensions" must be an integer >= 1 (at most the model's width), or null for the full width`,
     },
     prompt: {
-      body: prompt.nullish().meta({ description: `embed only; text put before every input before tokenization, e.g. "query: " (at most ${MAX_PROMPT_CHARS} characters); not with prompt_name` }),
+      body: prompt
+        .nullish()
+        .meta({ description: `embed only; text put before every input before tokenization, e.g. "query: " (at most ${MAX_PROMPT_CHARS} characters); not with prompt_name` }),
       query: prompt.optional().meta({ description: 'embed only; text put before every input before tokenization' }),
       problem: `option "prompt" must be a string of at most ${MAX_PROMPT_CHARS} characters (put before every text), or null`,
     },
     prompt_name: {
       body: promptName.nullish().meta({
-        description: "embed only; a prompt of the model's config_sentence_transformers.json by name (e.g. query, passage); absent: the model's default_prompt_name, if any; not with prompt",
+        description:
+          "embed only; a prompt of the model's config_sentence_transformers.json by name (e.g. query, passage); absent: the model's default_prompt_name, if any; not with prompt",
       }),
       query: promptName.optional().meta({ description: "embed only; a prompt of the model's config_sentence_transformers.json by name" }),
       problem: 'option "prompt_name" must be the name of one of the model\'s prompts (config_sentence_transformers.json), or null',
@@ -80,7 +87,10 @@ export const embedTask = Object.freeze({
     if (options.prompt != null && options.promptName != null) return { option: 'prompt_name', message: 'give "prompt" or "prompt_name", not both' };
     if (info === null) return undefined;
     if (options.dimensions != null && options.dimensions > info.dimensions) {
-      return { option: 'dimensions', message: `option "dimensions" is ${options.dimensions}, but the model's embeddings have ${info.dimensions} values; ask for at most ${info.dimensions}` };
+      return {
+        option: 'dimensions',
+        message: `option "dimensions" is ${options.dimensions}, but the model's embeddings have ${info.dimensions} values; ask for at most ${info.dimensions}`,
+      };
     }
     if (options.promptName != null) return promptNameProblem(info, options.promptName);
     return undefined;

@@ -9,6 +9,11 @@ export interface JobOptions {
   topK?: number | null;
   /** Classifiers: softmax, sigmoid or none; null: the model's own (sigmoid for multi-label and single-logit models). */
   functionToApply?: ClassificationFunction | null;
+  /** Embeddings: keep the first N values (Matryoshka), then normalise; absent: the model's width. */
+  dimensions?: number | null;
+  /** Embeddings: text put before every input; or a prompt of the model by name (config_sentence_transformers.json). */
+  prompt?: string | null;
+  promptName?: string | null;
   truncate?: boolean;
   /** Write each item's token count into its result line as `tokens` (set by the OpenAI-compatible routes, for `usage`). */
   itemTokens?: boolean;

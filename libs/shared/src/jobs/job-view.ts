@@ -13,6 +13,9 @@ export interface JobView {
     normalize: boolean | null;
     top_k: number | null;
     function_to_apply: ClassificationFunction | null;
+    dimensions: number | null;
+    prompt: string | null;
+    prompt_name: string | null;
     truncate: boolean | null;
   };
   metadata: Record<string, unknown> | null;
@@ -53,6 +56,9 @@ export function toJobView(job: JobRecord, now = Date.now()): JobView {
       normalize: job.options.normalize ?? null,
       top_k: job.options.topK ?? null,
       function_to_apply: job.options.functionToApply ?? null,
+      dimensions: job.options.dimensions ?? null,
+      prompt: job.options.prompt ?? null,
+      prompt_name: job.options.promptName ?? null,
       truncate: job.options.truncate ?? null,
     },
     metadata: job.metadata,

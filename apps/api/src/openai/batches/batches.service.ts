@@ -240,9 +240,11 @@ export class BatchesService implements OnModuleInit {
       if (!(error instanceof InputError)) throw error;
       throw new InputError(error.code, `line ${first.line}: ${error.message}`, { line: first.line, field: 'body.model' });
     }
-    const dimensions = model.info?.dimensions ?? null;
+    const width = model.info?.dimensions ?? null;
     const truncate = first.request.truncate ?? true;
     const topK = first.request.topK ?? null;
+    const functionToApply = first.request.functionToApply ?? null;
+    const dimensions = first.request.dimensions;
     let requests = 0;
     const job = await this.submission.submitStored(
       params,
@@ -254,12 +256,13 @@ export class BatchesService implements OnModuleInit {
         if (request.model !== first.request.model) throw differs('body.model', `model ${JSON.stringify(request.model)}`);
         if ((request.truncate ?? true) !== truncate) throw differs('body.truncate', '"truncate"');
         if ((request.topK ?? null) !== topK) throw differs('body.top_k', '"top_k"');
-        if (request.dimensions !== null && request.dimensions !== dimensions) {
-          throw new InputError(
-            'INVALID_OPTION',
-            `line ${line}: "dimensions" must equal the model's embedding width (${dimensions ?? 'unknown'}); this server does not shorten embeddings`,
-            { line, field: 'body.dimensions' },
-          );
+        if ((request.functionToApply ?? null) !== functionToApply) throw differs('body.function_to_apply', '"function_to_apply"');
+        if (request.dimensions !== dimensions) throw differs('body.dimensions', '"dimensions"');
+        if (dimensions !== null && width !== null && dimensions > width) {
+          throw new InputError('INVALID_OPTION', `line ${line}: "dimensions" is ${dimensions}, but the model makes embeddings of ${width} values; ask for at most ${width}`, {
+            line,
+            field: 'body.dimensions',
+          });
         }
         requests++;
         for (let position = 0; position < request.inputs.length; position++) out.push({ id: itemId(customId, position), text: request.inputs[position] as string });
