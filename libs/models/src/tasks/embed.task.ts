@@ -51,11 +51,9 @@ export const embedTask = Object.freeze({
       problem: 'option "normalize" must be true or false',
     },
     dimensions: {
-      body: dimensions
-        .nullish()
-        .meta({
-          description: "embed only; Matryoshka: keep the first N values of each embedding, then L2-normalise (when normalize); at most the model's width; absent or null: all",
-        }),
+      body: dimensions.nullish().meta({
+        description: "embed only; Matryoshka: keep the first N values of each embedding, then L2-normalise (when normalize); at most the model's width; absent or null: all",
+      }),
       query: z.string().regex(/^\d+$/).transform(Number).pipe(dimensions).optional().meta({ description: 'embed only; keep the first N values of each embedding' }),
       problem: `option "dimensions" must be an integer >= 1 (at most the model's width), or null for the full width`,
     },
