@@ -84,15 +84,17 @@ export function ensureThreadBuild(): void {
   }
 }
 
-export function modelId(family: Family, head: 'embed' | 'sentiment'): string {
+export type Head = 'embed' | 'sentiment' | 'multilabel' | 'score';
+
+export function modelId(family: Family, head: Head): string {
   return `shardwise-random/${family}-tiny-${head}`;
 }
 
-/** Generates (or reuses) the tiny random models under .cache/models. */
-export async function ensureTinyModels(): Promise<string> {
+/** Generates (or reuses) the tiny random models under .cache/models; `heads` adds the multilabel and score classifiers. */
+export async function ensureTinyModels(heads: readonly Head[] = ['embed', 'sentiment']): Promise<string> {
   // generateModels skips complete, current folders, so this is cheap after the first run.
   const { generateModels } = await import('../../tools/model-generator/index.js');
-  await generateModels({ out: MODEL_DIR, size: 'tiny', family: [...FAMILIES], head: ['embed', 'sentiment'], dtype: ['fp32', 'q8'] });
+  await generateModels({ out: MODEL_DIR, size: 'tiny', family: [...FAMILIES], head: heads, dtype: ['fp32', 'q8'] });
   return MODEL_DIR;
 }
 
