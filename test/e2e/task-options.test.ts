@@ -132,7 +132,7 @@ describe('end to end: function_to_apply, dimensions and prompts', () => {
       const parquet = await fetch(`${api.baseUrl}/v1/jobs/${view.id}/results?format=parquet`);
       const table = await readParquetResults(new Uint8Array(await parquet.arrayBuffer()));
       expect(table.rows).toHaveLength(ITEMS.length);
-      expect((table.rows[0]?.embedding as number[]).length).toBe(8);
+      expect(table.rows[0]?.embedding).toHaveLength(8);
     } finally {
       await reference.dispose();
     }
@@ -167,7 +167,7 @@ describe('end to end: function_to_apply, dimensions and prompts', () => {
     const cut = await client.embeddings.create({ model: EMBED, input: texts, dimensions: 6, encoding_format: 'float' });
     for (const [i, row] of cut.data.entries()) {
       expect(row.embedding).toHaveLength(6);
-      expect(maxDiff(row.embedding, l2Normalize((full.data[i]?.embedding as number[]).slice(0, 6)))).toBeLessThan(1e-4);
+      expect(maxDiff(row.embedding, l2Normalize((full.data[i] as { embedding: number[] }).embedding.slice(0, 6)))).toBeLessThan(1e-4);
     }
     // The client asks for base64 by default and decodes it: the width must survive that too.
     const decoded = await client.embeddings.create({ model: EMBED, input: texts[0] as string, dimensions: 6 });
