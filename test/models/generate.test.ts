@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FAMILIES, generateModels, modelName, type GeneratedModel } from '../../tools/model-generator/index.js';
+import { FAMILIES, generateModels, HEADS, modelName, type GeneratedModel } from '../../tools/model-generator/index.js';
 import { modelSpec } from '../../tools/model-generator/model-spec.js';
 import { readFloatInitializers } from '../../tools/model-generator/onnx-codec.js';
 import { referenceForward } from '../../tools/model-generator/reference-forward.js';
@@ -47,8 +47,9 @@ const cosine = (a: number[], b: number[]): number => {
 };
 
 describe('generateModels', () => {
-  it('writes all six tiny models with every requested file', async () => {
-    expect(generated.map((m) => m.name).sort()).toEqual(FAMILIES.flatMap((f) => [modelName(f, 'tiny', 'embed'), modelName(f, 'tiny', 'sentiment')]).sort());
+  it('writes all twelve tiny models (four heads per family) with every requested file', async () => {
+    expect(HEADS).toEqual(['embed', 'sentiment', 'multilabel', 'score']);
+    expect(generated.map((m) => m.name).sort()).toEqual(FAMILIES.flatMap((f) => HEADS.map((head) => modelName(f, 'tiny', head))).sort());
     for (const model of generated) {
       expect(model.written).toBe(true);
       for (const file of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx', 'onnx/model_quantized.onnx', 'onnx/model_fp16.onnx']) {
@@ -57,6 +58,13 @@ describe('generateModels', () => {
       const config = JSON.parse(await readFile(join(model.path, 'config.json'), 'utf8')) as Record<string, unknown>;
       expect(config.model_type).toBe(model.family);
       expect(config.shardwise_random_weights).toBe(true);
+      const classifier = model.head !== 'embed';
+      expect(config.architectures).toEqual([classifier ? expect.stringMatching(/ForSequenceClassification$/) : expect.stringMatching(/Model$/)]);
+      expect(config.problem_type).toBe({ embed: undefined, sentiment: 'single_label_classification', multilabel: 'multi_label_classification', score: undefined }[model.head]);
+      if (model.head === 'multilabel') expect(Object.keys(config.id2label as object)).toHaveLength(4);
+      if (model.head === 'score') expect(config.id2label).toEqual({ 0: 'LABEL_0' });
+      const prompts = await readFile(join(model.path, 'config_sentence_transformers.json'), 'utf8').then(JSON.parse, () => null);
+      expect(prompts).toEqual(classifier ? null : { prompts: { query: 'query: ', passage: 'passage: ' }, default_prompt_name: null, similarity_fn_name: 'cosine' });
     }
   });
 
@@ -118,6 +126,16 @@ describe.each(FAMILIES)('%s-tiny through transformers.js', (family) => {
     }
     // The calibrated head makes the winning label depend on the text.
     expect(new Set(results.map((scores) => scores[0].label)).size).toBeGreaterThan(1);
+  });
+
+  it('multi-label head: each label both above and below 0.5 across texts (sigmoid, calibrated)', async () => {
+    const classify = await pipeline('text-classification', modelName(family, 'tiny', 'multilabel'), { dtype: 'fp32' });
+    const results = (await classify(TEXTS, { top_k: null })) as Array<Array<{ label: string; score: number }>>;
+    for (const label of ['toxic', 'insult', 'threat', 'obscene']) {
+      const scores = results.map((labels) => labels.find((l) => l.label === label)?.score as number);
+      expect(Math.min(...scores)).toBeLessThan(0.5);
+      expect(Math.max(...scores)).toBeGreaterThan(0.5);
+    }
   });
 
   it('padding a row inside a batch does not change its outputs (fp32)', async () => {

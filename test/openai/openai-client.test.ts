@@ -230,8 +230,9 @@ describe('OpenAI compatibility, with the official openai client', () => {
     const tooMany = await client.embeddings.create({ model: EMBED, input: Array.from({ length: 2049 }, () => 'x') }).catch((e: unknown) => e as APIError);
     expect(tooMany).toBeInstanceOf(OpenAI.BadRequestError);
     expect((tooMany as APIError).param).toBe('input');
-    const dims = await client.embeddings.create({ model: EMBED, input: 'x', dimensions: 8 }).catch((e: unknown) => e as APIError);
+    const dims = await client.embeddings.create({ model: EMBED, input: 'x', dimensions: DIMS + 1 }).catch((e: unknown) => e as APIError);
     expect((dims as APIError).param).toBe('dimensions');
+    expect((await client.embeddings.create({ model: EMBED, input: 'x', dimensions: 8, encoding_format: 'float' })).data[0]!.embedding).toHaveLength(8);
     expect((await client.embeddings.create({ model: EMBED, input: 'x', dimensions: DIMS, encoding_format: 'float' })).data[0]!.embedding).toHaveLength(DIMS);
 
     const classified = (await client.post('/classifications', { body: { model: SENTIMENT, input: ['good', 'bad'] } })) as Json;
