@@ -1,4 +1,4 @@
-import { readModelInfo, taskModule, type EncodeRequest, type EncodeResponse, type ItemResult, type ModelInfo, type TaskName } from '#models';
+import { readModelInfo, resolveEncodeOptions, taskModule, type EncodeRequest, type EncodeResponse, type ItemResult, type ModelInfo, type TaskName } from '#models';
 import { estimateTokens } from '#shared';
 import type { InferencePort } from './inference.port.js';
 
@@ -50,12 +50,15 @@ export class NoopInferencePool implements InferencePort {
   async encode(request: EncodeRequest): Promise<EncodeResponse> {
     const info = await this.load(request.modelId, request.task);
     const results: ItemResult[] = new Array(request.texts.length);
-    const vectors = taskModule(request.task).output === 'vector';
+    const task = taskModule(request.task);
+    const vectors = task.output === 'vector';
+    // The width the real engine would give for these options (`dimensions`).
+    const width = task.rowWidth(info, resolveEncodeOptions(request.options));
     let tokens = 0;
     for (let i = 0; i < request.texts.length; i++) {
       const count = estimateTokens(request.texts[i] as string, info.maxTokens);
       tokens += count;
-      results[i] = vectors ? { ok: true, tokens: count, truncated: false, embedding: this.vector(info.dimensions) } : this.scores(info.labels ?? DEFAULT_LABELS, count);
+      results[i] = vectors ? { ok: true, tokens: count, truncated: false, embedding: this.vector(width) } : this.scores(info.labels ?? DEFAULT_LABELS, count);
     }
     return { results, stats: { tokens, paddedTokens: tokens, batches: 1, tokenizeSeconds: 0, inferenceSeconds: 0 } };
   }
