@@ -23,7 +23,8 @@ const LOCK = join(ROOT, '.cache', 'models-build.lock');
 
 function newestSource(): number {
   return Math.max(
-    ...readdirSync(SRC)
+    // Recursive: the thread imports the task modules under tasks/ too.
+    ...readdirSync(SRC, { recursive: true, encoding: 'utf8' })
       .filter((f) => f.endsWith('.ts'))
       .map((f) => statSync(join(SRC, f)).mtimeMs),
   );
