@@ -14,8 +14,8 @@ fi
 [ -n "$master" ] || master="$(host_of 0)"
 
 # Written at every start (an emptyDir): Sentinel rewrites it when it re-points this Redis.
-# protected-mode off: with the command replaced, the image's entrypoint no longer turns it off, and
-# on it would refuse the other pods (no bind, no password); the NetworkPolicy decides who connects.
+# protected-mode off, said here rather than left to the image (the official one builds it off): on,
+# a Redis with no bind and no password refuses the other pods. The NetworkPolicy decides who connects.
 {
   echo "protected-mode no"
   echo "replica-announce-ip $self"
