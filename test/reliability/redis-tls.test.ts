@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModels } from '../../tools/model-generator/index.js';
 import { API_ENTRY, startApp, WORKER_ENTRY, type AppProcess } from '../support/app-process.js';
 import { startTlsRedis, TLS_SENTINEL_MASTER, type TlsRedis } from '../support/redis-tls.js';
-import { finished, freePort, MODEL_DIR, postJob, resultsOf, TINY_EMBED, waitFor } from '../support/stack.js';
+import { finished, freePort, MODEL_DIR, postJob, resultsOf, sleep, TINY_EMBED, waitFor } from '../support/stack.js';
 
 /**
  * Redis over TLS only (a throwaway CA made with openssl at test time; the nodes have no plain port):
@@ -67,6 +68,21 @@ describe('Redis over TLS', () => {
     expect(clients).toContain('name=shardwise-worker ');
     await completesAJob(api);
     await stopAll();
+  });
+
+  it('without the CA, says in its log which variable to set instead of only retrying', async () => {
+    const port = await freePort();
+    const env = { ...process.env, PORT: String(port), REDIS_URL: `rediss://127.0.0.1:${redis.primaryPort}`, MODEL_DIR, RESULTS_DIR: resultsDir };
+    const api = spawn(process.execPath, [API_ENTRY], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    for (const stream of [api.stdout, api.stderr]) stream.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    try {
+      const deadline = Date.now() + 30_000;
+      while (!output.includes('REDIS_TLS_CA_FILE') && Date.now() < deadline) await sleep(100);
+      expect(output).toMatch(/shardwise-api: self-signed certificate in certificate chain \(SELF_SIGNED_CERT_IN_CHAIN\): set REDIS_TLS_CA_FILE/);
+    } finally {
+      api.kill('SIGKILL');
+    }
   });
 
   it('boots them through Sentinels that speak TLS (REDIS_SENTINEL_TLS), with replica acknowledgement, and completes a job', async () => {
