@@ -10,10 +10,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { freePort } from '../../tools/free-port.js';
+import { askRedis, killProcess as kill, waitUntil } from '../support/redis-probe.js';
 
 const COMPONENT = resolve(import.meta.dirname, '../../deploy/k8s/components/redis-sentinel');
 const HOSTS = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
@@ -97,29 +97,33 @@ describe('the redis-sentinel component scripts, run as the pods run them', () =>
       pod.startLine ||= /redis-start: .*/.exec(chunk.toString())?.[0] ?? '';
     });
     child.stderr.resume();
-    await waitUntil(async () => (await ask(pod.host, redisPort, ['PING'])) === 'PONG', 10_000, `Redis of pod ${pod.ordinal} answers`);
+    await waitUntil(async () => (await askRedis({ host: pod.host, port: redisPort }, ['PING'])) === 'PONG', 10_000, `Redis of pod ${pod.ordinal} answers`);
   };
   const startSentinel = async (pod: Pod): Promise<void> => {
     const child = spawn('sh', [join(COMPONENT, 'sentinel-start.sh'), '--bind', pod.host], { env: pod.env, stdio: 'ignore' });
     pod.sentinel = child;
-    await waitUntil(async () => (await ask(pod.host, sentinelPort, ['PING'])) === 'PONG', 10_000, `sentinel of pod ${pod.ordinal} answers`);
+    await waitUntil(async () => (await askRedis({ host: pod.host, port: sentinelPort }, ['PING'])) === 'PONG', 10_000, `sentinel of pod ${pod.ordinal} answers`);
   };
   const replication = async (pod: Pod): Promise<Record<string, string>> => {
-    const info = String((await ask(pod.host, redisPort, ['INFO', 'replication'])) ?? '');
+    const info = String((await askRedis({ host: pod.host, port: redisPort }, ['INFO', 'replication'])) ?? '');
     return Object.fromEntries(info.split('\r\n').map((line) => line.split(':') as [string, string]));
   };
   /** The master each running sentinel names. */
   const sentinelMasters = async (running: readonly Pod[]): Promise<(string | undefined)[]> =>
-    Promise.all(running.map(async (pod) => ((await ask(pod.host, sentinelPort, ['SENTINEL', 'get-master-addr-by-name', pod.env.SENTINEL_MASTER!])) as string[] | null)?.[0]));
+    Promise.all(
+      running.map(
+        async (pod) => ((await askRedis({ host: pod.host, port: sentinelPort }, ['SENTINEL', 'get-master-addr-by-name', pod.env.SENTINEL_MASTER!])) as string[] | null)?.[0],
+      ),
+    );
   /** True once every running sentinel names `master`, knows `replicas` healthy replicas and the other running sentinels. */
   const settled = async (running: readonly Pod[], master: string, replicas: number): Promise<boolean> => {
     for (const pod of running) {
       const name = pod.env.SENTINEL_MASTER!;
-      const state = (await ask(pod.host, sentinelPort, ['SENTINEL', 'master', name])) as string[] | null;
+      const state = (await askRedis({ host: pod.host, port: sentinelPort }, ['SENTINEL', 'master', name])) as string[] | null;
       if (!state) return false;
       const field = (key: string) => state[state.indexOf(key) + 1];
       if (field('ip') !== master || Number(field('num-other-sentinels')) < running.length - 1) return false;
-      const known = ((await ask(pod.host, sentinelPort, ['SENTINEL', 'replicas', name])) as string[][] | null) ?? [];
+      const known = ((await askRedis({ host: pod.host, port: sentinelPort }, ['SENTINEL', 'replicas', name])) as string[][] | null) ?? [];
       const healthy = known.filter((r) => r[r.indexOf('flags') + 1] === 'slave' && r[r.indexOf('master-link-status') + 1] === 'ok');
       if (healthy.length < replicas) return false;
     }
@@ -198,32 +202,3 @@ describe('the redis-sentinel component scripts, run as the pods run them', () =>
     expect((await sentinelMasters(pods)).every((m) => m === named[0])).toBe(true);
   });
 });
-
-/** One command on a fresh connection; null when nothing answers there. */
-async function ask(host: string, port: number, command: string[]): Promise<unknown> {
-  const client = new Redis({ host, port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    return await client.call(command[0]!, ...command.slice(1));
-  } catch {
-    return null;
-  } finally {
-    client.disconnect();
-  }
-}
-
-async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-async function kill(child: ChildProcess | undefined): Promise<void> {
-  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGKILL');
-  await exited;
-}

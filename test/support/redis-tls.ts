@@ -4,6 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { askRedis, killProcess, waitUntil } from './redis-probe.js';
 import { freePort } from './redis-server.js';
 
 export const TLS_SENTINEL_MASTER = 'shardwise-tls';
@@ -76,26 +77,8 @@ export async function startTlsRedis(): Promise<TlsRedis> {
     await writeFile(conf, [...tlsConf, ...lines, ''].join('\n'));
     children.push(spawn(process.env.REDIS_SERVER_BIN ?? 'redis-server', sentinel ? [conf, '--sentinel'] : [conf], { stdio: 'ignore' }));
   };
-  const tlsClient = (port: number) => new Redis({ host: '127.0.0.1', port, tls: { ca: certificates.ca }, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  const answers = async (port: number, command: string[]): Promise<unknown> => {
-    const client = tlsClient(port);
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      return await client.call(command[0]!, ...command.slice(1));
-    } catch {
-      return null;
-    } finally {
-      client.disconnect();
-    }
-  };
-  const waitFor = async (what: string, check: () => Promise<boolean>) => {
-    const deadline = Date.now() + 30_000;
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`TLS Redis: timed out waiting until ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
+  const answers = (port: number, command: string[]) => askRedis({ host: '127.0.0.1', port, tls: { ca: certificates.ca } }, command);
+  const waitFor = (what: string, check: () => Promise<boolean>) => waitUntil(check, 30_000, `TLS Redis: ${what}`, 100);
 
   const primaryPort = await freePort();
   const replicaPort = await freePort();
@@ -130,13 +113,7 @@ export async function startTlsRedis(): Promise<TlsRedis> {
     sentinelPorts,
     client: () => new Redis({ host: '127.0.0.1', port: primaryPort, tls: { ca: certificates.ca }, maxRetriesPerRequest: null }),
     async stop() {
-      for (const child of children) {
-        if (child.exitCode === null && child.signalCode === null) {
-          const exited = new Promise((r) => child.once('exit', r));
-          child.kill('SIGKILL');
-          await exited;
-        }
-      }
+      for (const child of children) await killProcess(child);
       await rm(dir, { recursive: true, force: true });
     },
   };
