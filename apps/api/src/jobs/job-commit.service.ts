@@ -7,7 +7,7 @@ import { ShardQueueRepository } from '../redis/shard-queue.repository.js';
 import type { IngestTarget, IngestTotals } from './job-ingest.js';
 
 /** Seconds a client is told to wait after REDIS_NOT_REPLICATED: about the time Sentinels take to promote a replica. */
-const RETRY_AFTER_NOT_REPLICATED = 5;
+export const RETRY_AFTER_NOT_REPLICATED = 5;
 
 /** addBulk groups: shard references are a few hundred bytes, so a group is well under a megabyte. */
 const GROUP_SHARDS = 500;
@@ -23,6 +23,12 @@ export interface AcceptedJob extends IngestTarget {
   priority?: number;
   /** Retention once the job ends, in seconds. */
   expiresAfter: number;
+  /**
+   * Writes that point at the job (an OpenAI batch's link to it), made once the job is committed and
+   * before the replica acknowledgement, so the answer covers them too. They must go through the REDIS
+   * connection (ReplicaAck waits on it); when they fail, the job is removed like any refused one.
+   */
+  link?: ((record: JobRecord) => Promise<void>) | undefined;
 }
 
 /** Turns a fully validated, stored upload into a job record plus queued shard references, all or nothing. */
@@ -42,7 +48,8 @@ export class JobCommitService {
    * The manifest (items per shard) goes to the store, then the record (state queued) so a worker never meets a shard
    * without its job; the shards follow in addBulk groups. Admission is decided atomically with the
    * record's creation. With REDIS_MIN_REPLICAS_ACK, the record and shards must then reach that many
-   * replicas (on both connections that wrote them), or the job is refused with 503 REDIS_NOT_REPLICATED.
+   * replicas (on both connections that wrote them), with what `job.link` wrote, or the job is refused
+   * with 503 REDIS_NOT_REPLICATED.
    * Any failure removes what was enqueued, the record and the manifest, and rethrows; the caller removes
    * the input object.
    */
@@ -82,6 +89,7 @@ export class JobCommitService {
           group = [];
         }
       }
+      await job.link?.(record);
       // Before the 202: a failover right after it must not lose the job (nothing waits when REDIS_MIN_REPLICAS_ACK=0).
       await this.replicas.confirm();
     } catch (error) {

@@ -63,6 +63,7 @@ export class JobSubmissionService {
   /**
    * A job over an object already in the store (an OpenAI batch's input file): `parseLine` validates
    * each line and gives its items, and may throw InputError naming the line. Nothing is copied.
+   * `link` writes what points at the job before the replica acknowledgement (AcceptedJob.link).
    */
   async submitStored(
     params: JobParams,
@@ -70,9 +71,10 @@ export class JobSubmissionService {
     parseLine: (line: NdjsonLine, index: number, out: InputItem[]) => void,
     tenant: string,
     model?: ResolvedModel,
+    link?: AcceptedJob['link'],
   ): Promise<JobRecord> {
     const job = await this.prepare(params, tenant, model);
-    return this.run(job, new StoredObjectSource(this.objects, input, this.env.MAX_LINE_BYTES, parseLine));
+    return this.run({ ...job, link }, new StoredObjectSource(this.objects, input, this.env.MAX_LINE_BYTES, parseLine));
   }
 
   private async submitJson(body: unknown, tenant: string): Promise<JobRecord> {

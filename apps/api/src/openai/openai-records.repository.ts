@@ -71,6 +71,11 @@ export class OpenAIRecordsRepository {
     await this.redis.multi().hset(this.batchKey(batch.id), encodeRecord(batch)).zadd(this.batchesKey(batch.tenant), Date.now(), batch.id).exec();
   }
 
+  /** Removes a batch record and its place in the tenant's list (a creation refused with 503). */
+  async deleteBatch(id: string, tenant: string): Promise<void> {
+    await this.redis.multi().unlink(this.batchKey(id)).zrem(this.batchesKey(tenant), id).zrem(this.expiryKey(), id).exec();
+  }
+
   async getBatch(id: string, tenant: string): Promise<BatchRecord | null> {
     const batch = decodeRecord<BatchRecord>(await this.redis.hgetall(this.batchKey(id)));
     return batch && batch.tenant === tenant ? batch : null;

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { parseSentinels, type SentinelAddress } from '../redis/redis-target.js';
+import { caFileProblem } from '../redis/redis-tls.js';
 import { storeUrlProblem } from '../storage/store-url.js';
 
 const int = (min: number, def: number) => z.coerce.number().int().min(min).default(def);
@@ -54,6 +55,16 @@ const commonEnvObject = z.object({
     .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
     .default('false')
     .transform((value) => value === 'true' || value === '1'),
+  /**
+   * PEM file of the certificate authorities that signed the TLS certificates of the Redis nodes and
+   * Sentinels (a private CA): Redis connections then trust these instead of Node's default CAs. Read
+   * at boot. Only with TLS: REDIS_URL rediss://, or REDIS_SENTINEL_TLS.
+   * @defaultValue unset: Node's default CAs (plus NODE_EXTRA_CA_CERTS)
+   */
+  REDIS_TLS_CA_FILE: optionalText.superRefine((path, ctx) => {
+    const problem = path === undefined ? undefined : caFileProblem(path);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  }),
   /**
    * Replicas that must confirm (Redis WAIT) a job's submission before the API answers 202, and a
    * shard's count before a worker reports it done; when fewer confirm within
@@ -128,6 +139,9 @@ const commonEnvObject = z.object({
 
 /** The Sentinel variables go together: a half-configured Sentinel setup stops the boot, naming the variable. */
 export const commonEnvSchema = commonEnvObject.superRefine((env, ctx) => {
+  if (env.REDIS_TLS_CA_FILE !== undefined && !env.REDIS_URL.startsWith('rediss://') && !env.REDIS_SENTINEL_TLS) {
+    ctx.addIssue({ code: 'custom', path: ['REDIS_TLS_CA_FILE'], message: 'only used with TLS: REDIS_URL rediss://... or REDIS_SENTINEL_TLS=true' });
+  }
   const sentinelOnly = ['REDIS_SENTINEL_MASTER', 'REDIS_SENTINEL_PASSWORD'] as const;
   if (env.REDIS_SENTINELS !== undefined) {
     if (env.REDIS_SENTINEL_MASTER === undefined)
