@@ -4,11 +4,15 @@
  * batch (DynamicQuantizeLinear), so `dynamic` moves a vector by ~1e-3; `per-token` (the default)
  * rewrites the file at load to one scale per token. Measured on a MiniLM-shaped generated model.
  */
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { env } from '@huggingface/transformers';
 import onnxProto from 'onnx-proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InferencePool, InvalidPoolOptionsError, ModelLoadError, type InferencePoolOptions, type Q8Mode } from '#models';
+import { configureTransformers } from '../../libs/models/src/model-loader.js';
+import { ModelRunner } from '../../libs/models/src/model-runner.js';
 import { toPerTokenQuantization } from '../../libs/models/src/per-token-quantization.js';
 import { generateModels } from '../../tools/model-generator/index.js';
 import { ensureThreadBuild, MODEL_DIR, maxAbsDiff, mixedTexts } from './fixtures.js';
@@ -132,5 +136,38 @@ describe('the rewrite', () => {
 
   it('is refused as a pool option when misspelt', () => {
     expect(() => new InferencePool({ ...options('q8'), q8Mode: 'per-row' as Q8Mode })).toThrow(InvalidPoolOptionsError);
+  });
+});
+
+describe('a Hub model (MODEL_DIR unset)', () => {
+  it('is rewritten from the file transformers.js downloaded into its cache', async () => {
+    // The Hub cannot be reached from the tests; transformers.js finds the files in its file cache
+    // (cacheDir/<org>/<name>/...) before it would download them, exactly as after a first download.
+    const cacheDir = mkdtempSync(join(tmpdir(), 'shardwise-hub-cache-'));
+    const saved = { ...env };
+    try {
+      cpSync(join(MODEL_DIR, MODEL), join(cacheDir, MODEL), { recursive: true });
+      configureTransformers({ intraOpThreads: 1, device: 'cpu', dtype: 'q8' });
+      env.cacheDir = cacheDir;
+      env.useFSCache = true;
+      const vectors = async (runner: ModelRunner, texts: string[]): Promise<Float32Array> => {
+        const { ids, lengths } = runner.tokenize(texts, true);
+        const { values, width } = await runner.run(ids, lengths, 'mean', true);
+        return values.subarray(0, width); // the first text's vector
+      };
+      for (const q8Mode of ['per-token', 'dynamic'] as const) {
+        const runner = await ModelRunner.load({ modelId: MODEL, task: 'embed' }, { intraOpThreads: 1, device: 'cpu', dtype: 'q8', q8Mode });
+        try {
+          const difference = maxAbsDiff(await vectors(runner, [TARGET]), await vectors(runner, [TARGET, LONG, SHORT]));
+          if (q8Mode === 'per-token') expect(difference).toBeLessThanOrEqual(1e-6);
+          else expect(difference).toBeGreaterThan(1e-4);
+        } finally {
+          await runner.dispose();
+        }
+      }
+    } finally {
+      Object.assign(env, saved);
+      rmSync(cacheDir, { recursive: true, force: true });
+    }
   });
 });
