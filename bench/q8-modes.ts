@@ -2,6 +2,7 @@
  * `npm run bench:q8 [-- flags]`: what batch-independent q8 (Q8_MODE=per-token, the default) costs
  * against the exported file (Q8_MODE=dynamic) and fp32, in one run: the engine's speed, how far a
  * text's vector moves between being embedded alone and inside batches, and agreement with fp32.
+ * Speed is the engine on one 512-text shard at a time (the pool's threads share its batches).
  * See bench/README.md, "q8: per-token against dynamic".
  */
 import { join } from 'node:path';
@@ -17,7 +18,7 @@ import { ROOT } from './processes.js';
 const HELP = `npm run bench:q8 -- [flags]
 
   --texts N         corpus for the speed runs (default 2000)
-  --rounds N        speed rounds; each runs every mode once, in rotated order (default 3)
+  --rounds N        speed rounds over the corpus; modes take turns shard by shard (default 3)
   --check-texts N   texts embedded alone and in batches, and compared with fp32 (default 1000)
   --threads N       inference threads per pool (default 2)
   --seed N          corpus seed (default 1)
@@ -75,18 +76,22 @@ async function embed(pool: InferencePool, texts: string[]): Promise<Float32Array
   });
 }
 
-/** The worker's way: one encode() per 512-text shard, 2 shards in flight. Returns texts/s. */
-async function speed(pool: InferencePool, texts: string[]): Promise<number> {
-  const shards: string[][] = [];
-  for (let i = 0; i < texts.length; i += SHARD) shards.push(texts.slice(i, i + SHARD));
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    [0, 1].map(async () => {
-      while (next < shards.length) await embed(pool, shards[next++] as string[]);
-    }),
-  );
-  return texts.length / ((performance.now() - started) / 1000);
+/**
+ * Seconds each mode spends on the same shards. Modes take turns shard by shard (order rotated),
+ * so load from other processes, which comes and goes in bursts, falls on all modes alike.
+ */
+async function interleaved(texts: string[], poolOf: (mode: Mode) => InferencePool): Promise<Map<Mode, number>> {
+  const seconds = new Map<Mode, number>(MODES.map((m) => [m, 0]));
+  for (let i = 0, turn = 0; i < texts.length; i += SHARD, turn++) {
+    const shard = texts.slice(i, i + SHARD);
+    for (let k = 0; k < MODES.length; k++) {
+      const mode = MODES[(turn + k) % MODES.length] as Mode;
+      const started = performance.now();
+      await embed(poolOf(mode), shard);
+      seconds.set(mode, (seconds.get(mode) ?? 0) + (performance.now() - started) / 1000);
+    }
+  }
+  return seconds;
 }
 
 const maxAbs = (a: Float32Array, b: Float32Array): number => a.reduce((m, x, i) => Math.max(m, Math.abs(x - (b[i] as number))), 0);
@@ -107,15 +112,12 @@ try {
   }
   const poolOf = (mode: Mode): InferencePool => pools.get(mode) as InferencePool;
 
-  // Speed: rounds with the order rotated, so a burst of load from elsewhere does not land on one mode only.
   const speedTexts = corpusTexts({ count: opts.texts, seed: opts.seed, kind: 'mixed' });
-  await speed(poolOf('q8 per-token'), speedTexts.slice(0, 64)); // warm-up of the thread pools, untimed
+  await interleaved(speedTexts.slice(0, 64), poolOf); // warm-up, untimed
   const rates = new Map<Mode, number[]>(MODES.map((m) => [m, []]));
   for (let round = 0; round < opts.rounds; round++) {
-    for (let k = 0; k < MODES.length; k++) {
-      const mode = MODES[(round + k) % MODES.length] as Mode;
-      rates.get(mode)?.push(await speed(poolOf(mode), speedTexts));
-    }
+    const seconds = await interleaved(speedTexts, poolOf);
+    for (const mode of MODES) rates.get(mode)?.push(opts.texts / (seconds.get(mode) as number));
     console.log(`round ${round + 1}: ${MODES.map((m) => `${m} ${fmt(rates.get(m)?.at(-1) ?? 0, 1)}`).join(', ')} texts/s`);
   }
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { env } from '@huggingface/transformers';
 import onnxProto from 'onnx-proto';
+import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InferencePool, InvalidPoolOptionsError, ModelLoadError, type InferencePoolOptions, type Q8Mode } from '#models';
 import { configureTransformers } from '../../libs/models/src/model-loader.js';
@@ -119,6 +120,30 @@ describe('the rewrite', () => {
     expect(replaced).toBeGreaterThan(0);
     expect(count(after, 'DynamicQuantizeLinear')).toBe(0);
     expect(count(after, 'MatMulInteger')).toBe(count(before, 'MatMulInteger'));
+  });
+
+  it('takes ReduceMax axes as an input from opset 18 on, with the same result, and refuses opsets before 11', async () => {
+    const withOpset = (version: number): Uint8Array => {
+      const model = proto.ModelProto.decode(q8Bytes());
+      // The generated graph uses no op whose signature changed between opsets 17 and 18 but ReduceMax, which the rewrite adds.
+      for (const entry of model.opsetImport ?? []) if (!entry.domain) entry.version = version;
+      return proto.ModelProto.encode(model).finish();
+    };
+    const output = async (bytes: Uint8Array): Promise<Float32Array> => {
+      const session = await ort.InferenceSession.create(toPerTokenQuantization(MODEL, bytes).bytes);
+      try {
+        const dims = [2, 5];
+        const ids = new ort.Tensor('int64', BigInt64Array.from([101n, 2000n, 2001n, 2002n, 102n, 101n, 3000n, 102n, 0n, 0n]), dims);
+        const mask = new ort.Tensor('int64', BigInt64Array.from([1n, 1n, 1n, 1n, 1n, 1n, 1n, 1n, 0n, 0n]), dims);
+        const types = new ort.Tensor('int64', new BigInt64Array(10), dims);
+        const result = await session.run({ input_ids: ids, attention_mask: mask, token_type_ids: types });
+        return result.last_hidden_state?.data as Float32Array;
+      } finally {
+        await session.release();
+      }
+    };
+    expect(maxAbsDiff(await output(withOpset(18)), await output(q8Bytes()))).toBe(0);
+    expect(() => toPerTokenQuantization(MODEL, withOpset(10))).toThrow(/opset 11 or newer.*Q8_MODE=dynamic/);
   });
 
   it('refuses a file without dynamic quantization, and one whose quantized activations feed another op, naming Q8_MODE', () => {

@@ -5,12 +5,14 @@
  * (by ~1e-3) with its batch-mates. Each one is replaced here by per-token
  * quantization, one scale per row `// [batch, seq, 1]`, built from standard
  * ONNX ops so that any execution provider runs it:
- *   absmax = ReduceMax(Abs(x), axis -1)            // [batch, seq, 1]
- *   scale  = Max(absmax, tiny) / 127
- *   xq     = Cast<uint8>(Round(x / scale) + 128)   // symmetric, stored with zero point 128
- * The zero point is then a constant 128, which MatMulInteger accepts (it takes
- * only per-tensor zero points), and the per-row scale broadcasts through the
- * `Mul(x_scale, w_scale)` that quantize_dynamic already emits after it.
+ *   range  = Max(ReduceMax(Abs(x), axis -1), tiny)             // [batch, seq, 1]
+ *   xq     = QuantizeLinear(x * (1 / range), 1/127, 128)       // symmetric codes 1..255 around 128
+ *   scale  = range / 127                                       // [batch, seq, 1]
+ * The zero point is a constant 128, which MatMulInteger accepts (it takes only
+ * per-tensor zero points), and the per-row scale broadcasts through the
+ * `Mul(x_scale, w_scale)` that quantize_dynamic emits after it. QuantizeLinear
+ * rounds, shifts and saturates in one fused pass, which keeps the cost close to
+ * DynamicQuantizeLinear's (bench/README.md, "q8: per-token against dynamic").
  */
 import type { onnx } from 'onnx-proto';
 // CommonJS whose exports Node cannot detect statically: the value comes through the default import.
@@ -20,6 +22,7 @@ import { ModelLoadError } from './errors.js';
 const proto = onnxProto.onnx;
 const FLOAT = 1;
 const UINT8 = 2;
+const INT64 = 7;
 /** Smallest normal float32: keeps an all-zero row from dividing by zero (its codes stay 128). */
 const TINY = 1.1754943508222875e-38;
 
@@ -34,7 +37,7 @@ export interface PerTokenRewrite {
  * Returns the model with every DynamicQuantizeLinear replaced by per-token
  * quantization. Throws when the model has none (nothing to make independent:
  * the caller asked for something this file cannot give) or when its opset is
- * too old for Round (11).
+ * too old for the ops used here (11).
  */
 export function toPerTokenQuantization(modelId: string, bytes: Uint8Array): PerTokenRewrite {
   const model = proto.ModelProto.decode(bytes);
@@ -45,11 +48,12 @@ export function toPerTokenQuantization(modelId: string, bytes: Uint8Array): PerT
 
   const constants: onnx.ITensorProto[] = [
     { name: 'per_token/127', dataType: FLOAT, dims: [], floatData: [127] },
-    { name: 'per_token/128', dataType: FLOAT, dims: [], floatData: [128] },
     { name: 'per_token/tiny', dataType: FLOAT, dims: [], floatData: [TINY] },
+    { name: 'per_token/step', dataType: FLOAT, dims: [], floatData: [1 / 127] },
+    { name: 'per_token/zero', dataType: UINT8, dims: [], rawData: Uint8Array.of(128) },
   ];
   // From opset 18 on, ReduceMax takes its axes as an input instead of an attribute.
-  if (opset >= 18) constants.push({ name: 'per_token/last_axis', dataType: 7, dims: [1], int64Data: [-1] });
+  if (opset >= 18) constants.push({ name: 'per_token/last_axis', dataType: INT64, dims: [1], int64Data: [-1] });
   const reduceAxes: Pick<onnx.INodeProto, 'input' | 'attribute'> =
     opset >= 18 ? { input: ['per_token/last_axis'], attribute: [attrInt('keepdims', 1)] } : { input: [], attribute: [attrInts('axes', [-1]), attrInt('keepdims', 1)] };
 
@@ -83,10 +87,9 @@ export function toPerTokenQuantization(modelId: string, bytes: Uint8Array): PerT
       { name: at('ReduceMax'), opType: 'ReduceMax', input: [at('abs'), ...(reduceAxes.input ?? [])], output: [at('absmax')], attribute: reduceAxes.attribute },
       { name: at('Max'), opType: 'Max', input: [at('absmax'), 'per_token/tiny'], output: [at('range')] },
       { name: at('Scale'), opType: 'Div', input: [at('range'), 'per_token/127'], output: [xScale] },
-      { name: at('Div'), opType: 'Div', input: [x, xScale], output: [at('scaled')] },
-      { name: at('Round'), opType: 'Round', input: [at('scaled')], output: [at('rounded')] },
-      { name: at('Shift'), opType: 'Add', input: [at('rounded'), 'per_token/128'], output: [at('shifted')] },
-      { name: at('Cast'), opType: 'Cast', input: [at('shifted')], output: [xq], attribute: [attrInt('to', UINT8)] },
+      { name: at('Reciprocal'), opType: 'Reciprocal', input: [at('range')], output: [at('inverse')] },
+      { name: at('Normalize'), opType: 'Mul', input: [x, at('inverse')], output: [at('normalized')] },
+      { name: at('QuantizeLinear'), opType: 'QuantizeLinear', input: [at('normalized'), 'per_token/step', 'per_token/zero'], output: [xq] },
     );
     // The zero point output becomes a constant of the same name (nothing else produces it now).
     if (xZero) constants.push({ name: xZero, dataType: UINT8, dims: [], rawData: Uint8Array.of(128) });
