@@ -147,17 +147,18 @@ try {
     };
   };
 
-  const dynamicRate = median(rates.get('q8 dynamic') ?? []);
+  // Ratios are taken round by round (both modes saw the same load), then their median.
+  const versusDynamic = (mode: Mode): number[] => (rates.get(mode) ?? []).map((rate, i) => rate / ((rates.get('q8 dynamic') ?? [])[i] as number));
   const rows = MODES.map((mode) => ({
     mode,
     textsPerSecond: median(rates.get(mode) ?? []),
     perRound: rates.get(mode),
-    versusDynamic: median(rates.get(mode) ?? []) / dynamicRate,
+    versusDynamic: median(versusDynamic(mode)),
     aloneVsBatchMaxAbsDiff: aloneVsBatch.get(mode),
     ...(mode === 'fp32' ? {} : agreement(mode)),
   }));
   console.log(`\n${opts.texts} texts x ${opts.rounds} rounds (median), ${opts.threads} inference threads; ${opts.checkTexts} texts alone vs in batches`);
-  console.log(`${pad('mode', 14)}${lpad('texts/s', 9)}${lpad('vs dynamic', 12)}${lpad('alone vs batch', 16)}${lpad('min cos fp32', 14)}${lpad('max |d| fp32', 14)}`);
+  console.log(`${pad('mode', 14)}${lpad('texts/s', 9)}${lpad('vs dynamic*', 12)}${lpad('alone vs batch', 16)}${lpad('min cos fp32', 14)}${lpad('max |d| fp32', 14)}`);
   for (const r of rows) {
     const quality =
       r.minCosine === undefined || r.maxAbsDiff === undefined
@@ -167,7 +168,8 @@ try {
       `${pad(r.mode, 14)}${lpad(fmt(r.textsPerSecond, 1), 9)}${lpad(r.versusDynamic.toFixed(3), 12)}${lpad((r.aloneVsBatchMaxAbsDiff ?? 0).toExponential(2), 16)}${quality}`,
     );
   }
-  const perRoundCost = (rates.get('q8 per-token') ?? []).map((rate, i) => rate / ((rates.get('q8 dynamic') ?? [])[i] as number));
+  const perRoundCost = versusDynamic('q8 per-token');
+  console.log('* median of the round-by-round ratios to q8 dynamic');
   console.log(`per-token / dynamic, round by round: ${perRoundCost.map((r) => r.toFixed(3)).join(', ')}`);
   const file = writeReport(flags.out, started, { kind: 'q8-modes', machine, options: opts, rows, perRoundCost }, '-q8-modes');
   console.log(`report: ${file}`);
