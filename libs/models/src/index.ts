@@ -39,6 +39,7 @@ export type {
   ItemErrorCode,
   ItemResult,
   PoolDtype,
+  Q8Mode,
 } from './types.js';
 export {
   AbortError,

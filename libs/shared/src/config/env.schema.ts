@@ -250,6 +250,12 @@ export const workerEnvObjectSchema = commonEnvSchema.extend({
   WORKER_CONCURRENCY: int(1, 2),
   DEVICE: z.enum(['cpu', 'webgpu', 'cuda']).default('cpu'),
   DTYPE: z.enum(['fp32', 'fp16', 'q8']).default('fp32'),
+  /**
+   * Activation quantization of q8 models. `per-token`: one scale per token, so a text gets the same vector
+   * whatever its batch-mates (the ONNX file is rewritten at load); `dynamic`: the file as exported, one scale
+   * per batch, a little faster, but a text's vector moves by ~1e-3 with its batch-mates. @defaultValue per-token
+   */
+  Q8_MODE: z.enum(['per-token', 'dynamic']).default('per-token'),
   /** Padded tokens (texts x longest text) per inference batch. @defaultValue by DEVICE: see BATCH_DEFAULTS */
   MAX_BATCH_TOKENS: z.coerce.number().int().min(16).optional(),
   /** Texts per inference batch. @defaultValue by DEVICE: see BATCH_DEFAULTS */
