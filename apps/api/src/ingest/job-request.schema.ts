@@ -69,6 +69,10 @@ const paramFields = {
   metadata: metadataSchema.nullish().meta({ description: 'any JSON object of at most 16 KiB, returned with the job' }),
   callback_url: callbackUrlSchema.nullish().meta({ description: 'http(s) URL called once when the job ends (webhook)' }),
   expires_after: z.int().min(1).max(MAX_EXPIRES_AFTER).nullish().meta({ description: 'seconds the job and its results are kept once it ends; RETENTION_SECONDS when absent' }),
+  dedup: z
+    .boolean()
+    .nullish()
+    .meta({ description: 'true (the default) computes identical texts of the job once and copies the result to each; false computes every text on its own' }),
 };
 
 /** The parameters of a JSON job (its body less the corpus), for a job of `task`. */
@@ -146,6 +150,9 @@ export const queryFields = {
     .pipe(z.int().min(1).max(MAX_EXPIRES_AFTER))
     .optional()
     .meta({ description: 'seconds the job and its results are kept once it ends; RETENTION_SECONDS when absent' }),
+  dedup: queryFlag
+    .optional()
+    .meta({ description: 'true (the default) computes identical texts of the job once and copies the result to each; false computes every text on its own' }),
 };
 
 /** The query string of an NDJSON upload to POST /v1/jobs: every value a string, given once; other parameters are ignored. */
