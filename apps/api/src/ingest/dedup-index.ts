@@ -29,8 +29,10 @@ export class DedupIndex {
   /** @param maxTexts distinct texts remembered at most (DEDUP_MAX_TEXTS), at least 1. */
   constructor(private readonly maxTexts: number) {
     if (!Number.isSafeInteger(maxTexts) || maxTexts < 1) throw new RangeError(`maxTexts must be an integer >= 1, got ${maxTexts}`);
-    this.slots = new Int32Array(SLOT_WORDS << FIRST_SLOTS_LOG2);
-    this.mask = (1 << FIRST_SLOTS_LOG2) - 1;
+    // Small bounds never need the first size: the table stops at the one that holds maxTexts.
+    const log2 = Math.min(FIRST_SLOTS_LOG2, Math.ceil(Math.log2(maxTexts / MAX_LOAD)));
+    this.slots = new Int32Array(SLOT_WORDS << log2);
+    this.mask = (1 << log2) - 1;
     this.seeds = new Int32Array(randomBytes(16).buffer);
   }
 
