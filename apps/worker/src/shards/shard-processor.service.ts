@@ -101,7 +101,11 @@ export class ShardProcessorService {
       let response: EncodeResponse;
       try {
         const signal = stop === undefined ? watch.signal : AbortSignal.any([watch.signal, stop]);
-        response = await this.models.encode({ modelId, task, texts: dedup.texts, options: payload.options, signal });
+        // Every text a copy: nothing for the model.
+        response =
+          dedup.texts.length === 0
+            ? { results: [], stats: { tokens: 0, paddedTokens: 0, batches: 0, tokenizeSeconds: 0, inferenceSeconds: 0 } }
+            : await this.models.encode({ modelId, task, texts: dedup.texts, options: payload.options, signal });
       } catch (error) {
         if (watch.signal.aborted) return skip('cancelled', 'job was cancelled during inference');
         stop?.throwIfAborted();
