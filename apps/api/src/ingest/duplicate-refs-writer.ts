@@ -10,7 +10,8 @@ const CHUNK_REFS = 65_536;
  */
 export class DuplicateRefsWriter {
   private writer: ObjectWriter | null = null;
-  private chunk = Buffer.allocUnsafe(CHUNK_REFS * DUPLICATE_REF_BYTES);
+  /** Allocated at the first reference: most jobs (and every /v1/embeddings request) have none. */
+  private chunk: Buffer | null = null;
   private buffered = 0;
   private flushed = 0;
   /** References before each shard's first item: shard k's are [shardStarts[k], shardStarts[k + 1]). */
@@ -35,6 +36,7 @@ export class DuplicateRefsWriter {
   /** One reference, in item order; await the answer when it is a promise (a chunk being written). */
   add(ref: DuplicateRef): void | Promise<void> {
     if (this.state !== 'open') throw new Error(`DuplicateRefsWriter.add() after ${this.state === 'committed' ? 'finish()' : 'discard()'}`);
+    this.chunk ??= Buffer.allocUnsafe(CHUNK_REFS * DUPLICATE_REF_BYTES);
     encodeDuplicateRef(this.chunk, this.buffered * DUPLICATE_REF_BYTES, ref);
     if (++this.buffered === CHUNK_REFS) return this.flush();
   }
@@ -68,10 +70,10 @@ export class DuplicateRefsWriter {
   }
 
   private async flush(): Promise<void> {
-    if (this.buffered === 0) return;
+    if (this.buffered === 0 || this.chunk === null) return;
     const chunk = this.chunk.subarray(0, this.buffered * DUPLICATE_REF_BYTES);
     // The writer may hold the chunk until commit: the next references go to a new buffer.
-    this.chunk = Buffer.allocUnsafe(CHUNK_REFS * DUPLICATE_REF_BYTES);
+    this.chunk = null;
     this.flushed += this.buffered;
     this.buffered = 0;
     this.writer ??= await this.objects.createWriter(this.key);

@@ -49,9 +49,11 @@ export interface IngestTotals {
 
 /**
  * One upload's validation and sharding, in the same pass as the input object is written: items are
- * planned into shards (byte ranges of the input object) and their ids checked for duplicates. What
- * it keeps in memory does not grow with the texts: 48 bytes per shard and the duplicate-id filter
- * (about 2 bytes per item, ids themselves go to a temp file). Nothing here touches Redis.
+ * planned into shards (byte ranges of the input object), their ids checked for duplicates and, for
+ * dedup, their texts looked up. What it keeps in memory does not grow with the texts: 48 bytes per
+ * shard, the duplicate-id filter (about 2 bytes per item, ids themselves go to a temp file) and the
+ * dedup table (at most 16 bytes per distinct text up to DEDUP_MAX_TEXTS; repeats go to the store).
+ * Nothing here touches Redis.
  */
 export class JobIngest {
   private readonly planner: ShardPlanner;
