@@ -67,6 +67,9 @@ interface ThroughputRow {
   seconds: number;
   textsPerSecond: number;
   deduplicated: number;
+  /** CPU seconds of the worker and of the API over the run: less swayed than wall time by what else the box runs. */
+  workerCpuSeconds: number;
+  apiCpuSeconds: number;
   resultsSha256: string;
 }
 
@@ -94,9 +97,18 @@ async function throughput(): Promise<ThroughputRow[]> {
       });
       const after = run.after as { job: JobView; sha256: string };
       if (run.state !== 'completed') throw new Error(`job ended ${run.state}`);
-      const row = { dedup, seconds: run.seconds, textsPerSecond: texts / run.seconds, deduplicated: after.job.counts.deduplicated, resultsSha256: after.sha256 };
+      const row = {
+        dedup,
+        seconds: run.seconds,
+        textsPerSecond: texts / run.seconds,
+        deduplicated: after.job.counts.deduplicated,
+        workerCpuSeconds: run.cpuSeconds.worker ?? Number.NaN,
+        apiCpuSeconds: run.cpuSeconds.api ?? Number.NaN,
+        resultsSha256: after.sha256,
+      };
       console.log(
-        `  dedup ${dedup ? 'on ' : 'off'}: ${row.seconds.toFixed(1)} s, ${row.textsPerSecond.toFixed(1)} texts/s, deduplicated ${row.deduplicated}, results ${row.resultsSha256.slice(0, 16)}`,
+        `  dedup ${dedup ? 'on ' : 'off'}: ${row.seconds.toFixed(1)} s, ${row.textsPerSecond.toFixed(1)} texts/s, deduplicated ${row.deduplicated}, ` +
+          `worker CPU ${row.workerCpuSeconds.toFixed(1)} s, API CPU ${row.apiCpuSeconds.toFixed(2)} s, results ${row.resultsSha256.slice(0, 16)}`,
       );
       rows.push(row);
     }
@@ -147,11 +159,12 @@ if (!flags['skip-throughput']) {
   const off = rows.filter((row) => !row.dedup);
   const identical = new Set(rows.map((row) => row.resultsSha256)).size === 1;
   const speedup = median(on.map((row) => row.textsPerSecond)) / median(off.map((row) => row.textsPerSecond));
+  const cpuRatio = median(on.map((row) => row.workerCpuSeconds)) / median(off.map((row) => row.workerCpuSeconds));
   console.log(
     `median texts/s: dedup on ${median(on.map((r) => r.textsPerSecond)).toFixed(1)}, off ${median(off.map((r) => r.textsPerSecond)).toFixed(1)}: x${speedup.toFixed(2)}; ` +
-      `results identical with and without dedup: ${identical ? 'yes' : 'NO'}`,
+      `worker CPU seconds on/off: ${cpuRatio.toFixed(2)}; results identical with and without dedup: ${identical ? 'yes' : 'NO'}`,
   );
-  report.throughput = { rows, speedup, identical };
+  report.throughput = { rows, speedup, workerCpuRatio: cpuRatio, identical };
 }
 if (!flags['skip-memory']) {
   console.log(`API memory: ${memoryTexts} short texts, no worker`);
