@@ -53,7 +53,10 @@ export class DedupIndex {
   firstOf(text: string, index: number): number {
     const d = this.digest;
     digestText(text, this.seeds, d);
-    const [d0, d1, d2, d3] = d as unknown as [number, number, number, number];
+    const d0 = d[0] as number;
+    const d1 = d[1] as number;
+    const d2 = d[2] as number;
+    const d3 = d[3] as number;
     const slots = this.slots;
     let slot = d3 & this.mask;
     for (;;) {
