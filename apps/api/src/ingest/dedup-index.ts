@@ -70,17 +70,8 @@ export class DedupIndex {
       this.overflowed++;
       return -1;
     }
-    if (this.size + 1 > (this.mask + 1) * MAX_LOAD) {
-      this.grow();
-      return this.insert(d0, d1, d2, d3, index);
-    }
-    const at = slot * SLOT_WORDS;
-    slots[at] = d0;
-    slots[at + 1] = d1;
-    slots[at + 2] = d2;
-    slots[at + 3] = index + 1;
-    this.size++;
-    return -1;
+    if (this.size + 1 > (this.mask + 1) * MAX_LOAD) this.grow();
+    return this.insert(d0, d1, d2, d3, index);
   }
 
   private insert(d0: number, d1: number, d2: number, d3: number, index: number): -1 {
