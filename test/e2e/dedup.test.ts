@@ -1,6 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Redis } from 'ioredis';
+import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModels } from '../../tools/model-generator/index.js';
 import { syntheticCorpus } from '../../tools/synthetic-corpus.js';
@@ -134,6 +136,42 @@ describe('dedup, end to end: identical texts computed once, results identical to
     expect(on.counts.failed).toBe(expectedFailures);
     expect(expectedFailures).toBeGreaterThan(failedTexts.size);
     await expectSameParquet(on.id, off.id);
+  });
+
+  it('an OpenAI embeddings batch with repeated inputs: its job dedups, and every output embedding is the one a job without dedup gives', async () => {
+    const client = new OpenAI({ apiKey: 'unused', baseURL: `${api.baseUrl}/v1`, maxRetries: 0 });
+    const texts = corpus(200, 9).map((item) => item.text);
+    // Requests of one to three inputs, so repeats fall within a request, across requests and across shards.
+    const requests: Array<{ custom_id: string; method: 'POST'; url: string; body: { model: string; input: string | string[] } }> = [];
+    for (let at = 0, r = 0; at < texts.length; r++) {
+      const size = 1 + (r % 3);
+      const input = texts.slice(at, at + size);
+      requests.push({ custom_id: `req-${r}`, method: 'POST', url: '/v1/embeddings', body: { model: EMBED, input: size === 1 ? (input[0] as string) : input } });
+      at += size;
+    }
+    const file = await client.files.create({ file: await toFile(Buffer.from(requests.map((r) => `${JSON.stringify(r)}\n`).join('')), 'batch.jsonl'), purpose: 'batch' });
+    const created = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/embeddings', completion_window: '24h' });
+    let batch = created;
+    for (const deadline = Date.now() + 60_000; batch.status !== 'completed'; ) {
+      if (Date.now() > deadline || ['failed', 'cancelled', 'expired'].includes(batch.status)) throw new Error(`batch ${batch.id} is ${batch.status}`);
+      await new Promise((r) => setTimeout(r, 150));
+      batch = await client.batches.retrieve(created.id);
+    }
+    const records = new Redis(redis.url);
+    const jobId = JSON.parse((await records.hget(`sw:oai:batch:${created.id}`, 'jobId')) as string) as string;
+    records.disconnect();
+    const job = await waitFor(api.baseUrl, jobId, finished);
+    expect(job.counts.deduplicated).toBe(texts.length - distinct(texts.map((text) => ({ text }))));
+
+    const off = await run(() => postJob(api.baseUrl, { task: 'embed', model: EMBED, inputs: texts, dedup: false }));
+    const expected = (await download(api.baseUrl, off.id, 'ndjson'))
+      .toString('utf8')
+      .trimEnd()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as { embedding: number[] }).embedding);
+    const output = (await (await client.files.content(batch.output_file_id as string)).text()).trimEnd().split('\n');
+    const got = output.flatMap((line) => (JSON.parse(line) as { response: { body: { data: Array<{ embedding: number[] }> } } }).response.body.data.map((item) => item.embedding));
+    expect(got).toEqual(expected);
   });
 
   it('refuses a dedup that is not a boolean, naming the field', async () => {
