@@ -28,6 +28,7 @@ export * from './storage/result-store.js';
 export * from './results/result-lines.js';
 export * from './results/shard-result.js';
 export * from './results/shard-output.js';
+export * from './results/duplicate-refs.js';
 export * from './results/job-result-lines.js';
 export * from './results/nan-rows.js';
 export * from './redis/redis-connection.js';

@@ -1,5 +1,18 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { jobManifestKey, jobPrefix, JobStore, NotReplicatedError, OBJECT_STORE, ReplicaAck, type JobManifest, type JobRecord, type ObjectStore, type ShardPayload } from '#shared';
+import {
+  jobDuplicatesKey,
+  jobManifestKey,
+  jobPrefix,
+  JobStore,
+  NotReplicatedError,
+  OBJECT_STORE,
+  ReplicaAck,
+  type JobManifest,
+  type ByteRange,
+  type JobRecord,
+  type ObjectStore,
+  type ShardPayload,
+} from '#shared';
 import { AdmissionService } from '../auth/admission.service.js';
 import { ApiError } from '../http/api-error.js';
 import type { StoredInput } from '../ingest/input-sources.js';
@@ -81,6 +94,7 @@ export class JobCommitService {
           options: job.options,
           input: { ...job.input, ...planned.range },
           estTokens: planned.estTokens,
+          ...(totals.dedup ? { dedup: dedupOf(totals.dedup.rangeOf(shard)) } : {}),
         });
         if (group.length >= GROUP_SHARDS || shard === totals.plan.length - 1) {
           // Counted before the call: a group that failed halfway may be partly in the queue.
@@ -102,8 +116,10 @@ export class JobCommitService {
         });
       }
       // The manifest and anything else under the job's prefix (the input object, when it is the job's own).
-      if (!job.ownsInput) await this.objects.delete(jobManifestKey(job.jobId)).catch(() => undefined);
-      else await this.objects.deletePrefix(jobPrefix(job.jobId)).catch(() => undefined);
+      if (!job.ownsInput) {
+        await this.objects.delete(jobManifestKey(job.jobId)).catch(() => undefined);
+        await this.objects.delete(jobDuplicatesKey(job.jobId)).catch(() => undefined);
+      } else await this.objects.deletePrefix(jobPrefix(job.jobId)).catch(() => undefined);
       throw error instanceof NotReplicatedError ? notReplicated(error, job.jobId, recordRemoved) : error;
     }
     return record;
@@ -120,6 +136,10 @@ function notReplicated(error: NotReplicatedError, jobId: string, recordRemoved: 
     ? 'the job was not accepted and nothing of it was kept'
     : `the job could not be removed and may still run: see GET /v1/jobs/${jobId} before submitting it again`;
   return new ApiError('REDIS_NOT_REPLICATED', `Redis could not make the job durable: ${error.message}; ${outcome}`, 503, {}, { 'Retry-After': String(RETRY_AFTER_NOT_REPLICATED) });
+}
+
+function dedupOf(refs: ByteRange | undefined): NonNullable<ShardPayload['dedup']> {
+  return refs ? { refs } : {};
 }
 
 function newRecord(job: AcceptedJob & { input: StoredInput }, totals: IngestTotals): JobRecord {

@@ -39,6 +39,12 @@ export class WorkerMetricsService implements OnModuleInit {
     labelNames: ['task', 'model'] as const,
     registers: [this.registry],
   });
+  private readonly textsDeduplicated = new Counter({
+    name: 'shardwise_worker_texts_deduplicated_total',
+    help: 'Texts whose result was copied from an identical text of the same job instead of computed (dedup)',
+    labelNames: ['task', 'model'] as const,
+    registers: [this.registry],
+  });
   private readonly tokens = new Counter({
     name: 'shardwise_worker_tokens_total',
     help: 'Tokens of the texts sent through inference (after truncation)',
@@ -222,6 +228,10 @@ export class WorkerMetricsService implements OnModuleInit {
     this.tokens.inc(labels, tokens);
     this.shardDuration.observe(labels, seconds);
     this.activity.credit(performance.now(), tokens);
+  }
+
+  deduplicated(task: string, modelId: string, texts: number): void {
+    if (texts > 0) this.textsDeduplicated.inc({ task, model: this.model(modelId) }, texts);
   }
 
   itemsFailedByCode(counts: ReadonlyMap<string, number>): void {

@@ -18,6 +18,7 @@ import {
 import { ModelService } from '../inference/model.service.js';
 import { WorkerMetricsService, type ShardMetricOutcome } from '../metrics/worker-metrics.service.js';
 import { CancelSignalsService } from './cancel-signals.service.js';
+import { ShardDedup } from './shard-dedup.js';
 import { classifyInputError, parseShardPayload, type QueuedShard } from './shard-job.js';
 import { JobNotifierService } from '../webhooks/job-notifier.service.js';
 
@@ -92,13 +93,19 @@ export class ShardProcessorService {
       const started = performance.now();
       const info = await this.load(modelId, task);
       const items = await reading;
+      const dedup = await ShardDedup.plan(payload, items, this.objects, this.results, (error) =>
+        this.logger.warn(`shard ${shard} of job ${jobId}: repeats of earlier shards are computed again: ${error.message}`),
+      );
       if (watch.signal.aborted) return skip('cancelled', 'job was cancelled');
       stop?.throwIfAborted();
       let response: EncodeResponse;
       try {
-        const texts = items.map((item) => item.text);
         const signal = stop === undefined ? watch.signal : AbortSignal.any([watch.signal, stop]);
-        response = await this.models.encode({ modelId, task, texts, options: payload.options, signal });
+        // Every text a copy: nothing for the model.
+        response =
+          dedup.texts.length === 0
+            ? { results: [], stats: { tokens: 0, paddedTokens: 0, batches: 0, tokenizeSeconds: 0, inferenceSeconds: 0 } }
+            : await this.models.encode({ modelId, task, texts: dedup.texts, options: payload.options, signal });
       } catch (error) {
         if (watch.signal.aborted) return skip('cancelled', 'job was cancelled during inference');
         stop?.throwIfAborted();
@@ -113,17 +120,20 @@ export class ShardProcessorService {
         task,
         items.map((item) => item.id),
         payload.start,
-        response.results,
+        dedup.assemble(response.results),
         info.dimensions,
         {
           itemTokens: payload.options.itemTokens,
           labels: info.labels ?? [],
+          deduplicated: dedup.deduplicated,
         },
       );
       const outcome = await this.writeAndCount(payload, output);
       this.metrics.stage('write', (performance.now() - writing) / 1000);
       if (outcome.written) this.metrics.itemsFailedByCode(output.failedByCode);
-      this.metrics.inference(task, modelId, items.length, output.summary.tokens, (performance.now() - started) / 1000);
+      const computedTokens = response.results.reduce((sum, result) => sum + result.tokens, 0);
+      this.metrics.inference(task, modelId, dedup.texts.length, computedTokens, (performance.now() - started) / 1000);
+      this.metrics.deduplicated(task, modelId, dedup.deduplicated);
       this.metrics.shard(task, modelId, 'completed');
       return outcome.counted;
     } finally {

@@ -165,6 +165,12 @@ export const apiEnvSchema = commonEnvSchema.extend({
   MAX_LINE_BYTES: int(64, 256 * 1024),
   /** Most inputs one job may hold. @defaultValue 10000000 */
   MAX_INPUTS_PER_JOB: int(1, 10_000_000),
+  /**
+   * Dedup: distinct texts per job the API remembers (16 bytes each at most, 32 MiB at the default) so that a
+   * repeat in a later shard reuses the first one's result; texts past the bound are not remembered, so
+   * only their repeats within a shard are found. 0 turns dedup off for every job. @defaultValue 1000000
+   */
+  DEDUP_MAX_TEXTS: int(0, 1_000_000).pipe(z.number().max(10_000_000)),
   /** Limit for application/json bodies (small jobs); large corpora go as NDJSON streams. @defaultValue 16777216 */
   MAX_JSON_BODY_BYTES: int(1024, 16 * 1024 * 1024),
   /** JSON file of API keys: `[{"tenant", "key_sha256", "rate_per_second"?, "max_concurrent_jobs"?}]`. Unset together with API_KEYS = auth off. */

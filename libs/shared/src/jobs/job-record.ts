@@ -26,6 +26,8 @@ export interface JobRecord {
   failed: number;
   truncated: number;
   tokens: number;
+  /** Items whose result was copied from an identical text's instead of computed (dedup); absent in older records. */
+  deduplicated?: number;
   shardsTotal: number;
   shardsDone: number;
   shardsFailed: number;
@@ -66,6 +68,7 @@ export function toHash(record: JobRecord): Record<string, string> {
   if (record.inputKey) hash.inputKey = record.inputKey;
   if (record.expiresAfter != null) hash.expiresAfter = String(record.expiresAfter);
   if (record.expiresAt != null) hash.expiresAt = String(record.expiresAt);
+  if (record.deduplicated) hash.deduplicated = String(record.deduplicated);
   return hash;
 }
 
@@ -85,6 +88,7 @@ export function fromHash(hash: Record<string, string>): JobRecord | null {
     failed: Number(hash.failed ?? 0),
     truncated: Number(hash.truncated ?? 0),
     tokens: Number(hash.tokens ?? 0),
+    deduplicated: Number(hash.deduplicated ?? 0),
     shardsTotal: Number(hash.shardsTotal ?? 0),
     shardsDone: Number(hash.shardsDone ?? 0),
     shardsFailed: Number(hash.shardsFailed ?? 0),

@@ -134,7 +134,7 @@ export class JobStore {
 
   /** `estTokens`: the shard's ingest estimate (payload.estTokens), which leaves the backlog with it. */
   async completeShard(id: string, shard: number, outcome: ShardOutcome, now = Date.now(), estTokens = 0): Promise<ShardCountResult> {
-    const { succeeded, failed, truncated, tokens } = outcome;
+    const { succeeded, failed, truncated, tokens, deduplicated = 0 } = outcome;
     const reply = await this.run(
       'completeShard',
       this.keys.job(id),
@@ -150,6 +150,7 @@ export class JobStore {
       now,
       estTokens,
       id,
+      deduplicated,
     );
     return COUNT_RESULTS[String(reply)];
   }

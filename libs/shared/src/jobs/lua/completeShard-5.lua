@@ -18,6 +18,7 @@
     ARGV[6] now (ms)
     ARGV[7] the shard's ingest estimate of its tokens (0: none)
     ARGV[8] job id
+    ARGV[9] items whose result was copied from an identical text's (dedup; absent from older workers: 0)
 
   Output:
     -1 - unknown job
@@ -43,5 +44,7 @@ redis.call('HINCRBY', KEYS[1], 'succeeded', ARGV[2])
 redis.call('HINCRBY', KEYS[1], 'failed', ARGV[3])
 redis.call('HINCRBY', KEYS[1], 'truncated', ARGV[4])
 redis.call('HINCRBY', KEYS[1], 'tokens', ARGV[5])
+local deduplicated = tonumber(ARGV[9] or '0')
+if deduplicated > 0 then redis.call('HINCRBY', KEYS[1], 'deduplicated', deduplicated) end
 redis.call('HINCRBY', KEYS[1], 'shardsDone', 1)
 return finishIfLastShard(KEYS[1], KEYS[3], KEYS[4], KEYS[5], ARGV[8], ARGV[6], before)
