@@ -74,6 +74,7 @@ export class JobCommitService {
           options: job.options,
           input: { ...job.input, ...planned.range },
           estTokens: planned.estTokens,
+          tenant: record.tenant,
         });
         if (group.length >= GROUP_SHARDS || shard === totals.plan.length - 1) {
           // Counted before the call: a group that failed halfway may be partly in the queue.

@@ -24,6 +24,8 @@ export interface JobRecord {
   failed: number;
   truncated: number;
   tokens: number;
+  /** Tokens of the texts that succeeded, as billed in the usage ledger (0 in records older than the field). */
+  usageTokens?: number;
   shardsTotal: number;
   shardsDone: number;
   shardsFailed: number;
@@ -83,6 +85,7 @@ export function fromHash(hash: Record<string, string>): JobRecord | null {
     failed: Number(hash.failed ?? 0),
     truncated: Number(hash.truncated ?? 0),
     tokens: Number(hash.tokens ?? 0),
+    usageTokens: Number(hash.usageTokens ?? 0),
     shardsTotal: Number(hash.shardsTotal ?? 0),
     shardsDone: Number(hash.shardsDone ?? 0),
     shardsFailed: Number(hash.shardsFailed ?? 0),

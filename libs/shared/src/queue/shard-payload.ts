@@ -43,6 +43,8 @@ export const shardPayloadSchema = z.object({
   input: shardInputSchema,
   /** Ingest estimate of the shard's tokens (ops/token-estimate.ts); it leaves the backlog when the shard is counted. */
   estTokens: z.number().int().min(0).optional(),
+  /** The job's tenant, for the worker's usage metrics (absent in shards queued before the field: counted as `other`). */
+  tenant: z.string().optional(),
 });
 
 export type ShardPayload = z.infer<typeof shardPayloadSchema>;
