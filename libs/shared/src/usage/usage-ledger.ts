@@ -77,8 +77,8 @@ export class UsageLedger {
         const model = field.slice(second + 1);
         if ((kind !== 'texts' && kind !== 'tokens') || (query.tenant !== undefined && tenant !== query.tenant) || (query.model !== undefined && model !== query.model)) continue;
         const pair = `${tenant}|${model}`;
-        let row = byPair.get(pair);
-        if (row === undefined) byPair.set(pair, (row = { date, tenant, model, texts: 0, tokens: 0 }));
+        const row = byPair.get(pair) ?? { date, tenant, model, texts: 0, tokens: 0 };
+        byPair.set(pair, row);
         row[kind] += Number(value);
       }
       rows.push(...[...byPair.values()].sort((a, b) => a.tenant.localeCompare(b.tenant) || a.model.localeCompare(b.model)));
