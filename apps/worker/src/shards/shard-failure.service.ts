@@ -72,16 +72,18 @@ export class ShardFailureService {
       this.logger.error(`could not write the failure of shard ${shard} of job ${jobId}: ${(error as Error).message}`);
     }
     const est = payload.estTokens ?? 0; // the shard's backlog estimate leaves with it
+    // A stored copy that ran is billed like any counted shard; a failed shard bills nothing.
+    const usage = stored === null ? null : shardUsageOf(stored);
     const result =
-      stored !== null
-        ? await this.jobs.completeShard(jobId, shard, stored.header.summary, Date.now(), est, shardUsageOf(stored))
+      stored !== null && usage !== null
+        ? await this.jobs.completeShard(jobId, shard, stored.header.summary, Date.now(), est, usage)
         : await this.jobs.failShard(jobId, shard, payload.count, reason, Date.now(), est);
-    if (stored !== null && (result === 'counted' || result === 'job-finished')) this.metrics.usage(payload.tenant, payload.modelId, shardUsageOf(stored));
+    if (usage !== null && (result === 'counted' || result === 'job-finished')) this.metrics.usage(payload.tenant, payload.modelId, usage);
     await this.notifier?.shardCounted(jobId, shard, result);
   }
 
   /**
-   * Returns the summary of a copy that was already stored (a run wrote it but did not get to count it),
+   * Returns a copy that was already stored (a run wrote it but did not get to count it),
    * which then counts instead of the failure; null after writing the failure files.
    */
   private async writeFailureFiles(payload: ShardPayload, reason: string): Promise<ShardResult | null> {
