@@ -14,8 +14,8 @@ const isoDay = z
 /** Query parameters of GET /v1/usage; the same schema is the route's OpenAPI description. */
 export const usageQuerySchema = z
   .object({
-    from: isoDay.optional().meta({ description: `First day, UTC, included. @defaultValue ${DEFAULT_USAGE_DAYS - 1} days before \`to\`` }),
-    to: isoDay.optional().meta({ description: 'Last day, UTC, included. @defaultValue today (UTC)' }),
+    from: isoDay.optional().meta({ description: `First day, UTC, included. Default: ${DEFAULT_USAGE_DAYS - 1} days before \`to\`` }),
+    to: isoDay.optional().meta({ description: 'Last day, UTC, included. Default: today (UTC)' }),
     model: z.string().min(1).max(512).optional().meta({ description: 'Only this model (the id as jobs report it)' }),
     tenant: z
       .string()
