@@ -43,3 +43,4 @@ export * from './jobs/job-view.js';
 export * from './events/progress-channel.js';
 export * from './webhooks/webhook-contract.js';
 export * from './corpus/ndjson-chunks.js';
+export * from './usage/usage-ledger.js';

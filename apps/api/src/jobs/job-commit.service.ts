@@ -95,6 +95,7 @@ export class JobCommitService {
           input: { ...job.input, ...planned.range },
           estTokens: planned.estTokens,
           ...(totals.dedup ? { dedup: dedupOf(totals.dedup.rangeOf(shard)) } : {}),
+          tenant: record.tenant,
         });
         if (group.length >= GROUP_SHARDS || shard === totals.plan.length - 1) {
           // Counted before the call: a group that failed halfway may be partly in the queue.

@@ -38,6 +38,8 @@ export interface BatchRecord {
   errorFileId: string | null;
   completed: number;
   failed: number;
+  /** Tokens of the requests' texts that succeeded, from the job when the batch was finalized (absent in older records). */
+  inputTokens?: number;
   /** Unix seconds. */
   createdAt: number;
   inProgressAt: number | null;

@@ -4,6 +4,7 @@ import { UnrecoverableError } from 'bullmq';
 import type { EncodeResponse, ModelInfo, TaskName } from '#models';
 import {
   buildShardOutput,
+  decodeShardResult,
   JobStore,
   OBJECT_STORE,
   readShardItems,
@@ -14,6 +15,8 @@ import {
   type ShardOutcome,
   type ShardPayload,
   ReplicaAck,
+  shardUsageOf,
+  type ShardUsage,
 } from '#shared';
 import { ModelService } from '../inference/model.service.js';
 import { WorkerMetricsService, type ShardMetricOutcome } from '../metrics/worker-metrics.service.js';
@@ -82,11 +85,11 @@ export class ShardProcessorService {
       }
 
       // A previous run wrote this shard and died before counting it: count that copy, never recompute.
-      const stored = await this.results.readSummary(jobId, shard);
+      const stored = await this.results.readShard(jobId, shard);
       if (stored !== null) {
-        await this.count(payload, stored);
+        await this.count(payload, stored.header.summary, shardUsageOf(stored));
         this.metrics.shard(task, modelId, 'recovered');
-        return stored;
+        return stored.header.summary;
       }
       if (await this.jobs.isShardDone(jobId, shard)) return skip('already-done', 'already counted');
 
@@ -165,14 +168,16 @@ export class ShardProcessorService {
   /** 'exists' means another run finished the shard first: its copy is the one that counts. */
   private async writeAndCount(payload: ShardPayload, output: ShardOutput): Promise<{ written: boolean; counted: ShardOutcome }> {
     const written = (await this.results.writeShard(payload.jobId, payload.shard, output.object)) === 'written';
-    const counted = written ? output.summary : ((await this.results.readSummary(payload.jobId, payload.shard)) ?? output.summary);
-    await this.count(payload, counted);
-    return { written, counted };
+    const counted = (written ? null : await this.results.readShard(payload.jobId, payload.shard)) ?? decodeShardResult(output.object);
+    await this.count(payload, counted.header.summary, shardUsageOf(counted));
+    return { written, counted: counted.header.summary };
   }
 
-  private async count(payload: ShardPayload, outcome: ShardOutcome): Promise<void> {
-    // The shard's ingest estimate leaves the queue-wide backlog with it (see JobStore.completeShard).
-    const result = await this.jobs.completeShard(payload.jobId, payload.shard, outcome, Date.now(), payload.estTokens ?? 0);
+  private async count(payload: ShardPayload, outcome: ShardOutcome, usage: ShardUsage): Promise<void> {
+    // The shard's ingest estimate leaves the queue-wide backlog with it; its usage is billed in the same
+    // step, by the run that counts it (see JobStore.completeShard).
+    const result = await this.jobs.completeShard(payload.jobId, payload.shard, outcome, Date.now(), payload.estTokens ?? 0, usage);
+    if (result === 'counted' || result === 'job-finished') this.metrics.usage(payload.tenant, payload.modelId, usage);
     if (result === 'job-finished') this.logger.log(`job ${payload.jobId} finished (last shard ${payload.shard})`);
     else if (result === 'unknown-job') this.logger.warn(`shard ${payload.shard} of job ${payload.jobId}: job record disappeared before counting`);
     // Before BullMQ marks the shard completed: a count lost at a failover would leave the job unfinished

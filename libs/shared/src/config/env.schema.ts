@@ -222,6 +222,19 @@ export const apiEnvSchema = commonEnvSchema.extend({
   MAX_UPLOAD_BYTES: int(1024, 512 * 1024 * 1024),
   /** Interval of the comment lines that keep idle `GET /v1/jobs/:id/events` streams open through proxies. @defaultValue 15000 */
   SSE_HEARTBEAT_MS: int(50, 15_000),
+  /**
+   * Tenants whose keys read every tenant's usage on `GET /v1/usage` (and may filter by `tenant`), as a
+   * comma list of tenant names; the others see their own only. @defaultValue unset: none
+   */
+  ADMIN_TENANTS: optionalText.transform((value, ctx): string[] => {
+    const names = (value ?? '')
+      .split(',')
+      .map((name) => name.trim())
+      .filter((name) => name !== '');
+    const bad = names.find((name) => !/^[A-Za-z0-9_.-]{1,64}$/.test(name));
+    if (bad !== undefined) ctx.addIssue({ code: 'custom', message: `"${bad}" is not a tenant name (letters, digits, ".", "_" and "-" only, at most 64)` });
+    return names;
+  }),
 });
 
 const defaultThreads = Math.max(1, Math.min(availableParallelism(), 8));
@@ -299,6 +312,17 @@ export const workerEnvObjectSchema = commonEnvSchema.extend({
    * an entry must be this old before a sweep takes it. @defaultValue 30000
    */
   WEBHOOK_SWEEP_MS: int(100, 30_000),
+  /**
+   * Days a day of the usage ledger (`GET /v1/usage`) is kept in Redis after its last update; 0 = for
+   * ever. Each day is one small hash (tenants x models x 2 fields). @defaultValue 400
+   */
+  USAGE_RETENTION_DAYS: int(0, 400),
+  /**
+   * Tenants that get their own `tenant` label on shardwise_usage_*_total in one worker process; later
+   * ones are counted as `other`, so a deployment with many tenants cannot grow the series without
+   * bound (the ledger behind GET /v1/usage keeps every tenant). @defaultValue 50
+   */
+  USAGE_METRICS_MAX_TENANTS: int(0, 50),
 });
 
 export const workerEnvSchema = workerEnvObjectSchema

@@ -28,6 +28,8 @@ export interface JobRecord {
   tokens: number;
   /** Items whose result was copied from an identical text's instead of computed (dedup); absent in older records. */
   deduplicated?: number;
+  /** Tokens of the texts that succeeded, as billed in the usage ledger (0 in records older than the field). */
+  usageTokens?: number;
   shardsTotal: number;
   shardsDone: number;
   shardsFailed: number;
@@ -89,6 +91,7 @@ export function fromHash(hash: Record<string, string>): JobRecord | null {
     truncated: Number(hash.truncated ?? 0),
     tokens: Number(hash.tokens ?? 0),
     deduplicated: Number(hash.deduplicated ?? 0),
+    usageTokens: Number(hash.usageTokens ?? 0),
     shardsTotal: Number(hash.shardsTotal ?? 0),
     shardsDone: Number(hash.shardsDone ?? 0),
     shardsFailed: Number(hash.shardsFailed ?? 0),

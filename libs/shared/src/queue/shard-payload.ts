@@ -50,6 +50,8 @@ export const shardPayloadSchema = z.object({
    * (see DuplicateRefs); absent when there are none.
    */
   dedup: z.object({ refs: z.object({ start: z.number().int().min(0), end: z.number().int().min(0) }).optional() }).optional(),
+  /** The job's tenant, for the worker's usage metrics (absent in shards queued before the field: counted as `other`). */
+  tenant: z.string().optional(),
 });
 
 export type ShardPayload = z.infer<typeof shardPayloadSchema>;

@@ -472,6 +472,13 @@ export class ShardResult {
     return { ok: true, tokens, truncated, label, score: this.view.getFloat32(this.at.values + row * 4, true), scores };
   }
 
+  /** Tokens of the items that succeeded (failed items' counts left out): what the usage ledger bills. */
+  succeededTokens(): number {
+    let sum = 0;
+    for (let i = 0; i < this.header.count; i++) if (this.errorOf[i] === -1) sum += this.tokens(i);
+    return sum;
+  }
+
   /** `count x width` little-endian float32, NaN rows for failed items (a view of the object, not a copy); null when the width is unknown or the task is not embed. */
   embeddingRows(): Buffer | null {
     if (!isVector(this.header.task) || this.header.width === 0) return null;

@@ -244,6 +244,7 @@ export class BatchesService implements OnModuleInit {
       status,
       completed: scale(job.succeeded),
       failed: scale(job.failed),
+      inputTokens: job.usageTokens ?? 0,
       finalizingAt: !running && !cancelled ? finishedAt : null,
       cancellingAt: batch.cancellingAt ?? (cancelled && batch.expiredAt === null ? finishedAt : null),
     };
