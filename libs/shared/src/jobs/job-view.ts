@@ -19,7 +19,8 @@ export interface JobView {
     truncate: boolean | null;
   };
   metadata: Record<string, unknown> | null;
-  counts: { total: number; succeeded: number; failed: number };
+  /** `deduplicated`: items whose result was copied from an identical text in the same job rather than computed (dedup). */
+  counts: { total: number; succeeded: number; failed: number; deduplicated: number };
   shards: { total: number; done: number; failed: number };
   tokens_processed: number;
   truncated: number;
@@ -62,7 +63,7 @@ export function toJobView(job: JobRecord, now = Date.now()): JobView {
       truncate: job.options.truncate ?? null,
     },
     metadata: job.metadata,
-    counts: { total: job.total, succeeded: job.succeeded, failed: job.failed },
+    counts: { total: job.total, succeeded: job.succeeded, failed: job.failed, deduplicated: job.deduplicated ?? 0 },
     shards: { total: job.shardsTotal, done: job.shardsDone, failed: job.shardsFailed },
     tokens_processed: job.tokens,
     truncated: job.truncated,
