@@ -19,7 +19,7 @@ const CONVERT: Record<Dtype, (graph: GraphDef) => GraphDef> = {
 export async function buildModelFiles(spec: ModelSpec, tokenizer: FamilyTokenizer, dtypes: readonly Dtype[]): Promise<ModelFiles> {
   const graph = buildModelGraph(spec);
   // Calibrate before deriving q8/fp16 so every dtype carries the same head.
-  if (spec.head === 'sentiment') await calibrateClassifier(graph, spec, tokenizer.calibration);
+  if (spec.head !== 'embed') await calibrateClassifier(graph, spec, tokenizer.calibration);
   const onnx: Partial<Record<Dtype, Uint8Array>> = {};
   for (const dtype of dtypes) onnx[dtype] = encodeModel(CONVERT[dtype](graph));
   return {

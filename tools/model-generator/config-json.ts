@@ -5,9 +5,9 @@ import type { JsonObject } from './tokenizer-artifacts.js';
 export const GENERATOR_VERSION = 1;
 
 const ARCHITECTURE = {
-  bert: { embed: 'BertModel', sentiment: 'BertForSequenceClassification' },
-  distilbert: { embed: 'DistilBertModel', sentiment: 'DistilBertForSequenceClassification' },
-  roberta: { embed: 'RobertaModel', sentiment: 'RobertaForSequenceClassification' },
+  bert: { embed: 'BertModel', sentiment: 'BertForSequenceClassification', ner: 'BertForTokenClassification' },
+  distilbert: { embed: 'DistilBertModel', sentiment: 'DistilBertForSequenceClassification', ner: 'DistilBertForTokenClassification' },
+  roberta: { embed: 'RobertaModel', sentiment: 'RobertaForSequenceClassification', ner: 'RobertaForTokenClassification' },
 } as const;
 
 /** Dimension keys spelled the way each family's HF config spells them. */
@@ -44,13 +44,13 @@ function familyKeys(spec: ModelSpec): JsonObject {
 
 export function configJson(spec: ModelSpec): JsonObject {
   const labels: JsonObject =
-    spec.head === 'sentiment'
-      ? {
+    spec.head === 'embed'
+      ? {}
+      : {
           id2label: Object.fromEntries(spec.labels.map((label, id) => [String(id), label])),
           label2id: Object.fromEntries(spec.labels.map((label, id) => [label, id])),
-          problem_type: 'single_label_classification',
-        }
-      : {};
+          ...(spec.head === 'sentiment' ? { problem_type: 'single_label_classification' } : {}),
+        };
   return {
     _name_or_path: spec.name,
     architectures: [ARCHITECTURE[spec.family][spec.head]],

@@ -4,12 +4,13 @@
  */
 
 export type Family = 'bert' | 'distilbert' | 'roberta';
-export type Head = 'embed' | 'sentiment';
+/** `ner`: a token classification head (*ForTokenClassification) with B-/I- entity tags. */
+export type Head = 'embed' | 'sentiment' | 'ner';
 export type Size = 'tiny' | 'minilm';
 export type Dtype = 'fp32' | 'q8' | 'fp16';
 
 export const FAMILIES: readonly Family[] = ['bert', 'distilbert', 'roberta'];
-export const HEADS: readonly Head[] = ['embed', 'sentiment'];
+export const HEADS: readonly Head[] = ['embed', 'sentiment', 'ner'];
 export const SIZES: readonly Size[] = ['tiny', 'minilm'];
 export const DTYPES: readonly Dtype[] = ['fp32', 'q8', 'fp16'];
 export const MODEL_NAMESPACE = 'shardwise-random';
@@ -60,6 +61,9 @@ const LABELS: Record<Family, string[]> = {
   roberta: ['negative', 'neutral', 'positive'],
 };
 
+/** CoNLL-2003 style tags, as dslim/bert-base-NER lists them (O first). */
+const ENTITY_TAGS = ['O', 'B-MISC', 'I-MISC', 'B-PER', 'I-PER', 'B-ORG', 'I-ORG', 'B-LOC', 'I-LOC'];
+
 export function modelName(family: Family, size: Size, head: Head): string {
   return `${MODEL_NAMESPACE}/${family}-${size}-${head}`;
 }
@@ -73,7 +77,7 @@ export function modelSpec(family: Family, size: Size, head: Head, vocabSize: num
     family,
     head,
     size,
-    labels: head === 'sentiment' ? LABELS[family] : [],
+    labels: head === 'sentiment' ? LABELS[family] : head === 'ner' ? ENTITY_TAGS : [],
     dims: {
       ...base,
       // RoBERTa positions start at padding_idx + 1 = 2, so it needs 2 extra rows.

@@ -25,7 +25,7 @@ export interface ParamNames {
 
 export function paramNames(family: Family, head: Head): ParamNames {
   // Task models nest the encoder under the family name (bert.*, roberta.*).
-  const root = head === 'sentiment' ? `${family}.` : '';
+  const root = head === 'embed' ? '' : `${family}.`;
   const emb = `${root}embeddings`;
   if (family === 'distilbert') {
     return {
