@@ -4,8 +4,8 @@ import { classifyTask, embedTask, isTaskName, resolveTask, TASK_MODULES, TASK_NA
 const INPUTS = ['text', 'text-pair', 'query-documents'];
 const OUTPUTS = ['vector', 'label-scores', 'json'];
 const MODEL_CLASSES = ['AutoModel', 'AutoModelForSequenceClassification', 'AutoModelForTokenClassification'];
-const INFO = { dimensions: 4, labels: ['NEGATIVE', 'POSITIVE'] };
-const RESOLVED = { pooling: 'mean', normalize: true, topK: null, truncate: true } as const;
+const INFO = { dimensions: 4, maxTokens: 8, labels: ['NEGATIVE', 'POSITIVE'] };
+const RESOLVED = { pooling: 'mean', normalize: true, topK: null, truncate: true, aggregationStrategy: 'none', ignoreLabels: ['O'] } as const;
 
 describe('task registry', () => {
   it('keeps the API names: embed and sentiment, with their aliases', () => {

@@ -1,3 +1,4 @@
+import { AGGREGATION_STRATEGIES } from './entities.js';
 import { InvalidEncodeOptionsError, InvalidPoolOptionsError } from './errors.js';
 import type { ResolvedEncodeOptions } from './tasks/task-io.js';
 
@@ -6,14 +7,19 @@ import type { EncodeOptions, InferencePoolOptions } from './types.js';
 
 /** Applies the documented defaults and rejects values that would otherwise fail deep inside a thread. */
 export function resolveEncodeOptions(options: EncodeOptions | undefined): ResolvedEncodeOptions {
-  const { pooling = 'mean', normalize = true, topK = null, truncate = true } = options ?? {};
+  const { pooling = 'mean', normalize = true, topK = null, truncate = true, aggregationStrategy = 'none', ignoreLabels = ['O'] } = options ?? {};
   if (pooling !== 'mean' && pooling !== 'cls') throw new InvalidEncodeOptionsError(`pooling must be "mean" or "cls", got ${JSON.stringify(pooling)}`);
   if (typeof normalize !== 'boolean') throw new InvalidEncodeOptionsError('normalize must be true or false');
   if (typeof truncate !== 'boolean') throw new InvalidEncodeOptionsError('truncate must be true or false');
   if (topK !== null && !(Number.isInteger(topK) && topK >= 1)) {
     throw new InvalidEncodeOptionsError(`topK must be a positive integer or null (all labels), got ${JSON.stringify(topK)}`);
   }
-  return { pooling, normalize, topK, truncate };
+  if (!AGGREGATION_STRATEGIES.includes(aggregationStrategy)) {
+    throw new InvalidEncodeOptionsError(`aggregationStrategy must be one of ${AGGREGATION_STRATEGIES.join(', ')}, got ${JSON.stringify(aggregationStrategy)}`);
+  }
+  if (!Array.isArray(ignoreLabels) || !ignoreLabels.every((label) => typeof label === 'string'))
+    throw new InvalidEncodeOptionsError('ignoreLabels must be an array of label names');
+  return { pooling, normalize, topK, truncate, aggregationStrategy, ignoreLabels };
 }
 
 export function assertTexts(texts: unknown): asserts texts is string[] {

@@ -3,6 +3,8 @@
  * not exported here (thread protocol, scheduler, transformers.js loading) is
  * an implementation detail and may change without notice.
  */
+export { AGGREGATION_STRATEGIES, type AggregationStrategy, type Entity, extractEntities } from './entities.js';
+export { alignableTokenizer, alignTokens, tokensToString, type AlignableTokenizer, type TokenAlignment } from './token-alignment.js';
 export {
   classifyTask,
   defaultModelsFrom,

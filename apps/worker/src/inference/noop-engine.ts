@@ -50,12 +50,17 @@ export class NoopInferencePool implements InferencePort {
   async encode(request: EncodeRequest): Promise<EncodeResponse> {
     const info = await this.load(request.modelId, request.task);
     const results: ItemResult[] = new Array(request.texts.length);
-    const vectors = taskModule(request.task).output === 'vector';
+    const { output } = taskModule(request.task);
+    const vectors = output === 'vector';
     let tokens = 0;
     for (let i = 0; i < request.texts.length; i++) {
       const count = estimateTokens(request.texts[i] as string, info.maxTokens);
       tokens += count;
-      results[i] = vectors ? { ok: true, tokens: count, truncated: false, embedding: this.vector(info.dimensions) } : this.scores(info.labels ?? DEFAULT_LABELS, count);
+      results[i] = vectors
+        ? { ok: true, tokens: count, truncated: false, embedding: this.vector(info.dimensions) }
+        : output === 'json'
+          ? { ok: true, tokens: count, truncated: false, entities: [] }
+          : this.scores(info.labels ?? DEFAULT_LABELS, count);
     }
     return { results, stats: { tokens, paddedTokens: tokens, batches: 1, tokenizeSeconds: 0, inferenceSeconds: 0 } };
   }

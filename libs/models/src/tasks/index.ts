@@ -1,4 +1,5 @@
 export { classifyTask } from './classify.task.js';
 export { embedTask } from './embed.task.js';
+export { tokenClassificationTask } from './token-classification.task.js';
 export { defaultModelsFrom, isTaskName, MODEL_HINTS, resolveTask, TASK_MODULES, TASK_NAMES, TASK_NAMES_AND_ALIASES, TASKS, taskModule, type TaskName } from './registry.js';
 export type { JsonSchema, TaskBatch, TaskInputKind, TaskItemValue, TaskModelClass, TaskModule, TaskOption, TaskOutputKind } from './task-module.js';

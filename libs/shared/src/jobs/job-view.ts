@@ -7,7 +7,15 @@ export interface JobView {
   task: JobRecord['task'];
   model: string;
   state: JobState;
-  options: { pooling: 'mean' | 'cls' | null; normalize: boolean | null; top_k: number | null; truncate: boolean | null };
+  /** `aggregation_strategy` and `ignore_labels` only for token-classification jobs. */
+  options: {
+    pooling: 'mean' | 'cls' | null;
+    normalize: boolean | null;
+    top_k: number | null;
+    truncate: boolean | null;
+    aggregation_strategy?: string;
+    ignore_labels?: readonly string[];
+  };
   metadata: Record<string, unknown> | null;
   counts: { total: number; succeeded: number; failed: number };
   shards: { total: number; done: number; failed: number };
@@ -46,6 +54,8 @@ export function toJobView(job: JobRecord, now = Date.now()): JobView {
       normalize: job.options.normalize ?? null,
       top_k: job.options.topK ?? null,
       truncate: job.options.truncate ?? null,
+      ...(job.options.aggregationStrategy !== undefined ? { aggregation_strategy: job.options.aggregationStrategy } : {}),
+      ...(job.options.ignoreLabels !== undefined ? { ignore_labels: job.options.ignoreLabels } : {}),
     },
     metadata: job.metadata,
     counts: { total: job.total, succeeded: job.succeeded, failed: job.failed },
