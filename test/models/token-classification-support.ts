@@ -4,8 +4,7 @@
  */
 import { AutoTokenizer, type PreTrainedTokenizer } from '@huggingface/transformers';
 import type { AlignableTokenizer } from '#models';
-import type { Family } from './fixtures.js';
-import { MODEL_DIR } from './fixtures.js';
+import { type Family, MODEL_DIR } from './fixtures.js';
 
 export function nerModelId(family: Family): string {
   return `shardwise-random/${family}-tiny-ner`;
