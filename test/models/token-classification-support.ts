@@ -3,7 +3,6 @@
  * view of a transformers.js tokenizer that the inference thread builds (ModelRunner).
  */
 import { AutoTokenizer, type PreTrainedTokenizer } from '@huggingface/transformers';
-import type { AlignableTokenizer } from '#models';
 import { type Family, MODEL_DIR } from './fixtures.js';
 
 export function nerModelId(family: Family): string {

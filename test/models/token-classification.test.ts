@@ -90,7 +90,7 @@ function pythonEntities(ref: Reference, labels: readonly string[], strategy: 'si
   }
   return grouped
     .map((group) => ({
-      entity_group: (group[0]?.entity as string).split('-').slice(1).join('-') || (group[0]?.entity as string),
+      entity_group: (group[0] as Word).entity.split('-').slice(1).join('-') || (group[0] as Word).entity,
       score: group.reduce((sum, w) => sum + w.score, 0) / group.length,
       word: tokensToString(
         group.flatMap((w) => w.tokens),
