@@ -66,7 +66,7 @@ describe('token-classification jobs end to end', () => {
   function expectSame(lines: ResultLine[], wanted: Array<Entity[] | null>): void {
     expect(lines).toHaveLength(wanted.length);
     lines.forEach((line, i) => {
-      const entities = (line as { entities?: Entity[] }).entities;
+      const entities = (line as unknown as { entities?: Entity[] }).entities;
       expect(entities, `line ${i}`).toBeDefined();
       const round = (list: Entity[]) => list.map((e) => ({ ...e, score: Math.round(e.score * 1e4) }));
       expect(round(entities as Entity[]), `line ${i}`).toEqual(round(wanted[i] as Entity[]));
@@ -86,14 +86,14 @@ describe('token-classification jobs end to end', () => {
 
     const lines = await resultsOf(api.baseUrl, job.id);
     expectSame(lines, await expected(model, inputs, { aggregationStrategy: 'simple' }));
-    const all = lines.flatMap((line) => (line as { entities: Entity[] }).entities);
+    const all = lines.flatMap((line) => (line as unknown as { entities: Entity[] }).entities);
     expect(all.length).toBeGreaterThan(100);
     for (const entity of all) {
       expect(entity.entity_group).toMatch(/^(PER|ORG|LOC|MISC)$/);
       expect(entity.start).not.toBeNull();
     }
     // Offsets are code points into the submitted text.
-    const line = lines.find((l) => (l as { entities: Entity[] }).entities.length > 0) as ResultLine & { entities: Entity[] };
+    const line = lines.find((l) => (l as unknown as { entities: Entity[] }).entities.length > 0) as unknown as ResultLine & { entities: Entity[] };
     const first = line.entities[0] as Entity;
     const text = Array.from(inputs[line.index] as string);
     expect(
@@ -132,7 +132,7 @@ describe('token-classification jobs end to end', () => {
     expect(lines.map((l) => l.id)).toEqual(inputs.map((_, i) => `t${i}`));
     expectSame(lines, await expected(model, inputs, { aggregationStrategy: 'first', ignoreLabels: [] }));
     // Nothing ignored: O groups are there too.
-    expect(lines.some((l) => (l as { entities: Entity[] }).entities.some((e) => e.entity_group === 'O'))).toBe(true);
+    expect(lines.some((l) => (l as unknown as { entities: Entity[] }).entities.some((e) => e.entity_group === 'O'))).toBe(true);
   }, 240_000);
 
   it('rejects a bad aggregation strategy with an error naming the option', async () => {

@@ -1,4 +1,4 @@
-import { AutoModel, AutoModelForSequenceClassification, AutoTokenizer, env, pipeline, type Tensor } from '@huggingface/transformers';
+import { AutoModel, AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer, env, pipeline, type Tensor } from '@huggingface/transformers';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,8 +47,10 @@ const cosine = (a: number[], b: number[]): number => {
 };
 
 describe('generateModels', () => {
-  it('writes all six tiny models with every requested file', async () => {
-    expect(generated.map((m) => m.name).sort()).toEqual(FAMILIES.flatMap((f) => [modelName(f, 'tiny', 'embed'), modelName(f, 'tiny', 'sentiment')]).sort());
+  it('writes all nine tiny models with every requested file', async () => {
+    expect(generated.map((m) => m.name).sort()).toEqual(
+      FAMILIES.flatMap((f) => [modelName(f, 'tiny', 'embed'), modelName(f, 'tiny', 'sentiment'), modelName(f, 'tiny', 'ner')]).sort(),
+    );
     for (const model of generated) {
       expect(model.written).toBe(true);
       for (const file of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx', 'onnx/model_quantized.onnx', 'onnx/model_fp16.onnx']) {
@@ -147,10 +149,10 @@ describe.each(FAMILIES)('%s-tiny through transformers.js', (family) => {
     }
   });
 
-  it.each(['embed', 'sentiment'] as const)('ONNX %s graph matches a float64 re-implementation of the HF forward', async (head) => {
+  it.each(['embed', 'sentiment', 'ner'] as const)('ONNX %s graph matches a float64 re-implementation of the HF forward', async (head) => {
     const id = modelName(family, 'tiny', head);
     const tokenizer = await AutoTokenizer.from_pretrained(id);
-    const Loader = head === 'embed' ? AutoModel : AutoModelForSequenceClassification;
+    const Loader = head === 'embed' ? AutoModel : head === 'ner' ? AutoModelForTokenClassification : AutoModelForSequenceClassification;
     const model = await Loader.from_pretrained(id, { dtype: 'fp32' });
     const weights = readFloatInitializers(await readFile(join(outDir, id, 'onnx/model.onnx')));
     const config = JSON.parse(await readFile(join(outDir, id, 'config.json'), 'utf8')) as { vocab_size: number };
@@ -158,7 +160,12 @@ describe.each(FAMILIES)('%s-tiny through transformers.js', (family) => {
     const text = TEXTS[1];
     const expected = referenceForward(spec, weights, tokenizer.encode(text));
     const output = await model(tokenizer([text]));
-    const actual = head === 'embed' ? (output.last_hidden_state.tolist() as number[][][])[0].flat() : rows(output.logits as Tensor)[0];
+    const actual =
+      head === 'embed'
+        ? (output.last_hidden_state.tolist() as number[][][])[0].flat()
+        : head === 'ner'
+          ? (output.logits.tolist() as number[][][])[0].flat()
+          : rows(output.logits as Tensor)[0];
     const wanted = head === 'embed' ? expected.hidden.flat() : (expected.logits ?? []);
     expect(actual.length).toBe(wanted.length);
     actual.forEach((v, i) => expect(Math.abs(v - wanted[i])).toBeLessThan(1e-4));

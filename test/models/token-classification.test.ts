@@ -113,7 +113,7 @@ describe.each(FAMILIES)('%s tiny ner model', (family) => {
     const model = await AutoModelForTokenClassification.from_pretrained(id, { dtype: 'fp32' });
     const aligner = alignableTokenizer(tokenizer);
     unkId = aligner.unkId;
-    labels = Object.values(model.config.id2label as Record<string, string>);
+    labels = Object.values((model.config as unknown as { id2label: Record<string, string> }).id2label);
     try {
       for (const text of TEXTS) {
         const full = tokenizer.encode(text);

@@ -16,6 +16,7 @@ export {
   TASK_NAMES_AND_ALIASES,
   TASKS,
   taskModule,
+  tokenClassificationTask,
   type JsonSchema,
   type TaskBatch,
   type TaskInputKind,
