@@ -5,7 +5,8 @@
  */
 import { env } from '@huggingface/transformers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { alignableTokenizer, alignTokens, extractEntities, type TokenAlignment } from '#models';
+import { alignTokens, extractEntities, type TokenAlignment } from '#models';
+import { alignableTokenizer } from '../../libs/models/src/alignable-tokenizer.js';
 import { ensureNerModels, loadTokenizer } from './token-classification-support.js';
 
 interface Span {

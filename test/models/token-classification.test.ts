@@ -9,7 +9,8 @@
  */
 import { AutoModelForTokenClassification, AutoTokenizer, pipeline, Tensor, type TokenClassificationPipeline } from '@huggingface/transformers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { alignableTokenizer, alignTokens, type Entity, InferencePool, type ItemResult, type TokenAlignment, tokensToString } from '#models';
+import { alignTokens, type Entity, InferencePool, type ItemResult, type TokenAlignment, tokensToString } from '#models';
+import { alignableTokenizer } from '../../libs/models/src/alignable-tokenizer.js';
 import { configureTransformers } from '../../libs/models/src/model-loader.js';
 import { ensureThreadBuild, FAMILIES, mixedTexts } from './fixtures.js';
 import { ensureNerModels, nerModelId } from './token-classification-support.js';

@@ -4,7 +4,7 @@
  * an implementation detail and may change without notice.
  */
 export { AGGREGATION_STRATEGIES, type AggregationStrategy, type Entity, extractEntities } from './entities.js';
-export { alignableTokenizer, alignTokens, tokensToString, type AlignableTokenizer, type TokenAlignment } from './token-alignment.js';
+export { alignTokens, tokensToString, type AlignableTokenizer, type TokenAlignment } from './token-alignment.js';
 export {
   classifyTask,
   defaultModelsFrom,

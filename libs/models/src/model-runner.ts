@@ -10,7 +10,8 @@ import type { ResolvedEncodeOptions } from './tasks/task-io.js';
 import { taskModule, type TaskModule } from './tasks/index.js';
 import type { TensorLike } from './tensor-data.js';
 import type { ModelRef, RunResult, ThreadConfig, TokenizeResult } from './thread-protocol.js';
-import { alignableTokenizer, alignTokens, type AlignableTokenizer, type TokenAlignment } from './token-alignment.js';
+import { alignableTokenizer } from './alignable-tokenizer.js';
+import { alignTokens, type AlignableTokenizer, type TokenAlignment } from './token-alignment.js';
 import { detectSpecialLayout, truncateIds, type SpecialTokenLayout } from './truncation.js';
 
 export class ModelRunner {
