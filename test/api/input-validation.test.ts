@@ -71,6 +71,25 @@ describe('job parameters', () => {
     expect(codeOf(() => paramsFromBody({ task: 'embed', model: 5 }))).toMatchObject({ code: 'INVALID_MODEL' });
   });
 
+  it('reads dedup from the body and the query string: absent is on, anything but a boolean is refused by name', () => {
+    expect(paramsFromBody({ task: 'embed' }).dedup).toBeUndefined();
+    expect(paramsFromBody({ task: 'embed', dedup: false }).dedup).toBe(false);
+    expect(paramsFromBody({ task: 'embed', dedup: null }).dedup).toBeUndefined();
+    expect(paramsFromQuery({ task: 'embed', dedup: 'false' }).dedup).toBe(false);
+    expect(paramsFromQuery({ task: 'embed', dedup: 'true' }).dedup).toBe(true);
+    expect(codeOf(() => paramsFromBody({ task: 'embed', dedup: 'no' }))).toMatchObject({
+      code: 'INVALID_OPTION',
+      field: 'dedup',
+      message: expect.stringMatching(/must be true or false/),
+    });
+    expect(codeOf(() => paramsFromQuery({ task: 'embed', dedup: '0' }))).toMatchObject({ code: 'INVALID_OPTION', field: 'dedup' });
+    expect(codeOf(() => paramsFromQuery({ task: 'embed', dedup: ['true', 'false'] }))).toMatchObject({
+      code: 'INVALID_INPUT',
+      field: 'dedup',
+      message: 'query parameter "dedup" must be given once',
+    });
+  });
+
   it('bounds metadata to a JSON object of 16 KiB', () => {
     expect(paramsFromBody({ task: 'embed', metadata: { k: 'x'.repeat(16_000) } }).metadata).toBeTruthy();
     expect(codeOf(() => paramsFromBody({ task: 'embed', metadata: { k: 'x'.repeat(16_400) } }))).toMatchObject({ code: 'INVALID_INPUT', field: 'metadata' });

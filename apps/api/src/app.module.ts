@@ -13,6 +13,7 @@ import { ModelsModule } from './models/models.module.js';
 import { OpenAIModule } from './openai/openai.module.js';
 import { RedisModule } from './redis/redis.module.js';
 import { StorageModule } from './storage/storage.module.js';
+import { UsageModule } from './usage/usage.module.js';
 
 /** The API: producer side only. No BullMQ Worker or @Processor is part of this graph. */
 @Module({})
@@ -33,6 +34,7 @@ export class AppModule {
         EventsModule,
         HealthModule,
         OpenAIModule,
+        UsageModule,
         // Last: its catch-all route must come after every other.
         UnmatchedRouteModule,
       ],

@@ -30,6 +30,7 @@ export function assertTexts(texts: unknown): asserts texts is string[] {
 
 const DEVICES = ['cpu', 'webgpu', 'cuda'];
 const DTYPES = ['fp32', 'fp16', 'q8'];
+const Q8_MODES = ['per-token', 'dynamic'];
 
 /** Validates pool options up front so a typo fails at construction, not in a thread. */
 export function validatePoolOptions(options: InferencePoolOptions): void {
@@ -39,6 +40,9 @@ export function validatePoolOptions(options: InferencePoolOptions): void {
   }
   if (!DEVICES.includes(options.device)) throw new InvalidPoolOptionsError(`device must be one of ${DEVICES.join(', ')}, got ${JSON.stringify(options.device)}`);
   if (!DTYPES.includes(options.dtype)) throw new InvalidPoolOptionsError(`dtype must be one of ${DTYPES.join(', ')}, got ${JSON.stringify(options.dtype)}`);
+  if (options.q8Mode !== undefined && !Q8_MODES.includes(options.q8Mode)) {
+    throw new InvalidPoolOptionsError(`q8Mode must be one of ${Q8_MODES.join(', ')}, got ${JSON.stringify(options.q8Mode)}`);
+  }
   if (options.modelDir !== undefined && (typeof options.modelDir !== 'string' || options.modelDir === '')) {
     throw new InvalidPoolOptionsError('modelDir must be a non-empty path when set');
   }

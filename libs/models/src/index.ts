@@ -42,6 +42,7 @@ export type {
   ItemErrorCode,
   ItemResult,
   PoolDtype,
+  Q8Mode,
 } from './types.js';
 export {
   AbortError,

@@ -35,9 +35,9 @@ export class InferencePool {
     if (this.state === 'closed') return Promise.reject(new PoolStateError('closed'));
     this.starting ??= (async () => {
       this.state = 'starting';
-      const { threads, intraOpThreads, device, dtype, modelDir } = this.options;
+      const { threads, intraOpThreads, device, dtype, q8Mode, modelDir } = this.options;
       assertDeviceAvailable(device);
-      const scheduler = new ThreadScheduler(threads, threadEntryUrl(), { intraOpThreads, device, dtype, modelDir });
+      const scheduler = new ThreadScheduler(threads, threadEntryUrl(), { intraOpThreads, device, dtype, q8Mode, modelDir });
       this.scheduler = scheduler;
       await scheduler.start();
       // close() may have been called while the threads were starting.

@@ -8,13 +8,15 @@ import type { ModelInfo } from './model-info.js';
 import type { ResolvedEncodeOptions } from './tasks/task-io.js';
 import type { TaskName } from './tasks/index.js';
 import type { TokenAlignment } from './token-alignment.js';
-import type { PoolDtype } from './types.js';
+import type { PoolDtype, Q8Mode } from './types.js';
 
 /** Passed as workerData; fixed for the thread's life. */
 export interface ThreadConfig {
   intraOpThreads: number;
   device: Device;
   dtype: PoolDtype;
+  /** @defaultValue `'per-token'` */
+  q8Mode?: Q8Mode;
   modelDir?: string;
 }
 

@@ -18,7 +18,12 @@ export const jobViewSchema: SchemaObject = obj({
     ignore_labels: { type: 'array', items: { type: 'string' }, description: 'token-classification jobs only' },
   }),
   metadata: nullable({ type: 'object', additionalProperties: true }),
-  counts: obj({ total: int(), succeeded: int(), failed: int() }),
+  counts: obj({
+    total: int(),
+    succeeded: int(),
+    failed: int(),
+    deduplicated: int('items whose result was copied from an identical text of the same job instead of computed (dedup); included in succeeded and failed'),
+  }),
   shards: obj({ total: int(), done: int(), failed: int() }),
   tokens_processed: int(),
   truncated: int(),

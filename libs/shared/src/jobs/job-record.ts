@@ -30,6 +30,10 @@ export interface JobRecord {
   failed: number;
   truncated: number;
   tokens: number;
+  /** Items whose result was copied from an identical text's instead of computed (dedup); absent in older records. */
+  deduplicated?: number;
+  /** Tokens of the texts that succeeded, as billed in the usage ledger (0 in records older than the field). */
+  usageTokens?: number;
   shardsTotal: number;
   shardsDone: number;
   shardsFailed: number;
@@ -70,6 +74,7 @@ export function toHash(record: JobRecord): Record<string, string> {
   if (record.inputKey) hash.inputKey = record.inputKey;
   if (record.expiresAfter != null) hash.expiresAfter = String(record.expiresAfter);
   if (record.expiresAt != null) hash.expiresAt = String(record.expiresAt);
+  if (record.deduplicated) hash.deduplicated = String(record.deduplicated);
   return hash;
 }
 
@@ -89,6 +94,8 @@ export function fromHash(hash: Record<string, string>): JobRecord | null {
     failed: Number(hash.failed ?? 0),
     truncated: Number(hash.truncated ?? 0),
     tokens: Number(hash.tokens ?? 0),
+    deduplicated: Number(hash.deduplicated ?? 0),
+    usageTokens: Number(hash.usageTokens ?? 0),
     shardsTotal: Number(hash.shardsTotal ?? 0),
     shardsDone: Number(hash.shardsDone ?? 0),
     shardsFailed: Number(hash.shardsFailed ?? 0),

@@ -17,7 +17,8 @@ export interface JobView {
     ignore_labels?: readonly string[];
   };
   metadata: Record<string, unknown> | null;
-  counts: { total: number; succeeded: number; failed: number };
+  /** `deduplicated`: items whose result was copied from an identical text in the same job rather than computed (dedup). */
+  counts: { total: number; succeeded: number; failed: number; deduplicated: number };
   shards: { total: number; done: number; failed: number };
   tokens_processed: number;
   truncated: number;
@@ -58,7 +59,7 @@ export function toJobView(job: JobRecord, now = Date.now()): JobView {
       ...(job.options.ignoreLabels !== undefined ? { ignore_labels: job.options.ignoreLabels } : {}),
     },
     metadata: job.metadata,
-    counts: { total: job.total, succeeded: job.succeeded, failed: job.failed },
+    counts: { total: job.total, succeeded: job.succeeded, failed: job.failed, deduplicated: job.deduplicated ?? 0 },
     shards: { total: job.shardsTotal, done: job.shardsDone, failed: job.shardsFailed },
     tokens_processed: job.tokens,
     truncated: job.truncated,

@@ -22,6 +22,8 @@ export interface ShardOutputExtras {
   itemTokens?: boolean;
   /** Sentiment: the model's labels in logit order (ModelInfo.labels); every result's labels must be among them. */
   labels?: readonly string[] | null;
+  /** Items whose result is another item's, copied (dedup): counted in the summary. @defaultValue `0` */
+  deduplicated?: number;
 }
 
 const NON_FINITE: ItemError = { code: NON_FINITE_OUTPUT, message: 'the model produced NaN or Infinity for this text' };
@@ -51,6 +53,7 @@ export function buildShardOutput(
     dimensions: vectors ? dimensions : 0,
     labels: output === 'label-scores' ? (extras.labels ?? undefined) : undefined,
     itemTokens: extras.itemTokens,
+    deduplicated: extras.deduplicated,
   });
   const failedByCode = new Map<string, number>();
   const fail = (i: number, error: ItemError, tokens: number) => {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { TASK_MODULES, TASK_NAMES, taskModule, type TaskOutputKind } from '#models';
+import { TASK_MODULES, TASK_NAMES, taskModule, type Entity, type ItemResult, type TaskOutputKind } from '#models';
 import type { ShardOutcome, ShardPayload } from '../queue/shard-payload.js';
 import { FLOAT32_TEXT_MAX_BYTES, float32Shortest, writeFloat32Shortest, type ItemError, type ResultLine } from './result-lines.js';
 
@@ -82,7 +82,7 @@ const headerSchema = z.object({
   labels: z.array(z.string()).optional(),
   /** Successful lines carry `"tokens":n` (job option). */
   itemTokens: z.boolean(),
-  summary: z.object({ succeeded: uint, failed: uint, truncated: uint, tokens: uint }),
+  summary: z.object({ succeeded: uint, failed: uint, truncated: uint, tokens: uint, deduplicated: uint.optional() }),
   ids: z.enum(['default', 'list', 'unknown']),
   sections: z.object({ values: span.optional(), tokens: span, labelIndex: span.optional(), flags: span, ids: span.optional(), errors: span, json: span.optional() }),
 });
@@ -105,6 +105,8 @@ export interface ShardResultLayout {
   labels?: readonly string[];
   /** Successful lines carry `"tokens":n`. @defaultValue `false` */
   itemTokens?: boolean;
+  /** Items whose result was copied from an identical text's (dedup), kept in the summary. @defaultValue `0` */
+  deduplicated?: number;
 }
 
 export interface ItemMeta {
@@ -163,6 +165,7 @@ export class ShardResultWriter {
     this.tokens = bytes(count * 4);
     this.flags = new Uint8Array(count);
     this.set = new Uint8Array(count);
+    if (layout.deduplicated) this.summary.deduplicated = layout.deduplicated;
   }
 
   setEmbedding(i: number, values: ArrayLike<number>, item: ItemMeta): void {
@@ -471,6 +474,43 @@ export class ShardResult {
       if (itemTokens) line.tokens = this.tokens(i);
       yield line;
     }
+  }
+
+  /**
+   * Item `i` as the engine returned it, so that a repeat of its text elsewhere in the job can take it (dedup):
+   * written again with ShardResultWriter it gives the same bytes. Errors keep their code and message.
+   */
+  itemResult(i: number): ItemResult {
+    const { count: items, width, task } = this.header;
+    if (!Number.isInteger(i) || i < 0 || i >= items) throw new RangeError(`item ${i} is outside the shard (0 to ${items - 1})`);
+    const tokens = this.tokens(i);
+    const e = this.errorOf[i] as number;
+    if (e !== -1) return { ok: false, tokens, truncated: false, error: { ...(this.errors[e] as ItemError) } };
+    const truncated = this.flag(i, TRUNCATED);
+    // The one json task today is token-classification; its value is the entities list.
+    if (this.jsonField !== undefined) return { ok: true, tokens, truncated, entities: structuredClone(this.jsonValues?.[i]) as Entity[] };
+    if (isVector(task)) {
+      const embedding = new Float32Array(width);
+      for (let j = 0; j < width; j++) embedding[j] = this.view.getFloat32(this.at.values + (i * width + j) * 4, true);
+      return { ok: true, tokens, truncated, embedding };
+    }
+    const labels = this.header.labels as string[];
+    const row = i * width;
+    const scores: Record<string, number> = {};
+    for (let slot = 1; slot < width; slot++) {
+      const label = this.label(row + slot);
+      if (label === NO_LABEL) break;
+      scores[labels[label] as string] = this.view.getFloat32(this.at.values + (row + slot) * 4, true);
+    }
+    const label = labels[this.label(row)] as string;
+    return { ok: true, tokens, truncated, label, score: this.view.getFloat32(this.at.values + row * 4, true), scores };
+  }
+
+  /** Tokens of the items that succeeded (failed items' counts left out): what the usage ledger bills. */
+  succeededTokens(): number {
+    let sum = 0;
+    for (let i = 0; i < this.header.count; i++) if (this.errorOf[i] === -1) sum += this.tokens(i);
+    return sum;
   }
 
   /** `count x width` little-endian float32, NaN rows for failed items (a view of the object, not a copy); null when the width is unknown or the task is not embed. */
