@@ -14,6 +14,7 @@
  * normalizer that rewrites more than one character at a time) gets no offsets; matching goes on
  * after it.
  */
+
 /** How token strings turn back into text (TaskModule word fields). */
 export type TokenText = 'wordpiece' | 'byte-level' | 'plain';
 
@@ -71,7 +72,7 @@ export function alignTokens(text: string, ids: ArrayLike<number>, tokenizer: Ali
       span = unknownSpan(stream, pos);
     } else {
       const prefix = tokenizer.continuationPrefix;
-      const surface = tokenizer.byteLevel ? tokenBytes(token) : prefix && token.startsWith(prefix) ? token.slice(prefix.length) : token;
+      const surface = tokenizer.byteLevel ? tokenBytes(token) : Array.from(prefix && token.startsWith(prefix) ? token.slice(prefix.length) : token);
       // A token that is only whitespace (byte-level `Ġ` before an emoji) spans that whitespace.
       if (!isBlank(surface)) pos = skipSpace(stream, pos);
       span = matchAt(stream, pos, surface) ?? searchFrom(stream, pos, surface);
@@ -106,9 +107,8 @@ function skipSpace(stream: Stream, pos: number): number {
   return at;
 }
 
-function isBlank(surface: string | readonly number[]): boolean {
-  if (typeof surface === 'string') return surface.length > 0 && surface.trim() === '';
-  return surface.length > 0 && surface.every(isSpaceByte);
+function isBlank(surface: ReadonlyArray<string | number>): boolean {
+  return surface.length > 0 && surface.every((unit) => (typeof unit === 'string' ? WHITESPACE.test(unit) : isSpaceByte(unit)));
 }
 
 function isSpaceByte(byte: number): boolean {
@@ -176,8 +176,8 @@ function tokenBytes(token: string): number[] {
   return first === bytes.length ? bytes : bytes.slice(first);
 }
 
-function matchAt(stream: Stream, pos: number, surface: string | readonly number[]): [number, number] | undefined {
-  const units = typeof surface === 'string' ? Array.from(surface) : surface;
+/** The token's units (characters or bytes) at `pos` of the stream. */
+function matchAt(stream: Stream, pos: number, units: ReadonlyArray<string | number>): [number, number] | undefined {
   if (units.length === 0 || pos + units.length > stream.units.length) return undefined;
   for (let k = 0; k < units.length; k++) if (stream.units[pos + k] !== units[k]) return undefined;
   return [pos, pos + units.length];
@@ -187,7 +187,7 @@ function matchAt(stream: Stream, pos: number, surface: string | readonly number[
 // pull the rest of the text's tokens far away).
 const SEARCH_WINDOW = 32;
 
-function searchFrom(stream: Stream, pos: number, surface: string | readonly number[]): [number, number] | undefined {
+function searchFrom(stream: Stream, pos: number, surface: ReadonlyArray<string | number>): [number, number] | undefined {
   const last = Math.min(stream.units.length, pos + SEARCH_WINDOW);
   for (let p = pos + 1; p < last; p++) {
     const span = matchAt(stream, p, surface);
