@@ -1,4 +1,4 @@
-import { AutoModel, AutoModelForSequenceClassification, AutoTokenizer, env, pipeline, type Tensor } from '@huggingface/transformers';
+import { AutoModel, AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer, env, pipeline, type Tensor } from '@huggingface/transformers';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,8 +47,8 @@ const cosine = (a: number[], b: number[]): number => {
 };
 
 describe('generateModels', () => {
-  it('writes all twelve tiny models (four heads per family) with every requested file', async () => {
-    expect(HEADS).toEqual(['embed', 'sentiment', 'multilabel', 'score']);
+  it('writes all fifteen tiny models (five heads per family) with every requested file', async () => {
+    expect(HEADS).toEqual(['embed', 'sentiment', 'multilabel', 'score', 'ner']);
     expect(generated.map((m) => m.name).sort()).toEqual(FAMILIES.flatMap((f) => HEADS.map((head) => modelName(f, 'tiny', head))).sort());
     for (const model of generated) {
       expect(model.written).toBe(true);
@@ -59,8 +59,16 @@ describe('generateModels', () => {
       expect(config.model_type).toBe(model.family);
       expect(config.shardwise_random_weights).toBe(true);
       const classifier = model.head !== 'embed';
-      expect(config.architectures).toEqual([classifier ? expect.stringMatching(/ForSequenceClassification$/) : expect.stringMatching(/Model$/)]);
-      expect(config.problem_type).toBe({ embed: undefined, sentiment: 'single_label_classification', multilabel: 'multi_label_classification', score: undefined }[model.head]);
+      expect(config.architectures).toEqual([
+        model.head === 'ner'
+          ? expect.stringMatching(/ForTokenClassification$/)
+          : classifier
+            ? expect.stringMatching(/ForSequenceClassification$/)
+            : expect.stringMatching(/Model$/),
+      ]);
+      expect(config.problem_type).toBe(
+        { embed: undefined, sentiment: 'single_label_classification', multilabel: 'multi_label_classification', score: undefined, ner: undefined }[model.head],
+      );
       if (model.head === 'multilabel') expect(Object.keys(config.id2label as object)).toHaveLength(4);
       if (model.head === 'score') expect(config.id2label).toEqual({ 0: 'LABEL_0' });
       const prompts = await readFile(join(model.path, 'config_sentence_transformers.json'), 'utf8').then(JSON.parse, () => null);
@@ -165,10 +173,10 @@ describe.each(FAMILIES)('%s-tiny through transformers.js', (family) => {
     }
   });
 
-  it.each(['embed', 'sentiment'] as const)('ONNX %s graph matches a float64 re-implementation of the HF forward', async (head) => {
+  it.each(['embed', 'sentiment', 'ner'] as const)('ONNX %s graph matches a float64 re-implementation of the HF forward', async (head) => {
     const id = modelName(family, 'tiny', head);
     const tokenizer = await AutoTokenizer.from_pretrained(id);
-    const Loader = head === 'embed' ? AutoModel : AutoModelForSequenceClassification;
+    const Loader = head === 'embed' ? AutoModel : head === 'ner' ? AutoModelForTokenClassification : AutoModelForSequenceClassification;
     const model = await Loader.from_pretrained(id, { dtype: 'fp32' });
     const weights = readFloatInitializers(await readFile(join(outDir, id, 'onnx/model.onnx')));
     const config = JSON.parse(await readFile(join(outDir, id, 'config.json'), 'utf8')) as { vocab_size: number };
@@ -176,7 +184,12 @@ describe.each(FAMILIES)('%s-tiny through transformers.js', (family) => {
     const text = TEXTS[1];
     const expected = referenceForward(spec, weights, tokenizer.encode(text));
     const output = await model(tokenizer([text]));
-    const actual = head === 'embed' ? (output.last_hidden_state.tolist() as number[][][])[0].flat() : rows(output.logits as Tensor)[0];
+    const actual =
+      head === 'embed'
+        ? (output.last_hidden_state.tolist() as number[][][])[0].flat()
+        : head === 'ner'
+          ? (output.logits.tolist() as number[][][])[0].flat()
+          : rows(output.logits as Tensor)[0];
     const wanted = head === 'embed' ? expected.hidden.flat() : (expected.logits ?? []);
     expect(actual.length).toBe(wanted.length);
     actual.forEach((v, i) => expect(Math.abs(v - wanted[i])).toBeLessThan(1e-4));

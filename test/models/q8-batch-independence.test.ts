@@ -186,6 +186,8 @@ describe('a Hub model (MODEL_DIR unset)', () => {
           prompt: null,
           promptName: null,
           truncate: true,
+          aggregationStrategy: 'none',
+          ignoreLabels: ['O'],
         });
         return values.subarray(0, width); // the first text's vector
       };

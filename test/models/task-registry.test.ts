@@ -1,16 +1,50 @@
 import { describe, expect, it } from 'vitest';
-import { classifyTask, embedTask, isTaskName, resolveTask, TASK_MODULES, TASK_NAMES, TASK_NAMES_AND_ALIASES, TASKS, taskModule, UnknownTaskError, type TaskModule } from '#models';
+import {
+  classifyTask,
+  embedTask,
+  tokenClassificationTask,
+  isTaskName,
+  resolveTask,
+  TASK_MODULES,
+  TASK_NAMES,
+  TASK_NAMES_AND_ALIASES,
+  TASKS,
+  taskModule,
+  UnknownTaskError,
+  type TaskModule,
+} from '#models';
 
 const INPUTS = ['text', 'text-pair', 'query-documents'];
 const OUTPUTS = ['vector', 'label-scores', 'json'];
 const MODEL_CLASSES = ['AutoModel', 'AutoModelForSequenceClassification', 'AutoModelForTokenClassification'];
-const INFO = { dimensions: 4, labels: ['NEGATIVE', 'POSITIVE'] };
-const RESOLVED = { pooling: 'mean', normalize: true, topK: null, functionToApply: null, dimensions: null, prompt: null, promptName: null, truncate: true } as const;
+const INFO = { dimensions: 4, maxTokens: 8, labels: ['NEGATIVE', 'POSITIVE'] };
+const RESOLVED = {
+  pooling: 'mean',
+  normalize: true,
+  topK: null,
+  functionToApply: null,
+  dimensions: null,
+  prompt: null,
+  promptName: null,
+  truncate: true,
+  aggregationStrategy: 'none',
+  ignoreLabels: ['O'],
+} as const;
 
 describe('task registry', () => {
   it('keeps the API names: embed and sentiment, with their aliases', () => {
-    expect(TASK_NAMES).toEqual(['embed', 'sentiment']);
-    expect(TASK_NAMES_AND_ALIASES).toEqual(['embed', 'embedding', 'feature-extraction', 'sentiment', 'classify', 'text-classification', 'sentiment-analysis']);
+    expect(TASK_NAMES).toEqual(['embed', 'sentiment', 'token-classification']);
+    expect(TASK_NAMES_AND_ALIASES).toEqual([
+      'embed',
+      'embedding',
+      'feature-extraction',
+      'sentiment',
+      'classify',
+      'text-classification',
+      'sentiment-analysis',
+      'token-classification',
+      'ner',
+    ]);
     expect(TASKS.embed).toBe(embedTask);
     expect(TASKS.sentiment).toBe(classifyTask);
   });
@@ -50,11 +84,12 @@ describe('task registry', () => {
   });
 
   it('gives a model architecture to exactly one task', () => {
-    for (const architectures of [[], ['BertModel'], ['BertForMaskedLM'], ['DistilBertForSequenceClassification']]) {
+    for (const architectures of [[], ['BertModel'], ['BertForMaskedLM'], ['DistilBertForSequenceClassification'], ['RobertaForTokenClassification']]) {
       expect(TASK_MODULES.filter((task) => task.servesArchitectures(architectures))).toHaveLength(1);
     }
     expect(classifyTask.servesArchitectures(['RobertaForSequenceClassification'])).toBe(true);
     expect(embedTask.servesArchitectures(['BertModel'])).toBe(true);
+    expect(tokenClassificationTask.servesArchitectures(['BertForTokenClassification'])).toBe(true);
   });
 
   it('resolves names and aliases exactly (after trimming), and lists the valid ones otherwise', () => {
@@ -73,6 +108,10 @@ describe('task registry', () => {
     expect(embedTask.withDefaults({ pooling: 'cls', normalize: false })).toEqual({ pooling: 'cls', normalize: false });
     expect(classifyTask.withDefaults({})).toEqual({ topK: null });
     expect(classifyTask.withDefaults({ top_k: 2 })).toEqual({ topK: 2 });
+    expect(tokenClassificationTask.withDefaults({})).toEqual({ aggregationStrategy: 'none', ignoreLabels: ['O'] });
+    expect(tokenClassificationTask.options.ignore_labels.query.parse('O,B-MISC')).toEqual(['O', 'B-MISC']);
+    expect(tokenClassificationTask.options.ignore_labels.query.parse('')).toEqual([]);
+    expect(tokenClassificationTask.options.aggregation_strategy.body.safeParse('longest').success).toBe(false);
   });
 
   it('post-processes embed outputs: mean pooling over the real tokens, then L2 normalisation', () => {
@@ -114,7 +153,7 @@ describe('task registry', () => {
     const one = { type: 'float32', dims: [2, 1], data: Float32Array.from([0, -Math.log(3)]) };
     const scores = classifyTask.postProcess(
       { logits: one },
-      { info: { dimensions: 4, labels: ['LABEL_0'] }, batch: 2, seq: 1, lengths: Int32Array.from([1, 1]), options: RESOLVED },
+      { info: { dimensions: 4, maxTokens: 8, labels: ['LABEL_0'] }, batch: 2, seq: 1, lengths: Int32Array.from([1, 1]), options: RESOLVED },
     );
     expect([...scores]).toEqual([0.5, 0.25].map(Math.fround));
   });
@@ -166,5 +205,20 @@ describe('task registry', () => {
     expect(prefix({ promptName: 'query' })).toBe('query: ');
     expect(prefix({ prompt: '' })).toBe('');
     expect(embedTask.textPrefix(INFO, RESOLVED)).toBe('');
+  });
+});
+
+describe('token-classification post-processing', () => {
+  it('softmaxes each kept token and leaves the rest of the [maxTokens, labels] row zero', () => {
+    // [batch 2, seq 3, labels 2]; the second text has 2 tokens.
+    const logits = { type: 'float32', dims: [2, 3, 2], data: Float32Array.from([0, 0, 0, Math.log(3), 1, 1, 2, 2, Math.log(3), 0, 9, 9]) };
+    const rows = tokenClassificationTask.postProcess({ logits }, { info: INFO, batch: 2, seq: 3, lengths: Int32Array.from([3, 2]), options: RESOLVED });
+    expect(rows.length).toBe(2 * INFO.maxTokens * 2);
+    const width = INFO.maxTokens * 2;
+    expect([...rows.subarray(0, 6)].map((p) => Math.round(p * 1000) / 1000)).toEqual([0.5, 0.5, 0.25, 0.75, 0.5, 0.5]);
+    expect([...rows.subarray(width, width + 6)].map((p) => Math.round(p * 1000) / 1000)).toEqual([0.5, 0.5, 0.75, 0.25, 0, 0]);
+    expect(() =>
+      tokenClassificationTask.postProcess({ logits: { ...logits, dims: [2, 6] } }, { info: INFO, batch: 2, seq: 3, lengths: Int32Array.from([3, 2]), options: RESOLVED }),
+    ).toThrow(/no \[batch, seq, labels\] logits/);
   });
 });

@@ -5,9 +5,9 @@ import type { JsonObject } from './tokenizer-artifacts.js';
 export const GENERATOR_VERSION = 2;
 
 const ARCHITECTURE = {
-  bert: { base: 'BertModel', classifier: 'BertForSequenceClassification' },
-  distilbert: { base: 'DistilBertModel', classifier: 'DistilBertForSequenceClassification' },
-  roberta: { base: 'RobertaModel', classifier: 'RobertaForSequenceClassification' },
+  bert: { base: 'BertModel', classifier: 'BertForSequenceClassification', token: 'BertForTokenClassification' },
+  distilbert: { base: 'DistilBertModel', classifier: 'DistilBertForSequenceClassification', token: 'DistilBertForTokenClassification' },
+  roberta: { base: 'RobertaModel', classifier: 'RobertaForSequenceClassification', token: 'RobertaForTokenClassification' },
 } as const;
 
 /** What config.json says about the task, by head; `score` (one logit) has no problem_type, as cross-encoders ship. */
@@ -16,6 +16,7 @@ const PROBLEM_TYPE: Record<Head, string | null> = {
   sentiment: 'single_label_classification',
   multilabel: 'multi_label_classification',
   score: null,
+  ner: null,
 };
 
 /** Dimension keys spelled the way each family's HF config spells them. */
@@ -61,7 +62,7 @@ export function configJson(spec: ModelSpec): JsonObject {
     : {};
   return {
     _name_or_path: spec.name,
-    architectures: [ARCHITECTURE[spec.family][isClassifierHead(spec.head) ? 'classifier' : 'base']],
+    architectures: [ARCHITECTURE[spec.family][spec.head === 'ner' ? 'token' : isClassifierHead(spec.head) ? 'classifier' : 'base']],
     model_type: spec.family,
     ...familyKeys(spec),
     max_position_embeddings: spec.dims.maxPositions,

@@ -7,15 +7,16 @@ export type Family = 'bert' | 'distilbert' | 'roberta';
 /**
  * `sentiment`: single-label classifier (softmax). `multilabel`: `problem_type: multi_label_classification`
  * (sigmoid per label). `score`: one logit and no problem_type, as cross-encoders ship (sigmoid).
+ * `ner`: a token classification head (*ForTokenClassification) with B-/I- entity tags.
  */
-export type Head = 'embed' | 'sentiment' | 'multilabel' | 'score';
+export type Head = 'embed' | 'sentiment' | 'multilabel' | 'score' | 'ner';
 export type Size = 'tiny' | 'minilm';
 export type Dtype = 'fp32' | 'q8' | 'fp16';
 
 export const FAMILIES: readonly Family[] = ['bert', 'distilbert', 'roberta'];
-export const HEADS: readonly Head[] = ['embed', 'sentiment', 'multilabel', 'score'];
+export const HEADS: readonly Head[] = ['embed', 'sentiment', 'multilabel', 'score', 'ner'];
 
-/** Heads that end in a *ForSequenceClassification classifier (logits output). */
+/** Heads with a classifier on top (logits output): *ForSequenceClassification, or *ForTokenClassification for `ner`. */
 export const isClassifierHead = (head: Head): boolean => head !== 'embed';
 export const SIZES: readonly Size[] = ['tiny', 'minilm'];
 export const DTYPES: readonly Dtype[] = ['fp32', 'q8', 'fp16'];
@@ -79,8 +80,13 @@ function labelsOf(family: Family, head: Head): string[] {
       return MULTI_LABELS;
     case 'score':
       return ['LABEL_0'];
+    case 'ner':
+      return ENTITY_TAGS;
   }
 }
+
+/** CoNLL-2003 style tags, as dslim/bert-base-NER lists them (O first). */
+const ENTITY_TAGS = ['O', 'B-MISC', 'I-MISC', 'B-PER', 'I-PER', 'B-ORG', 'I-ORG', 'B-LOC', 'I-LOC'];
 
 export function modelName(family: Family, size: Size, head: Head): string {
   return `${MODEL_NAMESPACE}/${family}-${size}-${head}`;

@@ -1,3 +1,4 @@
+import { AGGREGATION_STRATEGIES } from './entities.js';
 import { InvalidEncodeOptionsError, InvalidPoolOptionsError } from './errors.js';
 import { CLASSIFICATION_FUNCTIONS, type ResolvedEncodeOptions } from './tasks/task-io.js';
 
@@ -6,7 +7,18 @@ import type { EncodeOptions, InferencePoolOptions } from './types.js';
 
 /** Applies the documented defaults and rejects values that would otherwise fail deep inside a thread. */
 export function resolveEncodeOptions(options: EncodeOptions | undefined): ResolvedEncodeOptions {
-  const { pooling = 'mean', normalize = true, topK = null, functionToApply = null, dimensions = null, prompt = null, promptName = null, truncate = true } = options ?? {};
+  const {
+    pooling = 'mean',
+    normalize = true,
+    topK = null,
+    functionToApply = null,
+    dimensions = null,
+    prompt = null,
+    promptName = null,
+    truncate = true,
+    aggregationStrategy = 'none',
+    ignoreLabels = ['O'],
+  } = options ?? {};
   if (pooling !== 'mean' && pooling !== 'cls') throw new InvalidEncodeOptionsError(`pooling must be "mean" or "cls", got ${JSON.stringify(pooling)}`);
   if (typeof normalize !== 'boolean') throw new InvalidEncodeOptionsError('normalize must be true or false');
   if (typeof truncate !== 'boolean') throw new InvalidEncodeOptionsError('truncate must be true or false');
@@ -22,7 +34,12 @@ export function resolveEncodeOptions(options: EncodeOptions | undefined): Resolv
   if (prompt !== null && typeof prompt !== 'string') throw new InvalidEncodeOptionsError('prompt must be a string or null');
   if (promptName !== null && typeof promptName !== 'string') throw new InvalidEncodeOptionsError('promptName must be a string or null');
   if (prompt !== null && promptName !== null) throw new InvalidEncodeOptionsError('give prompt or promptName, not both');
-  return { pooling, normalize, topK, functionToApply, dimensions, prompt, promptName, truncate };
+  if (!AGGREGATION_STRATEGIES.includes(aggregationStrategy)) {
+    throw new InvalidEncodeOptionsError(`aggregationStrategy must be one of ${AGGREGATION_STRATEGIES.join(', ')}, got ${JSON.stringify(aggregationStrategy)}`);
+  }
+  if (!Array.isArray(ignoreLabels) || !ignoreLabels.every((label) => typeof label === 'string'))
+    throw new InvalidEncodeOptionsError('ignoreLabels must be an array of label names');
+  return { pooling, normalize, topK, functionToApply, dimensions, prompt, promptName, truncate, aggregationStrategy, ignoreLabels };
 }
 
 export function assertTexts(texts: unknown): asserts texts is string[] {

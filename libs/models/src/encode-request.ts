@@ -9,6 +9,7 @@ import type { ModelInfo } from './model-info.js';
 import { taskModule } from './tasks/index.js';
 import type { ModelRef, RunResult } from './thread-protocol.js';
 import type { Cancellation, ThreadScheduler } from './thread-scheduler.js';
+import type { TokenAlignment } from './token-alignment.js';
 import type { EncodeResponse, ItemResult } from './types.js';
 
 // Small enough that tokenizing spreads over threads, large enough that messaging stays negligible.
@@ -44,6 +45,7 @@ export async function runEncodeRequest(run: EncodeRequestRun): Promise<EncodeRes
   const ids: Int32Array[] = new Array(n);
   const lengths = new Int32Array(n);
   const original = new Int32Array(n);
+  const alignments: Array<TokenAlignment | undefined> = new Array(n);
   const runnable: number[] = [];
   tokenized.forEach((part, c) => {
     stats.tokenizeSeconds += part.seconds;
@@ -55,6 +57,7 @@ export async function runEncodeRequest(run: EncodeRequestRun): Promise<EncodeRes
       ids[i] = part.ids.subarray(offset, offset + kept);
       lengths[i] = kept;
       original[i] = full;
+      alignments[i] = part.alignments?.[j];
       offset += kept;
       if (full > info.maxTokens && !options.truncate) {
         const message = `text has ${full} tokens; model ${model.modelId} accepts at most ${info.maxTokens}`;
@@ -89,13 +92,19 @@ export async function runEncodeRequest(run: EncodeRequestRun): Promise<EncodeRes
       const answer = await scheduler.submit(request, [batchIds.buffer as ArrayBuffer, batchLengths.buffer as ArrayBuffer], cancellation);
       stats.inferenceSeconds += answer.seconds;
       stats.tokens += offset;
-      fillBatch(results, batch.indices, answer, run, lengths, original);
+      fillBatch(results, batch.indices, answer, run, { lengths, original, alignments });
     }),
   );
   return { results, stats: { ...stats, perBatch } };
 }
 
-function fillBatch(results: ItemResult[], indices: readonly number[], answer: RunResult, run: EncodeRequestRun, lengths: Int32Array, original: Int32Array): void {
+interface Tokenized {
+  lengths: Int32Array;
+  original: Int32Array;
+  alignments: ReadonlyArray<TokenAlignment | undefined>;
+}
+
+function fillBatch(results: ItemResult[], indices: readonly number[], answer: RunResult, run: EncodeRequestRun, { lengths, original, alignments }: Tokenized): void {
   const failed = new Map(answer.failed.map((f) => [f.index, f.message]));
   const { width, values } = answer;
   const task = taskModule(run.model.task);
@@ -107,6 +116,6 @@ function fillBatch(results: ItemResult[], indices: readonly number[], answer: Ru
       return;
     }
     const truncated = (original[i] as number) > tokens;
-    results[i] = { ok: true, tokens, truncated, ...task.toResult(values.subarray(j * width, (j + 1) * width), run.info, run.options) };
+    results[i] = { ok: true, tokens, truncated, ...task.toResult(values.subarray(j * width, (j + 1) * width), run.info, run.options, alignments[i]) };
   });
 }

@@ -3,6 +3,8 @@
  * not exported here (thread protocol, scheduler, transformers.js loading) is
  * an implementation detail and may change without notice.
  */
+export { AGGREGATION_STRATEGIES, type AggregationStrategy, type Entity, extractEntities } from './entities.js';
+export { alignTokens, tokensToString, type AlignableTokenizer, type TokenAlignment } from './token-alignment.js';
 export {
   CLASSIFICATION_FUNCTIONS,
   classifyTask,
@@ -16,6 +18,7 @@ export {
   TASKS,
   taskModule,
   type ClassificationFunction,
+  tokenClassificationTask,
   type JsonSchema,
   type TaskBatch,
   type TaskInputKind,

@@ -27,7 +27,7 @@ export interface ModelInfo {
   tasks: TaskName[];
   /** Hidden size; the embedding length for `embed`. */
   dimensions: number;
-  /** Class labels in logit order, or null for models that are not classifiers. */
+  /** Class labels in logit order (per token for token classifiers), or null for models that are not classifiers. */
   labels: string[] | null;
   /** A classifier's `problem_type` from config.json (`multi_label_classification`, ...), when it has one. */
   problemType?: string;
@@ -58,7 +58,7 @@ function num(value: unknown): number | undefined {
 export function modelInfoFromConfigs(id: string, config: Json, tokenizerConfig: Json, dtypes: ModelDtype[]): ModelInfo {
   const family = typeof config.model_type === 'string' ? config.model_type : 'unknown';
   const architectures = Array.isArray(config.architectures) ? config.architectures.filter((a): a is string => typeof a === 'string') : [];
-  const classifier = architectures.some((a) => a.endsWith('ForSequenceClassification'));
+  const classifier = architectures.some((a) => a.endsWith('ForSequenceClassification') || a.endsWith('ForTokenClassification'));
 
   const dimensions = num(config.hidden_size) ?? num(config.dim) ?? num(config.d_model);
   if (dimensions === undefined) throw new InvalidModelError(id, 'config.json has no hidden_size (or dim / d_model); is this an encoder model?');

@@ -10,6 +10,8 @@ import type { ResolvedEncodeOptions } from './tasks/task-io.js';
 import { taskModule, type TaskModule } from './tasks/index.js';
 import type { TensorLike } from './tensor-data.js';
 import type { ModelRef, RunResult, ThreadConfig, TokenizeResult } from './thread-protocol.js';
+import { alignableTokenizer } from './alignable-tokenizer.js';
+import { alignTokens, type AlignableTokenizer, type TokenAlignment } from './token-alignment.js';
 import { detectSpecialLayout, truncateIds, type SpecialTokenLayout } from './truncation.js';
 
 export class ModelRunner {
@@ -18,6 +20,8 @@ export class ModelRunner {
   private readonly padId: number;
   private readonly wantsTokenTypes: boolean;
   private readonly task: TaskModule;
+  /** Set for tasks that align tokens to the text (TaskModule.alignsTokens). */
+  private readonly aligner: AlignableTokenizer | undefined;
 
   private constructor(
     private readonly parts: LoadedParts,
@@ -30,6 +34,7 @@ export class ModelRunner {
     // Encoders without a pad token (rare) get 0; masked positions never reach the pooled output anyway.
     this.padId = parts.tokenizer.pad_token_id ?? 0;
     this.wantsTokenTypes = parts.inputNames.includes('token_type_ids');
+    this.aligner = this.task.alignsTokens ? alignableTokenizer(parts.tokenizer) : undefined;
   }
 
   /** Loads the model and runs a one-text batch so the first real batch does not pay for allocator warm-up. */
@@ -45,6 +50,8 @@ export class ModelRunner {
       prompt: null,
       promptName: null,
       truncate: true,
+      aggregationStrategy: 'none',
+      ignoreLabels: ['O'],
     });
     return runner;
   }
@@ -56,12 +63,14 @@ export class ModelRunner {
     const kept: ArrayLike<number>[] = new Array(texts.length);
     const lengths = new Int32Array(texts.length);
     const original = new Int32Array(texts.length);
+    const alignments: TokenAlignment[] | undefined = this.aligner ? new Array(texts.length) : undefined;
     let total = 0;
     for (let i = 0; i < texts.length; i++) {
       const ids = this.parts.tokenizer.encode(texts[i] as string);
       original[i] = ids.length;
       const out = ids.length <= maxTokens ? ids : truncate ? truncateIds(ids, maxTokens, this.layout) : [];
       kept[i] = out;
+      if (alignments && this.aligner) alignments[i] = alignTokens(texts[i] as string, out, this.aligner);
       lengths[i] = out.length;
       total += out.length;
     }
@@ -71,7 +80,7 @@ export class ModelRunner {
       flat.set(ids, offset);
       offset += ids.length;
     }
-    return { ids: flat, lengths, original, seconds: (performance.now() - started) / 1000 };
+    return { ids: flat, lengths, original, ...(alignments ? { alignments } : {}), seconds: (performance.now() - started) / 1000 };
   }
 
   /** Runs one planned batch (`ids` concatenated, `lengths` per item); poison items are isolated by split retry. */

@@ -7,6 +7,7 @@ import type { Device } from './device.js';
 import type { ModelInfo } from './model-info.js';
 import type { ResolvedEncodeOptions } from './tasks/task-io.js';
 import type { TaskName } from './tasks/index.js';
+import type { TokenAlignment } from './token-alignment.js';
 import type { PoolDtype, Q8Mode } from './types.js';
 
 /** Passed as workerData; fixed for the thread's life. */
@@ -39,6 +40,8 @@ export interface TokenizeResult {
   lengths: Int32Array;
   /** Full token count per text, before truncation. */
   original: Int32Array;
+  /** Per text, its kept tokens matched to the text; only for tasks that align tokens (TaskModule.alignsTokens). */
+  alignments?: TokenAlignment[];
   seconds: number;
 }
 

@@ -1,6 +1,6 @@
 import type { SchemaObject } from '@nestjs/swagger';
 import { int, nullable, obj, str } from '../docs/schema-builders.js';
-import { CLASSIFICATION_FUNCTIONS, TASK_NAMES } from '#models';
+import { AGGREGATION_STRATEGIES, CLASSIFICATION_FUNCTIONS, TASK_NAMES } from '#models';
 
 /** A JobView (libs/shared/src/jobs/job-view.ts) and a JobList, for the OpenAPI document. */
 export const jobViewSchema: SchemaObject = obj({
@@ -18,6 +18,8 @@ export const jobViewSchema: SchemaObject = obj({
     prompt: nullable(str()),
     prompt_name: nullable(str()),
     truncate: nullable({ type: 'boolean' }),
+    aggregation_strategy: str('token-classification jobs only', { enum: [...AGGREGATION_STRATEGIES] }),
+    ignore_labels: { type: 'array', items: { type: 'string' }, description: 'token-classification jobs only' },
   }),
   metadata: nullable({ type: 'object', additionalProperties: true }),
   counts: obj({

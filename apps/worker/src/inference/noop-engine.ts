@@ -51,14 +51,19 @@ export class NoopInferencePool implements InferencePort {
     const info = await this.load(request.modelId, request.task);
     const results: ItemResult[] = new Array(request.texts.length);
     const task = taskModule(request.task);
-    const vectors = task.output === 'vector';
+    const { output } = task;
+    const vectors = output === 'vector';
     // The width the real engine would give for these options (`dimensions`).
     const width = task.rowWidth(info, resolveEncodeOptions(request.options));
     let tokens = 0;
     for (let i = 0; i < request.texts.length; i++) {
       const count = estimateTokens(request.texts[i] as string, info.maxTokens);
       tokens += count;
-      results[i] = vectors ? { ok: true, tokens: count, truncated: false, embedding: this.vector(width) } : this.scores(info.labels ?? DEFAULT_LABELS, count);
+      results[i] = vectors
+        ? { ok: true, tokens: count, truncated: false, embedding: this.vector(width) }
+        : output === 'json'
+          ? { ok: true, tokens: count, truncated: false, entities: [] }
+          : this.scores(info.labels ?? DEFAULT_LABELS, count);
     }
     return { results, stats: { tokens, paddedTokens: tokens, batches: 1, tokenizeSeconds: 0, inferenceSeconds: 0 } };
   }

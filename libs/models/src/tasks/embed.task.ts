@@ -37,7 +37,7 @@ export const embedTask = Object.freeze({
   input: 'text',
   output: 'vector',
   modelClass: 'AutoModel',
-  servesArchitectures: (architectures) => !architectures.some((a) => a.endsWith('ForSequenceClassification')),
+  servesArchitectures: (architectures) => !architectures.some((a) => a.endsWith('ForSequenceClassification') || a.endsWith('ForTokenClassification')),
   modelHint: 'embed: a base encoder',
   options: Object.freeze({
     pooling: {

@@ -1,10 +1,11 @@
 import { UnknownTaskError } from '../errors.js';
 import { classifyTask } from './classify.task.js';
 import { embedTask } from './embed.task.js';
+import { tokenClassificationTask } from './token-classification.task.js';
 import type { TaskModule } from './task-module.js';
 
 /** Every task, one line each; the order is the order of the API reference, the CLI help and error messages. */
-export const TASK_MODULES = Object.freeze([embedTask, classifyTask] as const);
+export const TASK_MODULES = Object.freeze([embedTask, classifyTask, tokenClassificationTask] as const);
 
 /** The canonical task names. */
 export type TaskName = (typeof TASK_MODULES)[number]['name'];

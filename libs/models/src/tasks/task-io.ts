@@ -2,6 +2,7 @@
  * The values that cross between a task and the pool: request options and one item's result.
  * Kept apart from types.ts so that task modules do not import the pool's types (no import cycle).
  */
+import type { AggregationStrategy, Entity } from '../entities.js';
 import type { Pooling } from '../pooling.js';
 
 /** The functions a classifier's logits can go through (the transformers pipeline's `function_to_apply`). */
@@ -29,12 +30,17 @@ export interface EncodeOptions {
   promptName?: string | null;
   /** Cut over-long texts to the model limit (keeping special tokens) instead of failing them with TEXT_TOO_LONG. @defaultValue `true` */
   truncate?: boolean;
+  /** Token classification: how tokens become entities (Python pipeline semantics). @defaultValue `'none'` */
+  aggregationStrategy?: AggregationStrategy;
+  /** Token classification: labels left out of the entities. @defaultValue `['O']` */
+  ignoreLabels?: readonly string[];
 }
 
 /** Outcome for one input text; `tokens` counts the ids fed to the model (for TEXT_TOO_LONG: the text's full count). */
 export type ItemResult =
   | { ok: true; tokens: number; truncated: boolean; embedding: Float32Array }
   | { ok: true; tokens: number; truncated: boolean; label: string; score: number; scores: Record<string, number> }
+  | { ok: true; tokens: number; truncated: boolean; entities: Entity[] }
   | { ok: false; tokens: number; truncated: false; error: { code: string; message: string } };
 
 /** Item error codes, stable across releases. */
@@ -50,11 +56,14 @@ export interface ResolvedEncodeOptions {
   prompt: string | null;
   promptName: string | null;
   truncate: boolean;
+  aggregationStrategy: AggregationStrategy;
+  ignoreLabels: readonly string[];
 }
 
-/** What a task reads of a model: its hidden size, its labels and their problem type (a ModelInfo is one). */
+/** What a task reads of a model: its hidden size, its labels, their problem type and its longest input (a ModelInfo is one). */
 export interface TaskModelShape {
   readonly dimensions: number;
+  readonly maxTokens: number;
   readonly labels: readonly string[] | null;
   /** config.json `problem_type` of a classifier (`multi_label_classification` picks sigmoid). */
   readonly problemType?: string;

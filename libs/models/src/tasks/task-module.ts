@@ -7,6 +7,7 @@
 import type { z } from 'zod';
 import type { EncodeOptions, ItemResult, ResolvedEncodeOptions, TaskModelShape } from './task-io.js';
 import type { TensorLike } from '../tensor-data.js';
+import type { TokenAlignment } from '../token-alignment.js';
 
 /**
  * What one input item is. `text`: one string (every task today). `text-pair`: `{text, text_pair}`,
@@ -80,6 +81,8 @@ export interface TaskModule<Name extends string = string> {
   servesArchitectures(architectures: readonly string[]): boolean;
   /** What to export for the task, for UnsupportedTaskError ("a *ForSequenceClassification export"). */
   readonly modelHint: string;
+  /** Whether tokenizing also aligns each kept token to the text (offsets, words), for toResult. @defaultValue `false` */
+  readonly alignsTokens?: boolean;
   /** API options of the task by their API (snake_case) name; `truncate` is common to all tasks and not listed. */
   readonly options: Readonly<Record<string, TaskOption>>;
   /** The task's options with its defaults filled in, from the validated API options (API names). */
@@ -99,8 +102,8 @@ export interface TaskModule<Name extends string = string> {
   postProcess(outputs: Readonly<Record<string, TensorLike | undefined>>, batch: TaskBatch): Float32Array;
   /** The fields of a successful result line besides `id`, `index`, `truncated` (and `tokens`), in line order: the API reference's result schema. */
   readonly resultFields: Readonly<Record<string, JsonSchema>>;
-  /** One item's row (from postProcess) as its result. */
-  toResult(row: Float32Array, info: TaskModelShape, options: ResolvedEncodeOptions): TaskItemValue;
+  /** One item's row (from postProcess) as its result; `alignment` is there when the task `alignsTokens`. */
+  toResult(row: Float32Array, info: TaskModelShape, options: ResolvedEncodeOptions, alignment?: TokenAlignment): TaskItemValue;
   /** The OpenAI-style synchronous route that serves the task, where there is one. */
   readonly openaiEndpoint?: string;
 }

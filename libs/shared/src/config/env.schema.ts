@@ -120,6 +120,7 @@ const commonEnvObject = z.object({
   /** Overrides the registry's default model per task (e.g. a generated model in MODEL_DIR). */
   DEFAULT_MODEL_EMBED: optionalText,
   DEFAULT_MODEL_SENTIMENT: optionalText,
+  DEFAULT_MODEL_TOKEN_CLASSIFICATION: optionalText,
   /** Attempts per shard before it ends failed (transient errors are retried with backoff). @defaultValue 3 */
   SHARD_ATTEMPTS: int(1, 3),
   LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),

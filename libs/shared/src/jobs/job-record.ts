@@ -1,4 +1,4 @@
-import type { ClassificationFunction, TaskName } from '#models';
+import type { AggregationStrategy, ClassificationFunction, TaskName } from '#models';
 
 export type JobState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
 export const TERMINAL_STATES: readonly JobState[] = ['completed', 'failed', 'cancelled'];
@@ -15,6 +15,10 @@ export interface JobOptions {
   prompt?: string | null;
   promptName?: string | null;
   truncate?: boolean;
+  /** Token classification: how tokens become entities. */
+  aggregationStrategy?: AggregationStrategy;
+  /** Token classification: labels left out of the entities. */
+  ignoreLabels?: readonly string[];
   /** Write each item's token count into its result line as `tokens` (set by the OpenAI-compatible routes, for `usage`). */
   itemTokens?: boolean;
 }

@@ -8,6 +8,7 @@ export interface JobView {
   task: JobRecord['task'];
   model: string;
   state: JobState;
+  /** `aggregation_strategy` and `ignore_labels` only for token-classification jobs. */
   options: {
     pooling: 'mean' | 'cls' | null;
     normalize: boolean | null;
@@ -17,6 +18,8 @@ export interface JobView {
     prompt: string | null;
     prompt_name: string | null;
     truncate: boolean | null;
+    aggregation_strategy?: string;
+    ignore_labels?: readonly string[];
   };
   metadata: Record<string, unknown> | null;
   /** `deduplicated`: items whose result was copied from an identical text in the same job rather than computed (dedup). */
@@ -61,6 +64,8 @@ export function toJobView(job: JobRecord, now = Date.now()): JobView {
       prompt: job.options.prompt ?? null,
       prompt_name: job.options.promptName ?? null,
       truncate: job.options.truncate ?? null,
+      ...(job.options.aggregationStrategy !== undefined ? { aggregation_strategy: job.options.aggregationStrategy } : {}),
+      ...(job.options.ignoreLabels !== undefined ? { ignore_labels: job.options.ignoreLabels } : {}),
     },
     metadata: job.metadata,
     counts: { total: job.total, succeeded: job.succeeded, failed: job.failed, deduplicated: job.deduplicated ?? 0 },

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CLASSIFICATION_FUNCTIONS, TASK_NAMES, type TaskName } from '#models';
+import { AGGREGATION_STRATEGIES, CLASSIFICATION_FUNCTIONS, TASK_NAMES, type TaskName } from '#models';
 import type { InputFormat } from '../corpus/input-formats.js';
 
 /**
@@ -44,6 +44,8 @@ export const shardPayloadSchema = z.object({
     promptName: z.string().nullable().optional(),
     truncate: z.boolean().optional(),
     itemTokens: z.boolean().optional(),
+    aggregationStrategy: z.enum(AGGREGATION_STRATEGIES).optional(),
+    ignoreLabels: z.array(z.string()).readonly().optional(),
   }),
   input: shardInputSchema,
   /** Ingest estimate of the shard's tokens (ops/token-estimate.ts); it leaves the backlog when the shard is counted. */

@@ -13,6 +13,8 @@ export interface ResultLine {
   label?: string;
   score?: number;
   scores?: Record<string, number>;
+  /** Token classification: the text's entities (Python pipeline shape). */
+  entities?: unknown[];
   truncated?: boolean;
   tokens?: number;
   error?: ItemError;

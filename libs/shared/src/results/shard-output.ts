@@ -42,15 +42,16 @@ export function buildShardOutput(
   extras: ShardOutputExtras = {},
 ): ShardOutput {
   if (results.length !== ids.length) throw new Error(`inference returned ${results.length} results for ${ids.length} texts`);
-  const vectors = taskModule(task).output === 'vector';
-  if (!vectors && !extras.labels?.length) throw new Error(`a ${task} shard needs the model labels (ModelInfo.labels)`);
+  const { output } = taskModule(task);
+  const vectors = output === 'vector';
+  if (output === 'label-scores' && !extras.labels?.length) throw new Error(`a ${task} shard needs the model labels (ModelInfo.labels)`);
   const writer = new ShardResultWriter({
     task,
     start,
     count: ids.length,
     ids,
     dimensions: vectors ? dimensions : 0,
-    labels: extras.labels ?? undefined,
+    labels: output === 'label-scores' ? (extras.labels ?? undefined) : undefined,
     itemTokens: extras.itemTokens,
     deduplicated: extras.deduplicated,
   });
@@ -68,6 +69,10 @@ export function buildShardOutput(
       if (!('embedding' in result)) throw new Error(`inference returned a non-embedding result for an ${task} shard (item ${start + i})`);
       if (result.embedding.length !== dimensions) throw new Error(`embedding of item ${start + i} has ${result.embedding.length} values, expected ${dimensions}`);
       if (!writer.setEmbeddingIfFinite(i, result.embedding, result)) fail(i, NON_FINITE, result.tokens);
+    } else if (output === 'json') {
+      if (!('entities' in result)) throw new Error(`inference returned a result without entities for a ${task} shard (item ${start + i})`);
+      if (result.entities.every((entity) => Number.isFinite(entity.score))) writer.setJson(i, result.entities, result);
+      else fail(i, NON_FINITE, result.tokens);
     } else {
       if (!('label' in result)) throw new Error(`inference returned a non-classification result for a ${task} shard (item ${start + i})`);
       if (Number.isFinite(result.score) && Object.values(result.scores).every(Number.isFinite)) writer.setClassification(i, result);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { TASK_MODULES, TASK_NAMES, taskModule, type ItemResult, type TaskOutputKind } from '#models';
+import { TASK_MODULES, TASK_NAMES, taskModule, type Entity, type ItemResult, type TaskOutputKind } from '#models';
 import type { ShardOutcome, ShardPayload } from '../queue/shard-payload.js';
 import { FLOAT32_TEXT_MAX_BYTES, float32Shortest, writeFloat32Shortest, type ItemError, type ResultLine } from './result-lines.js';
 
@@ -23,19 +23,25 @@ import { FLOAT32_TEXT_MAX_BYTES, float32Shortest, writeFloat32Shortest, type Ite
  *   tokens      u32 per item: tokens fed to the model (all items; failed ones count too).
  *   labelIndex  u16 per value (sentiment with width > 0): index into header.labels, 0xFFFF = none.
  *   flags       u8 per item: bit 0 truncated, bit 1 failed.
+ *   json        JSON array with each item's value, null for failed items (tasks whose output is json,
+ *               such as token-classification's entities; the line prints it as the task's one result field).
  *   ids         JSON array of the items' ids; only when header.ids is 'list' ('default': the id of
  *               item i is String(start + i); 'unknown': ids could not be read, lines say `"id":null`).
  *   errors      JSON array of distinct errors, each `{code, message, items}` with the relative
  *               indexes of the failed items it belongs to (a failed shard stores its reason once).
  *
  * Width: embed, the embedding length (0 = unknown, only for a shard that failed before its model
- * loaded: no rows); sentiment, 1 + labels.length (0 when the labels are unknown).
+ * loaded: no rows); sentiment, 1 + labels.length (0 when the labels are unknown); json tasks, 0.
  */
 
 export type ShardResultTask = ShardPayload['task'];
 
-/** Whether a task's rows are float vectors (TaskModule.output 'vector'); the others' are label scores. */
+/** Whether a task's rows are float vectors (TaskModule.output 'vector'). */
 const isVector = (task: ShardResultTask): boolean => taskModule(task).output === 'vector';
+/** Whether a task's rows are a label and its scores (TaskModule.output 'label-scores'). */
+const isLabelScores = (task: ShardResultTask): boolean => taskModule(task).output === 'label-scores';
+/** The line field of a task whose output is a JSON value: its one result field (`entities`). */
+const jsonField = (task: ShardResultTask): string | undefined => (taskModule(task).output === 'json' ? Object.keys(taskModule(task).resultFields)[0] : undefined);
 
 /** A task whose results have this output, to name it in a message. */
 const taskWith = (output: TaskOutputKind): string => TASK_MODULES.find((task) => task.output === output)?.name ?? output;
@@ -78,7 +84,7 @@ const headerSchema = z.object({
   itemTokens: z.boolean(),
   summary: z.object({ succeeded: uint, failed: uint, truncated: uint, tokens: uint, deduplicated: uint.optional() }),
   ids: z.enum(['default', 'list', 'unknown']),
-  sections: z.object({ values: span.optional(), tokens: span, labelIndex: span.optional(), flags: span, ids: span.optional(), errors: span }),
+  sections: z.object({ values: span.optional(), tokens: span, labelIndex: span.optional(), flags: span, ids: span.optional(), errors: span, json: span.optional() }),
 });
 const errorsSchema = z.array(z.object({ code: z.string(), message: z.string(), items: z.array(uint) }));
 const idsSchema = z.array(z.string());
@@ -132,6 +138,8 @@ export class ShardResultWriter {
   private readonly labelOf = new Map<string, number>();
   private readonly errors = new Map<string, { code: string; message: string; items: number[] }>();
   private readonly summary: ShardOutcome = { succeeded: 0, failed: 0, truncated: 0, tokens: 0 };
+  /** Json tasks: each item's value (null until set, and for failed items). */
+  private readonly jsonValues: unknown[] | undefined;
 
   constructor(private readonly layout: ShardResultLayout) {
     const { task, count, ids, start } = layout;
@@ -141,6 +149,8 @@ export class ShardResultWriter {
     if (isVector(task)) {
       this.width = layout.dimensions ?? 0;
       if (!Number.isSafeInteger(this.width) || this.width < 0) throw new RangeError(`dimensions must be an integer >= 0, got ${layout.dimensions}`);
+    } else if (!isLabelScores(task)) {
+      this.width = 0;
     } else {
       const labels = layout.labels ?? [];
       if (labels.length >= NO_LABEL) throw new RangeError(`${labels.length} labels; the format holds at most ${NO_LABEL - 1}`);
@@ -150,7 +160,8 @@ export class ShardResultWriter {
     }
     this.values = bytes(count * this.width * 4);
     this.floats = LITTLE_ENDIAN_HOST ? new Float32Array(this.values.buffer) : undefined;
-    this.labelIndex = !isVector(task) ? bytes(count * this.width * 2) : undefined;
+    this.labelIndex = isLabelScores(task) ? bytes(count * this.width * 2) : undefined;
+    this.jsonValues = jsonField(task) !== undefined ? new Array<unknown>(count).fill(null) : undefined;
     this.tokens = bytes(count * 4);
     this.flags = new Uint8Array(count);
     this.set = new Uint8Array(count);
@@ -211,6 +222,14 @@ export class ShardResultWriter {
     this.succeeded(i, item.truncated);
   }
 
+  /** A json task's value for item i (token-classification: its entities); it must survive JSON.stringify. */
+  setJson(i: number, value: unknown, item: ItemMeta): void {
+    this.claim(i, 'json', item.tokens);
+    if (value === undefined || value === null) throw new RangeError(`item ${i} has no value`);
+    (this.jsonValues as unknown[])[i] = value;
+    this.succeeded(i, item.truncated);
+  }
+
   setError(i: number, error: ItemError, tokens = 0): void {
     this.claim(i, undefined, tokens);
     this.flags[i] = FAILED;
@@ -235,6 +254,7 @@ export class ShardResultWriter {
     sections.push(['flags', this.flags]);
     if (idMode === 'list') sections.push(['ids', Buffer.from(JSON.stringify(ids))]);
     sections.push(['errors', Buffer.from(JSON.stringify([...this.errors.values()]))]);
+    if (this.jsonValues) sections.push(['json', Buffer.from(JSON.stringify(this.jsonValues))]);
 
     const spans: Partial<Record<SectionName, [number, number]>> = {};
     let end = 0;
@@ -249,7 +269,7 @@ export class ShardResultWriter {
       start,
       count,
       width: this.width,
-      ...(!isVector(task) ? { labels: [...(this.layout.labels ?? [])] } : {}),
+      ...(isLabelScores(task) ? { labels: [...(this.layout.labels ?? [])] } : {}),
       itemTokens: this.layout.itemTokens ?? false,
       summary: { ...this.summary },
       ids: idMode,
@@ -327,9 +347,10 @@ export function readShardResultHeader(prefix: Buffer): ShardResultHeader {
   const header = parse(headerSchema, json, 'header');
   const { task, width, labels, summary, count: items } = header;
   if (summary.succeeded + summary.failed !== items) throw new CorruptShardResultError(`summary counts ${summary.succeeded + summary.failed} items, header ${items}`);
-  if (!isVector(task) && labels === undefined) throw new CorruptShardResultError(`a ${task} header without labels`);
-  if (!isVector(task) && width !== (labels?.length ? labels.length + 1 : 0)) throw new CorruptShardResultError(`width ${width} does not fit ${labels?.length} labels`);
-  if (isVector(task) && labels !== undefined) throw new CorruptShardResultError(`an ${task} header with labels`);
+  if (isLabelScores(task) && labels === undefined) throw new CorruptShardResultError(`a ${task} header without labels`);
+  if (isLabelScores(task) && width !== (labels?.length ? labels.length + 1 : 0)) throw new CorruptShardResultError(`width ${width} does not fit ${labels?.length} labels`);
+  if (!isLabelScores(task) && labels !== undefined) throw new CorruptShardResultError(`an ${task} header with labels`);
+  if (jsonField(task) !== undefined && width !== 0) throw new CorruptShardResultError(`a ${task} header with width ${width}`);
   return header;
 }
 
@@ -350,6 +371,9 @@ export class ShardResult {
   private readonly errorTails: Buffer[];
   /** JSON of each label, encoded once. */
   private readonly labelJson: Buffer[];
+  /** Json tasks: the line field and each item's value. */
+  private readonly jsonField: string | undefined;
+  private readonly jsonValues: unknown[] | undefined;
 
   constructor(private readonly object: Buffer) {
     const header = readShardResultHeader(object);
@@ -361,10 +385,11 @@ export class ShardResult {
     const expected: Record<SectionName, number | undefined> = {
       values: width > 0 ? items * width * 4 : undefined,
       tokens: items * 4,
-      labelIndex: !isVector(task) && width > 0 ? items * width * 2 : undefined,
+      labelIndex: isLabelScores(task) && width > 0 ? items * width * 2 : undefined,
       flags: items,
       ids: header.ids === 'list' ? -1 : undefined,
       errors: -1,
+      json: jsonField(task) !== undefined ? -1 : undefined,
     };
     const at = {} as Record<SectionName, number>;
     let end = dataStart;
@@ -384,7 +409,7 @@ export class ShardResult {
     if (end !== object.length) throw new CorruptShardResultError(`${object.length} bytes, the sections end at ${end}`);
     this.at = at;
 
-    const json = (name: 'ids' | 'errors'): unknown => {
+    const json = (name: 'ids' | 'errors' | 'json'): unknown => {
       const [offset, length] = header.sections[name] as [number, number];
       try {
         return JSON.parse(object.toString('utf8', dataStart + offset, dataStart + offset + length));
@@ -406,6 +431,12 @@ export class ShardResult {
         this.errorOf[i] = e;
       }
     });
+    this.jsonField = jsonField(task);
+    if (this.jsonField !== undefined) {
+      const values = json('json');
+      if (!Array.isArray(values) || values.length !== items) throw new CorruptShardResultError(`section json is not an array of ${items} values`);
+      this.jsonValues = values;
+    }
     this.checkItems();
     this.labelJson = (header.labels ?? []).map((name) => Buffer.from(JSON.stringify(name)));
   }
@@ -436,7 +467,8 @@ export class ShardResult {
         continue;
       }
       const line: ResultLine = { id, index };
-      if (isVector(task)) line.embedding = this.embedding(i);
+      if (this.jsonField !== undefined) (line as unknown as Record<string, unknown>)[this.jsonField] = structuredClone(this.jsonValues?.[i]);
+      else if (isVector(task)) line.embedding = this.embedding(i);
       else this.classification(i, line);
       if (this.flag(i, TRUNCATED)) line.truncated = true;
       if (itemTokens) line.tokens = this.tokens(i);
@@ -455,6 +487,8 @@ export class ShardResult {
     const e = this.errorOf[i] as number;
     if (e !== -1) return { ok: false, tokens, truncated: false, error: { ...(this.errors[e] as ItemError) } };
     const truncated = this.flag(i, TRUNCATED);
+    // The one json task today is token-classification; its value is the entities list.
+    if (this.jsonField !== undefined) return { ok: true, tokens, truncated, entities: structuredClone(this.jsonValues?.[i]) as Entity[] };
     if (isVector(task)) {
       const embedding = new Float32Array(width);
       for (let j = 0; j < width; j++) embedding[j] = this.view.getFloat32(this.at.values + (i * width + j) * 4, true);
@@ -494,7 +528,9 @@ export class ShardResult {
       return;
     }
     const { width } = this.header;
-    if (isVector(this.header.task)) {
+    if (this.jsonField !== undefined) {
+      out.text(`,${JSON.stringify(this.jsonField)}:${JSON.stringify(this.jsonValues?.[i])}`);
+    } else if (isVector(this.header.task)) {
       out.put(EMBEDDING);
       out.reserve(width * (FLOAT32_TEXT_MAX_BYTES + 1));
       const { buffer } = out;
@@ -602,6 +638,10 @@ export class ShardResult {
       if (flags & TRUNCATED) truncated++;
       tokens += this.tokens(i);
       if (isFailed) continue;
+      if (this.jsonField !== undefined) {
+        if (this.jsonValues?.[i] === null || this.jsonValues?.[i] === undefined) throw new CorruptShardResultError(`item ${i} succeeded without a value`);
+        continue;
+      }
       if (width === 0) throw new CorruptShardResultError(`item ${i} succeeded in a shard of unknown width`);
       if (isVector(task)) continue;
       const row = i * width;
