@@ -3,9 +3,12 @@
  * fresh child process (child.ts) so one measurement's ONNX sessions and spinning thread pools
  * cannot slow the next.
  */
-import { resolve } from 'node:path';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { pipeline } from '@huggingface/transformers';
 import { InferencePool, type Device, type PoolDtype } from '#models';
+import { toPerTokenQuantization } from '../libs/models/src/per-token-quantization.js';
 import { corpusTexts, MODEL_ID, paddedInOrder, sum, tokenizeCorpus, useLocalModels, type CorpusSpec } from './corpus.js';
 import { measureLimit, type LimitConfig } from './ort-limit.js';
 
@@ -14,7 +17,8 @@ export type Dtype = 'fp32' | 'q8';
 export type InProcessSpec =
   | { kind: 'naive'; modelDir: string; dtype: Dtype; corpus: CorpusSpec }
   | { kind: 'typical'; modelDir: string; dtype: Dtype; corpus: CorpusSpec; batchSize: number }
-  | { kind: 'limit'; modelDir: string; dtype: Dtype; corpus: CorpusSpec; configs: LimitConfig[] }
+  /** `q8File`: with dtype q8, `per-token` runs the file rewritten as the worker loads it by default (Q8_MODE=per-token), `exported` the file as it is. */
+  | { kind: 'limit'; modelDir: string; dtype: Dtype; corpus: CorpusSpec; configs: LimitConfig[]; q8File?: 'per-token' | 'exported' }
   | {
       kind: 'engine';
       modelDir: string;
@@ -45,6 +49,14 @@ export function modelPath(modelDir: string, dtype: Dtype): string {
   return resolve(modelDir, MODEL_ID, 'onnx', dtype === 'q8' ? 'model_quantized.onnx' : 'model.onnx');
 }
 
+/** The q8 file rewritten to per-token activation scales (what the worker runs by default), in a temporary folder. */
+function perTokenFile(modelDir: string): string {
+  const { bytes } = toPerTokenQuantization(MODEL_ID, readFileSync(modelPath(modelDir, 'q8')));
+  const file = join(mkdtempSync(join(tmpdir(), 'shardwise-bench-q8-')), 'model_quantized.per-token.onnx');
+  writeFileSync(file, bytes);
+  return file;
+}
+
 /** transformers.js pipeline, used the way its README shows; ONNX Runtime's default threading. */
 async function measurePipeline(spec: Extract<InProcessSpec, { kind: 'naive' | 'typical' }>): Promise<Measurement> {
   const texts = corpusTexts(spec.corpus);
@@ -72,8 +84,9 @@ async function measureLimits(spec: Extract<InProcessSpec, { kind: 'limit' }>): P
   const texts = corpusTexts(spec.corpus);
   const tok = await tokenizeCorpus(spec.modelDir, texts);
   const indices = Array.from({ length: texts.length }, (_, i) => i);
+  const path = spec.dtype === 'q8' && spec.q8File === 'per-token' ? perTokenFile(spec.modelDir) : modelPath(spec.modelDir, spec.dtype);
   const runs = [];
-  for (const config of spec.configs) runs.push(await measureLimit(modelPath(spec.modelDir, spec.dtype), tok, indices, config));
+  for (const config of spec.configs) runs.push(await measureLimit(path, tok, indices, config));
   const best = runs.reduce((a, b) => (b.texts / b.seconds > a.texts / a.seconds ? b : a));
   return {
     texts: best.texts,

@@ -30,6 +30,14 @@ export interface CorpusOptions {
   overLimitShare?: number;
   /** Share of empty strings. @defaultValue 0.005 */
   emptyShare?: number;
+  /**
+   * Share of rows that repeat the text of an earlier row (drawn uniformly from the last `repeatWindow`), as
+   * real corpora do (boilerplate, retweets, duplicated reviews). With 0 the corpus is the one it always was.
+   * @defaultValue 0
+   */
+  repeatShare?: number;
+  /** Earlier rows a repeat is drawn from (it holds their texts in memory). @defaultValue 10000 */
+  repeatWindow?: number;
 }
 
 export function syntheticText(random: () => number, words: number): string {
@@ -48,13 +56,27 @@ export function* syntheticCorpus(count: number, options: CorpusOptions = {}): Ge
   const paragraph = options.paragraphShare ?? 0.08;
   const overLimit = options.overLimitShare ?? 0.01;
   const empty = options.emptyShare ?? 0.005;
+  const repeat = options.repeatShare ?? 0;
+  const window: string[] = [];
+  const windowSize = options.repeatWindow ?? 10_000;
+  // Its own stream, so that the rows that do not repeat are those of the corpus without repeats.
+  const repeats = mulberry32((options.seed ?? 1) ^ 0x5bd1e995);
   for (let i = 0; i < count; i++) {
+    if (repeat > 0 && i > 0 && repeats() < repeat) {
+      yield { id: `doc-${i}`, text: window[Math.floor(repeats() * window.length)] as string };
+      continue;
+    }
     const roll = random();
     let words: number;
     if (roll < empty) words = 0;
     else if (roll < empty + overLimit) words = 700 + Math.floor(random() * 200);
     else if (roll < empty + overLimit + paragraph) words = 80 + Math.floor(random() * 120);
     else words = 5 + Math.floor(random() ** 2 * 55);
-    yield { id: `doc-${i}`, text: words === 0 ? '' : syntheticText(random, words) };
+    const text = words === 0 ? '' : syntheticText(random, words);
+    if (repeat > 0) {
+      if (window.length < windowSize) window.push(text);
+      else window[i % windowSize] = text;
+    }
+    yield { id: `doc-${i}`, text };
   }
 }

@@ -135,7 +135,7 @@ describe('API over HTTP (built app, private Redis)', () => {
         state: 'queued',
         options: { pooling: 'mean', normalize: true, top_k: null, truncate: true },
         metadata: { batch: 'b1' },
-        counts: { total: 5, succeeded: 0, failed: 0 },
+        counts: { total: 5, succeeded: 0, failed: 0, deduplicated: 0 },
         shards: { total: 2, done: 0, failed: 0 },
         dimensions: 24,
         started_at: null,

@@ -54,6 +54,32 @@ describe('job parameters', () => {
     expect(paramsFromQuery({ task: 'sentiment', top_k: '3' }).options).toEqual({ topK: 3, truncate: true });
   });
 
+  it('reads the classify and embed options of the task modules, and names a bad one', () => {
+    expect(paramsFromBody({ task: 'sentiment', options: { function_to_apply: 'sigmoid' } }).options).toEqual({ topK: null, functionToApply: 'sigmoid', truncate: true });
+    expect(paramsFromQuery({ task: 'sentiment', function_to_apply: 'none' }).options).toEqual({ topK: null, functionToApply: 'none', truncate: true });
+    expect(paramsFromBody({ task: 'embed', options: { dimensions: 64, prompt: 'query: ' } }).options).toEqual({
+      pooling: 'mean',
+      normalize: true,
+      dimensions: 64,
+      prompt: 'query: ',
+      truncate: true,
+    });
+    expect(paramsFromQuery({ task: 'embed', dimensions: '64', prompt_name: 'query' }).options).toEqual({
+      pooling: 'mean',
+      normalize: true,
+      dimensions: 64,
+      promptName: 'query',
+      truncate: true,
+    });
+    const bad = codeOf(() => paramsFromBody({ task: 'sentiment', options: { function_to_apply: 'relu' } }));
+    expect(bad).toMatchObject({ code: 'INVALID_OPTION', field: 'function_to_apply' });
+    expect(bad.message).toBe('option "function_to_apply" must be one of "softmax", "sigmoid", "none", or null for the model\'s own');
+    expect(codeOf(() => paramsFromBody({ task: 'embed', options: { dimensions: 0 } }))).toMatchObject({ code: 'INVALID_OPTION', field: 'dimensions' });
+    expect(codeOf(() => paramsFromQuery({ task: 'embed', dimensions: '1.5' }))).toMatchObject({ code: 'INVALID_OPTION', field: 'dimensions' });
+    expect(codeOf(() => paramsFromBody({ task: 'embed', options: { prompt_name: '' } }))).toMatchObject({ code: 'INVALID_OPTION', field: 'prompt_name' });
+    expect(codeOf(() => paramsFromBody({ task: 'sentiment', options: { dimensions: 8 } })).message).toBe('option "dimensions" applies to embed jobs only');
+  });
+
   it('rejects bad tasks and options with their codes', () => {
     expect(codeOf(() => paramsFromBody({ task: 'translate' }))).toMatchObject({ code: 'UNKNOWN_TASK', field: 'task' });
     expect(codeOf(() => paramsFromBody({ task: 'translate' })).message).toContain('embed');
@@ -69,6 +95,25 @@ describe('job parameters', () => {
     expect(codeOf(() => paramsFromQuery({ task: 'embed', normalize: 'yes' }))).toMatchObject({ code: 'INVALID_OPTION' });
     expect(codeOf(() => paramsFromQuery({ task: 'sentiment', top_k: '-1' }))).toMatchObject({ code: 'INVALID_OPTION' });
     expect(codeOf(() => paramsFromBody({ task: 'embed', model: 5 }))).toMatchObject({ code: 'INVALID_MODEL' });
+  });
+
+  it('reads dedup from the body and the query string: absent is on, anything but a boolean is refused by name', () => {
+    expect(paramsFromBody({ task: 'embed' }).dedup).toBeUndefined();
+    expect(paramsFromBody({ task: 'embed', dedup: false }).dedup).toBe(false);
+    expect(paramsFromBody({ task: 'embed', dedup: null }).dedup).toBeUndefined();
+    expect(paramsFromQuery({ task: 'embed', dedup: 'false' }).dedup).toBe(false);
+    expect(paramsFromQuery({ task: 'embed', dedup: 'true' }).dedup).toBe(true);
+    expect(codeOf(() => paramsFromBody({ task: 'embed', dedup: 'no' }))).toMatchObject({
+      code: 'INVALID_OPTION',
+      field: 'dedup',
+      message: expect.stringMatching(/must be true or false/),
+    });
+    expect(codeOf(() => paramsFromQuery({ task: 'embed', dedup: '0' }))).toMatchObject({ code: 'INVALID_OPTION', field: 'dedup' });
+    expect(codeOf(() => paramsFromQuery({ task: 'embed', dedup: ['true', 'false'] }))).toMatchObject({
+      code: 'INVALID_INPUT',
+      field: 'dedup',
+      message: 'query parameter "dedup" must be given once',
+    });
   });
 
   it('bounds metadata to a JSON object of 16 KiB', () => {

@@ -81,8 +81,8 @@ describe('the OpenAPI document and the request validators agree', () => {
     const servedOptions = optionsOf(served.options);
     for (const task of ['embed', 'sentiment'] as const) {
       const validator = JOB_PARAMS_SCHEMAS[task].shape;
-      expect(Object.keys(validator)).toEqual(['task', 'model', 'options', 'metadata', 'callback_url', 'expires_after']);
-      for (const name of ['task', 'model', 'metadata', 'callback_url', 'expires_after'] as const) expect(validator[name], `${task}: ${name}`).toBe(served[name]);
+      expect(Object.keys(validator)).toEqual(['task', 'model', 'options', 'metadata', 'callback_url', 'expires_after', 'dedup']);
+      for (const name of ['task', 'model', 'metadata', 'callback_url', 'expires_after', 'dedup'] as const) expect(validator[name], `${task}: ${name}`).toBe(served[name]);
       const options = optionsOf(validator.options);
       expect(Object.keys(options)).toEqual(Object.keys(servedOptions));
       for (const [name, schema] of Object.entries(options)) {
@@ -118,6 +118,9 @@ describe('the OpenAPI document and the request validators agree', () => {
       { ...base, expires_after: 0 },
       { ...base, expires_after: 1.5 },
       { ...base, expires_after: '3600' },
+      { ...base, dedup: false },
+      { ...base, dedup: null },
+      { ...base, dedup: 'false' },
     ];
     for (const body of bodies) expect(jobRequestSchema.safeParse(body).success, JSON.stringify(body)).toBe(acceptsJob(body));
     // Exactly one corpus field.
@@ -147,6 +150,9 @@ describe('the OpenAPI document and the request validators agree', () => {
       { task: 'sentiment', metadata: '{oops' },
       { task: 'embed', model: ['a', 'b'] },
       { task: 'embed', expires_after: '1.5' },
+      { task: 'embed', dedup: 'false' },
+      { task: 'embed', dedup: 'no' },
+      { task: 'embed', dedup: ['true', 'false'] },
       { task: 'translate' },
       {},
     ];

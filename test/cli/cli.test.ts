@@ -167,6 +167,28 @@ describe('shardwise CLI against a running API and worker', () => {
     expect(results.map((r) => r.embedding)).toEqual(expected);
   });
 
+  it('passes task options with --option NAME=VALUE, as query parameters of an upload and typed in a JSON job', async () => {
+    const file = join(dir, 'options.txt');
+    await writeFile(file, 'first line\nsecond line\n');
+    const out = join(dir, 'options.npy');
+    const run = await cli('submit', file, '--option', 'dimensions=8', '--option', 'prompt_name=query', '--wait', '--output', out, '--json');
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ state: 'completed', dimensions: 8, options: { dimensions: 8, prompt_name: 'query' } });
+    expect(parseNpy(await readFile(out)).shape).toEqual([2, 8]);
+
+    const uploaded = await cli('upload', file);
+    const byId = await cli('submit', '--file-id', uploaded.stdout.trim(), '--option', 'dimensions=4', '--option', 'normalize=false', '--json');
+    expect(byId.code, byId.stderr).toBe(0);
+    expect(JSON.parse(byId.stdout)).toMatchObject({ dimensions: 4, options: { dimensions: 4, normalize: false } });
+
+    const classify = await cli('submit', file, '--task', 'sentiment', '--option', 'function_to_apply=relu');
+    expect([classify.code, classify.stderr]).toEqual([2, expect.stringContaining('function_to_apply')]);
+    const noValue = await cli('submit', file, '--option', 'dimensions');
+    expect([noValue.code, noValue.stderr]).toEqual([1, expect.stringContaining('--option takes NAME=VALUE')]);
+    const jobField = await cli('submit', file, '--option', 'model=x');
+    expect([jobField.code, jobField.stderr]).toEqual([1, expect.stringContaining('"model" has its own flag')]);
+  });
+
   it('submits a .csv file with quoted commas, quotes and newlines in fields', async () => {
     const file = join(dir, 'reviews.csv');
     const texts = ['plain text', 'a, b, and c', 'she said "hello"', 'first line\nsecond line', 'windows\r\nline end, too'];

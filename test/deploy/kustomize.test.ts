@@ -729,10 +729,21 @@ describe('deploy/k8s overlays', () => {
         expect(path.startsWith(`${mount.mountPath}/`), `${c.name} runs a mounted script`).toBe(true);
         expect(scripts[path.slice(mount.mountPath.length + 1)], `${path} in the config map`).toBeDefined();
       }
-      const sentinelScript = scripts['sentinel-start.sh']!;
-      expect(sentinelScript).toContain('sentinel monitor $SENTINEL_MASTER $master 6379 $SENTINEL_QUORUM');
-      expect(sentinelScript).toContain('sentinel announce-hostnames yes');
-      expect(scripts['redis-start.sh']).toContain('exec redis-server "$conf" "$@"');
+      // What the scripts source is in the config map too, and their defaults are the pod's ports and
+      // data volume (test/deploy/redis-sentinel-scripts.test.ts runs them with other values).
+      for (const [name, text] of Object.entries(scripts)) {
+        for (const [, sourced] of String(text).matchAll(/^\. "\$\(dirname "\$0"\)\/([^"]+)"$/gm)) expect(scripts[sourced!], `${sourced} sourced by ${name}`).toBeDefined();
+      }
+      const peers = String(must(scripts['redis-peers.sh'], 'redis-peers.sh'));
+      const defaultOf = (name: string) => new RegExp(`^${name}="\\$\\{${name}:-([^}]+)\\}"$`, 'm').exec(peers)?.[1];
+      expect(Number(defaultOf('REDIS_PORT'))).toBe(Number(option('port')));
+      expect(server.ports.map((p: any) => p.containerPort)).toEqual([Number(option('port'))]);
+      expect(Number(defaultOf('SENTINEL_PORT'))).toBe(SENTINEL_PORT);
+      expect(defaultOf('REDIS_DATA_DIR')).toBe(option('dir'));
+      expect(server.volumeMounts.find((m: any) => m.name === 'data')?.mountPath).toBe(option('dir'));
+      expect(sentinel.volumeMounts.find((m: any) => m.name === 'data')?.mountPath).toBe(option('dir'));
+      expect(scripts['sentinel-start.sh']).toContain('sentinel announce-hostnames yes');
+      expect(scripts['redis-start.sh']).toContain('exec redis-server "$REDIS_CONF" "$@"');
     });
 
     it('points the API and the workers at the sentinels, acknowledging only what a replica holds', () => {

@@ -11,7 +11,7 @@ import { referenceLogits, referencePairInput, softmax } from '../support/pair-re
 import { finished, MODEL_DIR, postJob, postNdjson, resultsOf, Stack, waitFor } from '../support/stack.js';
 
 const MODEL = 'shardwise-random/bert-tiny-nli';
-const RERANKER = 'shardwise-random/roberta-tiny-rerank';
+const RERANKER = 'shardwise-random/roberta-tiny-score';
 const LABELS = ['contradiction', 'entailment', 'neutral'];
 
 describe('text pair jobs through the API', () => {

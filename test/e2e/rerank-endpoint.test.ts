@@ -9,7 +9,7 @@ import { ensurePairModels } from '../models/fixtures.js';
 import { referenceLogits, referencePairInput } from '../support/pair-reference.js';
 import { MODEL_DIR, newApiKey, request, sha256Hex, Stack } from '../support/stack.js';
 
-const RERANKER = 'shardwise-random/bert-tiny-rerank';
+const RERANKER = 'shardwise-random/bert-tiny-score';
 const QUERY = 'where does the quick brown fox sleep?';
 const TEXTS = ['the fox sleeps in a den', 'queues and workers', '', Array.from({ length: 200 }, (_, i) => `token${i % 9}`).join(' '), 'a lazy dog'];
 

@@ -23,7 +23,8 @@ const LOCK = join(ROOT, '.cache', 'models-build.lock');
 
 function newestSource(): number {
   return Math.max(
-    ...readdirSync(SRC)
+    // Recursive: the thread imports the task modules under tasks/ too.
+    ...readdirSync(SRC, { recursive: true, encoding: 'utf8' })
       .filter((f) => f.endsWith('.ts'))
       .map((f) => statSync(join(SRC, f)).mtimeMs),
   );
@@ -84,23 +85,23 @@ export function ensureThreadBuild(): void {
   }
 }
 
-export function modelId(family: Family, head: 'embed' | 'sentiment' | 'rerank' | 'nli'): string {
+export type Head = 'embed' | 'sentiment' | 'multilabel' | 'score';
+
+export function modelId(family: Family, head: Head | 'nli'): string {
   return `shardwise-random/${family}-tiny-${head}`;
 }
 
-/** Generates (or reuses) the tiny random models under .cache/models. */
-export async function ensureTinyModels(): Promise<string> {
+/** Generates (or reuses) the tiny random models under .cache/models; `heads` adds the multilabel and score classifiers. */
+export async function ensureTinyModels(heads: readonly (Head | 'nli')[] = ['embed', 'sentiment']): Promise<string> {
   // generateModels skips complete, current folders, so this is cheap after the first run.
   const { generateModels } = await import('../../tools/model-generator/index.js');
-  await generateModels({ out: MODEL_DIR, size: 'tiny', family: [...FAMILIES], head: ['embed', 'sentiment'], dtype: ['fp32', 'q8'] });
+  await generateModels({ out: MODEL_DIR, size: 'tiny', family: [...FAMILIES], head: heads, dtype: ['fp32', 'q8'] });
   return MODEL_DIR;
 }
 
-/** Generates (or reuses) the tiny pair cross-encoders (rerank: one logit, nli: three labels) under .cache/models. */
+/** Generates (or reuses) the tiny pair cross-encoders (`score`: one logit, for rerank; `nli`: three labels) under .cache/models. */
 export async function ensurePairModels(): Promise<string> {
-  const { generateModels } = await import('../../tools/model-generator/index.js');
-  await generateModels({ out: MODEL_DIR, size: 'tiny', family: [...FAMILIES], head: ['rerank', 'nli'], dtype: ['fp32'] });
-  return MODEL_DIR;
+  return ensureTinyModels(['score', 'nli']);
 }
 
 /** ~count text pairs from mixedTexts: short and long on either side (so `longest_first` cuts one side or both), empty ones included. */

@@ -1,10 +1,9 @@
-import { AutoModel, AutoModelForSequenceClassification, AutoTokenizer, env, pipeline, Tensor } from '@huggingface/transformers';
+import { AutoModel, AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer, env, pipeline, Tensor } from '@huggingface/transformers';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FAMILIES, generateModels, modelName, type GeneratedModel } from '../../tools/model-generator/index.js';
-import { HEADS } from '../../tools/model-generator/model-spec.js';
+import { FAMILIES, generateModels, HEADS, modelName, type GeneratedModel } from '../../tools/model-generator/index.js';
 import { modelSpec } from '../../tools/model-generator/model-spec.js';
 import { readFloatInitializers } from '../../tools/model-generator/onnx-codec.js';
 import { referenceForward } from '../../tools/model-generator/reference-forward.js';
@@ -48,7 +47,8 @@ const cosine = (a: number[], b: number[]): number => {
 };
 
 describe('generateModels', () => {
-  it('writes every tiny model (each family with each head) with every requested file', async () => {
+  it('writes all eighteen tiny models (six heads per family) with every requested file', async () => {
+    expect(HEADS).toEqual(['embed', 'sentiment', 'multilabel', 'score', 'ner', 'nli']);
     expect(generated.map((m) => m.name).sort()).toEqual(FAMILIES.flatMap((f) => HEADS.map((head) => modelName(f, 'tiny', head))).sort());
     for (const model of generated) {
       expect(model.written).toBe(true);
@@ -58,6 +58,28 @@ describe('generateModels', () => {
       const config = JSON.parse(await readFile(join(model.path, 'config.json'), 'utf8')) as Record<string, unknown>;
       expect(config.model_type).toBe(model.family);
       expect(config.shardwise_random_weights).toBe(true);
+      const classifier = model.head !== 'embed';
+      expect(config.architectures).toEqual([
+        model.head === 'ner'
+          ? expect.stringMatching(/ForTokenClassification$/)
+          : classifier
+            ? expect.stringMatching(/ForSequenceClassification$/)
+            : expect.stringMatching(/Model$/),
+      ]);
+      expect(config.problem_type).toBe(
+        {
+          embed: undefined,
+          sentiment: 'single_label_classification',
+          multilabel: 'multi_label_classification',
+          score: undefined,
+          ner: undefined,
+          nli: 'single_label_classification',
+        }[model.head],
+      );
+      if (model.head === 'multilabel') expect(Object.keys(config.id2label as object)).toHaveLength(4);
+      if (model.head === 'score') expect(config.id2label).toEqual({ 0: 'LABEL_0' });
+      const prompts = await readFile(join(model.path, 'config_sentence_transformers.json'), 'utf8').then(JSON.parse, () => null);
+      expect(prompts).toEqual(classifier ? null : { prompts: { query: 'query: ', passage: 'passage: ' }, default_prompt_name: null, similarity_fn_name: 'cosine' });
     }
   });
 
@@ -121,9 +143,19 @@ describe.each(FAMILIES)('%s-tiny through transformers.js', (family) => {
     expect(new Set(results.map((scores) => scores[0].label)).size).toBeGreaterThan(1);
   });
 
-  it('pair heads: a one-logit cross-encoder (rerank) and a three-label NLI classifier; BERT reads token types', async () => {
+  it('multi-label head: each label both above and below 0.5 across texts (sigmoid, calibrated)', async () => {
+    const classify = await pipeline('text-classification', modelName(family, 'tiny', 'multilabel'), { dtype: 'fp32' });
+    const results = (await classify(TEXTS, { top_k: null })) as Array<Array<{ label: string; score: number }>>;
+    for (const label of ['toxic', 'insult', 'threat', 'obscene']) {
+      const scores = results.map((labels) => labels.find((l) => l.label === label)?.score as number);
+      expect(Math.min(...scores)).toBeLessThan(0.5);
+      expect(Math.max(...scores)).toBeGreaterThan(0.5);
+    }
+  });
+
+  it('pair heads: the one-logit cross-encoder (score) and the three-label NLI classifier read pairs; BERT reads token types', async () => {
     for (const [head, labels] of [
-      ['rerank', ['LABEL_0']],
+      ['score', ['LABEL_0']],
       ['nli', ['contradiction', 'entailment', 'neutral']],
     ] as const) {
       const id = modelName(family, 'tiny', head);
@@ -173,10 +205,10 @@ describe.each(FAMILIES)('%s-tiny through transformers.js', (family) => {
     }
   });
 
-  it.each(['embed', 'sentiment'] as const)('ONNX %s graph matches a float64 re-implementation of the HF forward', async (head) => {
+  it.each(['embed', 'sentiment', 'ner'] as const)('ONNX %s graph matches a float64 re-implementation of the HF forward', async (head) => {
     const id = modelName(family, 'tiny', head);
     const tokenizer = await AutoTokenizer.from_pretrained(id);
-    const Loader = head === 'embed' ? AutoModel : AutoModelForSequenceClassification;
+    const Loader = head === 'embed' ? AutoModel : head === 'ner' ? AutoModelForTokenClassification : AutoModelForSequenceClassification;
     const model = await Loader.from_pretrained(id, { dtype: 'fp32' });
     const weights = readFloatInitializers(await readFile(join(outDir, id, 'onnx/model.onnx')));
     const config = JSON.parse(await readFile(join(outDir, id, 'config.json'), 'utf8')) as { vocab_size: number };
@@ -184,7 +216,12 @@ describe.each(FAMILIES)('%s-tiny through transformers.js', (family) => {
     const text = TEXTS[1];
     const expected = referenceForward(spec, weights, tokenizer.encode(text));
     const output = await model(tokenizer([text]));
-    const actual = head === 'embed' ? (output.last_hidden_state.tolist() as number[][][])[0].flat() : rows(output.logits as Tensor)[0];
+    const actual =
+      head === 'embed'
+        ? (output.last_hidden_state.tolist() as number[][][])[0].flat()
+        : head === 'ner'
+          ? (output.logits.tolist() as number[][][])[0].flat()
+          : rows(output.logits as Tensor)[0];
     const wanted = head === 'embed' ? expected.hidden.flat() : (expected.logits ?? []);
     expect(actual.length).toBe(wanted.length);
     actual.forEach((v, i) => expect(Math.abs(v - wanted[i])).toBeLessThan(1e-4));

@@ -13,7 +13,18 @@ const TOL = 1e-5;
 const SHORT = 'Short text about a fox.';
 const LONG = Array.from({ length: 90 }, (_, i) => `word${i % 13} and more`).join(' ');
 /** What ModelRunner.run gets for a mean-pooled, normalised embedding (the defaults). */
-const EMBED_OPTIONS = { pooling: 'mean', normalize: true, topK: null, truncate: true } as const;
+const EMBED_OPTIONS = {
+  pooling: 'mean',
+  normalize: true,
+  topK: null,
+  functionToApply: null,
+  dimensions: null,
+  prompt: null,
+  promptName: null,
+  truncate: true,
+  aggregationStrategy: 'none',
+  ignoreLabels: ['O'],
+} as const;
 
 let modelDir: string;
 let pool: InferencePool;

@@ -53,6 +53,32 @@ describe('readModelInfo', () => {
   });
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
+  it('reads problem_type and the sentence-transformers prompts (default_prompt_name only when it names one)', async () => {
+    mkdirSync(join(root, 'org/multi'), { recursive: true });
+    const config = {
+      model_type: 'bert',
+      architectures: ['BertForSequenceClassification'],
+      hidden_size: 8,
+      id2label: { 0: 'a', 1: 'b' },
+      problem_type: 'multi_label_classification',
+    };
+    writeFileSync(join(root, 'org/multi/config.json'), JSON.stringify(config));
+    expect(await readModelInfo('org/multi', { modelDir: root })).toMatchObject({ labels: ['a', 'b'], problemType: 'multi_label_classification' });
+    mkdirSync(join(root, 'org/e5'), { recursive: true });
+    writeFileSync(join(root, 'org/e5/config.json'), JSON.stringify({ model_type: 'bert', architectures: ['BertModel'], hidden_size: 8 }));
+    writeFileSync(
+      join(root, 'org/e5/config_sentence_transformers.json'),
+      JSON.stringify({ prompts: { query: 'query: ', passage: 'passage: ', bad: 3 }, default_prompt_name: 'query' }),
+    );
+    expect(await readModelInfo('org/e5', { modelDir: root })).toMatchObject({ prompts: { query: 'query: ', passage: 'passage: ' }, defaultPromptName: 'query' });
+    writeFileSync(join(root, 'org/e5/config_sentence_transformers.json'), JSON.stringify({ prompts: { query: 'query: ' }, default_prompt_name: 'missing' }));
+    const info = await readModelInfo('org/e5', { modelDir: root });
+    expect(info.prompts).toEqual({ query: 'query: ' });
+    expect(info.defaultPromptName).toBeUndefined();
+    writeFileSync(join(root, 'org/e5/config_sentence_transformers.json'), '{not json');
+    await expect(readModelInfo('org/e5', { modelDir: root })).rejects.toThrow();
+  });
+
   it('reads config, tokenizer config and onnx files', async () => {
     expect(await readModelInfo('org/clf', { modelDir: root })).toEqual({
       id: 'org/clf',

@@ -68,7 +68,7 @@ describe.each(FAMILIES)('%s NLI cross-encoder on text pairs', (family) => {
 
 describe.each(FAMILIES)('%s rerank cross-encoder on query-document pairs', (family) => {
   it(`scores ${PAIRS_PER_FAMILY} mixed pairs as sigmoid(logit) of transformers.js with Python's truncation, and raw logits with rawScores`, async () => {
-    const id = modelId(family, 'rerank');
+    const id = modelId(family, 'score');
     const tokenizer = await AutoTokenizer.from_pretrained(id);
     const model = await AutoModelForSequenceClassification.from_pretrained(id, { dtype: 'fp32' });
     try {

@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import {
   classifyTask,
   embedTask,
-  isTaskName,
   rerankTask,
+  tokenClassificationTask,
+  isTaskName,
   resolveTask,
   TASK_MODULES,
   TASK_NAMES,
@@ -17,12 +18,23 @@ import {
 const INPUTS = ['text', 'text-pair', 'query-documents'];
 const OUTPUTS = ['vector', 'label-scores', 'json'];
 const MODEL_CLASSES = ['AutoModel', 'AutoModelForSequenceClassification', 'AutoModelForTokenClassification'];
-const INFO = { dimensions: 4, labels: ['NEGATIVE', 'POSITIVE'] };
-const RESOLVED = { pooling: 'mean', normalize: true, topK: null, truncate: true } as const;
+const INFO = { dimensions: 4, maxTokens: 8, labels: ['NEGATIVE', 'POSITIVE'] };
+const RESOLVED = {
+  pooling: 'mean',
+  normalize: true,
+  topK: null,
+  functionToApply: null,
+  dimensions: null,
+  prompt: null,
+  promptName: null,
+  truncate: true,
+  aggregationStrategy: 'none',
+  ignoreLabels: ['O'],
+} as const;
 
 describe('task registry', () => {
-  it('keeps the API names: embed, sentiment and rerank, with their aliases', () => {
-    expect(TASK_NAMES).toEqual(['embed', 'sentiment', 'rerank']);
+  it('keeps the API names: embed, sentiment, token-classification and rerank, with their aliases', () => {
+    expect(TASK_NAMES).toEqual(['embed', 'sentiment', 'token-classification', 'rerank']);
     expect(TASK_NAMES_AND_ALIASES).toEqual([
       'embed',
       'embedding',
@@ -31,6 +43,8 @@ describe('task registry', () => {
       'classify',
       'text-classification',
       'sentiment-analysis',
+      'token-classification',
+      'ner',
       'rerank',
       'reranking',
       'cross-encoder',
@@ -60,7 +74,7 @@ describe('task registry', () => {
     // Defaults fill every option the task has, from nothing given.
     expect(Object.values(task.withDefaults({})).every((value) => value !== undefined)).toBe(true);
     expect(typeof task.servesArchitectures).toBe('function');
-    expect(task.rowWidth(INFO)).toBeGreaterThan(0);
+    expect(task.rowWidth(INFO, RESOLVED)).toBeGreaterThan(0);
     expect(Object.keys(task.resultFields).length).toBeGreaterThan(0);
     for (const name of ['id', 'index', 'truncated', 'tokens', 'error']) expect(task.resultFields).not.toHaveProperty(name);
   });
@@ -74,11 +88,12 @@ describe('task registry', () => {
   });
 
   it('gives a model architecture to exactly one task', () => {
-    for (const architectures of [[], ['BertModel'], ['BertForMaskedLM'], ['DistilBertForSequenceClassification']]) {
+    for (const architectures of [[], ['BertModel'], ['BertForMaskedLM'], ['DistilBertForSequenceClassification'], ['RobertaForTokenClassification']]) {
       expect(TASK_MODULES.filter((task) => task.servesArchitectures(architectures))).toHaveLength(1);
     }
     expect(classifyTask.servesArchitectures(['RobertaForSequenceClassification'])).toBe(true);
     expect(embedTask.servesArchitectures(['BertModel'])).toBe(true);
+    expect(tokenClassificationTask.servesArchitectures(['BertForTokenClassification'])).toBe(true);
     // A cross-encoder (one logit) also classifies; rerank takes only those.
     expect(TASK_MODULES.filter((task) => task.servesArchitectures(['BertForSequenceClassification'], ['LABEL_0'])).map((task) => task.name)).toEqual(['sentiment', 'rerank']);
     expect(rerankTask.servesArchitectures(['BertForSequenceClassification'], ['NEGATIVE', 'POSITIVE'])).toBe(false);
@@ -100,6 +115,10 @@ describe('task registry', () => {
     expect(embedTask.withDefaults({ pooling: 'cls', normalize: false })).toEqual({ pooling: 'cls', normalize: false });
     expect(classifyTask.withDefaults({})).toEqual({ topK: null });
     expect(classifyTask.withDefaults({ top_k: 2 })).toEqual({ topK: 2 });
+    expect(tokenClassificationTask.withDefaults({})).toEqual({ aggregationStrategy: 'none', ignoreLabels: ['O'] });
+    expect(tokenClassificationTask.options.ignore_labels.query.parse('O,B-MISC')).toEqual(['O', 'B-MISC']);
+    expect(tokenClassificationTask.options.ignore_labels.query.parse('')).toEqual([]);
+    expect(tokenClassificationTask.options.aggregation_strategy.body.safeParse('longest').success).toBe(false);
   });
 
   it('post-processes embed outputs: mean pooling over the real tokens, then L2 normalisation', () => {
@@ -122,5 +141,91 @@ describe('task registry', () => {
     expect(() => classifyTask.postProcess({ logits: { ...logits, dims: [1, 4] } }, { info: INFO, batch: 1, seq: 1, lengths: Int32Array.from([1]), options: RESOLVED })).toThrow(
       /4 logits but config lists 2 labels/,
     );
+  });
+
+  it('applies the pipeline function: softmax, sigmoid for multi-label and single-logit models, or the asked function_to_apply', () => {
+    const logits = { type: 'float32', dims: [1, 2], data: Float32Array.from([0, Math.log(3)]) };
+    const post = (info: typeof INFO & { problemType?: string }, functionToApply: 'softmax' | 'sigmoid' | 'none' | null) => [
+      ...classifyTask.postProcess({ logits }, { info, batch: 1, seq: 1, lengths: Int32Array.from([1]), options: { ...RESOLVED, functionToApply } }),
+    ];
+    const softmax = [0.25, 0.75].map(Math.fround);
+    const sigmoid = [0.5, 0.75].map(Math.fround);
+    expect(post(INFO, null)).toEqual(softmax);
+    expect(post({ ...INFO, problemType: 'single_label_classification' }, null)).toEqual(softmax);
+    expect(post({ ...INFO, problemType: 'multi_label_classification' }, null)).toEqual(sigmoid);
+    expect(post({ ...INFO, problemType: 'multi_label_classification' }, 'softmax')).toEqual(softmax);
+    expect(post(INFO, 'sigmoid')).toEqual(sigmoid);
+    expect(post(INFO, 'none')).toEqual([0, Math.fround(Math.log(3))]);
+    // One logit (a cross-encoder): sigmoid, as Python's pipeline; a softmax would always say 1.
+    const one = { type: 'float32', dims: [2, 1], data: Float32Array.from([0, -Math.log(3)]) };
+    const scores = classifyTask.postProcess(
+      { logits: one },
+      { info: { dimensions: 4, maxTokens: 8, labels: ['LABEL_0'] }, batch: 2, seq: 1, lengths: Int32Array.from([1, 1]), options: RESOLVED },
+    );
+    expect([...scores]).toEqual([0.5, 0.25].map(Math.fround));
+  });
+
+  it('validates function_to_apply in bodies and query strings, and writes it into job options only when given', () => {
+    const option = classifyTask.options.function_to_apply;
+    expect(option.body.safeParse('sigmoid').success).toBe(true);
+    expect(option.body.safeParse(null).success).toBe(true);
+    expect(option.body.safeParse('relu').success).toBe(false);
+    expect(option.query.safeParse('none').success).toBe(true);
+    expect(option.problem).toBe('option "function_to_apply" must be one of "softmax", "sigmoid", "none", or null for the model\'s own');
+    expect(classifyTask.withDefaults({ function_to_apply: 'none' })).toEqual({ topK: null, functionToApply: 'none' });
+    expect(classifyTask.withDefaults({ function_to_apply: null })).toEqual({ topK: null });
+  });
+
+  it('cuts embeddings to `dimensions` before normalising them (Matryoshka), and sizes rows by it', () => {
+    // [batch 1, seq 1, hidden 4]: the first two values are (3, 4), whose norm is 5.
+    const hidden = { type: 'float32', dims: [1, 1, 4], data: Float32Array.from([3, 4, 12, 0]) };
+    const batch = (options: Partial<typeof RESOLVED> | { dimensions: number; normalize?: boolean }) => ({
+      info: INFO,
+      batch: 1,
+      seq: 1,
+      lengths: Int32Array.from([1]),
+      options: { ...RESOLVED, ...options },
+    });
+    expect([...embedTask.postProcess({ last_hidden_state: hidden }, batch({ dimensions: 2 }))]).toEqual([0.6, 0.8].map(Math.fround));
+    expect([...embedTask.postProcess({ last_hidden_state: hidden }, batch({ dimensions: 2, normalize: false }))]).toEqual([3, 4]);
+    expect([...embedTask.postProcess({ last_hidden_state: hidden }, batch({ dimensions: 4 }))]).toEqual([3 / 13, 4 / 13, 12 / 13, 0].map(Math.fround));
+    expect(embedTask.rowWidth(INFO, { ...RESOLVED, dimensions: 2 })).toBe(2);
+    expect(embedTask.rowWidth(INFO, RESOLVED)).toBe(4);
+    expect(embedTask.withDefaults({ dimensions: 2, prompt_name: 'query' })).toEqual({ pooling: 'mean', normalize: true, dimensions: 2, promptName: 'query' });
+  });
+
+  it('checks embed options against the model: dimensions up to its width, a known prompt_name, not prompt and prompt_name together', () => {
+    const info = { ...INFO, prompts: { query: 'query: ', passage: 'passage: ' }, defaultPromptName: 'passage' };
+    expect(embedTask.optionsProblem(info, { dimensions: 4, promptName: 'query' })).toBeUndefined();
+    expect(embedTask.optionsProblem(info, { dimensions: 5 })).toEqual({
+      option: 'dimensions',
+      message: 'option "dimensions" is 5, but the model\'s embeddings have 4 values; ask for at most 4',
+    });
+    expect(embedTask.optionsProblem(info, { promptName: 'doc' })).toEqual({ option: 'prompt_name', message: 'unknown prompt_name "doc"; the model has "query", "passage"' });
+    expect(embedTask.optionsProblem(INFO, { promptName: 'query' })?.message).toMatch(/the model has none \(no prompts in its config_sentence_transformers.json\)/);
+    // Without the model (a Hub model at the API) only what needs no model is checked.
+    expect(embedTask.optionsProblem(null, { dimensions: 5000, promptName: 'x' })).toBeUndefined();
+    expect(embedTask.optionsProblem(null, { prompt: 'q: ', promptName: 'query' })).toEqual({ option: 'prompt_name', message: 'give "prompt" or "prompt_name", not both' });
+    // sentence-transformers: prompt, else prompt_name, else default_prompt_name.
+    const prefix = (options: Partial<typeof RESOLVED> | { prompt?: string; promptName?: string }) => embedTask.textPrefix(info, { ...RESOLVED, ...options });
+    expect(prefix({})).toBe('passage: ');
+    expect(prefix({ promptName: 'query' })).toBe('query: ');
+    expect(prefix({ prompt: '' })).toBe('');
+    expect(embedTask.textPrefix(INFO, RESOLVED)).toBe('');
+  });
+});
+
+describe('token-classification post-processing', () => {
+  it('softmaxes each kept token and leaves the rest of the [maxTokens, labels] row zero', () => {
+    // [batch 2, seq 3, labels 2]; the second text has 2 tokens.
+    const logits = { type: 'float32', dims: [2, 3, 2], data: Float32Array.from([0, 0, 0, Math.log(3), 1, 1, 2, 2, Math.log(3), 0, 9, 9]) };
+    const rows = tokenClassificationTask.postProcess({ logits }, { info: INFO, batch: 2, seq: 3, lengths: Int32Array.from([3, 2]), options: RESOLVED });
+    expect(rows.length).toBe(2 * INFO.maxTokens * 2);
+    const width = INFO.maxTokens * 2;
+    expect([...rows.subarray(0, 6)].map((p) => Math.round(p * 1000) / 1000)).toEqual([0.5, 0.5, 0.25, 0.75, 0.5, 0.5]);
+    expect([...rows.subarray(width, width + 6)].map((p) => Math.round(p * 1000) / 1000)).toEqual([0.5, 0.5, 0.75, 0.25, 0, 0]);
+    expect(() =>
+      tokenClassificationTask.postProcess({ logits: { ...logits, dims: [2, 6] } }, { info: INFO, batch: 2, seq: 3, lengths: Int32Array.from([3, 2]), options: RESOLVED }),
+    ).toThrow(/no \[batch, seq, labels\] logits/);
   });
 });

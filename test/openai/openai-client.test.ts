@@ -127,6 +127,16 @@ describe('OpenAI compatibility, with the official openai client', () => {
       expect(body.usage.prompt_tokens).toBeGreaterThan(body.data.length); // [CLS] … [SEP] at least
       expect(body.usage.total_tokens).toBe(body.usage.prompt_tokens);
     }
+    // The batch's usage is the sum of its responses' usage, in the SDK's BatchUsage shape.
+    const promptTokens = lines.reduce((sum, line) => sum + (line.response.body.usage.prompt_tokens as number), 0);
+    expect(done.usage).toEqual({
+      input_tokens: promptTokens,
+      input_tokens_details: { cached_tokens: 0 },
+      output_tokens: 0,
+      output_tokens_details: { reasoning_tokens: 0 },
+      total_tokens: promptTokens,
+    });
+    expect((await client.batches.list()).data.find((b) => b.id === done.id)?.usage?.input_tokens).toBe(promptTokens);
 
     // The same text through the synchronous endpoint gives the same vector.
     const sync = await client.embeddings.create({ model: EMBED, input: 'text number 1 ünïcode ✓', encoding_format: 'float' });
@@ -161,6 +171,10 @@ describe('OpenAI compatibility, with the official openai client', () => {
       expect(line.error.code).toBe('text_too_long');
     }
     expect(errors[1]!.error.message).toMatch(/^input\[1\]: /);
+    // Texts over the limit (400+ tokens each) are not billed; "fine", and "ok" of the failed mixed request, are.
+    const shortTokens = output[0]!.response.body.usage.prompt_tokens as number;
+    expect(done.usage!.input_tokens).toBeGreaterThan(shortTokens);
+    expect(done.usage!.input_tokens).toBeLessThan(shortTokens + 10);
 
     const classified = await waitForBatch(client, classifyBatch.id, (b) => b.status === 'completed');
     const results = parseJsonl(await (await client.files.content(classified.output_file_id!)).text());
@@ -230,8 +244,9 @@ describe('OpenAI compatibility, with the official openai client', () => {
     const tooMany = await client.embeddings.create({ model: EMBED, input: Array.from({ length: 2049 }, () => 'x') }).catch((e: unknown) => e as APIError);
     expect(tooMany).toBeInstanceOf(OpenAI.BadRequestError);
     expect((tooMany as APIError).param).toBe('input');
-    const dims = await client.embeddings.create({ model: EMBED, input: 'x', dimensions: 8 }).catch((e: unknown) => e as APIError);
+    const dims = await client.embeddings.create({ model: EMBED, input: 'x', dimensions: DIMS + 1 }).catch((e: unknown) => e as APIError);
     expect((dims as APIError).param).toBe('dimensions');
+    expect((await client.embeddings.create({ model: EMBED, input: 'x', dimensions: 8, encoding_format: 'float' })).data[0]!.embedding).toHaveLength(8);
     expect((await client.embeddings.create({ model: EMBED, input: 'x', dimensions: DIMS, encoding_format: 'float' })).data[0]!.embedding).toHaveLength(DIMS);
 
     const classified = (await client.post('/classifications', { body: { model: SENTIMENT, input: ['good', 'bad'] } })) as Json;

@@ -26,7 +26,10 @@ describe('OpenAI request parsing', () => {
       dimensions: null,
       truncate: undefined,
       topK: undefined,
+      functionToApply: undefined,
     });
+    expect(parseInferenceBody('/v1/embeddings', { model: 'm', input: 'x', dimensions: 256 }).dimensions).toBe(256);
+    expect(parseInferenceBody('/v1/classifications', { model: 'm', input: 'x', function_to_apply: 'sigmoid' }).functionToApply).toBe('sigmoid');
     expect(parseInferenceBody('/v1/classifications', { model: 'm', input: ['a', ''], top_k: 2, truncate: false })).toMatchObject({
       inputs: ['a', ''],
       single: false,
@@ -50,6 +53,9 @@ describe('OpenAI request parsing', () => {
     expect(param('/v1/embeddings', { model: 'm', input: 'x', encoding_format: 'int8' })).toBe('encoding_format');
     expect(param('/v1/embeddings', { model: 'm', input: 'x', top_k: 1 })).toBe('top_k');
     expect(param('/v1/classifications', { model: 'm', input: 'x', top_k: 0 })).toBe('top_k');
+    expect(param('/v1/classifications', { model: 'm', input: 'x', function_to_apply: 'relu' })).toBe('function_to_apply');
+    expect(param('/v1/embeddings', { model: 'm', input: 'x', dimensions: 0 })).toBe('dimensions');
+    expect(param('/v1/embeddings', { model: 'm', input: 'x', function_to_apply: 'sigmoid' })).toBe('function_to_apply');
     expect(param('/v1/embeddings', { model: 'm', input: 'x', temperature: 1 })).toBe('temperature');
   });
 

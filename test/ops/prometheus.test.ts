@@ -457,6 +457,20 @@ describe('dashboard and autoscaling queries against a real Prometheus', () => {
     expect(Math.abs(reported - own) / own).toBeLessThan(0.2);
   });
 
+  it('counts usage per tenant and model with bounded labels, agreeing with the ledger of GET /v1/usage', async () => {
+    requireSetup();
+    const reply = await query(prometheus.url, 'shardwise_usage_tokens_total', evaluatedAt);
+    const series = (reply.data?.result ?? []) as Array<{ metric: Record<string, string>; value: [number, string] }>;
+    // Auth is off here: every job is tenant "default"; the model label is the one model the worker loaded.
+    expect(series.map((s) => [s.metric.tenant, s.metric.model])).toEqual([['default', MODEL]]);
+    const ledger = (await (await fetch(`${api.baseUrl}/v1/usage`)).json()) as { total: { texts: number; tokens: number } };
+    expect(ledger.total.tokens).toBeGreaterThan(0);
+    expect(await value(prometheus.url, 'sum(shardwise_usage_tokens_total)')).toBe(ledger.total.tokens);
+    expect(await value(prometheus.url, 'sum(shardwise_usage_texts_total)')).toBe(ledger.total.texts);
+    // Texts over the limit failed (truncation off): they are in the worker's token count, not in the bill.
+    expect(await value(prometheus.url, 'sum(shardwise_worker_tokens_total)')).toBeGreaterThan(ledger.total.tokens);
+  });
+
   it('documents every shardwise_* metric the API and worker export in docs/operations.md', async () => {
     requireSetup();
     // Prometheus's metadata names metric families (a histogram once, without _bucket/_sum/_count).

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModels } from '../../tools/model-generator/index.js';
 import { API_ENTRY, startApp, WORKER_ENTRY, type AppProcess } from '../support/app-process.js';
 import { startReplicatedRedis, type ReplicatedRedis } from '../support/redis-replicated.js';
-import { finished, freePort, MODEL_DIR, postJob, resultsOf, scanKeys, sleep, TINY_EMBED, waitFor } from '../support/stack.js';
+import { finished, freePort, MODEL_DIR, postJob, request, resultsOf, scanKeys, sleep, TINY_EMBED, waitFor } from '../support/stack.js';
 
 /**
  * One primary, one replica and three Sentinels (test/support/redis-replicated.ts): the API and a
@@ -98,6 +98,64 @@ describe('Redis behind Sentinels, with replica acknowledgement', () => {
     } finally {
       await queue.close();
     }
+  });
+
+  it('creates an OpenAI batch only once a replica holds the batch, its job and the link between them; 503 and nothing kept otherwise', async () => {
+    const lines = ['one', 'two'].map((input, i) => JSON.stringify({ custom_id: `r${i}`, method: 'POST', url: '/v1/embeddings', body: { model: TINY_EMBED, input } }));
+    const form = new FormData();
+    form.append('purpose', 'batch');
+    form.append('file', new Blob([`${lines.join('\n')}\n`]), 'batch.jsonl');
+    const file = await request(api.baseUrl, '/v1/files', { method: 'POST', body: form });
+    expect(file.status, JSON.stringify(file.body)).toBe(200);
+    const create = () =>
+      request(api.baseUrl, '/v1/batches', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ input_file_id: file.body.id, endpoint: '/v1/embeddings', completion_window: '24h' }),
+      });
+    const batchKeys = () => scanKeys(primary, 'sw:oai:batch*');
+    const before = { jobs: await scanKeys(primary, 'sw:job:*'), batches: await batchKeys(), users: await primary.smembers(`sw:oai:file:${file.body.id}:users`) };
+
+    ha.replica.process.kill('SIGSTOP');
+    let refused: Awaited<ReturnType<typeof create>>;
+    try {
+      refused = await create();
+    } finally {
+      ha.replica.process.kill('SIGCONT');
+    }
+    expect(refused.status, JSON.stringify(refused.body)).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('5');
+    expect(refused.body).toMatchObject({ error: { code: 'redis_not_replicated', message: expect.stringMatching(/0 of 1 Redis replicas.*the batch was not created/) } });
+    // Nothing of it is left: no job, no batch record or list entry, the input file not pinned. A shard
+    // a worker took before the rollback is dropped a moment later (see the test above), so this may take a second.
+    const deadline = Date.now() + 10_000;
+    while (JSON.stringify(await scanKeys(primary, 'sw:job:*')) !== JSON.stringify(before.jobs) && Date.now() < deadline) await sleep(100);
+    expect(await scanKeys(primary, 'sw:job:*')).toEqual(before.jobs);
+    expect(await batchKeys()).toEqual(before.batches);
+    expect(await primary.smembers(`sw:oai:file:${file.body.id}:users`)).toEqual(before.users);
+    expect((await request<{ data: unknown[] }>(api.baseUrl, '/v1/batches')).body.data).toEqual([]);
+
+    const created = await create();
+    expect(created.status, JSON.stringify(created.body)).toBe(200);
+    // An idle worker may finish the two requests before the API reads the job back for the answer.
+    expect(['in_progress', 'finalizing', 'completed']).toContain(created.body.status);
+    expect(created.body).toMatchObject({ request_counts: { total: 2 } });
+    // The link reached the replica before the 200: the replica itself names the job.
+    const onReplica = new Redis(ha.replica.url, { maxRetriesPerRequest: null });
+    try {
+      const jobId = JSON.parse((await onReplica.hget(`sw:oai:batch:${created.body.id as string}`, 'jobId')) ?? 'null') as string | null;
+      expect(jobId).toMatch(/.+/);
+      expect(await onReplica.exists(`sw:job:${jobId}`)).toBe(1);
+    } finally {
+      onReplica.disconnect();
+    }
+    const finishBy = Date.now() + 30_000;
+    let batch = created;
+    while (batch.body.status !== 'completed' && Date.now() < finishBy) {
+      await sleep(200);
+      batch = await request(api.baseUrl, `/v1/batches/${created.body.id as string}`);
+    }
+    expect(batch.body).toMatchObject({ status: 'completed', request_counts: { total: 2, completed: 2, failed: 0 } });
   });
 
   it('measures what the replica acknowledgement costs in submit latency', async () => {

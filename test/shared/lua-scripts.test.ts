@@ -42,6 +42,7 @@ const list = () => `${p}:tenant:t:jobs`;
 const stats = () => `${p}:stats`;
 const outbox = () => `${p}:outbox`;
 const expiry = () => `${p}:expiry`;
+const usage = (day = '2026-12-03') => `${p}:usage:${day}`;
 const hash = async (key: string) => redis.hgetall(key);
 const num = async (key: string, field: string) => Number((await redis.hget(key, field)) ?? 0);
 
@@ -73,7 +74,7 @@ describe('the script loader', () => {
       checkAdmission: 1,
       deleteJob: 5,
       markRunning: 2,
-      completeShard: 5,
+      completeShard: 6,
       failShard: 5,
       cancelJob: 4,
     });
@@ -168,9 +169,9 @@ describe('markRunning-2', () => {
   });
 });
 
-describe('completeShard-5 and failShard-5', () => {
+describe('completeShard-6 and failShard-5', () => {
   const complete = (id: string, shard: number, ok: number, bad: number, tokens: number, now: number, est: number) =>
-    run('completeShard', job(id), done(id), stats(), outbox(), expiry(), shard, ok, bad, 1, tokens, now, est, id);
+    run('completeShard', job(id), done(id), stats(), outbox(), expiry(), usage(), shard, ok, bad, 1, tokens, now, est, id);
   const fail = (id: string, shard: number, count: number, now: number, est: number) =>
     run('failShard', job(id), done(id), stats(), outbox(), expiry(), shard, count, 'out of attempts', now, est, id);
 
@@ -233,6 +234,26 @@ describe('completeShard-5 and failShard-5', () => {
     expect(await hash(job('c'))).toMatchObject({ state: 'cancelled', succeeded: '10', blTexts: '0' });
   });
 
+  it("bills a shard's usage to its tenant and model once, in the step that counts it, and keeps the day for the TTL", async () => {
+    await create('u', 20, 2, 0, { modelId: 'org/model|v2' });
+    const bill = (shard: number, texts: number, tokens: number) =>
+      run('completeShard', job('u'), done('u'), stats(), outbox(), expiry(), usage(), shard, texts, 1, 0, tokens + 7, 5, 0, 'u', 0, texts, tokens, 3600);
+    expect(await bill(0, 9, 90)).toBe(1);
+    // The same shard again (a retry whose first run was presumed dead): nothing moves.
+    expect(await bill(0, 9, 90)).toBe(0);
+    expect(await hash(usage())).toEqual({ 'texts|t|org/model|v2': '9', 'tokens|t|org/model|v2': '90' });
+    expect(await bill(1, 10, 100)).toBe(2);
+    expect(await hash(usage())).toEqual({ 'texts|t|org/model|v2': '19', 'tokens|t|org/model|v2': '190' });
+    expect(await hash(job('u'))).toMatchObject({ usageTokens: '190', tokens: '204' });
+    const ttl = await redis.ttl(usage());
+    expect(ttl).toBeGreaterThan(3500);
+    expect(ttl).toBeLessThanOrEqual(3600);
+    // Without the usage arguments (callers that bill nothing) the ledger is untouched.
+    await create('v', 5, 1, 0);
+    expect(await complete('v', 0, 5, 0, 50, 6, 0)).toBe(2);
+    expect(await redis.hlen(usage())).toBe(2);
+  });
+
   it('leaves records older than the accounting (no acct) out of the stats', async () => {
     await redis.hset(job('old'), { id: 'old', state: 'queued', total: 5, succeeded: 0, failed: 0, shardsTotal: 1, shardsDone: 0 });
     expect(await complete('old', 0, 5, 0, 10, 1, 10)).toBe(2);
@@ -254,7 +275,7 @@ describe('cancelJob-4', () => {
 
   it('answers the state of a job that is not queued or running, and changes nothing', async () => {
     await create('a', 10, 1, 0);
-    await run('completeShard', job('a'), done('a'), stats(), outbox(), expiry(), 0, 10, 0, 0, 0, 2, 0, 'a');
+    await run('completeShard', job('a'), done('a'), stats(), outbox(), expiry(), usage(), 0, 10, 0, 0, 0, 2, 0, 'a');
     expect(await run('cancelJob', job('a'), stats(), outbox(), expiry(), 9, 'a')).toBe('completed');
     expect(await redis.hget(job('a'), 'finishedAt')).toBe('2');
     expect(await run('cancelJob', job('missing'), stats(), outbox(), expiry(), 9, 'missing')).toBe('');
@@ -278,7 +299,7 @@ describe('deleteJob-5', () => {
 
   it('takes a finished job out of its state count only, and an unaccounted one out of nothing', async () => {
     await create('a', 10, 1, 10);
-    await run('completeShard', job('a'), done('a'), stats(), outbox(), expiry(), 0, 10, 0, 0, 10, 2, 10, 'a');
+    await run('completeShard', job('a'), done('a'), stats(), outbox(), expiry(), usage(), 0, 10, 0, 0, 10, 2, 10, 'a');
     expect(await run('deleteJob', job('a'), done('a'), list(), stats(), expiry(), 'a')).toBe(1);
     expect(await hash(stats())).toEqual({ 'jobs:queued': '0', 'jobs:completed': '0', 'active:t': '0', 'backlog:texts': '0', 'backlog:texts:t': '0', 'backlog:tokens': '0' });
 

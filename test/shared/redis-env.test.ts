@@ -1,5 +1,17 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { apiEnvSchema, loadEnv, redisTarget, workerEnvSchema } from '#shared';
+
+// The env schema reads REDIS_TLS_CA_FILE at boot: a real file (its content need only look like PEM here;
+// test/reliability/redis-tls.test.ts connects with a real CA).
+const dir = mkdtempSync(join(tmpdir(), 'sw-redis-env-'));
+const caFile = join(dir, 'ca.pem');
+const notPem = join(dir, 'ca.der');
+writeFileSync(caFile, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+writeFileSync(notPem, Buffer.from([0x30, 0x82, 0x01, 0x0a]));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const sentinels = { REDIS_SENTINELS: '10.0.0.1:26379, sentinel-1.redis:26380,[::1]:26381', REDIS_SENTINEL_MASTER: 'shardwise' };
 
@@ -32,7 +44,22 @@ describe('Redis environment (Sentinel, replica acknowledgement)', () => {
     expect(description).not.toContain('secret');
   });
 
+  it('with REDIS_TLS_CA_FILE trusts that CA on the TLS connections, to the nodes and to the Sentinels', () => {
+    const ca = Buffer.from('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    const single = redisTarget(loadEnv(apiEnvSchema, { REDIS_URL: 'rediss://redis:6380', REDIS_TLS_CA_FILE: caFile }));
+    expect(single.options).toEqual({ tls: { ca } });
+    const both = redisTarget(loadEnv(apiEnvSchema, { ...sentinels, REDIS_URL: 'rediss://redis', REDIS_SENTINEL_TLS: 'true', REDIS_TLS_CA_FILE: caFile }));
+    expect(both.options).toMatchObject({ tls: { ca }, sentinelTLS: { ca }, enableTLSForSentinelMode: true });
+    // Sentinels over TLS, nodes in the clear: the CA goes to the Sentinel connections only.
+    const sentinelsOnly = redisTarget(loadEnv(apiEnvSchema, { ...sentinels, REDIS_SENTINEL_TLS: 'true', REDIS_TLS_CA_FILE: caFile }));
+    expect(sentinelsOnly.options).toMatchObject({ sentinelTLS: { ca }, enableTLSForSentinelMode: false });
+    expect(sentinelsOnly.options.tls).toBeUndefined();
+  });
+
   it.each([
+    [{ REDIS_URL: 'rediss://redis', REDIS_TLS_CA_FILE: join(dir, 'missing.pem') }, /REDIS_TLS_CA_FILE=".*missing\.pem": cannot read the file: ENOENT/],
+    [{ REDIS_URL: 'rediss://redis', REDIS_TLS_CA_FILE: notPem }, /REDIS_TLS_CA_FILE=".*ca\.der": holds no PEM certificate/],
+    [{ REDIS_TLS_CA_FILE: caFile }, /REDIS_TLS_CA_FILE=".*": only used with TLS: REDIS_URL rediss:\/\/\.\.\. or REDIS_SENTINEL_TLS=true/],
     [{ REDIS_SENTINELS: 'sentinel-0' }, /REDIS_SENTINELS="sentinel-0": "sentinel-0" is not host:port/],
     [{ REDIS_SENTINELS: 'a:26379,b:99999', REDIS_SENTINEL_MASTER: 'm' }, /REDIS_SENTINELS=.*"b:99999" is not host:port/],
     [{ REDIS_SENTINELS: 'a:26379' }, /REDIS_SENTINEL_MASTER: required with REDIS_SENTINELS/],

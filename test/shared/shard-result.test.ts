@@ -400,3 +400,88 @@ describe('ShardResultWriter', () => {
     expect(() => unknown.setEmbedding(0, [1], meta)).toThrow(/width is unknown/);
   });
 });
+
+describe('json output (token-classification entities)', () => {
+  const entities = [
+    { entity_group: 'PER', score: 0.91, word: 'zoë', start: 0, end: 3 },
+    { entity_group: 'LOC', score: 0.5, word: '東京', start: 4, end: 6 },
+  ];
+
+  it('stores each item value once and prints it as the entities field, failed items as errors', () => {
+    const writer = new ShardResultWriter({ task: 'token-classification', start: 10, count: 3, ids: ['a', 'b', 'c'], itemTokens: true });
+    writer.setJson(0, entities, { tokens: 7, truncated: false });
+    writer.setError(1, { code: 'INFERENCE_FAILED', message: 'boom' }, 4);
+    writer.setJson(2, [], { tokens: 130, truncated: true });
+    const result = decodeShardResult(writer.finish());
+    expect(result.header).toMatchObject({ task: 'token-classification', width: 0, summary: { succeeded: 2, failed: 1, truncated: 1, tokens: 141 } });
+    expect(result.header.labels).toBeUndefined();
+    const text = result.renderNdjson('results').toString('utf8');
+    expect(
+      text
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line)),
+    ).toEqual([
+      { id: 'a', index: 10, entities, tokens: 7 },
+      { id: 'b', index: 11, error: { code: 'INFERENCE_FAILED', message: 'boom' } },
+      { id: 'c', index: 12, entities: [], truncated: true, tokens: 130 },
+    ]);
+    expect([...result.lines()]).toEqual(
+      text
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line)),
+    );
+    expect(result.embeddingRows()).toBeNull();
+    // Dedup copies: the item as the engine returned it.
+    expect(result.itemResult(0)).toEqual({ ok: true, tokens: 7, truncated: false, entities });
+    expect(result.itemResult(2)).toEqual({ ok: true, tokens: 130, truncated: true, entities: [] });
+  });
+
+  it('refuses an embedding for a token-classification shard and an object whose json section lies', () => {
+    const writer = new ShardResultWriter({ task: 'token-classification', start: 0, count: 1, ids: ['a'] });
+    expect(() => writer.setEmbedding(0, [1], { tokens: 1, truncated: false })).toThrow(RangeError);
+    writer.setJson(0, entities, { tokens: 1, truncated: false });
+    const object = writer.finish();
+    // Same length, but the json section now says null for an item flagged as succeeded.
+    const forged = Buffer.from(
+      object.toString('latin1').replace(/\[\[\{.*\}\]\]$/, (json) => `[null${' '.repeat(json.length - 6)}]`),
+      'latin1',
+    );
+    expect(forged.length).toBe(object.length);
+    expect(() => decodeShardResult(forged)).toThrow(CorruptShardResultError);
+  });
+});
+
+describe('ShardResult.itemResult (dedup copies)', () => {
+  it('gives each item as the engine returned it: written again, the object is byte for byte the same', () => {
+    const rand = random(42);
+    const error: ItemError = { code: 'TEXT_TOO_LONG', message: 'text has 900 tokens; the model takes 512' };
+    const labels = ['1', 'NEGATIVE', 'POSITIVE', '0'];
+    for (const task of ['embed', 'sentiment'] as const) {
+      const items: Item[] = Array.from({ length: 40 }, (_, i): Item => {
+        if (i % 7 === 3) return { kind: 'error', error, tokens: 900 };
+        const tokens = 1 + Math.floor(rand() * 500);
+        const truncated = i % 5 === 0;
+        if (task === 'embed') return { kind: 'embed', values: Float32Array.from({ length: 8 }, () => rand() * 2 - 1), tokens, truncated };
+        // Scores in the order the line prints them, integer-like labels included (JS puts those first).
+        const scores: Record<string, number> = {};
+        for (const label of labels.slice(0, 1 + (i % labels.length))) scores[label] = Math.fround(rand());
+        const [top] = Object.entries(scores).sort((a, b) => b[1] - a[1]);
+        return { kind: 'sentiment', label: top![0], score: top![1], scores, tokens, truncated };
+      });
+      const layout: ShardResultLayout = { task, start: 100, count: items.length, ids: items.map((_, i) => `id-${i}`), dimensions: 8, labels, itemTokens: true };
+      const original = encode(layout, items);
+      const decoded = decodeShardResult(original);
+      const copy = new ShardResultWriter(layout);
+      for (let i = 0; i < items.length; i++) {
+        const result = decoded.itemResult(i);
+        if (!result.ok) copy.setError(i, result.error, result.tokens);
+        else if ('embedding' in result) copy.setEmbedding(i, result.embedding, result);
+        else if ('label' in result) copy.setClassification(i, result);
+      }
+      expect(copy.finish().equals(original), task).toBe(true);
+      expect(() => decoded.itemResult(items.length)).toThrow(/outside the shard/);
+    }
+  });
+});

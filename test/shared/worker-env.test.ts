@@ -32,3 +32,15 @@ describe('worker batch limits and threads', () => {
     expect(() => loadEnv(workerEnvSchema, { INFERENCE_THREADS: '0' })).toThrow(/INFERENCE_THREADS="0"/);
   });
 });
+
+describe('Q8_MODE', () => {
+  it('defaults to per-token (batch-independent q8) and takes dynamic', () => {
+    expect(loadEnv(workerEnvSchema, {}).Q8_MODE).toBe('per-token');
+    expect(loadEnv(workerEnvSchema, { Q8_MODE: 'dynamic' }).Q8_MODE).toBe('dynamic');
+  });
+
+  it('rejects anything else at boot, naming the variable', () => {
+    expect(() => loadEnv(workerEnvSchema, { Q8_MODE: 'per-row' })).toThrow(ConfigError);
+    expect(() => loadEnv(workerEnvSchema, { Q8_MODE: 'per-row' })).toThrow(/Q8_MODE="per-row"/);
+  });
+});

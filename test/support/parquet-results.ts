@@ -1,4 +1,5 @@
 import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet';
+import type { TaskName } from '#models';
 import type { ResultLine } from '#shared';
 
 /**
@@ -28,10 +29,14 @@ export async function readParquetResults(file: Uint8Array): Promise<ParquetResul
 }
 
 /** The Parquet row of an NDJSON line (results-arrow.ts); floats as float32, score maps as ordered entries. */
-export function expectedRow(line: ResultLine, job: { task: string; itemTokens?: boolean }): Record<string, unknown> {
+export function expectedRow(line: ResultLine, job: { task: TaskName; itemTokens?: boolean }): Record<string, unknown> {
   const failed = line.error !== undefined;
   const row: Record<string, unknown> = { id: line.id, index: line.index };
-  if (job.task === 'embed') {
+  if (job.task === 'token-classification') {
+    row.entities = failed ? null : JSON.stringify(line.entities);
+  } else if (job.task === 'rerank') {
+    row.ranking = failed ? null : JSON.stringify(line.ranking);
+  } else if (job.task === 'embed') {
     row.embedding = failed ? null : (line.embedding ?? []).map((v) => Math.fround(v));
   } else {
     row.label = line.label ?? null;

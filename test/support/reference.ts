@@ -13,7 +13,8 @@ export class ReferenceModel {
     readonly labels: string[] | null,
   ) {}
 
-  static async load(modelDir: string, id: string, head: 'embed' | 'sentiment', maxTokens: number): Promise<ReferenceModel> {
+  /** `head`: `embed` loads the base model; any other head a *ForSequenceClassification model. */
+  static async load(modelDir: string, id: string, head: 'embed' | 'sentiment' | 'multilabel' | 'score', maxTokens: number): Promise<ReferenceModel> {
     env.localModelPath = modelDir;
     env.allowRemoteModels = false;
     env.allowLocalModels = true;
@@ -22,7 +23,7 @@ export class ReferenceModel {
     const model = await Loader.from_pretrained(id, { dtype: 'fp32', device: 'cpu' });
     const id2label = (model.config as unknown as { id2label?: Record<string, string> }).id2label;
     const labels =
-      head === 'sentiment' && id2label
+      head !== 'embed' && id2label
         ? Object.keys(id2label)
             .sort((a, b) => Number(a) - Number(b))
             .map((k) => id2label[k])
@@ -54,16 +55,31 @@ export class ReferenceModel {
     return (await this.model(inputs)) as Record<string, Tensor>;
   }
 
-  async embed(text: string): Promise<number[]> {
+  /** Mean-pooled last hidden state, float64 sums, not normalised. */
+  async meanPooled(text: string): Promise<number[]> {
     const output = await this.forward(text);
     const hidden = output.last_hidden_state; // [1, seq, hidden]
     const [, seq, width] = hidden.dims;
     const data = hidden.data as Float32Array;
     const sum = new Array<number>(width).fill(0);
     for (let t = 0; t < seq; t++) for (let d = 0; d < width; d++) sum[d] += data[t * width + d];
-    const mean = sum.map((v) => v / seq);
-    const norm = Math.sqrt(mean.reduce((acc, v) => acc + v * v, 0));
-    return mean.map((v) => v / Math.max(norm, 1e-12));
+    return sum.map((v) => v / seq);
+  }
+
+  async embed(text: string): Promise<number[]> {
+    return l2Normalize(await this.meanPooled(text));
+  }
+
+  /** Raw classifier logits by label (Python's `function_to_apply="none"`). */
+  async logits(text: string): Promise<Record<string, number>> {
+    const logits = Array.from((await this.forward(text)).logits.data as Float32Array); // [1, labels]
+    const labels = this.labels ?? logits.map((_, i) => `LABEL_${i}`);
+    return Object.fromEntries(labels.map((label, i) => [label, logits[i] as number]));
+  }
+
+  /** Per-label sigmoid of the logits (Python's pipeline for multi-label and single-logit models). */
+  async sigmoid(text: string): Promise<Record<string, number>> {
+    return Object.fromEntries(Object.entries(await this.logits(text)).map(([label, logit]) => [label, 1 / (1 + Math.exp(-logit))]));
   }
 
   async classify(text: string): Promise<Record<string, number>> {
@@ -78,4 +94,10 @@ export class ReferenceModel {
   async dispose(): Promise<void> {
     await this.model.dispose();
   }
+}
+
+/** x / max(||x||, 1e-12), as torch.nn.functional.normalize. */
+export function l2Normalize(values: readonly number[]): number[] {
+  const norm = Math.sqrt(values.reduce((acc, v) => acc + v * v, 0));
+  return values.map((v) => v / Math.max(norm, 1e-12));
 }

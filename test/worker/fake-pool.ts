@@ -12,6 +12,8 @@ export class FakePool implements InferencePort {
   closed = false;
   loads: string[] = [];
   encodes = 0;
+  /** Every text sent to encode(), in order. */
+  encodedTexts: string[] = [];
   /** Thrown by every encode() while set (a shard-level failure). */
   failWith: Error | undefined;
   /** While set, encode() waits for it (or for its signal) before answering. */
@@ -40,6 +42,7 @@ export class FakePool implements InferencePort {
   async encode(request: EncodeRequest): Promise<EncodeResponse> {
     this.encodes++;
     if (this.failWith) throw this.failWith;
+    this.encodedTexts.push(...request.texts);
     if (this.gate) {
       this.onBlocked?.();
       await Promise.race([

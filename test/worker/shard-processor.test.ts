@@ -13,6 +13,8 @@ import {
   type ObjectStore,
   type ResultLine,
   type ShardPayload,
+  UsageLedger,
+  usageDay,
 } from '#shared';
 import { ShardFailureService } from '../../apps/worker/src/shards/shard-failure.service.js';
 import { ShardProcessorService } from '../../apps/worker/src/shards/shard-processor.service.js';
@@ -162,6 +164,33 @@ describe('ShardProcessorService', () => {
     expect(await running).toEqual(summary);
     expect(await h.objects.read(shardResultKey('j9', 0))).toEqual(object);
     expect(await h.jobs.get('j9')).toMatchObject({ state: 'completed', succeeded: 3, failed: 0, tokens: 21, shardsDone: 1 });
+  });
+
+  it("bills a shard's succeeded texts and their tokens to its tenant once: ledger, job and usage counters, whatever the retries", async () => {
+    const from = usageDay(Date.now());
+    await h.jobs.create(jobRecord('u1', { tenant: 'acme', shardsTotal: 2, total: 6 }));
+    const payload = await h.shard('u1', { tenant: 'acme' });
+    await h.processor.process(fakeJob(payload));
+    // Delivered again (a stalled lock), then closed by the failure service after a last failed attempt.
+    await h.processor.process(fakeJob(payload));
+    await h.failures.closeFailedShard(payload, 'out of attempts');
+    expect(h.pool.encodes).toBe(1);
+    // A copy written by a run that died before counting it, counted by the next run: billed once, too.
+    await h.jobs.create(jobRecord('u2', { tenant: 'acme' }));
+    await writeStoredCopy('u2', 10);
+    await h.processor.process(fakeJob(await h.shard('u2', { tenant: 'acme' })));
+
+    const ledger = new UsageLedger(h.redis.client, h.env.REDIS_PREFIX);
+    const rows = await ledger.read({ from, to: usageDay(Date.now()) });
+    // Item b failed (TEXT_TOO_LONG, 5 tokens): not billed; a (4) and c (5, truncated) are.
+    const billed = rows.reduce((sum, row) => ({ texts: sum.texts + row.texts, tokens: sum.tokens + row.tokens }), { texts: 0, tokens: 0 });
+    expect(new Set(rows.map((row) => `${row.tenant} ${row.model}`))).toEqual(new Set(['acme fake/model']));
+    expect(billed).toEqual({ texts: 2 + 3, tokens: 9 + 30 });
+    expect(await h.jobs.get('u1')).toMatchObject({ succeeded: 2, tokens: 14, usageTokens: 9 });
+    expect(await h.jobs.get('u2')).toMatchObject({ succeeded: 3, usageTokens: 30 });
+    const metrics = (await h.metrics.render()).body;
+    expect(metrics).toContain('shardwise_usage_texts_total{tenant="acme",model="fake/model"} 5');
+    expect(metrics).toContain('shardwise_usage_tokens_total{tenant="acme",model="fake/model"} 39');
   });
 
   it('skips a shard of a cancelled job without work', async () => {

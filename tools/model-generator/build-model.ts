@@ -1,5 +1,5 @@
 import { calibrateClassifier } from './calibrate-head.js';
-import { configJson } from './config-json.js';
+import { configJson, sentenceTransformersConfigJson } from './config-json.js';
 import { toFloat16 } from './float16.js';
 import type { ModelFiles } from './model-folder.js';
 import { buildModelGraph } from './model-graph.js';
@@ -26,6 +26,7 @@ export async function buildModelFiles(spec: ModelSpec, tokenizer: FamilyTokenize
     config: configJson(spec),
     tokenizerJson: tokenizer.tokenizerJson,
     tokenizerConfig: tokenizer.tokenizerConfig,
+    ...(spec.head === 'embed' ? { sentenceTransformersConfig: sentenceTransformersConfigJson() } : {}),
     onnx,
   };
 }

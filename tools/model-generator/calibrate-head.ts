@@ -31,7 +31,7 @@ function floatInit(graph: GraphDef, name: string): TensorDef & { data: Float32Ar
  * std ≈ TARGET_LOGIT_STD. Mutates the classifier initializers in place.
  */
 export async function calibrateClassifier(graph: GraphDef, spec: ModelSpec, tokens: CalibrationTokens): Promise<void> {
-  const prefix = spec.family === 'roberta' ? 'classifier.out_proj' : 'classifier';
+  const prefix = spec.family === 'roberta' && spec.head === 'sentiment' ? 'classifier.out_proj' : 'classifier';
   const weight = floatInit(graph, `${prefix}.weight`);
   const bias = floatInit(graph, `${prefix}.bias`);
   const rng = createRng(seedFromString(`${spec.name}:calibration`));
@@ -50,15 +50,17 @@ export async function calibrateClassifier(graph: GraphDef, spec: ModelSpec, toke
   const feeds: Record<string, Tensor> = { input_ids: new Tensor('int64', ids, dims), attention_mask: new Tensor('int64', mask, dims) };
   if (spec.family === 'bert') feeds.token_type_ids = new Tensor('int64', new BigInt64Array(ids.length), dims);
   const session = await InferenceSession.create(encodeModel(graph));
-  const logits = (await session.run(feeds)).logits.data as Float32Array; // [SAMPLES, labels]
+  // [SAMPLES, labels], or [SAMPLES, maxLen, labels] for a token head (padding positions weigh in too)
+  const logits = (await session.run(feeds)).logits.data as Float32Array;
   await session.release();
 
   const n = spec.labels.length;
   const mean = new Float64Array(n);
   const sq = new Float64Array(n);
+  const rows = logits.length / n;
   logits.forEach((v, i) => {
-    mean[i % n] += v / SAMPLES;
-    sq[i % n] += (v * v) / SAMPLES;
+    mean[i % n] += v / rows;
+    sq[i % n] += (v * v) / rows;
   });
   let std = 0;
   for (let j = 0; j < n; j++) std += Math.sqrt(Math.max(sq[j] - mean[j] ** 2, 0)) / n;

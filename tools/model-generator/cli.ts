@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * npm run models:generate -- [--out DIR, default $MODEL_DIR, else .cache/models] [--size tiny|minilm|all]
- *   [--family bert,distilbert,roberta] [--head embed,sentiment,rerank,nli]
+ *   [--family bert,distilbert,roberta] [--head embed,sentiment,multilabel,score,ner,nli]
  *   [--dtype fp32,q8,fp16] [--force]
  */
 import { parseArgs } from 'node:util';
@@ -32,7 +32,7 @@ async function main(): Promise<void> {
     },
   });
   if (values.help) {
-    console.log('usage: models:generate [--out DIR] [--size tiny|minilm|all] [--family bert,distilbert,roberta] [--head embed,sentiment,rerank,nli] [--dtype fp32,q8,fp16] [--force]');
+    console.log('usage: models:generate [--out DIR] [--size tiny|minilm|all] [--family bert,distilbert,roberta] [--head embed,sentiment,multilabel,score,ner,nli] [--dtype fp32,q8,fp16] [--force]');
     return;
   }
   const size = values.size === 'all' ? 'all' : list<Size>('size', values.size, SIZES);

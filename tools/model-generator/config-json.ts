@@ -1,14 +1,24 @@
-import { isClassifierHead, type ModelSpec } from './model-spec.js';
+import { isClassifierHead, type Head, type ModelSpec } from './model-spec.js';
 import type { JsonObject } from './tokenizer-artifacts.js';
 
 /** Bumped when generated weights or graphs change, so stale folders get rebuilt. */
-export const GENERATOR_VERSION = 1;
+export const GENERATOR_VERSION = 2;
 
 const ARCHITECTURE = {
-  bert: { embed: 'BertModel', classifier: 'BertForSequenceClassification' },
-  distilbert: { embed: 'DistilBertModel', classifier: 'DistilBertForSequenceClassification' },
-  roberta: { embed: 'RobertaModel', classifier: 'RobertaForSequenceClassification' },
+  bert: { base: 'BertModel', classifier: 'BertForSequenceClassification', token: 'BertForTokenClassification' },
+  distilbert: { base: 'DistilBertModel', classifier: 'DistilBertForSequenceClassification', token: 'DistilBertForTokenClassification' },
+  roberta: { base: 'RobertaModel', classifier: 'RobertaForSequenceClassification', token: 'RobertaForTokenClassification' },
 } as const;
+
+/** What config.json says about the task, by head; `score` (one logit) has no problem_type, as cross-encoders ship. */
+const PROBLEM_TYPE: Record<Head, string | null> = {
+  embed: null,
+  sentiment: 'single_label_classification',
+  multilabel: 'multi_label_classification',
+  score: null,
+  ner: null,
+  nli: 'single_label_classification',
+};
 
 /** Dimension keys spelled the way each family's HF config spells them. */
 function familyKeys(spec: ModelSpec): JsonObject {
@@ -43,18 +53,17 @@ function familyKeys(spec: ModelSpec): JsonObject {
 }
 
 export function configJson(spec: ModelSpec): JsonObject {
-  const labels: JsonObject =
-    isClassifierHead(spec.head)
-      ? {
-          id2label: Object.fromEntries(spec.labels.map((label, id) => [String(id), label])),
-          label2id: Object.fromEntries(spec.labels.map((label, id) => [label, id])),
-          // A one-logit cross-encoder (ms-marco-MiniLM) declares no problem_type; its score is sigmoid(logit).
-          ...(spec.labels.length > 1 ? { problem_type: 'single_label_classification' } : {}),
-        }
-      : {};
+  const problemType = PROBLEM_TYPE[spec.head];
+  const labels: JsonObject = isClassifierHead(spec.head)
+    ? {
+        id2label: Object.fromEntries(spec.labels.map((label, id) => [String(id), label])),
+        label2id: Object.fromEntries(spec.labels.map((label, id) => [label, id])),
+        ...(problemType === null ? {} : { problem_type: problemType }),
+      }
+    : {};
   return {
     _name_or_path: spec.name,
-    architectures: [ARCHITECTURE[spec.family][isClassifierHead(spec.head) ? 'classifier' : 'embed']],
+    architectures: [ARCHITECTURE[spec.family][spec.head === 'ner' ? 'token' : isClassifierHead(spec.head) ? 'classifier' : 'base']],
     model_type: spec.family,
     ...familyKeys(spec),
     max_position_embeddings: spec.dims.maxPositions,
@@ -68,4 +77,12 @@ export function configJson(spec: ModelSpec): JsonObject {
     shardwise_size: spec.size,
     shardwise_generator_version: GENERATOR_VERSION,
   };
+}
+
+/**
+ * sentence-transformers' config_sentence_transformers.json of an embedding model: E5-style prompts
+ * (`query: `, `passage: `), no default prompt, so a text without prompt options is encoded as is.
+ */
+export function sentenceTransformersConfigJson(): JsonObject {
+  return { prompts: { query: 'query: ', passage: 'passage: ' }, default_prompt_name: null, similarity_fn_name: 'cosine' };
 }

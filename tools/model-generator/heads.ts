@@ -29,3 +29,12 @@ export function classificationHead(ctx: LayerContext, spec: ModelSpec, hidden: s
     }
   }
 }
+
+/**
+ * Token classification head, as each HF *ForTokenClassification builds it: dropout (a no-op at
+ * inference) and one linear layer on every token's state. Calibrated like the sequence head.
+ * [b, s, h] -> [b, s, labels]
+ */
+export function tokenClassificationHead(ctx: LayerContext, spec: ModelSpec, hidden: string): string {
+  return linear(ctx, hidden, 'classifier', spec.dims.hidden, spec.labels.length);
+}

@@ -10,6 +10,8 @@ export interface ModelFiles {
   config: JsonObject;
   tokenizerJson: JsonObject;
   tokenizerConfig: JsonObject;
+  /** config_sentence_transformers.json (prompts), embedding models only. */
+  sentenceTransformersConfig?: JsonObject;
   onnx: Partial<Record<Dtype, Uint8Array>>;
 }
 
@@ -53,6 +55,7 @@ export async function writeModelFolder(dir: string, files: ModelFiles): Promise<
     await writeFile(join(temp, 'config.json'), json(files.config));
     await writeFile(join(temp, 'tokenizer.json'), JSON.stringify(files.tokenizerJson));
     await writeFile(join(temp, 'tokenizer_config.json'), json(files.tokenizerConfig));
+    if (files.sentenceTransformersConfig) await writeFile(join(temp, 'config_sentence_transformers.json'), json(files.sentenceTransformersConfig));
     for (const [dtype, bytes] of Object.entries(files.onnx) as Array<[Dtype, Uint8Array]>) {
       await writeFile(join(temp, 'onnx', ONNX_FILE[dtype]), bytes);
     }

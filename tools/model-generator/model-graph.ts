@@ -1,7 +1,7 @@
 import { embeddings, extendedAttentionMask, type EncoderInputs } from './embeddings.js';
 import { encoderLayer } from './encoder-layer.js';
 import { GraphBuilder } from './graph-builder.js';
-import { classificationHead } from './heads.js';
+import { classificationHead, tokenClassificationHead } from './heads.js';
 import type { LayerContext } from './layers.js';
 import type { ModelSpec } from './model-spec.js';
 import type { GraphDef } from './onnx-graph.js';
@@ -14,7 +14,7 @@ const SEQ = 'sequence_length';
 /**
  * The fp32 graph for one model, with the same inputs/outputs as an Optimum
  * export: input_ids, attention_mask (+ token_type_ids for BERT) ->
- * last_hidden_state [b, s, h] or logits [b, labels].
+ * last_hidden_state [b, s, h], logits [b, labels] (sentiment) or logits [b, s, labels] (ner).
  */
 export function buildModelGraph(spec: ModelSpec): GraphDef {
   const b = new GraphBuilder(spec.name.replace('/', '_'));
@@ -38,6 +38,10 @@ export function buildModelGraph(spec: ModelSpec): GraphDef {
 
   if (spec.head === 'embed') {
     b.output(hidden, 'last_hidden_state', 'float32', [BATCH, SEQ, spec.dims.hidden]);
+  } else if (spec.head === 'ner') {
+    b.scope = 'classifier';
+    const logits = tokenClassificationHead(ctx, spec, hidden); // [b, s, labels]
+    b.output(logits, 'logits', 'float32', [BATCH, SEQ, spec.labels.length]);
   } else {
     b.scope = 'classifier';
     const logits = classificationHead(ctx, spec, hidden); // [b, labels]

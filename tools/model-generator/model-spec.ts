@@ -5,18 +5,19 @@
 
 export type Family = 'bert' | 'distilbert' | 'roberta';
 /**
- * `embed`: the bare encoder. The rest are *ForSequenceClassification heads: `sentiment` (one text),
- * `rerank` (a cross-encoder scoring a query-document pair with one logit) and `nli` (a pair
- * classifier with three labels, as NLI cross-encoders have).
+ * `sentiment`: single-label classifier (softmax). `multilabel`: `problem_type: multi_label_classification`
+ * (sigmoid per label). `score`: one logit and no problem_type, as cross-encoders ship (sigmoid).
+ * `ner`: a token classification head (*ForTokenClassification) with B-/I- entity tags.
+ * `nli`: a pair classifier with three labels, as NLI cross-encoders have (`score` is the rerank cross-encoder).
  */
-export type Head = 'embed' | 'sentiment' | 'rerank' | 'nli';
+export type Head = 'embed' | 'sentiment' | 'multilabel' | 'score' | 'ner' | 'nli';
 export type Size = 'tiny' | 'minilm';
 export type Dtype = 'fp32' | 'q8' | 'fp16';
 
 export const FAMILIES: readonly Family[] = ['bert', 'distilbert', 'roberta'];
-export const HEADS: readonly Head[] = ['embed', 'sentiment', 'rerank', 'nli'];
+export const HEADS: readonly Head[] = ['embed', 'sentiment', 'multilabel', 'score', 'ner', 'nli'];
 
-/** Whether a head is a sequence classifier (every head but the bare encoder). */
+/** Heads with a classifier on top (logits output): *ForSequenceClassification, or *ForTokenClassification for `ner`. */
 export const isClassifierHead = (head: Head): boolean => head !== 'embed';
 export const SIZES: readonly Size[] = ['tiny', 'minilm'];
 export const DTYPES: readonly Dtype[] = ['fp32', 'q8', 'fp16'];
@@ -67,14 +68,31 @@ const LABELS: Record<Family, string[]> = {
   distilbert: ['NEGATIVE', 'POSITIVE'],
   roberta: ['negative', 'neutral', 'positive'],
 };
-
-/** Pair heads' labels: a single relevance logit (sentence-transformers CrossEncoder), or the NLI labels of cross-encoder/nli-*. */
-const PAIR_LABELS: Record<'rerank' | 'nli', string[]> = { rerank: ['LABEL_0'], nli: ['contradiction', 'entailment', 'neutral'] };
+// Topic/toxicity style: any number of labels may apply to one text.
+const MULTI_LABELS = ['toxic', 'insult', 'threat', 'obscene'];
 
 function labelsOf(family: Family, head: Head): string[] {
-  if (head === 'embed') return [];
-  return head === 'sentiment' ? LABELS[family] : PAIR_LABELS[head];
+  switch (head) {
+    case 'embed':
+      return [];
+    case 'sentiment':
+      return LABELS[family];
+    case 'multilabel':
+      return MULTI_LABELS;
+    case 'score':
+      return ['LABEL_0'];
+    case 'ner':
+      return ENTITY_TAGS;
+    case 'nli':
+      return NLI_LABELS;
+  }
 }
+
+/** cross-encoder/nli-* labels, in their id order. */
+const NLI_LABELS = ['contradiction', 'entailment', 'neutral'];
+
+/** CoNLL-2003 style tags, as dslim/bert-base-NER lists them (O first). */
+const ENTITY_TAGS = ['O', 'B-MISC', 'I-MISC', 'B-PER', 'I-PER', 'B-ORG', 'I-ORG', 'B-LOC', 'I-LOC'];
 
 export function modelName(family: Family, size: Size, head: Head): string {
   return `${MODEL_NAMESPACE}/${family}-${size}-${head}`;

@@ -8,8 +8,9 @@ import type { GraphDef, NodeDef, TensorDef } from './onnx-graph.js';
  *   Gather(T, ids) -> Gather(Tq, ids) -> DequantizeLinear(Tscale)
  * Weights are symmetric int8 (zero point 0): per output column for MatMul, per
  * tensor for embedding tables. Activations are asymmetric uint8 per tensor, so
- * a row's result depends slightly on what else is in the batch; only fp32
- * models are exactly batch-invariant.
+ * a row's result depends slightly on what else is in the batch, exactly as in
+ * the Hub's q8 files; the worker makes both batch-independent at load
+ * (libs/models/src/per-token-quantization.ts, Q8_MODE=per-token).
  */
 
 const asFloat2d = (t: TensorDef | undefined): (TensorDef & { data: Float32Array }) | null =>

@@ -70,6 +70,8 @@ export function referenceForward(spec: ModelSpec, weights: Weights, inputIds: nu
   }
 
   if (spec.head === 'embed') return { hidden: x, logits: null };
+  // Token head: [s * labels], every token's logits in order.
+  if (spec.head === 'ner') return { hidden: x, logits: linear(x, 'classifier').flat() };
   const cls = [x[0]];
   const logits =
     spec.family === 'bert'

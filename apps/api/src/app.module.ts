@@ -14,6 +14,7 @@ import { OpenAIModule } from './openai/openai.module.js';
 import { RedisModule } from './redis/redis.module.js';
 import { RerankModule } from './rerank/rerank.module.js';
 import { StorageModule } from './storage/storage.module.js';
+import { UsageModule } from './usage/usage.module.js';
 
 /** The API: producer side only. No BullMQ Worker or @Processor is part of this graph. */
 @Module({})
@@ -35,6 +36,7 @@ export class AppModule {
         HealthModule,
         OpenAIModule,
         RerankModule,
+        UsageModule,
         // Last: its catch-all route must come after every other.
         UnmatchedRouteModule,
       ],

@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
+import { resolveTask, taskModule } from '#models';
 import { apiError, type ApiClient, type JobList, type JobView } from './api-client.js';
 import { CorpusSource, detectFormat } from './corpus/corpus-source.js';
 import { downloadResults, resultFormat, type Downloaded } from './download.js';
@@ -16,7 +17,7 @@ export interface Output {
   info(text: string): void;
 }
 
-export type Options = Record<string, string | boolean | undefined>;
+export type Options = Record<string, string | boolean | string[] | undefined>;
 
 const str = (options: Options, name: string): string | undefined => {
   const value = options[name];
@@ -31,8 +32,47 @@ export function exitCodeOf(job: JobView): ExitCodeValue {
   return ExitCode.Ok;
 }
 
+/** Fields of a job that are not task options (their flags: --task, --model, --metadata, --callback-url). */
+const JOB_FIELDS = ['task', 'model', 'metadata', 'callback_url', 'expires_after', 'input_file_id', 'input_object'];
+
+/**
+ * The task options of `--option NAME=VALUE` (repeatable), by API name, as strings: an NDJSON upload
+ * sends them as query parameters, which the API validates and converts; `asBodyOptions` types them
+ * for a JSON body. The API names what is wrong with one.
+ */
+function taskOptions(options: Options): Record<string, string> {
+  const given = options.option;
+  const pairs: Record<string, string> = {};
+  for (const pair of Array.isArray(given) ? given : []) {
+    const equals = pair.indexOf('=');
+    if (equals <= 0) throw usageError(`--option takes NAME=VALUE (e.g. --option dimensions=256), got ${JSON.stringify(pair)}`);
+    const name = pair.slice(0, equals);
+    if (name === 'truncate') throw usageError('use --truncate or --no-truncate rather than --option truncate=...');
+    if (JOB_FIELDS.includes(name)) throw usageError(`--option sets task options; "${name}" has its own flag (shardwise --help)`);
+    if (Object.hasOwn(pairs, name)) throw usageError(`--option ${name} is given twice`);
+    pairs[name] = pair.slice(equals + 1);
+  }
+  return pairs;
+}
+
+/** `--option` values typed as the API's JSON body takes them: through the task's query-string schema (`"256"` -> 256), as given when it refuses them (the API then names the problem). */
+function asBodyOptions(task: string, pairs: Readonly<Record<string, string>>): Record<string, unknown> {
+  let module: ReturnType<typeof taskModule> | undefined;
+  try {
+    module = taskModule(resolveTask(task));
+  } catch {
+    module = undefined;
+  }
+  return Object.fromEntries(
+    Object.entries(pairs).map(([name, value]) => {
+      const parsed = module?.options[name]?.query.safeParse(value);
+      return [name, parsed?.success ? parsed.data : value];
+    }),
+  );
+}
+
 /** Options of a submission shared by a corpus sent with the job and one named by reference. */
-function jobParams(options: Options): { task: string; model?: string; truncate?: string; metadata?: string; callback_url?: string } {
+function jobParams(options: Options): { task: string; model?: string; truncate?: string; metadata?: string; callback_url?: string; options: Record<string, string> } {
   if (options.truncate && options['no-truncate']) throw usageError('--truncate and --no-truncate exclude each other');
   const metadata = str(options, 'metadata');
   if (metadata !== undefined) {
@@ -50,6 +90,7 @@ function jobParams(options: Options): { task: string; model?: string; truncate?:
     truncate: options['no-truncate'] ? 'false' : options.truncate ? 'true' : undefined,
     metadata,
     callback_url: str(options, 'callback-url'),
+    options: taskOptions(options),
   };
 }
 
@@ -106,7 +147,9 @@ export async function submit(client: ApiClient, file: string | undefined, option
     }
     const body: Record<string, unknown> = { task: params.task, ...(fileId !== undefined ? { input_file_id: fileId } : { input_object: object }) };
     if (params.model !== undefined) body.model = params.model;
-    if (params.truncate !== undefined) body.options = { truncate: params.truncate === 'true' };
+    const bodyOptions = asBodyOptions(params.task, params.options);
+    if (params.truncate !== undefined) bodyOptions.truncate = params.truncate === 'true';
+    if (Object.keys(bodyOptions).length > 0) body.options = bodyOptions;
     if (params.metadata !== undefined) body.metadata = JSON.parse(params.metadata) as unknown;
     if (params.callback_url !== undefined) body.callback_url = params.callback_url;
     job = await client.submitJson(body);
@@ -115,7 +158,8 @@ export async function submit(client: ApiClient, file: string | undefined, option
     const { source, size } = await openCorpus(file, options);
     const bar = new ProgressBar(process.stderr, !io.quiet);
     const started = Date.now();
-    const answer = await client.upload(params, withProgress(source, size, bar));
+    const { options: pairs, ...query } = params;
+    const answer = await client.upload({ ...query, ...pairs }, withProgress(source, size, bar));
     bar.finish();
     if (answer.status !== 202) throw lineError(file, apiError(answer.status, answer.text));
     job = JSON.parse(answer.text) as JobView;

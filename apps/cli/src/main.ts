@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { TASK_NAMES } from '#models';
+import { TASK_MODULES, TASK_NAMES } from '#models';
 import { ApiClient } from './api-client.js';
 import * as commands from './commands.js';
 import { CliError, ExitCode, usageError, type ExitCodeValue } from './exit-codes.js';
@@ -24,6 +24,8 @@ Submit options:
   --task ${TASK_NAMES.join('|').padEnd(22)} task (default ${TASK_NAMES[0]}; aliases as the API accepts them)
   --model ID                    model (default: the server's default for the task)
   --truncate / --no-truncate    cut over-long texts (default) or fail them one by one
+  --option NAME=VALUE           a task option, repeatable, e.g. --option dimensions=256 or
+                                --option function_to_apply=sigmoid (${TASK_MODULES.map((task) => `${task.name}: ${Object.keys(task.options).join(', ')}`).join('; ')})
   --metadata JSON               a JSON object stored with the job
   --callback-url URL            webhook called when the job completes, fails or is cancelled
   --text-column NAME            CSV: column with the text (default "text", or the only column)
@@ -60,6 +62,7 @@ const OPTIONS = {
   model: { type: 'string' },
   truncate: { type: 'boolean' },
   'no-truncate': { type: 'boolean' },
+  option: { type: 'string', multiple: true },
   metadata: { type: 'string' },
   'callback-url': { type: 'string' },
   'text-column': { type: 'string' },
@@ -91,6 +94,7 @@ const ALLOWED: Record<string, { args: number; options: string[] }> = {
       'model',
       'truncate',
       'no-truncate',
+      'option',
       'metadata',
       'callback-url',
       'text-column',

@@ -9,6 +9,7 @@ import type { ModelInfo } from './model-info.js';
 import { taskModule } from './tasks/index.js';
 import type { ModelRef, RunResult } from './thread-protocol.js';
 import type { Cancellation, ThreadScheduler } from './thread-scheduler.js';
+import type { TokenAlignment } from './token-alignment.js';
 import type { EncodeResponse, ItemResult } from './types.js';
 
 // Small enough that tokenizing spreads over threads, large enough that messaging stays negligible.
@@ -35,14 +36,16 @@ export async function runEncodeRequest(run: EncodeRequestRun): Promise<EncodeRes
   const stats = { tokens: 0, paddedTokens: 0, batches: 0, tokenizeSeconds: 0, inferenceSeconds: 0 };
   if (n === 0) return { results, stats };
 
-  // 1. Tokenize, split across threads.
+  // 1. Tokenize, split across threads; a prompt goes before each text first, so truncation cuts the text's end.
+  const prefix = taskModule(model.task).textPrefix?.(info, options) ?? '';
+  const inputs = prefix === '' ? texts : texts.map((text) => prefix + text);
   const chunk = Math.max(1, Math.min(TOKENIZE_CHUNK, Math.ceil(n / run.threads)));
   const starts = Array.from({ length: Math.ceil(n / chunk) }, (_, c) => c * chunk);
   const tokenized = await Promise.all(
     starts.map((start) => {
       const textPairs = run.textPairs?.slice(start, start + chunk);
       return scheduler.submit(
-        { type: 'tokenize', model, texts: texts.slice(start, start + chunk), truncate: options.truncate, ...(textPairs ? { textPairs } : {}) },
+        { type: 'tokenize', model, texts: inputs.slice(start, start + chunk), truncate: options.truncate, ...(textPairs ? { textPairs } : {}) },
         [],
         cancellation,
       );
@@ -52,6 +55,7 @@ export async function runEncodeRequest(run: EncodeRequestRun): Promise<EncodeRes
   const typeIds: Int32Array[] | undefined = run.textPairs ? new Array(n) : undefined;
   const lengths = new Int32Array(n);
   const original = new Int32Array(n);
+  const alignments: Array<TokenAlignment | undefined> = new Array(n);
   const runnable: number[] = [];
   tokenized.forEach((part, c) => {
     stats.tokenizeSeconds += part.seconds;
@@ -64,6 +68,7 @@ export async function runEncodeRequest(run: EncodeRequestRun): Promise<EncodeRes
       if (typeIds && part.typeIds) typeIds[i] = part.typeIds.subarray(offset, offset + kept);
       lengths[i] = kept;
       original[i] = full;
+      alignments[i] = part.alignments?.[j];
       offset += kept;
       if (full > info.maxTokens && !options.truncate) {
         const message = `text has ${full} tokens; model ${model.modelId} accepts at most ${info.maxTokens}`;
@@ -101,13 +106,19 @@ export async function runEncodeRequest(run: EncodeRequestRun): Promise<EncodeRes
       const answer = await scheduler.submit(request, buffers, cancellation);
       stats.inferenceSeconds += answer.seconds;
       stats.tokens += offset;
-      fillBatch(results, batch.indices, answer, run, lengths, original);
+      fillBatch(results, batch.indices, answer, run, { lengths, original, alignments });
     }),
   );
   return { results, stats: { ...stats, perBatch } };
 }
 
-function fillBatch(results: ItemResult[], indices: readonly number[], answer: RunResult, run: EncodeRequestRun, lengths: Int32Array, original: Int32Array): void {
+interface Tokenized {
+  lengths: Int32Array;
+  original: Int32Array;
+  alignments: ReadonlyArray<TokenAlignment | undefined>;
+}
+
+function fillBatch(results: ItemResult[], indices: readonly number[], answer: RunResult, run: EncodeRequestRun, { lengths, original, alignments }: Tokenized): void {
   const failed = new Map(answer.failed.map((f) => [f.index, f.message]));
   const { width, values } = answer;
   const task = taskModule(run.model.task);
@@ -119,6 +130,6 @@ function fillBatch(results: ItemResult[], indices: readonly number[], answer: Ru
       return;
     }
     const truncated = (original[i] as number) > tokens;
-    results[i] = { ok: true, tokens, truncated, ...task.toResult(values.subarray(j * width, (j + 1) * width), run.info, run.options) };
+    results[i] = { ok: true, tokens, truncated, ...task.toResult(values.subarray(j * width, (j + 1) * width), run.info, run.options, alignments[i]) };
   });
 }

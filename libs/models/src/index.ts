@@ -3,7 +3,10 @@
  * not exported here (thread protocol, scheduler, transformers.js loading) is
  * an implementation detail and may change without notice.
  */
+export { AGGREGATION_STRATEGIES, type AggregationStrategy, type Entity, extractEntities } from './entities.js';
+export { alignTokens, tokensToString, type AlignableTokenizer, type TokenAlignment } from './token-alignment.js';
 export {
+  CLASSIFICATION_FUNCTIONS,
   classifyTask,
   collectRankings,
   defaultModelsFrom,
@@ -18,6 +21,8 @@ export {
   TASK_NAMES_AND_ALIASES,
   TASKS,
   taskModule,
+  type ClassificationFunction,
+  tokenClassificationTask,
   type JsonSchema,
   type RerankItem,
   type TaskBatch,
@@ -27,11 +32,13 @@ export {
   type TaskModule,
   type TaskName,
   type TaskOption,
+  type TaskOptionProblem,
   type TaskOutputKind,
 } from './tasks/index.js';
 export { MODEL_REGISTRY, resolveModelId, type ResolveModelOptions } from './model-id.js';
 export { readModelInfo, type ModelDtype, type ModelInfo } from './model-info.js';
 export { InferencePool } from './inference-pool.js';
+export { resolveEncodeOptions } from './encode-options.js';
 export { float32ToHalfBits, halfBitsToFloat32 } from './float16.js';
 export type { Device } from './device.js';
 export type { Pooling } from './pooling.js';
@@ -44,6 +51,8 @@ export type {
   ItemErrorCode,
   ItemResult,
   PoolDtype,
+  RankedDocument,
+  Q8Mode,
 } from './types.js';
 export {
   AbortError,

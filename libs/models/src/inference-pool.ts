@@ -1,10 +1,10 @@
 import { assertDeviceAvailable } from './device.js';
 import { runEncodeRequest } from './encode-request.js';
 import { assertTextPairs, assertTexts, resolveEncodeOptions, validatePoolOptions } from './encode-options.js';
-import { AbortError, PoolStateError, UnsupportedDtypeError, UnsupportedTaskError } from './errors.js';
+import { AbortError, InvalidEncodeOptionsError, PoolStateError, UnsupportedDtypeError, UnsupportedTaskError } from './errors.js';
 import { assertSafeModelId } from './model-id.js';
 import { readModelInfo, type ModelInfo } from './model-info.js';
-import { MODEL_HINTS, type TaskName } from './tasks/index.js';
+import { MODEL_HINTS, taskModule, type TaskName } from './tasks/index.js';
 import { threadEntryUrl } from './thread-entry.js';
 import { ThreadScheduler, type Cancellation } from './thread-scheduler.js';
 import type { EncodeRequest, EncodeResponse, InferencePoolOptions } from './types.js';
@@ -35,9 +35,9 @@ export class InferencePool {
     if (this.state === 'closed') return Promise.reject(new PoolStateError('closed'));
     this.starting ??= (async () => {
       this.state = 'starting';
-      const { threads, intraOpThreads, device, dtype, modelDir } = this.options;
+      const { threads, intraOpThreads, device, dtype, q8Mode, modelDir } = this.options;
       assertDeviceAvailable(device);
-      const scheduler = new ThreadScheduler(threads, threadEntryUrl(), { intraOpThreads, device, dtype, modelDir });
+      const scheduler = new ThreadScheduler(threads, threadEntryUrl(), { intraOpThreads, device, dtype, q8Mode, modelDir });
       this.scheduler = scheduler;
       await scheduler.start();
       // close() may have been called while the threads were starting.
@@ -73,6 +73,8 @@ export class InferencePool {
     const { signal } = request;
     if (signal?.aborted) throw new AbortError(signal.reason);
     const info = await this.load(request.modelId, request.task);
+    const problem = taskModule(request.task).optionsProblem?.(info, options);
+    if (problem !== undefined) throw new InvalidEncodeOptionsError(problem.message);
     const cancellation: Cancellation = { cancelled: false, cancelReason: () => new AbortError(signal?.reason) };
     const work = runEncodeRequest({
       scheduler,

@@ -27,8 +27,14 @@ export interface ModelInfo {
   tasks: TaskName[];
   /** Hidden size; the embedding length for `embed`. */
   dimensions: number;
-  /** Class labels in logit order, or null for models that are not classifiers. */
+  /** Class labels in logit order (per token for token classifiers), or null for models that are not classifiers. */
   labels: string[] | null;
+  /** A classifier's `problem_type` from config.json (`multi_label_classification`, ...), when it has one. */
+  problemType?: string;
+  /** sentence-transformers prompts by name (config_sentence_transformers.json of a local folder), when it has some. */
+  prompts?: Record<string, string>;
+  /** The prompt sentence-transformers uses when none is asked for (`default_prompt_name`). */
+  defaultPromptName?: string;
   /** Longest input in tokens, special tokens included. */
   maxTokens: number;
   /** Weight variants present in onnx/ (only known for local folders; Hub models report the loaded one). */
@@ -52,7 +58,7 @@ function num(value: unknown): number | undefined {
 export function modelInfoFromConfigs(id: string, config: Json, tokenizerConfig: Json, dtypes: ModelDtype[]): ModelInfo {
   const family = typeof config.model_type === 'string' ? config.model_type : 'unknown';
   const architectures = Array.isArray(config.architectures) ? config.architectures.filter((a): a is string => typeof a === 'string') : [];
-  const classifier = architectures.some((a) => a.endsWith('ForSequenceClassification'));
+  const classifier = architectures.some((a) => a.endsWith('ForSequenceClassification') || a.endsWith('ForTokenClassification'));
 
   const dimensions = num(config.hidden_size) ?? num(config.dim) ?? num(config.d_model);
   if (dimensions === undefined) throw new InvalidModelError(id, 'config.json has no hidden_size (or dim / d_model); is this an encoder model?');
@@ -71,6 +77,7 @@ export function modelInfoFromConfigs(id: string, config: Json, tokenizerConfig: 
     tasks: TASK_MODULES.filter((task) => task.servesArchitectures(architectures, labels)).map((task) => task.name),
     dimensions,
     labels,
+    ...(classifier && typeof config.problem_type === 'string' ? { problemType: config.problem_type } : {}),
     maxTokens,
     dtypes,
   };
@@ -84,6 +91,16 @@ function labelsOf(config: Json): string[] {
     const label = id2label[String(i)];
     return typeof label === 'string' ? label : `LABEL_${i}`;
   });
+}
+
+/** The prompts of a config_sentence_transformers.json (string values only), and its default_prompt_name when it names one of them. */
+export function promptsOf(sentenceTransformers: Json): Pick<ModelInfo, 'prompts' | 'defaultPromptName'> {
+  const raw = sentenceTransformers.prompts;
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return {};
+  const prompts = Object.fromEntries(Object.entries(raw as Json).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
+  if (Object.keys(prompts).length === 0) return {};
+  const fallback = sentenceTransformers.default_prompt_name;
+  return { prompts, ...(typeof fallback === 'string' && Object.hasOwn(prompts, fallback) ? { defaultPromptName: fallback } : {}) };
 }
 
 /** Maps onnx/ file names to the dtypes they provide (`model_quantized.onnx` -> q8). */
@@ -108,8 +125,12 @@ export async function readModelInfo(modelId: string, opts: { modelDir?: string }
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
     throw error;
   });
+  const sentenceTransformers = await readJson(join(folder, 'config_sentence_transformers.json'), modelId).catch((error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw error;
+  });
   const files = await readdir(join(folder, 'onnx')).catch(() => [] as string[]);
-  return modelInfoFromConfigs(modelId, config, tokenizerConfig, dtypesFromFiles(files));
+  return { ...modelInfoFromConfigs(modelId, config, tokenizerConfig, dtypesFromFiles(files)), ...promptsOf(sentenceTransformers) };
 }
 
 async function readJson(path: string, modelId: string): Promise<Json> {

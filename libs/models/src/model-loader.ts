@@ -18,6 +18,7 @@ import { explainDeviceFailure } from './device.js';
 import { ModelLoadError, UnsupportedDtypeError, UnsupportedTaskError } from './errors.js';
 import { modelInfoFromConfigs, readModelInfo, type ModelInfo } from './model-info.js';
 import { MODEL_HINTS, taskModule, type TaskModelClass } from './tasks/index.js';
+import { usePerTokenQuantization } from './per-token-session.js';
 import type { ModelRef, ThreadConfig } from './thread-protocol.js';
 
 /** The transformers.js class behind each TaskModule.modelClass. */
@@ -74,6 +75,14 @@ export async function loadParts(ref: ModelRef, config: ThreadConfig): Promise<Lo
   } catch (error) {
     if (config.device !== 'cpu') throw explainDeviceFailure(config.device, error);
     throw new ModelLoadError(ref.modelId, messageOf(error));
+  }
+  if (config.dtype === 'q8' && (config.q8Mode ?? 'per-token') === 'per-token') {
+    try {
+      await usePerTokenQuantization(model, ref, location, config);
+    } catch (error) {
+      await model.dispose();
+      throw error;
+    }
   }
 
   const info = local ?? modelInfoFromConfigs(ref.modelId, asJson(model.config), asJson(tokenizer.config), [config.dtype]);

@@ -10,6 +10,8 @@ import type { ResolvedEncodeOptions } from './tasks/task-io.js';
 import { taskModule, type TaskModule } from './tasks/index.js';
 import type { TensorLike } from './tensor-data.js';
 import type { ModelRef, RunResult, ThreadConfig, TokenizeResult } from './thread-protocol.js';
+import { alignableTokenizer } from './alignable-tokenizer.js';
+import { alignTokens, type AlignableTokenizer, type TokenAlignment } from './token-alignment.js';
 import {
   assemblePair,
   detectPairLayout,
@@ -28,6 +30,8 @@ export class ModelRunner {
   private readonly wantsTokenTypes: boolean;
   private readonly task: TaskModule;
   private pairLayout: PairTokenLayout | undefined;
+  /** Set for tasks that align tokens to the text (TaskModule.alignsTokens). */
+  private readonly aligner: AlignableTokenizer | undefined;
 
   private constructor(
     private readonly parts: LoadedParts,
@@ -40,13 +44,25 @@ export class ModelRunner {
     // Encoders without a pad token (rare) get 0; masked positions never reach the pooled output anyway.
     this.padId = parts.tokenizer.pad_token_id ?? 0;
     this.wantsTokenTypes = parts.inputNames.includes('token_type_ids');
+    this.aligner = this.task.alignsTokens ? alignableTokenizer(parts.tokenizer) : undefined;
   }
 
   /** Loads the model and runs a one-text batch so the first real batch does not pay for allocator warm-up. */
   static async load(ref: ModelRef, config: ThreadConfig): Promise<ModelRunner> {
     const runner = new ModelRunner(await loadParts(ref, config), ref.task);
     const warm = runner.tokenize(['warm up'], true);
-    await runner.run(warm.ids, warm.lengths, { pooling: 'mean', normalize: true, topK: null, truncate: true });
+    await runner.run(warm.ids, warm.lengths, {
+      pooling: 'mean',
+      normalize: true,
+      topK: null,
+      functionToApply: null,
+      dimensions: null,
+      prompt: null,
+      promptName: null,
+      truncate: true,
+      aggregationStrategy: 'none',
+      ignoreLabels: ['O'],
+    });
     return runner;
   }
 
@@ -62,6 +78,7 @@ export class ModelRunner {
     const keptTypes: ArrayLike<number>[] | undefined = textPairs ? new Array(texts.length) : undefined;
     const lengths = new Int32Array(texts.length);
     const original = new Int32Array(texts.length);
+    const alignments: TokenAlignment[] | undefined = this.aligner ? new Array(texts.length) : undefined;
     let total = 0;
     for (let i = 0; i < texts.length; i++) {
       const pair = textPairs?.[i];
@@ -78,6 +95,7 @@ export class ModelRunner {
         if (keptTypes) keptTypes[i] = new Int32Array(out.length);
       }
       kept[i] = out;
+      if (alignments && this.aligner) alignments[i] = alignTokens(texts[i] as string, out, this.aligner);
       lengths[i] = out.length;
       total += out.length;
     }
@@ -89,7 +107,7 @@ export class ModelRunner {
       if (types && keptTypes) types.set(keptTypes[i] as ArrayLike<number>, offset);
       offset += ids.length;
     });
-    return { ids: flat, ...(types ? { typeIds: types } : {}), lengths, original, seconds: (performance.now() - started) / 1000 };
+    return { ids: flat, ...(types ? { typeIds: types } : {}), lengths, original, ...(alignments ? { alignments } : {}), seconds: (performance.now() - started) / 1000 };
   }
 
   /** One pair's ids and token types, `longest_first` truncated; empty when too long and not truncated. */
@@ -124,7 +142,7 @@ export class ModelRunner {
     const started = performance.now();
     const offsets = new Int32Array(lengths.length);
     for (let i = 1; i < lengths.length; i++) offsets[i] = (offsets[i - 1] as number) + (lengths[i - 1] as number);
-    const width = this.task.rowWidth(this.info);
+    const width = this.task.rowWidth(this.info, options);
     const values = new Float32Array(lengths.length * width);
     const items = Array.from({ length: lengths.length }, (_, i) => i);
 

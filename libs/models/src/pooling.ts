@@ -43,3 +43,11 @@ export function l2NormalizeRows(rows: Float32Array, width: number): Float32Array
   }
   return rows;
 }
+
+/** The first `kept` values of each row of `rows` `// [batch, width]` -> `// [batch, kept]` (Matryoshka truncation). */
+export function truncateRows(rows: Float32Array, width: number, kept: number): Float32Array {
+  const batch = rows.length / width;
+  const out = new Float32Array(batch * kept);
+  for (let b = 0; b < batch; b++) out.set(rows.subarray(b * width, b * width + kept), b * kept);
+  return out;
+}

@@ -1,4 +1,5 @@
-/** Classifier post-processing: stable softmax and label ranking. */
+/** Classifier post-processing: the pipeline's function over the logits (softmax, sigmoid, none) and label ranking. */
+import type { ClassificationFunction, TaskModelShape } from './tasks/task-io.js';
 
 /**
  * Softmax over each row of `logits` `// [batch, labels]` into `out`. Uses the
@@ -21,10 +22,34 @@ export function softmaxRows(logits: ArrayLike<number>, width: number, out: Float
   return out;
 }
 
+/** Logistic function of each logit into `out`, computed in float64 (1 / (1 + e^-x), as torch.sigmoid). */
+export function sigmoidRows(logits: ArrayLike<number>, out: Float32Array): Float32Array {
+  for (let i = 0; i < logits.length; i++) out[i] = 1 / (1 + Math.exp(-(logits[i] as number)));
+  return out;
+}
+
+/**
+ * The function Python transformers' TextClassificationPipeline applies when none is asked for:
+ * sigmoid for `multi_label_classification` and for single-logit models (num_labels == 1, e.g.
+ * cross-encoders), softmax otherwise. transformers.js agrees except for single-logit models,
+ * where it applies softmax (every score 1.0).
+ */
+export function defaultClassificationFunction(info: Pick<TaskModelShape, 'labels' | 'problemType'>): Exclude<ClassificationFunction, 'none'> {
+  return info.problemType === 'multi_label_classification' || info.labels?.length === 1 ? 'sigmoid' : 'softmax';
+}
+
+/** Scores of `logits` `// [batch, labels]` into `out` by `fn`. */
+export function scoreRows(fn: ClassificationFunction, logits: ArrayLike<number>, width: number, out: Float32Array): Float32Array {
+  if (fn === 'softmax') return softmaxRows(logits, width, out);
+  if (fn === 'sigmoid') return sigmoidRows(logits, out);
+  for (let i = 0; i < logits.length; i++) out[i] = logits[i] as number;
+  return out;
+}
+
 export interface Classification {
   label: string;
   score: number;
-  /** Label -> probability, highest first; only the topK best when topK is set. */
+  /** Label -> score, highest first; only the topK best when topK is set. */
   scores: Record<string, number>;
 }
 

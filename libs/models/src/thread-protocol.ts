@@ -7,13 +7,16 @@ import type { Device } from './device.js';
 import type { ModelInfo } from './model-info.js';
 import type { ResolvedEncodeOptions } from './tasks/task-io.js';
 import type { TaskName } from './tasks/index.js';
-import type { PoolDtype } from './types.js';
+import type { TokenAlignment } from './token-alignment.js';
+import type { PoolDtype, Q8Mode } from './types.js';
 
 /** Passed as workerData; fixed for the thread's life. */
 export interface ThreadConfig {
   intraOpThreads: number;
   device: Device;
   dtype: PoolDtype;
+  /** @defaultValue `'per-token'` */
+  q8Mode?: Q8Mode;
   modelDir?: string;
 }
 
@@ -39,6 +42,8 @@ export interface TokenizeResult {
   lengths: Int32Array;
   /** Full token count per text, before truncation. */
   original: Int32Array;
+  /** Per text, its kept tokens matched to the text; only for tasks that align tokens (TaskModule.alignsTokens). */
+  alignments?: TokenAlignment[];
   seconds: number;
 }
 

@@ -2,9 +2,16 @@ import type { Device } from './device.js';
 import type { EncodeOptions, ItemResult } from './tasks/task-io.js';
 import type { TaskName } from './tasks/index.js';
 
-export type { EncodeOptions, ItemErrorCode, ItemResult } from './tasks/task-io.js';
+export type { EncodeOptions, ItemErrorCode, ItemResult, RankedDocument } from './tasks/task-io.js';
 
 export type PoolDtype = 'fp32' | 'fp16' | 'q8';
+
+/**
+ * How a q8 model quantizes its activations. `per-token`: one scale per token, so a text's
+ * result does not depend on its batch-mates; `dynamic`: the file as exported, one scale
+ * per batch (a little faster, but a text's vector moves by ~1e-3 with its batch-mates).
+ */
+export type Q8Mode = 'per-token' | 'dynamic';
 
 export interface InferencePoolOptions {
   /** Inference threads (worker_threads); batches of one request are spread over all of them. */
@@ -15,6 +22,8 @@ export interface InferencePoolOptions {
   device: Device;
   /** Weight variant: fp32 -> onnx/model.onnx, fp16 -> model_fp16.onnx, q8 -> model_quantized.onnx. */
   dtype: PoolDtype;
+  /** Activation quantization of q8 models (ignored for other dtypes). @defaultValue `'per-token'` */
+  q8Mode?: Q8Mode;
   /** Local model folder; when set, the Hub is never contacted. @defaultValue `undefined` (models come from the Hub) */
   modelDir?: string;
   /** Padded-token budget per batch (`batchSize * longestInBatch`). */

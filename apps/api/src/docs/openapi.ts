@@ -26,6 +26,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .addTag('jobs', 'Submit, follow, list and cancel jobs')
     .addTag('results', "A job's results and errors")
     .addTag('models', 'Models this deployment serves')
+    .addTag('usage', 'Texts and tokens billed, by day, tenant and model')
     .addTag('health', 'Liveness, readiness and Prometheus metrics')
     .addTag('OpenAI: files', 'OpenAI Files API (batch input, output and error files)')
     .addTag('OpenAI: batches', 'OpenAI Batch API over shardwise jobs')

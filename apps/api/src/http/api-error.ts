@@ -11,6 +11,8 @@ export type ApiErrorCode =
   | 'CLIENT_CLOSED_REQUEST'
   // Authentication and admission (apps/api/src/auth): 401 and 429, with WWW-Authenticate / Retry-After.
   | 'UNAUTHORIZED'
+  // A route the tenant's key may not use that way (GET /v1/usage of another tenant): 403.
+  | 'FORBIDDEN'
   | 'RATE_LIMITED'
   | 'TOO_MANY_JOBS'
   | 'BACKLOG_FULL'

@@ -28,6 +28,8 @@ export interface JobParams {
   callbackUrl?: string;
   /** Retention (`expires_after`): seconds the job and its results are kept once it ends; undefined: RETENTION_SECONDS. */
   expiresAfter?: number;
+  /** `dedup`: identical texts are computed once; undefined means true (DEDUP_MAX_TEXTS=0 turns it off for all jobs). */
+  dedup?: boolean;
 }
 
 type Fields = Record<string, unknown>;
@@ -40,7 +42,7 @@ export function paramsFromBody(body: Fields): JobParams {
   if (bad !== undefined) throw new InputError('INVALID_INPUT', `the key "${bad}" is not allowed in a job`, { field: bad });
   const parsed = jobParamsSchemaFor(body.task).safeParse(body);
   if (!parsed.success) throw firstProblem(BODY_PROBLEMS, parsed.error, body);
-  const { model, options, callback_url, expires_after } = parsed.data;
+  const { model, options, callback_url, expires_after, dedup } = parsed.data;
   const task = resolveTask(parsed.data.task);
   return {
     task,
@@ -50,6 +52,7 @@ export function paramsFromBody(body: Fields): JobParams {
     metadata: (body.metadata ?? null) as Record<string, unknown> | null,
     callbackUrl: callback_url ? checkedUrl(callback_url) : undefined,
     expiresAfter: expires_after ?? undefined,
+    dedup: dedup ?? undefined,
   };
 }
 
@@ -59,7 +62,7 @@ export function paramsFromQuery(query: Fields): JobParams {
   if (badKey !== undefined) throw new InputError('INVALID_INPUT', `query parameter "${badKey}" is not allowed`, { field: badKey });
   const parsed = jobQuerySchemaFor(query.task).safeParse(query);
   if (!parsed.success) throw firstProblem(QUERY_PROBLEMS, parsed.error, query);
-  const { model, metadata, callback_url, expires_after } = parsed.data;
+  const { model, metadata, callback_url, expires_after, dedup } = parsed.data;
   const task = resolveTask(parsed.data.task);
   const options = Object.fromEntries(OPTION_NAMES.map((name) => [name, (parsed.data as Fields)[name]]));
   return {
@@ -69,6 +72,7 @@ export function paramsFromQuery(query: Fields): JobParams {
     metadata: metadata ?? null,
     callbackUrl: callback_url ? checkedUrl(callback_url) : undefined,
     expiresAfter: expires_after,
+    dedup,
   };
 }
 
@@ -146,6 +150,8 @@ function callbackUrlProblem(value: unknown): InputError {
 const expiresAfterProblem = () =>
   optionError('expires_after', `field "expires_after" must be a whole number of seconds from 1 to ${MAX_EXPIRES_AFTER} (how long the job and its results are kept once it ends)`);
 
+const dedupProblem = () => optionError('dedup', '"dedup" must be true or false (false computes every text, even repeated ones)');
+
 /** Each body field's refusal, in the order fields are checked: the schema decides what is valid, this table says what is wrong. */
 const BODY_PROBLEMS: ReadonlyArray<readonly [string, Problem]> = [
   ['task', (body) => taskProblem(body.task)],
@@ -160,6 +166,7 @@ const BODY_PROBLEMS: ReadonlyArray<readonly [string, Problem]> = [
   ['metadata', (body) => metadataProblem(body.metadata)],
   ['callback_url', (body) => callbackUrlProblem(body.callback_url)],
   ['expires_after', expiresAfterProblem],
+  ['dedup', dedupProblem],
 ];
 
 const givenOnce =
@@ -206,4 +213,5 @@ const QUERY_PROBLEMS: ReadonlyArray<readonly [string, Problem]> = [
   ['metadata', ({ metadata }) => metadataProblem(JSON.parse(metadata as string))],
   ['callback_url', eitherOf(givenOnce('callback_url'), (query) => callbackUrlProblem(query.callback_url))],
   ['expires_after', eitherOf(givenOnce('expires_after'), expiresAfterProblem)],
+  ['dedup', eitherOf(givenOnce('dedup'), dedupProblem)],
 ];

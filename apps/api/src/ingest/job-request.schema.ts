@@ -8,16 +8,15 @@ export const MAX_EXPIRES_AFTER = 10 * 365 * 24 * 3600;
 
 export const MAX_METADATA_BYTES = 16 * 1024;
 
+/** A query-string boolean: exactly `true` or `false`. */
+const queryFlag = z.enum(['true', 'false']).transform((value) => value === 'true');
+
 const TRUNCATE_DESCRIPTION = 'false fails over-long texts instead of truncating them; true when absent';
 
 /** The `truncate` option, which every task has. */
 export const TRUNCATE_OPTION: TaskOption = {
   body: z.boolean().optional().meta({ description: TRUNCATE_DESCRIPTION }),
-  query: z
-    .enum(['true', 'false'])
-    .transform((value) => value === 'true')
-    .optional()
-    .meta({ description: TRUNCATE_DESCRIPTION }),
+  query: queryFlag.optional().meta({ description: TRUNCATE_DESCRIPTION }),
   problem: 'option "truncate" must be true or false',
 };
 
@@ -83,6 +82,10 @@ const paramFields = {
   metadata: metadataSchema.nullish().meta({ description: 'any JSON object of at most 16 KiB, returned with the job' }),
   callback_url: callbackUrlSchema.nullish().meta({ description: 'http(s) URL called once when the job ends (webhook)' }),
   expires_after: z.int().min(1).max(MAX_EXPIRES_AFTER).nullish().meta({ description: 'seconds the job and its results are kept once it ends; RETENTION_SECONDS when absent' }),
+  dedup: z
+    .boolean()
+    .nullish()
+    .meta({ description: 'true (the default) computes identical texts of the job once and copies the result to each; false computes every text on its own' }),
 };
 
 /** The parameters of a JSON job (its body less the corpus), for a job of `task`. */
@@ -150,6 +153,9 @@ export const queryFields = {
     .pipe(z.int().min(1).max(MAX_EXPIRES_AFTER))
     .optional()
     .meta({ description: 'seconds the job and its results are kept once it ends; RETENTION_SECONDS when absent' }),
+  dedup: queryFlag
+    .optional()
+    .meta({ description: 'true (the default) computes identical texts of the job once and copies the result to each; false computes every text on its own' }),
 };
 
 /** The query string of an NDJSON upload to POST /v1/jobs: every value a string, given once; other parameters are ignored. */

@@ -55,6 +55,20 @@ export class ShardPlan {
     };
   }
 
+  /** The shard holding job item `index` (binary search over the shards' first items). */
+  shardOf(index: number): number {
+    let low = 0;
+    let high = this.size - 1;
+    while (low < high) {
+      const mid = (low + high + 1) >>> 1;
+      if ((this.data[mid * COLUMNS] as number) <= index) low = mid;
+      else high = mid - 1;
+    }
+    if (this.size === 0 || index < 0 || index >= (this.data[low * COLUMNS] as number) + (this.data[low * COLUMNS + 1] as number))
+      throw new RangeError(`item ${index} is in no planned shard`);
+    return low;
+  }
+
   /** Items per shard, in order (the job manifest). */
   counts(): number[] {
     return Array.from({ length: this.size }, (_, shard) => this.data[shard * COLUMNS + 1] as number);
@@ -85,6 +99,11 @@ export class ShardPlanner {
   /** Items planned so far. */
   get itemCount(): number {
     return this.items;
+  }
+
+  /** Job index of the open shard's first item (the shard the last item went to). */
+  get openStart(): number {
+    return this.start;
   }
 
   /** One item: its text's UTF-8 bytes and token estimate, the byte range of its line, and its position within that line. */

@@ -1,5 +1,18 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { jobManifestKey, jobPrefix, JobStore, NotReplicatedError, OBJECT_STORE, ReplicaAck, type JobManifest, type JobRecord, type ObjectStore, type ShardPayload } from '#shared';
+import {
+  jobDuplicatesKey,
+  jobManifestKey,
+  jobPrefix,
+  JobStore,
+  NotReplicatedError,
+  OBJECT_STORE,
+  ReplicaAck,
+  type JobManifest,
+  type ByteRange,
+  type JobRecord,
+  type ObjectStore,
+  type ShardPayload,
+} from '#shared';
 import { AdmissionService } from '../auth/admission.service.js';
 import { ApiError } from '../http/api-error.js';
 import type { StoredInput } from '../ingest/input-sources.js';
@@ -7,7 +20,7 @@ import { ShardQueueRepository } from '../redis/shard-queue.repository.js';
 import type { IngestTarget, IngestTotals } from './job-ingest.js';
 
 /** Seconds a client is told to wait after REDIS_NOT_REPLICATED: about the time Sentinels take to promote a replica. */
-const RETRY_AFTER_NOT_REPLICATED = 5;
+export const RETRY_AFTER_NOT_REPLICATED = 5;
 
 /** addBulk groups: shard references are a few hundred bytes, so a group is well under a megabyte. */
 const GROUP_SHARDS = 500;
@@ -23,6 +36,12 @@ export interface AcceptedJob extends IngestTarget {
   priority?: number;
   /** Retention once the job ends, in seconds. */
   expiresAfter: number;
+  /**
+   * Writes that point at the job (an OpenAI batch's link to it), made once the job is committed and
+   * before the replica acknowledgement, so the answer covers them too. They must go through the REDIS
+   * connection (ReplicaAck waits on it); when they fail, the job is removed like any refused one.
+   */
+  link?: ((record: JobRecord) => Promise<void>) | undefined;
 }
 
 /** Turns a fully validated, stored upload into a job record plus queued shard references, all or nothing. */
@@ -42,7 +61,8 @@ export class JobCommitService {
    * The manifest (items per shard) goes to the store, then the record (state queued) so a worker never meets a shard
    * without its job; the shards follow in addBulk groups. Admission is decided atomically with the
    * record's creation. With REDIS_MIN_REPLICAS_ACK, the record and shards must then reach that many
-   * replicas (on both connections that wrote them), or the job is refused with 503 REDIS_NOT_REPLICATED.
+   * replicas (on both connections that wrote them), with what `job.link` wrote, or the job is refused
+   * with 503 REDIS_NOT_REPLICATED.
    * Any failure removes what was enqueued, the record and the manifest, and rethrows; the caller removes
    * the input object.
    */
@@ -74,6 +94,8 @@ export class JobCommitService {
           options: job.options,
           input: { ...job.input, ...planned.range },
           estTokens: planned.estTokens,
+          ...(totals.dedup ? { dedup: dedupOf(totals.dedup.rangeOf(shard)) } : {}),
+          tenant: record.tenant,
         });
         if (group.length >= GROUP_SHARDS || shard === totals.plan.length - 1) {
           // Counted before the call: a group that failed halfway may be partly in the queue.
@@ -82,6 +104,7 @@ export class JobCommitService {
           group = [];
         }
       }
+      await job.link?.(record);
       // Before the 202: a failover right after it must not lose the job (nothing waits when REDIS_MIN_REPLICAS_ACK=0).
       await this.replicas.confirm();
     } catch (error) {
@@ -94,8 +117,10 @@ export class JobCommitService {
         });
       }
       // The manifest and anything else under the job's prefix (the input object, when it is the job's own).
-      if (!job.ownsInput) await this.objects.delete(jobManifestKey(job.jobId)).catch(() => undefined);
-      else await this.objects.deletePrefix(jobPrefix(job.jobId)).catch(() => undefined);
+      if (!job.ownsInput) {
+        await this.objects.delete(jobManifestKey(job.jobId)).catch(() => undefined);
+        await this.objects.delete(jobDuplicatesKey(job.jobId)).catch(() => undefined);
+      } else await this.objects.deletePrefix(jobPrefix(job.jobId)).catch(() => undefined);
       throw error instanceof NotReplicatedError ? notReplicated(error, job.jobId, recordRemoved) : error;
     }
     return record;
@@ -112,6 +137,10 @@ function notReplicated(error: NotReplicatedError, jobId: string, recordRemoved: 
     ? 'the job was not accepted and nothing of it was kept'
     : `the job could not be removed and may still run: see GET /v1/jobs/${jobId} before submitting it again`;
   return new ApiError('REDIS_NOT_REPLICATED', `Redis could not make the job durable: ${error.message}; ${outcome}`, 503, {}, { 'Retry-After': String(RETRY_AFTER_NOT_REPLICATED) });
+}
+
+function dedupOf(refs: ByteRange | undefined): NonNullable<ShardPayload['dedup']> {
+  return refs ? { refs } : {};
 }
 
 function newRecord(job: AcceptedJob & { input: StoredInput }, totals: IngestTotals): JobRecord {

@@ -1,6 +1,8 @@
-import { DEFAULT_MAX_TOKENS, estimateTokensOfBytes, InputError, type InputItem, type JobOptions } from '#shared';
+import { dedupKey, DEFAULT_MAX_TOKENS, estimateTokensOfBytes, InputError, type InputItem, type JobOptions } from '#shared';
 import { taskModule, type TaskInputKind, type TaskName } from '#models';
+import { DedupIndex } from '../ingest/dedup-index.js';
 import { DuplicateIdDetector } from '../ingest/duplicate-ids.js';
+import type { DuplicateRefsWriter } from '../ingest/duplicate-refs-writer.js';
 import { ShardPlanner, type ShardLimits, type ShardPlan } from '../ingest/shard-plan.js';
 
 export interface IngestTarget {
@@ -10,6 +12,15 @@ export interface IngestTarget {
   task: TaskName;
   modelId: string;
   options: JobOptions;
+  /** Identical texts are computed once (the job's `dedup`, true unless the client turned it off). */
+  dedup: boolean;
+}
+
+/** What dedup needs while the corpus is read: the distinct texts seen so far, and where cross-shard repeats go. */
+export interface IngestDedup {
+  /** DEDUP_MAX_TEXTS: distinct texts remembered. */
+  maxTexts: number;
+  refs: DuplicateRefsWriter;
 }
 
 export interface IngestLimits extends ShardLimits {
@@ -30,19 +41,27 @@ export interface IngestTotals {
   total: number;
   plan: ShardPlan;
   estTokens: number;
+  /** The job dedups: each shard's references to earlier shards (none: within-shard repeats only). */
+  dedup?: DuplicateRefsWriter;
+  /** Repeats found at ingest (within and across shards): what dedup should save at most. */
+  repeats: number;
 }
 
 /**
  * One upload's validation and sharding, in the same pass as the input object is written: items are
- * planned into shards (byte ranges of the input object) and their ids checked for duplicates. What
- * it keeps in memory does not grow with the texts: 48 bytes per shard and the duplicate-id filter
- * (about 2 bytes per item, ids themselves go to a temp file). Nothing here touches Redis.
+ * planned into shards (byte ranges of the input object), their ids checked for duplicates and, for
+ * dedup, their texts looked up. What it keeps in memory does not grow with the texts: 48 bytes per
+ * shard, the duplicate-id filter (about 2 bytes per item, ids themselves go to a temp file) and the
+ * dedup table (at most 16 bytes per distinct text up to DEDUP_MAX_TEXTS; repeats go to the store).
+ * Nothing here touches Redis.
  */
 export class JobIngest {
   private readonly planner: ShardPlanner;
   private readonly dupes = new DuplicateIdDetector();
   private readonly maxTokens: number;
+  private readonly texts: DedupIndex | null;
   private estTokens = 0;
+  private repeats = 0;
   /** What one item of the job's task is (TaskModule.input). */
   readonly input: TaskInputKind;
 
@@ -50,10 +69,12 @@ export class JobIngest {
     target: IngestTarget,
     private readonly limits: IngestLimits,
     private readonly style: OriginStyle,
+    private readonly dedup?: IngestDedup,
   ) {
     this.planner = new ShardPlanner(limits);
     this.maxTokens = target.maxTokens ?? DEFAULT_MAX_TOKENS;
     this.input = taskModule(target.task).input;
+    this.texts = dedup ? new DedupIndex(dedup.maxTexts) : null;
   }
 
   /** Items accepted so far. */
@@ -83,8 +104,23 @@ export class JobIngest {
       ? item.documents.reduce((sum, document) => sum + estimateTokensOfBytes(queryBytes + Buffer.byteLength(document, 'utf8'), this.maxTokens), 0)
       : estimateTokensOfBytes(bytes, this.maxTokens);
     this.estTokens += tokens;
+    const index = this.planner.itemCount;
     this.planner.add(bytes, tokens, lineStart, lineEnd, position);
-    return this.dupes.add(item.id);
+    const spilling = this.dupes.add(item.id);
+    const writing = this.texts ? this.addText(dedupKey(item), index) : undefined;
+    if (spilling && writing) return Promise.all([spilling, writing]).then(() => undefined);
+    return spilling ?? writing;
+  }
+
+  /** Dedup: a repeat of a text first seen in an earlier shard is written down for the worker; repeats within a shard it finds itself. */
+  private addText(text: string, index: number): void | Promise<void> {
+    const refs = (this.dedup as IngestDedup).refs;
+    const shardStart = this.planner.openStart;
+    if (shardStart === index) refs.shardStarted();
+    const source = (this.texts as DedupIndex).firstOf(text, index);
+    if (source < 0) return;
+    this.repeats++;
+    if (source < shardStart) return refs.add({ index, source, sourceShard: this.planner.plan.shardOf(source) });
   }
 
   /**
@@ -105,7 +141,9 @@ export class JobIngest {
         field: 'id',
       });
     }
-    return { total: this.count, plan, estTokens: this.estTokens };
+    const dedup = this.dedup?.refs;
+    await dedup?.finish();
+    return { total: this.count, plan, estTokens: this.estTokens, dedup, repeats: this.repeats };
   }
 
   /** Removes the duplicate check's temp file; call on every path. */
@@ -122,6 +160,11 @@ export class JobIngest {
           ? 'a {"query", "documents"} input is for the rerank task'
           : item.textPair !== undefined && this.input !== 'text-pair' && 'field "text_pair" is only accepted by tasks that classify text pairs (sentiment/classify)';
     if (problem) throw new InputError('INVALID_INPUT', `${this.name(origin)}: ${problem}`, this.where(origin));
+  }
+
+  /** Distinct texts remembered for dedup, and the bytes that takes (for the log). */
+  get dedupIndex(): { distinct: number; bytes: number; overflowed: number } | null {
+    return this.texts && { distinct: this.texts.distinct, bytes: this.texts.bytes, overflowed: this.texts.overflowed };
   }
 
   private name(origin: number): string {

@@ -1,10 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { InputError, jobInputKey, OBJECT_STORE, toInputItem, type InputItem, type JobRecord, type NdjsonLine, type ObjectStore } from '#shared';
+import { InputError, jobDuplicatesKey, jobInputKey, OBJECT_STORE, toInputItem, type InputItem, type JobRecord, type NdjsonLine, type ObjectStore } from '#shared';
 import { taskModule } from '#models';
 import { AdmissionService } from '../auth/admission.service.js';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
 import { ApiError } from '../http/api-error.js';
 import type { ApiRequest } from '../http/request.types.js';
+import { DuplicateRefsWriter } from '../ingest/duplicate-refs-writer.js';
 import { ItemsSource, NdjsonBodySource, rereadIds, StoredObjectSource, type InputSource, type StoredInput } from '../ingest/input-sources.js';
 import { paramsFromBody, paramsFromQuery, type JobParams } from '../ingest/job-params.js';
 import { MetricsService } from '../metrics/metrics.service.js';
@@ -74,6 +75,7 @@ export class JobSubmissionService {
   /**
    * A job over an object already in the store (an OpenAI batch's input file): `parseLine` validates
    * each line and gives its items, and may throw InputError naming the line. Nothing is copied.
+   * `link` writes what points at the job before the replica acknowledgement (AcceptedJob.link).
    */
   async submitStored(
     params: JobParams,
@@ -81,9 +83,10 @@ export class JobSubmissionService {
     parseLine: (line: NdjsonLine, index: number, out: InputItem[]) => void,
     tenant: string,
     model?: ResolvedModel,
+    link?: AcceptedJob['link'],
   ): Promise<JobRecord> {
     const job = await this.prepare(params, tenant, model);
-    return this.run(job, new StoredObjectSource(this.objects, input, this.env.MAX_LINE_BYTES, parseLine));
+    return this.run({ ...job, link }, new StoredObjectSource(this.objects, input, this.env.MAX_LINE_BYTES, parseLine));
   }
 
   private async submitJson(body: unknown, tenant: string): Promise<JobRecord> {
@@ -134,6 +137,9 @@ export class JobSubmissionService {
     if (info && !info.tasks.includes(params.task)) {
       throw new InputError('INVALID_MODEL', `model "${modelId}" cannot serve task "${params.task}"; it serves: ${info.tasks.join(', ')}`, { field: 'model' });
     }
+    const task = taskModule(params.task);
+    const problem = task.optionsProblem?.(info, params.options);
+    if (problem !== undefined) throw new InputError('INVALID_OPTION', problem.message, { field: problem.option });
     return {
       jobId: newJobId(),
       tenant,
@@ -144,8 +150,9 @@ export class JobSubmissionService {
       callbackUrl: params.callbackUrl,
       expiresAfter: params.expiresAfter ?? this.env.RETENTION_SECONDS,
       // Known up front only for local models; Hub models report their width to workers alone.
-      dimensions: taskModule(params.task).output === 'vector' ? (info?.dimensions ?? null) : null,
+      dimensions: task.output === 'vector' ? (params.options.dimensions ?? info?.dimensions ?? null) : null,
       maxTokens: info?.maxTokens ?? null,
+      dedup: (params.dedup ?? true) && this.env.DEDUP_MAX_TEXTS > 0,
     };
   }
 
@@ -158,7 +165,8 @@ export class JobSubmissionService {
     // Admission first (429 TOO_MANY_JOBS / BACKLOG_FULL): nothing is read or stored for a job that would be refused.
     await this.admission.precheck(job.tenant);
     const limits = { maxTexts: this.env.SHARD_MAX_TEXTS, maxBytes: this.env.SHARD_MAX_BYTES, maxInputs: this.env.MAX_INPUTS_PER_JOB };
-    const ingest = new JobIngest(job, limits, source.style);
+    const refs = job.dedup ? new DuplicateRefsWriter(this.objects, jobDuplicatesKey(job.jobId)) : undefined;
+    const ingest = new JobIngest(job, limits, source.style, refs && { maxTexts: this.env.DEDUP_MAX_TEXTS, refs });
     const started = Date.now();
     let accepted = false;
     try {
@@ -171,9 +179,13 @@ export class JobSubmissionService {
       this.metrics.jobsSubmitted.inc({ task: job.task });
       this.metrics.textsSubmitted.inc({ task: job.task }, totals.total);
       this.metrics.shardsEnqueued.inc({ task: job.task }, totals.plan.length);
+      const index = ingest.dedupIndex;
       this.logger.log(
         `job ${job.jobId} accepted: ${job.task} with ${job.modelId}, ${totals.total} inputs in ${totals.plan.length} shards from ${input.key} ` +
-          `(read ${read - started} ms, enqueued ${Date.now() - read} ms)`,
+          `(read ${read - started} ms, enqueued ${Date.now() - read} ms)` +
+          (index
+            ? `; dedup: ${totals.repeats} repeats, ${index.distinct} distinct texts held in ${(index.bytes / 1048576).toFixed(1)} MiB, ${index.overflowed} past DEDUP_MAX_TEXTS`
+            : ''),
       );
       return record;
     } catch (error) {
@@ -185,6 +197,7 @@ export class JobSubmissionService {
         await source.discard().catch((error: unknown) => {
           this.logger.warn(`could not remove the input of refused job ${job.jobId} (the store janitor will): ${(error as Error).message}`);
         });
+        await refs?.discard().catch(() => undefined);
         await pin?.unpin(job.jobId).catch(() => undefined);
       }
     }

@@ -40,7 +40,7 @@ export class JobsController {
   @ApiOperation({
     summary: 'Submit a job',
     description:
-      "application/json for small jobs (inputs), or for a corpus already in the store (input_file_id: a file from POST /v1/files; input_object: a path the operator put in the store), which is read where it is and never copied; a streamed NDJSON body (application/x-ndjson or application/jsonl, parameters task, model, pooling, normalize, top_k, truncate, metadata in the query string) for large uploads, stored once as the job's input. Accepted whole or not at all.",
+      "application/json for small jobs (inputs), or for a corpus already in the store (input_file_id: a file from POST /v1/files; input_object: a path the operator put in the store), which is read where it is and never copied; a streamed NDJSON body (application/x-ndjson or application/jsonl, parameters task, model, metadata and the options (truncate; pooling, normalize, dimensions, prompt, prompt_name for embed; top_k, function_to_apply for sentiment) in the query string) for large uploads, stored once as the job's input. Accepted whole or not at all.",
   })
   @ApiConsumes('application/json', 'application/x-ndjson', 'application/jsonl')
   @ApiBody({ schema: { oneOf: [openApiSchemaOf(jobRequestSchema), ndjsonBodySchema] } })

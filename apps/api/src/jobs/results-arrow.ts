@@ -15,6 +15,9 @@ import type { ResultLine, ShardResult } from '#shared';
  *   label          utf8      the top label
  *   score          float32   its probability
  *   scores         map<utf8, float32 not null>, entries in the order of the line's `scores`
+ *   token-classification (tasks whose output is a JSON value):
+ *   entities       utf8      the line's value as JSON text (`json_extract` in DuckDB, `json.loads`
+ *                            in pandas); a string because entity fields differ by aggregation
  *   truncated      bool      the text was cut to the model's length; null for a failed item
  *   tokens         int32     only when the job asked for per-item token counts; null when failed
  *   error_code     utf8      set exactly for failed items, as are
@@ -37,12 +40,11 @@ if (endianness() !== 'LE') throw new Error('the Parquet results writer needs a l
 
 export function resultSchema(columns: ResultColumns): Schema {
   const fields: Field[] = [new Field('id', new Utf8(), true), new Field('index', new Int64(), false)];
-  const { output, resultFields } = taskModule(columns.task);
-  if (output === 'vector') {
+  const jsonField = jsonFieldOf(columns.task);
+  if (jsonField !== undefined) {
+    fields.push(new Field(jsonField, new Utf8(), true));
+  } else if (taskModule(columns.task).output === 'vector') {
     fields.push(new Field('embedding', new FixedSizeList(columns.dimensions, new Field('element', new Float32(), false)), true));
-  } else if (output === 'json') {
-    // A value of any size per item (a rerank list): each field a JSON string column.
-    for (const name of Object.keys(resultFields)) fields.push(new Field(name, new Utf8(), true));
   } else {
     const entry = new Struct([new Field('key', new Utf8(), false), new Field('value', new Float32(), false)]);
     fields.push(new Field('label', new Utf8(), true), new Field('score', new Float32(), true), new Field('scores', new Map_(new Field('entries', entry, false)), true));
@@ -65,17 +67,15 @@ export function shardBatch(schema: Schema, columns: ResultColumns, result: Shard
     ),
     makeData({ type: new Int64(), length: lines.length, nullCount: 0, data: BigInt64Array.from(lines, (line) => BigInt(line.index)) }),
   ];
-  const { output, resultFields } = taskModule(columns.task);
-  if (output === 'vector') data.push(embeddings(schema, columns.dimensions, result, succeeded));
-  else if (output === 'json')
-    for (const name of Object.keys(resultFields)) {
-      data.push(
-        column(
-          ok((line) => JSON.stringify((line as unknown as Record<string, unknown>)[name] ?? null)),
-          new Utf8(),
-        ),
-      );
-    }
+  const jsonField = jsonFieldOf(columns.task);
+  if (jsonField !== undefined)
+    data.push(
+      column(
+        ok((line) => JSON.stringify((line as unknown as Record<string, unknown>)[jsonField])),
+        new Utf8(),
+      ),
+    );
+  else if (taskModule(columns.task).output === 'vector') data.push(embeddings(schema, columns.dimensions, result, succeeded));
   else
     data.push(
       column(
@@ -112,6 +112,11 @@ export function shardBatch(schema: Schema, columns: ResultColumns, result: Shard
     ),
   );
   return new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: lines.length, nullCount: 0, children: data }));
+}
+
+/** The column of a task whose output is a JSON value: its one result field. */
+function jsonFieldOf(task: TaskName): string | undefined {
+  return taskModule(task).output === 'json' ? Object.keys(taskModule(task).resultFields)[0] : undefined;
 }
 
 function column<T extends DataType>(values: unknown[], type: T): Data<T> {

@@ -24,8 +24,10 @@ const FINISH_TIMEOUT_MS = 30_000;
 
 /** Rows per row group: about ROW_GROUP_TARGET_BYTES for rows of this width, or fewer when asked. */
 export function rowGroupRows(task: TaskName, width: number, requested?: number): number {
-  // A vector: the floats, id and index; label scores: a score map entry per label (width = labels + 1).
-  const rowBytes = taskModule(task).output === 'vector' ? 48 + 4 * width : 64 + 24 * Math.max(width, 4);
+  // A vector: the floats, id and index; label scores: a score map entry per label (width = labels + 1);
+  // a JSON value (entities): about a dozen entities of ~80 bytes, a guess since the width says nothing.
+  const { output } = taskModule(task);
+  const rowBytes = output === 'vector' ? 48 + 4 * width : output === 'json' ? 1024 : 64 + 24 * Math.max(width, 4);
   const fit = Math.min(MAX_ROW_GROUP_ROWS, Math.max(MIN_ROW_GROUP_ROWS, Math.floor(ROW_GROUP_TARGET_BYTES / rowBytes)));
   return requested === undefined ? fit : Math.min(fit, requested);
 }

@@ -85,8 +85,10 @@ export class ResultsService {
    */
   async streamParquet(job: JobRecord, res: ApiResponse, rowGroupSize?: number): Promise<void> {
     const written = await this.written(job);
-    const vectors = taskModule(job.task).output === 'vector';
-    const width = (vectors ? job.dimensions : null) ?? (await this.measureWidth(job, written)) ?? 0;
+    const { output } = taskModule(job.task);
+    const vectors = output === 'vector';
+    // A JSON value has no width: measuring would read every shard for nothing.
+    const width = output === 'json' ? 0 : ((vectors ? job.dimensions : null) ?? (await this.measureWidth(job, written)) ?? 0);
     const columns: ResultColumns = { task: job.task, dimensions: vectors ? width : 0, itemTokens: job.options.itemTokens === true };
     const schema = resultSchema(columns);
     const store = this.store;

@@ -29,13 +29,15 @@ const logger = new Logger('OpenAIErrors');
 /**
  * Maps any error to OpenAI's shape. Shardwise's own errors keep their code in lower case
  * (`DUPLICATE_ID` -> `duplicate_id`) and their field as `param`; an unknown model is OpenAI's
- * 404 `model_not_found`.
+ * 404 `model_not_found`. `headers` are the error's own (Retry-After of a 429 or 503), which
+ * OpenAI's SDKs honour when they retry.
  */
-export function toOpenAIError(thrown: unknown): { status: number; body: OpenAIErrorBody } {
+export function toOpenAIError(thrown: unknown): { status: number; body: OpenAIErrorBody; headers: Readonly<Record<string, string>> } {
   const error = redisUnavailableOr(thrown);
   const body = (status: number, message: string, param: string | null, code: string | null, type?: string) => ({
     status,
     body: { error: { message, type: type ?? (status >= 500 ? 'server_error' : status === 429 ? 'rate_limit_error' : 'invalid_request_error'), param, code } },
+    headers: error instanceof ApiError ? error.headers : {},
   });
   if (error instanceof OpenAIError) return body(error.status, error.message, error.param, error.code, error.type);
   if (error instanceof InputError) {

@@ -27,7 +27,8 @@ export class OpenAIExceptionFilter implements ExceptionFilter {
       return;
     }
     if (res.destroyed) return;
-    const { status, body } = toOpenAIError(exception);
+    const { status, body, headers } = toOpenAIError(exception);
+    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
     sendJson(res, status, body);
   }
 }

@@ -38,6 +38,8 @@ export interface BatchRecord {
   errorFileId: string | null;
   completed: number;
   failed: number;
+  /** Tokens of the requests' texts that succeeded, from the job when the batch was finalized (absent in older records). */
+  inputTokens?: number;
   /** Unix seconds. */
   createdAt: number;
   inProgressAt: number | null;
@@ -69,6 +71,11 @@ export class OpenAIRecordsRepository {
 
   async createBatch(batch: BatchRecord): Promise<void> {
     await this.redis.multi().hset(this.batchKey(batch.id), encodeRecord(batch)).zadd(this.batchesKey(batch.tenant), Date.now(), batch.id).exec();
+  }
+
+  /** Removes a batch record and its place in the tenant's list (a creation refused with 503). */
+  async deleteBatch(id: string, tenant: string): Promise<void> {
+    await this.redis.multi().unlink(this.batchKey(id)).zrem(this.batchesKey(tenant), id).zrem(this.expiryKey(), id).exec();
   }
 
   async getBatch(id: string, tenant: string): Promise<BatchRecord | null> {

@@ -1,7 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { BullModule } from '@nestjs/bullmq';
 import type { Redis } from 'ioredis';
-import { bullPrefix, JobStore, QueueName, ReplicaAck, SHARD_EVENTS_MAX_LEN, WEBHOOK_QUEUE } from '#shared';
+import { bullPrefix, JobStore, QueueName, ReplicaAck, SHARD_EVENTS_MAX_LEN, UsageLedger, WEBHOOK_QUEUE } from '#shared';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
 import { CancelChannelRepository } from './cancel-channel.repository.js';
 import { RedisConnectionsService } from './redis-connections.service.js';
@@ -44,6 +44,18 @@ const queues = BullModule.registerQueueAsync(
     RedisHealthRepository,
   ],
   // REDIS: for the repositories of the OpenAI-compatible routes (apps/api/src/openai: file and batch records).
-  exports: [RedisConnectionsService, JobStore, ReplicaAck, QUEUE_REDIS, ShardQueueRepository, CancelChannelRepository, RedisHealthRepository, REDIS, NOTIFY_REDIS, queues],
+  exports: [
+    RedisConnectionsService,
+    JobStore,
+    UsageLedger,
+    ReplicaAck,
+    QUEUE_REDIS,
+    ShardQueueRepository,
+    CancelChannelRepository,
+    RedisHealthRepository,
+    REDIS,
+    NOTIFY_REDIS,
+    queues,
+  ],
 })
 export class RedisModule {}

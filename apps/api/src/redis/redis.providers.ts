@@ -1,6 +1,6 @@
 import type { Provider } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { assertNoEviction, JobStore, REQUEST_REDIS_OPTIONS } from '#shared';
+import { assertNoEviction, JobStore, REQUEST_REDIS_OPTIONS, UsageLedger } from '#shared';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
 import { RedisConnectionsService } from './redis-connections.service.js';
 import { NOTIFY_REDIS, QUEUE_REDIS, REDIS } from './redis.tokens.js';
@@ -46,4 +46,5 @@ export const redisProviders: Provider[] = [
     useFactory: (connections: RedisConnectionsService) => connections.open('shardwise-api-queue', REQUEST_REDIS_OPTIONS),
   },
   { provide: JobStore, inject: [REDIS, API_ENV], useFactory: (redis: Redis, env: ApiEnv) => new JobStore(redis, env.REDIS_PREFIX) },
+  { provide: UsageLedger, inject: [REDIS, API_ENV], useFactory: (redis: Redis, env: ApiEnv) => new UsageLedger(redis, env.REDIS_PREFIX) },
 ];

@@ -17,6 +17,7 @@ export const inferencePoolProvider: Provider = {
           intraOpThreads: env.INTRA_OP_THREADS,
           device: env.DEVICE,
           dtype: env.DTYPE,
+          q8Mode: env.Q8_MODE,
           modelDir: env.MODEL_DIR,
           maxBatchTokens: env.MAX_BATCH_TOKENS,
           maxBatchSize: env.MAX_BATCH_SIZE,

@@ -1,13 +1,18 @@
 import { performance } from 'node:perf_hooks';
-import { Injectable, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Optional, type OnModuleInit } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EncodeStats } from '#models';
+import type { ShardUsage } from '#shared';
+import { WORKER_ENV, type WorkerEnv } from '../config/worker-env.js';
 import { ActivityWindow, type ActivitySnapshot } from './activity-window.js';
 
 export type ShardMetricOutcome = 'completed' | 'recovered' | 'cancelled' | 'dropped' | 'already-done' | 'retrying' | 'failed';
 
 /** Label used for any model this process has not loaded, so a bad payload cannot mint label values. */
 const OTHER_MODEL = 'other';
+/** Tenant label of the usage counters past USAGE_METRICS_MAX_TENANTS, and of shards queued without a tenant. */
+export const OTHER_TENANT = 'other';
+const DEFAULT_MAX_USAGE_TENANTS = 50;
 const ERROR_CODE = /^[A-Z][A-Z0-9_]{0,47}$/;
 
 /** Stages of a shard timed by shardwise_worker_stage_seconds. */
@@ -26,6 +31,9 @@ export const ACTIVITY_WINDOW_MS = 5 * 60_000;
 export class WorkerMetricsService implements OnModuleInit {
   readonly registry = new Registry();
   private readonly served = new Set<string>();
+  /** Tenants with a label of their own on the usage counters, first come first served, at most maxUsageTenants. */
+  private readonly usageTenants = new Set<string>();
+  private readonly maxUsageTenants: number;
 
   private readonly shards = new Counter({
     name: 'shardwise_worker_shards_total',
@@ -39,10 +47,28 @@ export class WorkerMetricsService implements OnModuleInit {
     labelNames: ['task', 'model'] as const,
     registers: [this.registry],
   });
+  private readonly textsDeduplicated = new Counter({
+    name: 'shardwise_worker_texts_deduplicated_total',
+    help: 'Texts whose result was copied from an identical text of the same job instead of computed (dedup)',
+    labelNames: ['task', 'model'] as const,
+    registers: [this.registry],
+  });
   private readonly tokens = new Counter({
     name: 'shardwise_worker_tokens_total',
     help: 'Tokens of the texts sent through inference (after truncation)',
     labelNames: ['task', 'model'] as const,
+    registers: [this.registry],
+  });
+  private readonly usageTexts = new Counter({
+    name: 'shardwise_usage_texts_total',
+    help: 'Texts billed (those that got a result), by tenant and model; counted once per shard whatever its retries. Tenants past USAGE_METRICS_MAX_TENANTS count as tenant="other"',
+    labelNames: ['tenant', 'model'] as const,
+    registers: [this.registry],
+  });
+  private readonly usageTokens = new Counter({
+    name: 'shardwise_usage_tokens_total',
+    help: 'Tokens (after truncation) of the texts billed, by tenant and model; counted once per shard whatever its retries. Tenants past USAGE_METRICS_MAX_TENANTS count as tenant="other"',
+    labelNames: ['tenant', 'model'] as const,
     registers: [this.registry],
   });
   private readonly shardDuration = new Histogram({
@@ -113,7 +139,8 @@ export class WorkerMetricsService implements OnModuleInit {
     registers: [this.registry],
   });
 
-  constructor() {
+  constructor(@Optional() @Inject(WORKER_ENV) env?: Pick<WorkerEnv, 'USAGE_METRICS_MAX_TENANTS'>) {
+    this.maxUsageTenants = env?.USAGE_METRICS_MAX_TENANTS ?? DEFAULT_MAX_USAGE_TENANTS;
     for (const kind of WORKER_ERROR_KINDS) this.errors.inc({ kind }, 0);
     const activity = this.activity;
     new Counter({
@@ -224,6 +251,17 @@ export class WorkerMetricsService implements OnModuleInit {
     this.activity.credit(performance.now(), tokens);
   }
 
+  deduplicated(task: string, modelId: string, texts: number): void {
+    if (texts > 0) this.textsDeduplicated.inc({ task, model: this.model(modelId) }, texts);
+  }
+
+  /** A shard's usage, once it was counted (JobStore.completeShard said so): what GET /v1/usage also holds. */
+  usage(tenant: string | undefined, modelId: string, usage: ShardUsage): void {
+    const labels = { tenant: this.usageTenant(tenant), model: this.model(modelId) };
+    this.usageTexts.inc(labels, usage.texts);
+    this.usageTokens.inc(labels, usage.tokens);
+  }
+
   itemsFailedByCode(counts: ReadonlyMap<string, number>): void {
     for (const [code, count] of counts) this.itemsFailed.inc({ code: ERROR_CODE.test(code) ? code : 'OTHER' }, count);
   }
@@ -234,5 +272,14 @@ export class WorkerMetricsService implements OnModuleInit {
 
   private model(modelId: string): string {
     return this.served.has(modelId) ? modelId : OTHER_MODEL;
+  }
+
+  /** Series grow with tenants x models: past the limit, new tenants share one label. */
+  private usageTenant(tenant: string | undefined): string {
+    if (tenant === undefined || tenant === '') return OTHER_TENANT;
+    if (this.usageTenants.has(tenant)) return tenant;
+    if (this.usageTenants.size >= this.maxUsageTenants) return OTHER_TENANT;
+    this.usageTenants.add(tenant);
+    return tenant;
   }
 }

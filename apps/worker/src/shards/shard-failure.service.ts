@@ -1,5 +1,16 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import { buildFailedShardOutput, JobStore, OBJECT_STORE, readShardItems, ResultStore, shardPayloadSchema, type ObjectStore, type ShardOutcome, type ShardPayload } from '#shared';
+import {
+  buildFailedShardOutput,
+  JobStore,
+  OBJECT_STORE,
+  readShardItems,
+  ResultStore,
+  shardPayloadSchema,
+  shardUsageOf,
+  type ObjectStore,
+  type ShardPayload,
+  type ShardResult,
+} from '#shared';
 import { taskModule } from '#models';
 import { WorkerMetricsService } from '../metrics/worker-metrics.service.js';
 import { isFinalFailure, salvageShardIdentity, type QueuedShard } from './shard-job.js';
@@ -54,7 +65,7 @@ export class ShardFailureService {
   async closeFailedShard(payload: ShardPayload, reason: string): Promise<void> {
     const { jobId, shard } = payload;
     if ((await this.jobs.getState(jobId)) === null) return; // job deleted: nothing to finish, and no files to leave behind
-    let stored: ShardOutcome | null = null;
+    let stored: ShardResult | null = null;
     try {
       stored = await this.writeFailureFiles(payload, reason);
     } catch (error) {
@@ -62,23 +73,28 @@ export class ShardFailureService {
       this.logger.error(`could not write the failure of shard ${shard} of job ${jobId}: ${(error as Error).message}`);
     }
     const est = payload.estTokens ?? 0; // the shard's backlog estimate leaves with it
+    // A stored copy that ran is billed like any counted shard; a failed shard bills nothing.
+    const usage = stored === null ? null : shardUsageOf(stored);
     const result =
-      stored !== null ? await this.jobs.completeShard(jobId, shard, stored, Date.now(), est) : await this.jobs.failShard(jobId, shard, payload.count, reason, Date.now(), est);
+      stored !== null && usage !== null
+        ? await this.jobs.completeShard(jobId, shard, stored.header.summary, Date.now(), est, usage)
+        : await this.jobs.failShard(jobId, shard, payload.count, reason, Date.now(), est);
+    if (usage !== null && (result === 'counted' || result === 'job-finished')) this.metrics.usage(payload.tenant, payload.modelId, usage);
     await this.notifier?.shardCounted(jobId, shard, result);
   }
 
   /**
-   * Returns the summary of a copy that was already stored (a run wrote it but did not get to count it),
+   * Returns a copy that was already stored (a run wrote it but did not get to count it),
    * which then counts instead of the failure; null after writing the failure files.
    */
-  private async writeFailureFiles(payload: ShardPayload, reason: string): Promise<ShardOutcome | null> {
+  private async writeFailureFiles(payload: ShardPayload, reason: string): Promise<ShardResult | null> {
     const { jobId, shard } = payload;
-    const existing = await this.results.readSummary(jobId, shard);
+    const existing = await this.results.readShard(jobId, shard);
     if (existing !== null) return existing;
     // The job record knows the embedding width even when the model never loaded here.
     const dimensions = taskModule(payload.task).output === 'vector' ? ((await this.jobs.get(jobId))?.dimensions ?? null) : null;
     const output = buildFailedShardOutput(payload.task, await this.idsOf(payload), payload.start, payload.count, reason, dimensions);
-    if ((await this.results.writeShard(jobId, shard, output.object)) === 'exists') return this.results.readSummary(jobId, shard);
+    if ((await this.results.writeShard(jobId, shard, output.object)) === 'exists') return this.results.readShard(jobId, shard);
     this.metrics.itemsFailedByCode(output.failedByCode);
     return null;
   }

@@ -1,9 +1,10 @@
 import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { UnrecoverableError } from 'bullmq';
-import { collectRankings, rerankPairs, taskModule, type EncodeResponse, type ModelInfo, type TaskName } from '#models';
+import { collectRankings, rerankPairs, resolveEncodeOptions, taskModule, type EncodeResponse, type ModelInfo, type TaskName } from '#models';
 import {
   buildShardOutput,
+  decodeShardResult,
   JobStore,
   OBJECT_STORE,
   readShardItems,
@@ -14,10 +15,13 @@ import {
   type ShardOutcome,
   type ShardPayload,
   ReplicaAck,
+  shardUsageOf,
+  type ShardUsage,
 } from '#shared';
 import { ModelService } from '../inference/model.service.js';
 import { WorkerMetricsService, type ShardMetricOutcome } from '../metrics/worker-metrics.service.js';
 import { CancelSignalsService } from './cancel-signals.service.js';
+import { ShardDedup } from './shard-dedup.js';
 import { classifyInputError, parseShardPayload, type QueuedShard } from './shard-job.js';
 import { JobNotifierService } from '../webhooks/job-notifier.service.js';
 
@@ -81,29 +85,36 @@ export class ShardProcessorService {
       }
 
       // A previous run wrote this shard and died before counting it: count that copy, never recompute.
-      const stored = await this.results.readSummary(jobId, shard);
+      const stored = await this.results.readShard(jobId, shard);
       if (stored !== null) {
-        await this.count(payload, stored);
+        await this.count(payload, stored.header.summary, shardUsageOf(stored));
         this.metrics.shard(task, modelId, 'recovered');
-        return stored;
+        return stored.header.summary;
       }
       if (await this.jobs.isShardDone(jobId, shard)) return skip('already-done', 'already counted');
 
       const started = performance.now();
       const info = await this.load(modelId, task);
       const items = await reading;
+      const dedup = await ShardDedup.plan(payload, items, this.objects, this.results, (error) =>
+        this.logger.warn(`shard ${shard} of job ${jobId}: repeats of earlier shards are computed again: ${error.message}`),
+      );
       if (watch.signal.aborted) return skip('cancelled', 'job was cancelled');
       stop?.throwIfAborted();
       let response: EncodeResponse;
       try {
         const signal = stop === undefined ? watch.signal : AbortSignal.any([watch.signal, stop]);
-        if (taskModule(task).input === 'query-documents') {
+        const inputs = dedup.inputs;
+        if (inputs.length === 0) {
+          // Every text a copy: nothing for the model.
+          response = { results: [], stats: { tokens: 0, paddedTokens: 0, batches: 0, tokenizeSeconds: 0, inferenceSeconds: 0 } };
+        } else if (taskModule(task).input === 'query-documents') {
           // Rerank: every (query, document) pair is one model input; each item's pairs are ranked together.
-          const pairs = await this.models.encode({ modelId, task, ...rerankPairs(items), options: payload.options, signal });
-          response = { ...pairs, results: collectRankings(items, pairs.results, payload.options.returnText ?? false) };
+          const pairs = await this.models.encode({ modelId, task, ...rerankPairs(inputs), options: payload.options, signal });
+          response = { ...pairs, results: collectRankings(inputs, pairs.results, payload.options.returnText ?? false) };
         } else {
-          const texts = items.map((item) => item.text);
-          const textPairs = items.some((item) => item.textPair !== undefined) ? items.map((item) => item.textPair ?? null) : undefined;
+          const texts = inputs.map((item) => item.text);
+          const textPairs = inputs.some((item) => item.textPair !== undefined) ? inputs.map((item) => item.textPair ?? null) : undefined;
           response = await this.models.encode({ modelId, task, texts, ...(textPairs ? { textPairs } : {}), options: payload.options, signal });
         }
       } catch (error) {
@@ -120,17 +131,20 @@ export class ShardProcessorService {
         task,
         items.map((item) => item.id),
         payload.start,
-        response.results,
-        info.dimensions,
+        dedup.assemble(response.results),
+        taskModule(task).rowWidth(info, resolveEncodeOptions(payload.options)),
         {
           itemTokens: payload.options.itemTokens,
           labels: info.labels ?? [],
+          deduplicated: dedup.deduplicated,
         },
       );
       const outcome = await this.writeAndCount(payload, output);
       this.metrics.stage('write', (performance.now() - writing) / 1000);
       if (outcome.written) this.metrics.itemsFailedByCode(output.failedByCode);
-      this.metrics.inference(task, modelId, items.length, output.summary.tokens, (performance.now() - started) / 1000);
+      const computedTokens = response.results.reduce((sum, result) => sum + result.tokens, 0);
+      this.metrics.inference(task, modelId, dedup.inputs.length, computedTokens, (performance.now() - started) / 1000);
+      this.metrics.deduplicated(task, modelId, dedup.deduplicated);
       this.metrics.shard(task, modelId, 'completed');
       return outcome.counted;
     } finally {
@@ -162,14 +176,16 @@ export class ShardProcessorService {
   /** 'exists' means another run finished the shard first: its copy is the one that counts. */
   private async writeAndCount(payload: ShardPayload, output: ShardOutput): Promise<{ written: boolean; counted: ShardOutcome }> {
     const written = (await this.results.writeShard(payload.jobId, payload.shard, output.object)) === 'written';
-    const counted = written ? output.summary : ((await this.results.readSummary(payload.jobId, payload.shard)) ?? output.summary);
-    await this.count(payload, counted);
-    return { written, counted };
+    const counted = (written ? null : await this.results.readShard(payload.jobId, payload.shard)) ?? decodeShardResult(output.object);
+    await this.count(payload, counted.header.summary, shardUsageOf(counted));
+    return { written, counted: counted.header.summary };
   }
 
-  private async count(payload: ShardPayload, outcome: ShardOutcome): Promise<void> {
-    // The shard's ingest estimate leaves the queue-wide backlog with it (see JobStore.completeShard).
-    const result = await this.jobs.completeShard(payload.jobId, payload.shard, outcome, Date.now(), payload.estTokens ?? 0);
+  private async count(payload: ShardPayload, outcome: ShardOutcome, usage: ShardUsage): Promise<void> {
+    // The shard's ingest estimate leaves the queue-wide backlog with it; its usage is billed in the same
+    // step, by the run that counts it (see JobStore.completeShard).
+    const result = await this.jobs.completeShard(payload.jobId, payload.shard, outcome, Date.now(), payload.estTokens ?? 0, usage);
+    if (result === 'counted' || result === 'job-finished') this.metrics.usage(payload.tenant, payload.modelId, usage);
     if (result === 'job-finished') this.logger.log(`job ${payload.jobId} finished (last shard ${payload.shard})`);
     else if (result === 'unknown-job') this.logger.warn(`shard ${payload.shard} of job ${payload.jobId}: job record disappeared before counting`);
     // Before BullMQ marks the shard completed: a count lost at a failover would leave the job unfinished

@@ -6,7 +6,7 @@ import { RedisService } from '../redis/redis.service.js';
 export const jobStoreProvider: Provider = {
   provide: JobStore,
   inject: [RedisService, WORKER_ENV],
-  useFactory: (redis: RedisService, env: WorkerEnv) => new JobStore(redis.client, env.REDIS_PREFIX),
+  useFactory: (redis: RedisService, env: WorkerEnv) => new JobStore(redis.client, env.REDIS_PREFIX, env.USAGE_RETENTION_DAYS * 86_400),
 };
 
 /** Shard counts are written on the job store's connection, so that is the one WAIT runs on (REDIS_MIN_REPLICAS_ACK). */

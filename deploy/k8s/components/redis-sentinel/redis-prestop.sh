@@ -4,14 +4,13 @@
 # planned switch instead of waiting for the sentinels to find the master gone. Its own sentinel is
 # stopping at the same moment, so it is not asked.
 set -u
-ordinal="${HOSTNAME##*-}"
-set_name="${HOSTNAME%-*}"
-role() { redis-cli --raw info replication 2>/dev/null | tr -d '\r' | sed -n 's/^role://p'; }
+. "$(dirname "$0")/redis-peers.sh"
+role() { redis-cli -h "$REDIS_LOCAL_ADDRESS" -p "$REDIS_PORT" --raw info replication 2>/dev/null | tr -d '\r' | sed -n 's/^role://p'; }
 
 [ "$(role)" = master ] || exit 0
 for i in 0 1 2; do
   [ "$i" = "$ordinal" ] && continue
-  if [ "$(redis-cli -h "$set_name-$i.$REDIS_SERVICE" -p 26379 --raw sentinel failover "$SENTINEL_MASTER" 2>/dev/null)" = OK ]; then
+  if [ "$(redis-cli -h "$(host_of "$i")" -p "$SENTINEL_PORT" --raw sentinel failover "$SENTINEL_MASTER" 2>/dev/null)" = OK ]; then
     # Sentinel demotes the old master some seconds after the switch (11 s on loopback): well within
     # terminationGracePeriodSeconds (60 s).
     for _ in $(seq 1 30); do

@@ -4,27 +4,23 @@
 # sentinel last knew (its state file on the data volume survives a restart of the whole set),
 # else pod 0 (first start of the set). Arguments are passed on to redis-server.
 set -eu
-ordinal="${HOSTNAME##*-}"
-set_name="${HOSTNAME%-*}"
-self="$HOSTNAME.$REDIS_SERVICE"
-master=""
+. "$(dirname "$0")/redis-peers.sh"
+sentinel_conf="$REDIS_DATA_DIR/sentinel/sentinel.conf"
 
-for i in 0 1 2; do
-  [ "$i" = "$ordinal" ] && continue
-  answer="$(redis-cli -h "$set_name-$i.$REDIS_SERVICE" -p 26379 --raw sentinel get-master-addr-by-name "$SENTINEL_MASTER" 2>/dev/null | head -n 1 || true)"
-  case "$answer" in "" | *ERR* | *rror*) ;; *) master="$answer"; break ;; esac
-done
-if [ -z "$master" ] && [ -f /data/sentinel/sentinel.conf ]; then
-  master="$(awk -v name="$SENTINEL_MASTER" '$1 == "sentinel" && $2 == "monitor" && $3 == name { print $4 }' /data/sentinel/sentinel.conf)"
+master="$(live_master)"
+if [ -z "$master" ] && [ -f "$sentinel_conf" ]; then
+  master="$(awk -v name="$SENTINEL_MASTER" '$1 == "sentinel" && $2 == "monitor" && $3 == name { print $4 }' "$sentinel_conf")"
 fi
-[ -n "$master" ] || master="$set_name-0.$REDIS_SERVICE"
+[ -n "$master" ] || master="$(host_of 0)"
 
 # Written at every start (an emptyDir): Sentinel rewrites it when it re-points this Redis.
-conf=/tmp/redis.conf
+# protected-mode off, said here rather than left to the image (the official one builds it off): on,
+# a Redis with no bind and no password refuses the other pods. The NetworkPolicy decides who connects.
 {
+  echo "protected-mode no"
   echo "replica-announce-ip $self"
-  echo "replica-announce-port 6379"
-  if [ "$master" != "$self" ]; then echo "replicaof $master 6379"; fi
-} > "$conf"
+  echo "replica-announce-port $REDIS_PORT"
+  if [ "$master" != "$self" ]; then echo "replicaof $master $REDIS_PORT"; fi
+} > "$REDIS_CONF"
 echo "redis-start: $self starts as $([ "$master" = "$self" ] && echo master || echo "replica of $master")"
-exec redis-server "$conf" "$@"
+exec redis-server "$REDIS_CONF" "$@"

@@ -1,12 +1,19 @@
 import { z } from 'zod';
-import { classify, softmaxRows } from '../softmax.js';
+import { classify, defaultClassificationFunction, scoreRows } from '../softmax.js';
 import { toFloat32 } from '../tensor-data.js';
+import { CLASSIFICATION_FUNCTIONS, type ClassificationFunction } from './task-io.js';
 import type { TaskModule } from './task-module.js';
 
 const SEQUENCE_CLASSIFICATION = 'ForSequenceClassification';
 const topK = z.int().min(1);
+const classificationFunction = z.enum(CLASSIFICATION_FUNCTIONS);
+const FUNCTION_DESCRIPTION =
+  "sentiment only; what turns logits into scores: softmax, sigmoid (independent per label) or none (raw logits); absent or null: the model's own (sigmoid for multi-label and single-logit models, softmax otherwise)";
 
-/** Text classification (sentiment and any *ForSequenceClassification head): softmax over the logits, labels ranked. */
+/**
+ * Text classification (sentiment and any *ForSequenceClassification head): the pipeline's function
+ * over the logits (softmax, or sigmoid for multi-label and single-logit models), labels ranked.
+ */
 export const classifyTask = Object.freeze({
   name: 'sentiment',
   aliases: Object.freeze(['classify', 'text-classification', 'sentiment-analysis']),
@@ -29,15 +36,25 @@ export const classifyTask = Object.freeze({
         .meta({ description: 'sentiment only; labels kept in scores, null for all' }),
       problem: 'option "top_k" must be an integer >= 1, or null for all labels',
     },
+    function_to_apply: {
+      body: classificationFunction.nullish().meta({ description: FUNCTION_DESCRIPTION }),
+      query: classificationFunction.optional().meta({ description: FUNCTION_DESCRIPTION }),
+      problem: `option "function_to_apply" must be one of ${CLASSIFICATION_FUNCTIONS.map((f) => `"${f}"`).join(', ')}, or null for the model's own`,
+    },
   }),
-  withDefaults: (given) => ({ topK: (given.top_k as number | null | undefined) ?? null }),
+  withDefaults: (given) => ({
+    topK: (given.top_k as number | null | undefined) ?? null,
+    // Written only when asked for: null leaves the choice to the model (problem_type, number of labels).
+    ...(given.function_to_apply == null ? {} : { functionToApply: given.function_to_apply as ClassificationFunction }),
+  }),
   rowWidth: (info) => info.labels?.length ?? 0,
-  postProcess(outputs, { info, batch }) {
+  postProcess(outputs, { info, batch, options }) {
     const logits = outputs.logits; // [batch, labels]
     if (!logits) throw new Error(`model output has no logits (got: ${Object.keys(outputs).join(', ')})`);
     const labels = logits.dims[1] as number;
     if (labels !== info.labels?.length) throw new Error(`model has ${labels} logits but config lists ${info.labels?.length ?? 0} labels`);
-    return softmaxRows(toFloat32(logits), labels, new Float32Array(batch * labels));
+    const fn = options.functionToApply ?? defaultClassificationFunction(info);
+    return scoreRows(fn, toFloat32(logits), labels, new Float32Array(batch * labels));
   },
   resultFields: Object.freeze({ label: { type: 'string' }, score: { type: 'number' }, scores: { type: 'object', additionalProperties: { type: 'number' } } }),
   toResult: (row, info, options) => classify(row, info.labels ?? [], options.topK),

@@ -3,9 +3,10 @@ import { classifyTask } from './classify.task.js';
 import { embedTask } from './embed.task.js';
 import { rerankTask } from './rerank.task.js';
 import type { TaskModule } from './task-module.js';
+import { tokenClassificationTask } from './token-classification.task.js';
 
 /** Every task, one line each; the order is the order of the API reference, the CLI help and error messages. */
-export const TASK_MODULES = Object.freeze([embedTask, classifyTask, rerankTask] as const);
+export const TASK_MODULES = Object.freeze([embedTask, classifyTask, tokenClassificationTask, rerankTask] as const);
 
 /** The canonical task names. */
 export type TaskName = (typeof TASK_MODULES)[number]['name'];

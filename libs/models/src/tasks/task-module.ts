@@ -7,6 +7,7 @@
 import type { z } from 'zod';
 import type { EncodeOptions, ItemResult, ResolvedEncodeOptions, TaskModelShape } from './task-io.js';
 import type { TensorLike } from '../tensor-data.js';
+import type { TokenAlignment } from '../token-alignment.js';
 
 /**
  * What one input item is. `text`: one string. `text-pair`: one string, or a pair
@@ -37,6 +38,12 @@ export interface TaskOption {
   readonly query: z.ZodType;
   /** The INVALID_OPTION message for a bad value. */
   readonly problem: string;
+}
+
+/** A task option that does not fit the model: the option's API name and what is wrong. */
+export interface TaskOptionProblem {
+  readonly option: string;
+  readonly message: string;
 }
 
 /** One batch as post-processing sees it. */
@@ -74,18 +81,29 @@ export interface TaskModule<Name extends string = string> {
   servesArchitectures(architectures: readonly string[], labels?: readonly string[] | null): boolean;
   /** What to export for the task, for UnsupportedTaskError ("a *ForSequenceClassification export"). */
   readonly modelHint: string;
+  /** Whether tokenizing also aligns each kept token to the text (offsets, words), for toResult. @defaultValue `false` */
+  readonly alignsTokens?: boolean;
   /** API options of the task by their API (snake_case) name; `truncate` is common to all tasks and not listed. */
   readonly options: Readonly<Record<string, TaskOption>>;
   /** The task's options with its defaults filled in, from the validated API options (API names). */
   withDefaults(given: Readonly<Record<string, unknown>>): EncodeOptions;
-  /** Floats per item the thread returns, 0 when unknown (a classifier without labels). */
-  rowWidth(info: TaskModelShape): number;
+  /** Floats per item the thread returns for these options, 0 when unknown (a classifier without labels). */
+  rowWidth(info: TaskModelShape, options: ResolvedEncodeOptions): number;
+  /**
+   * What is wrong with these options for this model (`dimensions` wider than the model, an unknown
+   * `prompt_name`, two options that exclude each other), by API option name, or undefined when they
+   * fit. `info` is null when the model is not known yet (the API, for a Hub model): only what needs
+   * no model is checked then. The pool asks again once the model is loaded.
+   */
+  optionsProblem?(info: TaskModelShape | null, options: EncodeOptions): TaskOptionProblem | undefined;
+  /** Text put before every input before tokenization (sentence-transformers prompts); none when absent. */
+  textPrefix?(info: TaskModelShape, options: ResolvedEncodeOptions): string;
   /** Raw ONNX outputs of one batch to `// [batch, rowWidth]` floats; throws when the outputs do not fit the model. */
   postProcess(outputs: Readonly<Record<string, TensorLike | undefined>>, batch: TaskBatch): Float32Array;
   /** The fields of a successful result line besides `id`, `index`, `truncated` (and `tokens`), in line order: the API reference's result schema. */
   readonly resultFields: Readonly<Record<string, JsonSchema>>;
-  /** One item's row (from postProcess) as its result. */
-  toResult(row: Float32Array, info: TaskModelShape, options: ResolvedEncodeOptions): TaskItemValue;
+  /** One item's row (from postProcess) as its result; `alignment` is there when the task `alignsTokens`. */
+  toResult(row: Float32Array, info: TaskModelShape, options: ResolvedEncodeOptions, alignment?: TokenAlignment): TaskItemValue;
   /** The OpenAI-style synchronous route that serves the task, where there is one. */
   readonly openaiEndpoint?: string;
 }

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { parseSentinels, type SentinelAddress } from '../redis/redis-target.js';
+import { caFileProblem } from '../redis/redis-tls.js';
 import { storeUrlProblem } from '../storage/store-url.js';
 
 const int = (min: number, def: number) => z.coerce.number().int().min(min).default(def);
@@ -54,6 +55,16 @@ const commonEnvObject = z.object({
     .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
     .default('false')
     .transform((value) => value === 'true' || value === '1'),
+  /**
+   * PEM file of the certificate authorities that signed the TLS certificates of the Redis nodes and
+   * Sentinels (a private CA): Redis connections then trust these instead of Node's default CAs. Read
+   * at boot. Only with TLS: REDIS_URL rediss://, or REDIS_SENTINEL_TLS.
+   * @defaultValue unset: Node's default CAs (plus NODE_EXTRA_CA_CERTS)
+   */
+  REDIS_TLS_CA_FILE: optionalText.superRefine((path, ctx) => {
+    const problem = path === undefined ? undefined : caFileProblem(path);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  }),
   /**
    * Replicas that must confirm (Redis WAIT) a job's submission before the API answers 202, and a
    * shard's count before a worker reports it done; when fewer confirm within
@@ -110,6 +121,7 @@ const commonEnvObject = z.object({
   DEFAULT_MODEL_EMBED: optionalText,
   DEFAULT_MODEL_SENTIMENT: optionalText,
   DEFAULT_MODEL_RERANK: optionalText,
+  DEFAULT_MODEL_TOKEN_CLASSIFICATION: optionalText,
   /** Attempts per shard before it ends failed (transient errors are retried with backoff). @defaultValue 3 */
   SHARD_ATTEMPTS: int(1, 3),
   LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
@@ -129,6 +141,9 @@ const commonEnvObject = z.object({
 
 /** The Sentinel variables go together: a half-configured Sentinel setup stops the boot, naming the variable. */
 export const commonEnvSchema = commonEnvObject.superRefine((env, ctx) => {
+  if (env.REDIS_TLS_CA_FILE !== undefined && !env.REDIS_URL.startsWith('rediss://') && !env.REDIS_SENTINEL_TLS) {
+    ctx.addIssue({ code: 'custom', path: ['REDIS_TLS_CA_FILE'], message: 'only used with TLS: REDIS_URL rediss://... or REDIS_SENTINEL_TLS=true' });
+  }
   const sentinelOnly = ['REDIS_SENTINEL_MASTER', 'REDIS_SENTINEL_PASSWORD'] as const;
   if (env.REDIS_SENTINELS !== undefined) {
     if (env.REDIS_SENTINEL_MASTER === undefined)
@@ -152,6 +167,12 @@ export const apiEnvSchema = commonEnvSchema.extend({
   MAX_LINE_BYTES: int(64, 256 * 1024),
   /** Most inputs one job may hold. @defaultValue 10000000 */
   MAX_INPUTS_PER_JOB: int(1, 10_000_000),
+  /**
+   * Dedup: distinct texts per job the API remembers (16 bytes each at most, 32 MiB at the default) so that a
+   * repeat in a later shard reuses the first one's result; texts past the bound are not remembered, so
+   * only their repeats within a shard are found. 0 turns dedup off for every job. @defaultValue 1000000
+   */
+  DEDUP_MAX_TEXTS: int(0, 1_000_000).pipe(z.number().max(10_000_000)),
   /** Limit for application/json bodies (small jobs); large corpora go as NDJSON streams. @defaultValue 16777216 */
   MAX_JSON_BODY_BYTES: int(1024, 16 * 1024 * 1024),
   /** JSON file of API keys: `[{"tenant", "key_sha256", "rate_per_second"?, "max_concurrent_jobs"?}]`. Unset together with API_KEYS = auth off. */
@@ -203,6 +224,19 @@ export const apiEnvSchema = commonEnvSchema.extend({
   MAX_UPLOAD_BYTES: int(1024, 512 * 1024 * 1024),
   /** Interval of the comment lines that keep idle `GET /v1/jobs/:id/events` streams open through proxies. @defaultValue 15000 */
   SSE_HEARTBEAT_MS: int(50, 15_000),
+  /**
+   * Tenants whose keys read every tenant's usage on `GET /v1/usage` (and may filter by `tenant`), as a
+   * comma list of tenant names; the others see their own only. @defaultValue unset: none
+   */
+  ADMIN_TENANTS: optionalText.transform((value, ctx): string[] => {
+    const names = (value ?? '')
+      .split(',')
+      .map((name) => name.trim())
+      .filter((name) => name !== '');
+    const bad = names.find((name) => !/^[A-Za-z0-9_.-]{1,64}$/.test(name));
+    if (bad !== undefined) ctx.addIssue({ code: 'custom', message: `"${bad}" is not a tenant name (letters, digits, ".", "_" and "-" only, at most 64)` });
+    return names;
+  }),
 });
 
 const defaultThreads = Math.max(1, Math.min(availableParallelism(), 8));
@@ -237,6 +271,12 @@ export const workerEnvObjectSchema = commonEnvSchema.extend({
   WORKER_CONCURRENCY: int(1, 2),
   DEVICE: z.enum(['cpu', 'webgpu', 'cuda']).default('cpu'),
   DTYPE: z.enum(['fp32', 'fp16', 'q8']).default('fp32'),
+  /**
+   * Activation quantization of q8 models. `per-token`: one scale per token, so a text gets the same vector
+   * whatever its batch-mates (the ONNX file is rewritten at load); `dynamic`: the file as exported, one scale
+   * per batch, a little faster, but a text's vector moves by ~1e-3 with its batch-mates. @defaultValue per-token
+   */
+  Q8_MODE: z.enum(['per-token', 'dynamic']).default('per-token'),
   /** Padded tokens (texts x longest text) per inference batch. @defaultValue by DEVICE: see BATCH_DEFAULTS */
   MAX_BATCH_TOKENS: z.coerce.number().int().min(16).optional(),
   /** Texts per inference batch. @defaultValue by DEVICE: see BATCH_DEFAULTS */
@@ -274,6 +314,17 @@ export const workerEnvObjectSchema = commonEnvSchema.extend({
    * an entry must be this old before a sweep takes it. @defaultValue 30000
    */
   WEBHOOK_SWEEP_MS: int(100, 30_000),
+  /**
+   * Days a day of the usage ledger (`GET /v1/usage`) is kept in Redis after its last update; 0 = for
+   * ever. Each day is one small hash (tenants x models x 2 fields). @defaultValue 400
+   */
+  USAGE_RETENTION_DAYS: int(0, 400),
+  /**
+   * Tenants that get their own `tenant` label on shardwise_usage_*_total in one worker process; later
+   * ones are counted as `other`, so a deployment with many tenants cannot grow the series without
+   * bound (the ledger behind GET /v1/usage keeps every tenant). @defaultValue 50
+   */
+  USAGE_METRICS_MAX_TENANTS: int(0, 50),
 });
 
 export const workerEnvSchema = workerEnvObjectSchema

@@ -17,6 +17,13 @@ export interface InputItem {
   documents?: string[];
 }
 
+/** What makes two items the same model input for dedup: the text, and its pair or documents when it has them. */
+export function dedupKey(item: InputItem): string {
+  if (item.textPair === undefined && item.documents === undefined) return item.text;
+  // A lone U+0000 before JSON: such a key is never equal to a plain text's (which is the text itself) for another item shape.
+  return `\u0000${JSON.stringify([item.text, item.textPair ?? null, item.documents ?? null])}`;
+}
+
 /** The item as one canonical NDJSON line (no newline), as the API stores in-memory inputs. */
 export function inputItemLine(item: InputItem): string {
   if (item.documents !== undefined) return JSON.stringify({ id: item.id, query: item.text, documents: item.documents });

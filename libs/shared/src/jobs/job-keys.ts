@@ -26,6 +26,10 @@ export class JobKeys {
   expiry(): string {
     return `${this.prefix}:expiry`;
   }
+  /** The usage ledger of one UTC day, `YYYY-MM-DD` (usage/usage-ledger.ts): a hash of texts and tokens per tenant and model. */
+  usageDay(day: string): string {
+    return `${this.prefix}:usage:${day}`;
+  }
   /** Bytes and objects this installation holds in the object store (storage/metered-object-store.ts). */
   storeCounters(): string {
     return `${this.prefix}:store`;

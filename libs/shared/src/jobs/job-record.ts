@@ -1,4 +1,4 @@
-import type { TaskName } from '#models';
+import type { AggregationStrategy, ClassificationFunction, TaskName } from '#models';
 
 export type JobState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
 export const TERMINAL_STATES: readonly JobState[] = ['completed', 'failed', 'cancelled'];
@@ -7,11 +7,22 @@ export interface JobOptions {
   pooling?: 'mean' | 'cls';
   normalize?: boolean;
   topK?: number | null;
+  /** Classifiers: softmax, sigmoid or none; null: the model's own (sigmoid for multi-label and single-logit models). */
+  functionToApply?: ClassificationFunction | null;
+  /** Embeddings: keep the first N values (Matryoshka), then normalise; absent: the model's width. */
+  dimensions?: number | null;
+  /** Embeddings: text put before every input; or a prompt of the model by name (config_sentence_transformers.json). */
+  prompt?: string | null;
+  promptName?: string | null;
   truncate?: boolean;
   /** Rerank: scores are raw logits instead of their sigmoid. */
   rawScores?: boolean;
   /** Rerank: each ranked document carries its text. */
   returnText?: boolean;
+  /** Token classification: how tokens become entities. */
+  aggregationStrategy?: AggregationStrategy;
+  /** Token classification: labels left out of the entities. */
+  ignoreLabels?: readonly string[];
   /** Write each item's token count into its result line as `tokens` (set by the OpenAI-compatible routes, for `usage`). */
   itemTokens?: boolean;
 }
@@ -30,6 +41,10 @@ export interface JobRecord {
   failed: number;
   truncated: number;
   tokens: number;
+  /** Items whose result was copied from an identical text's instead of computed (dedup); absent in older records. */
+  deduplicated?: number;
+  /** Tokens of the texts that succeeded, as billed in the usage ledger (0 in records older than the field). */
+  usageTokens?: number;
   shardsTotal: number;
   shardsDone: number;
   shardsFailed: number;
@@ -70,6 +85,7 @@ export function toHash(record: JobRecord): Record<string, string> {
   if (record.inputKey) hash.inputKey = record.inputKey;
   if (record.expiresAfter != null) hash.expiresAfter = String(record.expiresAfter);
   if (record.expiresAt != null) hash.expiresAt = String(record.expiresAt);
+  if (record.deduplicated) hash.deduplicated = String(record.deduplicated);
   return hash;
 }
 
@@ -89,6 +105,8 @@ export function fromHash(hash: Record<string, string>): JobRecord | null {
     failed: Number(hash.failed ?? 0),
     truncated: Number(hash.truncated ?? 0),
     tokens: Number(hash.tokens ?? 0),
+    deduplicated: Number(hash.deduplicated ?? 0),
+    usageTokens: Number(hash.usageTokens ?? 0),
     shardsTotal: Number(hash.shardsTotal ?? 0),
     shardsDone: Number(hash.shardsDone ?? 0),
     shardsFailed: Number(hash.shardsFailed ?? 0),

@@ -4,6 +4,7 @@ import { JobKeys } from './job-keys.js';
 import { JOB_SCRIPTS, type JobScriptName } from './job-scripts.js';
 import { defineScripts } from '../lua/script-loader.js';
 import type { ShardOutcome } from '../queue/shard-payload.js';
+import { usageDay, type ShardUsage } from '../usage/usage-ledger.js';
 
 export type ShardCountResult = 'unknown-job' | 'already-counted' | 'counted' | 'job-finished';
 const COUNT_RESULTS: Record<string, ShardCountResult> = { '-1': 'unknown-job', '0': 'already-counted', '1': 'counted', '2': 'job-finished' };
@@ -41,9 +42,11 @@ export class JobStore {
   readonly keys: JobKeys;
   private readonly scripts: ScriptCommands;
 
+  /** `usageRetentionSeconds`: how long a day of the usage ledger is kept after its last update (0: forever). */
   constructor(
     private readonly redis: Redis,
     prefix: string,
+    private readonly usageRetentionSeconds = 0,
   ) {
     this.keys = new JobKeys(prefix);
     defineScripts(redis, JOB_SCRIPTS, 'sw_');
@@ -132,9 +135,14 @@ export class JobStore {
     return state === '' ? null : (state as JobState);
   }
 
-  /** `estTokens`: the shard's ingest estimate (payload.estTokens), which leaves the backlog with it. */
-  async completeShard(id: string, shard: number, outcome: ShardOutcome, now = Date.now(), estTokens = 0): Promise<ShardCountResult> {
-    const { succeeded, failed, truncated, tokens } = outcome;
+  /**
+   * `estTokens`: the shard's ingest estimate (payload.estTokens), which leaves the backlog with it.
+   * `usage`: what the shard's tenant is billed, added to the day's usage ledger (of `now`) in the same
+   * step, so only the run that counts the shard records it.
+   */
+  async completeShard(id: string, shard: number, outcome: ShardOutcome, now = Date.now(), estTokens = 0, usage?: ShardUsage): Promise<ShardCountResult> {
+    const { succeeded, failed, truncated, tokens, deduplicated = 0 } = outcome;
+    const usageArgs = usage === undefined ? [] : [usage.texts, usage.tokens, this.usageRetentionSeconds];
     const reply = await this.run(
       'completeShard',
       this.keys.job(id),
@@ -142,6 +150,7 @@ export class JobStore {
       this.keys.stats(),
       this.keys.webhookOutbox(),
       this.keys.expiry(),
+      this.keys.usageDay(usageDay(now)),
       shard,
       succeeded,
       failed,
@@ -150,6 +159,8 @@ export class JobStore {
       now,
       estTokens,
       id,
+      deduplicated,
+      ...usageArgs,
     );
     return COUNT_RESULTS[String(reply)];
   }

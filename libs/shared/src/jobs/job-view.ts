@@ -1,3 +1,4 @@
+import type { ClassificationFunction } from '#models';
 import type { JobRecord, JobState } from './job-record.js';
 
 /** The public shape of a job (snake_case, ISO timestamps); the Redis record stays internal. */
@@ -7,9 +8,24 @@ export interface JobView {
   task: JobRecord['task'];
   model: string;
   state: JobState;
-  options: { pooling: 'mean' | 'cls' | null; normalize: boolean | null; top_k: number | null; truncate: boolean | null; raw_scores: boolean | null; return_text: boolean | null };
+  /** `aggregation_strategy` and `ignore_labels` only for token-classification jobs, `raw_scores` and `return_text` only for rerank jobs. */
+  options: {
+    pooling: 'mean' | 'cls' | null;
+    normalize: boolean | null;
+    top_k: number | null;
+    function_to_apply: ClassificationFunction | null;
+    dimensions: number | null;
+    prompt: string | null;
+    prompt_name: string | null;
+    truncate: boolean | null;
+    raw_scores?: boolean;
+    return_text?: boolean;
+    aggregation_strategy?: string;
+    ignore_labels?: readonly string[];
+  };
   metadata: Record<string, unknown> | null;
-  counts: { total: number; succeeded: number; failed: number };
+  /** `deduplicated`: items whose result was copied from an identical text in the same job rather than computed (dedup). */
+  counts: { total: number; succeeded: number; failed: number; deduplicated: number };
   shards: { total: number; done: number; failed: number };
   tokens_processed: number;
   truncated: number;
@@ -45,12 +61,18 @@ export function toJobView(job: JobRecord, now = Date.now()): JobView {
       pooling: job.options.pooling ?? null,
       normalize: job.options.normalize ?? null,
       top_k: job.options.topK ?? null,
+      function_to_apply: job.options.functionToApply ?? null,
+      dimensions: job.options.dimensions ?? null,
+      prompt: job.options.prompt ?? null,
+      prompt_name: job.options.promptName ?? null,
       truncate: job.options.truncate ?? null,
-      raw_scores: job.options.rawScores ?? null,
-      return_text: job.options.returnText ?? null,
+      ...(job.options.rawScores !== undefined ? { raw_scores: job.options.rawScores } : {}),
+      ...(job.options.returnText !== undefined ? { return_text: job.options.returnText } : {}),
+      ...(job.options.aggregationStrategy !== undefined ? { aggregation_strategy: job.options.aggregationStrategy } : {}),
+      ...(job.options.ignoreLabels !== undefined ? { ignore_labels: job.options.ignoreLabels } : {}),
     },
     metadata: job.metadata,
-    counts: { total: job.total, succeeded: job.succeeded, failed: job.failed },
+    counts: { total: job.total, succeeded: job.succeeded, failed: job.failed, deduplicated: job.deduplicated ?? 0 },
     shards: { total: job.shardsTotal, done: job.shardsDone, failed: job.shardsFailed },
     tokens_processed: job.tokens,
     truncated: job.truncated,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { TASK_NAMES, type TaskName } from '#models';
+import { AGGREGATION_STRATEGIES, CLASSIFICATION_FUNCTIONS, TASK_NAMES, type TaskName } from '#models';
 import type { InputFormat } from '../corpus/input-formats.js';
 
 /**
@@ -38,15 +38,29 @@ export const shardPayloadSchema = z.object({
     pooling: z.enum(['mean', 'cls']).optional(),
     normalize: z.boolean().optional(),
     topK: z.number().int().min(1).nullable().optional(),
+    functionToApply: z.enum(CLASSIFICATION_FUNCTIONS).nullable().optional(),
+    dimensions: z.number().int().min(1).nullable().optional(),
+    prompt: z.string().nullable().optional(),
+    promptName: z.string().nullable().optional(),
     truncate: z.boolean().optional(),
     itemTokens: z.boolean().optional(),
     /** Rerank (optional: shards queued before it existed still parse). */
     rawScores: z.boolean().optional(),
     returnText: z.boolean().optional(),
+    aggregationStrategy: z.enum(AGGREGATION_STRATEGIES).optional(),
+    ignoreLabels: z.array(z.string()).readonly().optional(),
   }),
   input: shardInputSchema,
   /** Ingest estimate of the shard's tokens (ops/token-estimate.ts); it leaves the backlog when the shard is counted. */
   estTokens: z.number().int().min(0).optional(),
+  /**
+   * Present when the job dedups: the worker computes each distinct text of the shard once. `refs` is the byte range
+   * of `jobs/<jobId>/duplicates.bin` that lists the shard's items whose text first appeared in an earlier shard
+   * (see DuplicateRefs); absent when there are none.
+   */
+  dedup: z.object({ refs: z.object({ start: z.number().int().min(0), end: z.number().int().min(0) }).optional() }).optional(),
+  /** The job's tenant, for the worker's usage metrics (absent in shards queued before the field: counted as `other`). */
+  tenant: z.string().optional(),
 });
 
 export type ShardPayload = z.infer<typeof shardPayloadSchema>;
@@ -58,6 +72,8 @@ export interface ShardOutcome {
   failed: number;
   truncated: number;
   tokens: number;
+  /** Items whose result was copied from an identical text's instead of computed (dedup); absent means 0. */
+  deduplicated?: number;
 }
 
 /** BullMQ job ids may not contain ':'; a deterministic id makes re-enqueueing a shard a no-op. */

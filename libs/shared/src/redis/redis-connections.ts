@@ -2,6 +2,7 @@ import type { Redis, RedisOptions } from 'ioredis';
 import { LogThrottle } from './log-throttle.js';
 import { createRedis } from './redis-connection.js';
 import type { RedisTarget } from './redis-target.js';
+import { redisErrorMessage } from './redis-tls.js';
 
 /** What a connection error is written to; errors of one connection are throttled (LogThrottle). */
 export type ConnectionErrorLog = (line: string) => void;
@@ -45,7 +46,7 @@ interface ErrorSource {
  */
 export function logConnectionErrors(source: ErrorSource, name: string, log: ConnectionErrorLog): void {
   const throttle = new LogThrottle();
-  source.on('error', (error: Error) => throttle.log(`${name}: ${error.message}`, log));
+  source.on('error', (error: Error) => throttle.log(`${name}: ${redisErrorMessage(error)}`, log));
 }
 
 /**

@@ -1,4 +1,6 @@
+import type { ConnectionOptions } from 'node:tls';
 import type { RedisOptions } from 'ioredis';
+import { readRedisCa } from './redis-tls.js';
 
 /** One Sentinel's address, from REDIS_SENTINELS. */
 export interface SentinelAddress {
@@ -14,6 +16,7 @@ export interface RedisEnv {
   REDIS_SENTINEL_MASTER?: string | undefined;
   REDIS_SENTINEL_PASSWORD?: string | undefined;
   REDIS_SENTINEL_TLS?: boolean | undefined;
+  REDIS_TLS_CA_FILE?: string | undefined;
 }
 
 /**
@@ -30,9 +33,12 @@ export interface RedisTarget {
 
 export function redisTarget(env: RedisEnv): RedisTarget {
   const password: RedisOptions = env.REDIS_PASSWORD === undefined ? {} : { password: env.REDIS_PASSWORD };
+  // A private CA (REDIS_TLS_CA_FILE) is trusted on every TLS connection, to the nodes and to the Sentinels.
+  const tls: ConnectionOptions = env.REDIS_TLS_CA_FILE === undefined ? {} : { ca: readRedisCa(env.REDIS_TLS_CA_FILE) };
+  const nodesTls: RedisOptions = env.REDIS_URL.startsWith('rediss://') && tls.ca !== undefined ? { tls } : {};
   const sentinels = env.REDIS_SENTINELS;
   if (sentinels === undefined || sentinels.length === 0) {
-    return { url: env.REDIS_URL, options: password, description: `Redis at ${redactUrl(env.REDIS_URL)} (REDIS_URL)` };
+    return { url: env.REDIS_URL, options: { ...password, ...nodesTls }, description: `Redis at ${redactUrl(env.REDIS_URL)} (REDIS_URL)` };
   }
   const name = env.REDIS_SENTINEL_MASTER ?? '';
   const addresses = sentinels.map((s) => `${s.host}:${s.port}`).join(',');
@@ -45,7 +51,8 @@ export function redisTarget(env: RedisEnv): RedisTarget {
       // Only the primary takes writes; a replica found after a failover is left for the next address.
       role: 'master',
       ...(env.REDIS_SENTINEL_PASSWORD === undefined ? {} : { sentinelPassword: env.REDIS_SENTINEL_PASSWORD }),
-      ...(env.REDIS_SENTINEL_TLS ? { sentinelTLS: {} } : {}),
+      ...nodesTls,
+      ...(env.REDIS_SENTINEL_TLS ? { sentinelTLS: tls } : {}),
       // rediss:// in REDIS_URL: the nodes the Sentinels name speak TLS too.
       enableTLSForSentinelMode: env.REDIS_URL.startsWith('rediss://'),
       // Reconnect as soon as a Sentinel announces a new primary (+switch-master), not at the next error.

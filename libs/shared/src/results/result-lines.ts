@@ -15,6 +15,8 @@ export interface ResultLine {
   scores?: Record<string, number>;
   /** Rerank: the documents, highest score first. */
   ranking?: Array<{ index: number; score: number; text?: string }>;
+  /** Token classification: the text's entities (Python pipeline shape). */
+  entities?: unknown[];
   truncated?: boolean;
   tokens?: number;
   error?: ItemError;

@@ -22,6 +22,8 @@ export interface ShardOutputExtras {
   itemTokens?: boolean;
   /** Sentiment: the model's labels in logit order (ModelInfo.labels); every result's labels must be among them. */
   labels?: readonly string[] | null;
+  /** Items whose result is another item's, copied (dedup): counted in the summary. @defaultValue `0` */
+  deduplicated?: number;
 }
 
 const NON_FINITE: ItemError = { code: NON_FINITE_OUTPUT, message: 'the model produced NaN or Infinity for this text' };
@@ -51,6 +53,7 @@ export function buildShardOutput(
     dimensions: vectors ? dimensions : 0,
     labels: output === 'label-scores' ? (extras.labels ?? undefined) : undefined,
     itemTokens: extras.itemTokens,
+    deduplicated: extras.deduplicated,
   });
   const failedByCode = new Map<string, number>();
   const fail = (i: number, error: ItemError, tokens: number) => {
@@ -62,16 +65,19 @@ export function buildShardOutput(
     const result = results[i] as ItemResult;
     if (!result.ok) {
       fail(i, result.error, result.tokens);
-    } else if (output === 'json') {
-      if (!('ranking' in result)) throw new Error(`inference returned a non-ranking result for a ${task} shard (item ${start + i})`);
-      // Scores print as float32, like every other score (the model computed them in float32).
+    } else if (output === 'json' && 'ranking' in result) {
+      // Rerank. Scores print as float32, like every other score (the model computed them in float32).
       const ranking = result.ranking.map((ranked) => ({ ...ranked, score: float32Shortest(ranked.score) }));
-      if (ranking.every((ranked) => Number.isFinite(ranked.score))) writer.setFields(i, { ranking }, result);
+      if (ranking.every((ranked) => Number.isFinite(ranked.score))) writer.setJson(i, ranking, result);
       else fail(i, NON_FINITE, result.tokens);
     } else if (vectors) {
       if (!('embedding' in result)) throw new Error(`inference returned a non-embedding result for an ${task} shard (item ${start + i})`);
       if (result.embedding.length !== dimensions) throw new Error(`embedding of item ${start + i} has ${result.embedding.length} values, expected ${dimensions}`);
       if (!writer.setEmbeddingIfFinite(i, result.embedding, result)) fail(i, NON_FINITE, result.tokens);
+    } else if (output === 'json') {
+      if (!('entities' in result)) throw new Error(`inference returned neither entities nor a ranking for a ${task} shard (item ${start + i})`);
+      if (result.entities.every((entity) => Number.isFinite(entity.score))) writer.setJson(i, result.entities, result);
+      else fail(i, NON_FINITE, result.tokens);
     } else {
       if (!('label' in result)) throw new Error(`inference returned a non-classification result for a ${task} shard (item ${start + i})`);
       if (Number.isFinite(result.score) && Object.values(result.scores).every(Number.isFinite)) writer.setClassification(i, result);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { TASK_MODULES, TASK_NAMES, taskModule, type TaskOutputKind } from '#models';
+import { TASK_MODULES, TASK_NAMES, taskModule, type Entity, type ItemResult, type RankedDocument, type TaskOutputKind } from '#models';
 import type { ShardOutcome, ShardPayload } from '../queue/shard-payload.js';
 import { FLOAT32_TEXT_MAX_BYTES, float32Shortest, writeFloat32Shortest, type ItemError, type ResultLine } from './result-lines.js';
 
@@ -23,25 +23,25 @@ import { FLOAT32_TEXT_MAX_BYTES, float32Shortest, writeFloat32Shortest, type Ite
  *   tokens      u32 per item: tokens fed to the model (all items; failed ones count too).
  *   labelIndex  u16 per value (sentiment with width > 0): index into header.labels, 0xFFFF = none.
  *   flags       u8 per item: bit 0 truncated, bit 1 failed.
+ *   json        JSON array with each item's value, null for failed items (tasks whose output is json,
+ *               such as token-classification's entities; the line prints it as the task's one result field).
  *   ids         JSON array of the items' ids; only when header.ids is 'list' ('default': the id of
  *               item i is String(start + i); 'unknown': ids could not be read, lines say `"id":null`).
  *   errors      JSON array of distinct errors, each `{code, message, items}` with the relative
  *               indexes of the failed items it belongs to (a failed shard stores its reason once).
- *   json        tasks whose output is `json` (rerank): a JSON array, per item the fields of its
- *               line (`{"ranking":[...]}`), null for a failed item. Width is 0 for them.
  *
  * Width: embed, the embedding length (0 = unknown, only for a shard that failed before its model
- * loaded: no rows); sentiment, 1 + labels.length (0 when the labels are unknown).
+ * loaded: no rows); sentiment, 1 + labels.length (0 when the labels are unknown); json tasks, 0.
  */
 
 export type ShardResultTask = ShardPayload['task'];
 
 /** Whether a task's rows are float vectors (TaskModule.output 'vector'). */
 const isVector = (task: ShardResultTask): boolean => taskModule(task).output === 'vector';
-/** Whether a task's rows are label scores (TaskModule.output 'label-scores'). */
-const hasLabels = (task: ShardResultTask): boolean => taskModule(task).output === 'label-scores';
-/** Whether a task's results are JSON fields (TaskModule.output 'json'), stored in the json section. */
-const isJson = (task: ShardResultTask): boolean => taskModule(task).output === 'json';
+/** Whether a task's rows are a label and its scores (TaskModule.output 'label-scores'). */
+const isLabelScores = (task: ShardResultTask): boolean => taskModule(task).output === 'label-scores';
+/** The line field of a task whose output is a JSON value: its one result field (`entities`). */
+const jsonField = (task: ShardResultTask): string | undefined => (taskModule(task).output === 'json' ? Object.keys(taskModule(task).resultFields)[0] : undefined);
 
 /** A task whose results have this output, to name it in a message. */
 const taskWith = (output: TaskOutputKind): string => TASK_MODULES.find((task) => task.output === output)?.name ?? output;
@@ -82,13 +82,12 @@ const headerSchema = z.object({
   labels: z.array(z.string()).optional(),
   /** Successful lines carry `"tokens":n` (job option). */
   itemTokens: z.boolean(),
-  summary: z.object({ succeeded: uint, failed: uint, truncated: uint, tokens: uint }),
+  summary: z.object({ succeeded: uint, failed: uint, truncated: uint, tokens: uint, deduplicated: uint.optional() }),
   ids: z.enum(['default', 'list', 'unknown']),
   sections: z.object({ values: span.optional(), tokens: span, labelIndex: span.optional(), flags: span, ids: span.optional(), errors: span, json: span.optional() }),
 });
 const errorsSchema = z.array(z.object({ code: z.string(), message: z.string(), items: z.array(uint) }));
 const idsSchema = z.array(z.string());
-const jsonSchema = z.array(z.record(z.string(), z.unknown()).nullable());
 
 export type ShardResultHeader = z.infer<typeof headerSchema>;
 type SectionName = keyof ShardResultHeader['sections'];
@@ -106,6 +105,8 @@ export interface ShardResultLayout {
   labels?: readonly string[];
   /** Successful lines carry `"tokens":n`. @defaultValue `false` */
   itemTokens?: boolean;
+  /** Items whose result was copied from an identical text's (dedup), kept in the summary. @defaultValue `0` */
+  deduplicated?: number;
 }
 
 export interface ItemMeta {
@@ -136,21 +137,20 @@ export class ShardResultWriter {
   private readonly set: Uint8Array;
   private readonly labelOf = new Map<string, number>();
   private readonly errors = new Map<string, { code: string; message: string; items: number[] }>();
-  /** Per item, the fields of its line (json output). */
-  private readonly fields: Array<Readonly<Record<string, unknown>> | null>;
   private readonly summary: ShardOutcome = { succeeded: 0, failed: 0, truncated: 0, tokens: 0 };
+  /** Json tasks: each item's value (null until set, and for failed items). */
+  private readonly jsonValues: unknown[] | undefined;
 
   constructor(private readonly layout: ShardResultLayout) {
     const { task, count, ids, start } = layout;
     if (!Number.isSafeInteger(start) || start < 0 || !Number.isSafeInteger(count) || count < 0)
       throw new RangeError(`start and count must be integers >= 0, got ${start} and ${count}`);
     if (ids !== 'unknown' && ids.length !== count) throw new RangeError(`${ids.length} ids for ${count} items`);
-    this.fields = isJson(task) ? new Array(count).fill(null) : [];
-    if (isJson(task)) {
-      this.width = 0;
-    } else if (isVector(task)) {
+    if (isVector(task)) {
       this.width = layout.dimensions ?? 0;
       if (!Number.isSafeInteger(this.width) || this.width < 0) throw new RangeError(`dimensions must be an integer >= 0, got ${layout.dimensions}`);
+    } else if (!isLabelScores(task)) {
+      this.width = 0;
     } else {
       const labels = layout.labels ?? [];
       if (labels.length >= NO_LABEL) throw new RangeError(`${labels.length} labels; the format holds at most ${NO_LABEL - 1}`);
@@ -160,10 +160,12 @@ export class ShardResultWriter {
     }
     this.values = bytes(count * this.width * 4);
     this.floats = LITTLE_ENDIAN_HOST ? new Float32Array(this.values.buffer) : undefined;
-    this.labelIndex = hasLabels(task) ? bytes(count * this.width * 2) : undefined;
+    this.labelIndex = isLabelScores(task) ? bytes(count * this.width * 2) : undefined;
+    this.jsonValues = jsonField(task) !== undefined ? new Array<unknown>(count).fill(null) : undefined;
     this.tokens = bytes(count * 4);
     this.flags = new Uint8Array(count);
     this.set = new Uint8Array(count);
+    if (layout.deduplicated) this.summary.deduplicated = layout.deduplicated;
   }
 
   setEmbedding(i: number, values: ArrayLike<number>, item: ItemMeta): void {
@@ -220,11 +222,11 @@ export class ShardResultWriter {
     this.succeeded(i, item.truncated);
   }
 
-  /** A json-output item's line fields (rerank: `{ranking}`); they must survive JSON as they are. */
-  setFields(i: number, fields: Readonly<Record<string, unknown>>, item: ItemMeta): void {
-    for (const reserved of ['id', 'index', 'truncated', 'tokens', 'error']) if (Object.hasOwn(fields, reserved)) throw new RangeError(`item ${i}: field "${reserved}" is reserved`);
+  /** A json task's value for item i (token-classification: its entities); it must survive JSON.stringify. */
+  setJson(i: number, value: unknown, item: ItemMeta): void {
     this.claim(i, 'json', item.tokens);
-    this.fields[i] = fields;
+    if (value === undefined || value === null) throw new RangeError(`item ${i} has no value`);
+    (this.jsonValues as unknown[])[i] = value;
     this.succeeded(i, item.truncated);
   }
 
@@ -252,7 +254,7 @@ export class ShardResultWriter {
     sections.push(['flags', this.flags]);
     if (idMode === 'list') sections.push(['ids', Buffer.from(JSON.stringify(ids))]);
     sections.push(['errors', Buffer.from(JSON.stringify([...this.errors.values()]))]);
-    if (isJson(task)) sections.push(['json', Buffer.from(JSON.stringify(this.fields))]);
+    if (this.jsonValues) sections.push(['json', Buffer.from(JSON.stringify(this.jsonValues))]);
 
     const spans: Partial<Record<SectionName, [number, number]>> = {};
     let end = 0;
@@ -267,7 +269,7 @@ export class ShardResultWriter {
       start,
       count,
       width: this.width,
-      ...(hasLabels(task) ? { labels: [...(this.layout.labels ?? [])] } : {}),
+      ...(isLabelScores(task) ? { labels: [...(this.layout.labels ?? [])] } : {}),
       itemTokens: this.layout.itemTokens ?? false,
       summary: { ...this.summary },
       ids: idMode,
@@ -345,10 +347,10 @@ export function readShardResultHeader(prefix: Buffer): ShardResultHeader {
   const header = parse(headerSchema, json, 'header');
   const { task, width, labels, summary, count: items } = header;
   if (summary.succeeded + summary.failed !== items) throw new CorruptShardResultError(`summary counts ${summary.succeeded + summary.failed} items, header ${items}`);
-  if (hasLabels(task) && labels === undefined) throw new CorruptShardResultError(`a ${task} header without labels`);
-  if (hasLabels(task) && width !== (labels?.length ? labels.length + 1 : 0)) throw new CorruptShardResultError(`width ${width} does not fit ${labels?.length} labels`);
-  if (!hasLabels(task) && labels !== undefined) throw new CorruptShardResultError(`an ${task} header with labels`);
-  if (isJson(task) && width !== 0) throw new CorruptShardResultError(`a ${task} header with width ${width}`);
+  if (isLabelScores(task) && labels === undefined) throw new CorruptShardResultError(`a ${task} header without labels`);
+  if (isLabelScores(task) && width !== (labels?.length ? labels.length + 1 : 0)) throw new CorruptShardResultError(`width ${width} does not fit ${labels?.length} labels`);
+  if (!isLabelScores(task) && labels !== undefined) throw new CorruptShardResultError(`an ${task} header with labels`);
+  if (jsonField(task) !== undefined && width !== 0) throw new CorruptShardResultError(`a ${task} header with width ${width}`);
   return header;
 }
 
@@ -369,8 +371,9 @@ export class ShardResult {
   private readonly errorTails: Buffer[];
   /** JSON of each label, encoded once. */
   private readonly labelJson: Buffer[];
-  /** Per item, its line's fields (json output only). */
-  private readonly fields: Array<Record<string, unknown> | null> | undefined;
+  /** Json tasks: the line field and each item's value. */
+  private readonly jsonField: string | undefined;
+  private readonly jsonValues: unknown[] | undefined;
 
   constructor(private readonly object: Buffer) {
     const header = readShardResultHeader(object);
@@ -382,11 +385,11 @@ export class ShardResult {
     const expected: Record<SectionName, number | undefined> = {
       values: width > 0 ? items * width * 4 : undefined,
       tokens: items * 4,
-      labelIndex: hasLabels(task) && width > 0 ? items * width * 2 : undefined,
+      labelIndex: isLabelScores(task) && width > 0 ? items * width * 2 : undefined,
       flags: items,
       ids: header.ids === 'list' ? -1 : undefined,
       errors: -1,
-      json: isJson(task) ? -1 : undefined,
+      json: jsonField(task) !== undefined ? -1 : undefined,
     };
     const at = {} as Record<SectionName, number>;
     let end = dataStart;
@@ -418,10 +421,6 @@ export class ShardResult {
       this.ids = parse(idsSchema, json('ids'), 'ids');
       if (this.ids.length !== items) throw new CorruptShardResultError(`${this.ids.length} ids for ${items} items`);
     }
-    if (isJson(task)) {
-      this.fields = parse(jsonSchema, json('json'), 'json');
-      if (this.fields.length !== items) throw new CorruptShardResultError(`${this.fields.length} json values for ${items} items`);
-    }
     const errors = parse(errorsSchema, json('errors'), 'errors');
     this.errors = errors.map(({ code, message }) => ({ code, message }));
     this.errorTails = this.errors.map((error) => Buffer.from(`,"error":${JSON.stringify(error)}}`));
@@ -432,6 +431,12 @@ export class ShardResult {
         this.errorOf[i] = e;
       }
     });
+    this.jsonField = jsonField(task);
+    if (this.jsonField !== undefined) {
+      const values = json('json');
+      if (!Array.isArray(values) || values.length !== items) throw new CorruptShardResultError(`section json is not an array of ${items} values`);
+      this.jsonValues = values;
+    }
     this.checkItems();
     this.labelJson = (header.labels ?? []).map((name) => Buffer.from(JSON.stringify(name)));
   }
@@ -462,13 +467,51 @@ export class ShardResult {
         continue;
       }
       const line: ResultLine = { id, index };
-      if (this.fields) Object.assign(line, this.fields[i]);
+      if (this.jsonField !== undefined) (line as unknown as Record<string, unknown>)[this.jsonField] = structuredClone(this.jsonValues?.[i]);
       else if (isVector(task)) line.embedding = this.embedding(i);
       else this.classification(i, line);
       if (this.flag(i, TRUNCATED)) line.truncated = true;
       if (itemTokens) line.tokens = this.tokens(i);
       yield line;
     }
+  }
+
+  /**
+   * Item `i` as the engine returned it, so that a repeat of its text elsewhere in the job can take it (dedup):
+   * written again with ShardResultWriter it gives the same bytes. Errors keep their code and message.
+   */
+  itemResult(i: number): ItemResult {
+    const { count: items, width, task } = this.header;
+    if (!Number.isInteger(i) || i < 0 || i >= items) throw new RangeError(`item ${i} is outside the shard (0 to ${items - 1})`);
+    const tokens = this.tokens(i);
+    const e = this.errorOf[i] as number;
+    if (e !== -1) return { ok: false, tokens, truncated: false, error: { ...(this.errors[e] as ItemError) } };
+    const truncated = this.flag(i, TRUNCATED);
+    // Json tasks: token-classification's entities, rerank's ranking.
+    if (this.jsonField === 'ranking') return { ok: true, tokens, truncated, ranking: structuredClone(this.jsonValues?.[i]) as RankedDocument[] };
+    if (this.jsonField !== undefined) return { ok: true, tokens, truncated, entities: structuredClone(this.jsonValues?.[i]) as Entity[] };
+    if (isVector(task)) {
+      const embedding = new Float32Array(width);
+      for (let j = 0; j < width; j++) embedding[j] = this.view.getFloat32(this.at.values + (i * width + j) * 4, true);
+      return { ok: true, tokens, truncated, embedding };
+    }
+    const labels = this.header.labels as string[];
+    const row = i * width;
+    const scores: Record<string, number> = {};
+    for (let slot = 1; slot < width; slot++) {
+      const label = this.label(row + slot);
+      if (label === NO_LABEL) break;
+      scores[labels[label] as string] = this.view.getFloat32(this.at.values + (row + slot) * 4, true);
+    }
+    const label = labels[this.label(row)] as string;
+    return { ok: true, tokens, truncated, label, score: this.view.getFloat32(this.at.values + row * 4, true), scores };
+  }
+
+  /** Tokens of the items that succeeded (failed items' counts left out): what the usage ledger bills. */
+  succeededTokens(): number {
+    let sum = 0;
+    for (let i = 0; i < this.header.count; i++) if (this.errorOf[i] === -1) sum += this.tokens(i);
+    return sum;
   }
 
   /** `count x width` little-endian float32, NaN rows for failed items (a view of the object, not a copy); null when the width is unknown or the task is not embed. */
@@ -486,9 +529,8 @@ export class ShardResult {
       return;
     }
     const { width } = this.header;
-    if (this.fields) {
-      const fields = this.fields[i] as Record<string, unknown>;
-      for (const name of Object.keys(fields)) out.text(`,${JSON.stringify(name)}:${JSON.stringify(fields[name])}`);
+    if (this.jsonField !== undefined) {
+      out.text(`,${JSON.stringify(this.jsonField)}:${JSON.stringify(this.jsonValues?.[i])}`);
     } else if (isVector(this.header.task)) {
       out.put(EMBEDDING);
       out.reserve(width * (FLOAT32_TEXT_MAX_BYTES + 1));
@@ -597,8 +639,8 @@ export class ShardResult {
       if (flags & TRUNCATED) truncated++;
       tokens += this.tokens(i);
       if (isFailed) continue;
-      if (this.fields) {
-        if (this.fields[i] === null) throw new CorruptShardResultError(`item ${i} succeeded without its fields`);
+      if (this.jsonField !== undefined) {
+        if (this.jsonValues?.[i] === null || this.jsonValues?.[i] === undefined) throw new CorruptShardResultError(`item ${i} succeeded without a value`);
         continue;
       }
       if (width === 0) throw new CorruptShardResultError(`item ${i} succeeded in a shard of unknown width`);

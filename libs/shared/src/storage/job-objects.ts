@@ -3,6 +3,7 @@
  *
  *   jobs/<jobId>/input.ndjson          the corpus of a job submitted with a body (stored once)
  *   jobs/<jobId>/manifest.json         items per shard, written when the job is accepted
+ *   jobs/<jobId>/duplicates.bin        dedup: items whose text appeared in an earlier shard (duplicate-refs.ts)
  *   jobs/<jobId>/results/<shard>.swr   one shard's output (libs/shared/src/results/shard-result.ts)
  *   files/<fileId>                     OpenAI-compatible files: batch inputs and outputs
  *
@@ -14,6 +15,7 @@ export const RESERVED_PREFIXES = ['jobs/', 'files/'] as const;
 export const jobPrefix = (jobId: string): string => `jobs/${jobId}/`;
 export const jobInputKey = (jobId: string): string => `jobs/${jobId}/input.ndjson`;
 export const jobManifestKey = (jobId: string): string => `jobs/${jobId}/manifest.json`;
+export const jobDuplicatesKey = (jobId: string): string => `jobs/${jobId}/duplicates.bin`;
 export const jobResultsPrefix = (jobId: string): string => `jobs/${jobId}/results/`;
 /** Zero-padded so that listing the results prefix returns shards in order. */
 export const shardResultKey = (jobId: string, shard: number): string => `jobs/${jobId}/results/${String(shard).padStart(6, '0')}.swr`;

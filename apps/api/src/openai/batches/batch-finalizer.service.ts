@@ -90,6 +90,7 @@ export class BatchFinalizerService {
         errorFileId,
         completed: counts.completed,
         failed: counts.failed,
+        inputTokens: job.usageTokens ?? 0,
         finalizingAt: outcome === 'completed' ? finishedAt : null,
         completedAt: outcome === 'completed' ? now : null,
         cancellingAt: outcome === 'cancelled' ? (fresh.cancellingAt ?? finishedAt) : fresh.cancellingAt,

@@ -2,6 +2,16 @@ import type { SchemaObject } from '@nestjs/swagger';
 import { int, nullable, obj, str, unix } from '../../docs/schema-builders.js';
 
 const requestCounts = obj({ total: int(), completed: int(), failed: int() });
+const usage = obj(
+  {
+    input_tokens: int("tokens of the requests' texts that succeeded, as the model ran them (after truncation)"),
+    input_tokens_details: obj({ cached_tokens: int('always 0') }),
+    output_tokens: int('always 0: encoders generate no tokens'),
+    output_tokens_details: obj({ reasoning_tokens: int('always 0') }),
+    total_tokens: int('input_tokens + output_tokens'),
+  },
+  ['input_tokens', 'input_tokens_details', 'output_tokens', 'output_tokens_details', 'total_tokens'],
+);
 
 /** A BatchObject (batch-object.ts), for the OpenAPI document. */
 export const batchObjectSchema: SchemaObject = obj({
@@ -25,6 +35,7 @@ export const batchObjectSchema: SchemaObject = obj({
   cancelling_at: unix('cancel requested'),
   cancelled_at: unix('cancelled'),
   request_counts: requestCounts,
+  usage,
   metadata: nullable({ type: 'object', additionalProperties: { type: 'string' } }),
   job_id: nullable(str('shardwise extension: the job that runs the batch (GET /v1/jobs/{id})')),
 });

@@ -22,8 +22,22 @@ export interface BatchObject {
   cancelling_at: number | null;
   cancelled_at: number | null;
   request_counts: { total: number; completed: number; failed: number };
+  usage: BatchUsage;
   metadata: Record<string, string> | null;
   job_id: string | null;
+}
+
+/**
+ * OpenAI's `usage` of a batch (openai SDK `BatchUsage`): the tokens of the texts that succeeded, as
+ * the model ran them (after truncation), also billed in GET /v1/usage. Encoders produce no tokens,
+ * so output and total follow from the input; nothing is cached.
+ */
+export interface BatchUsage {
+  input_tokens: number;
+  input_tokens_details: { cached_tokens: number };
+  output_tokens: number;
+  output_tokens_details: { reasoning_tokens: number };
+  total_tokens: number;
 }
 
 /** What the batch's job says now, for a batch not yet finalized. */
@@ -31,6 +45,7 @@ export interface LiveState {
   status: BatchStatus;
   completed: number;
   failed: number;
+  inputTokens: number;
   finalizingAt: number | null;
   cancellingAt: number | null;
 }
@@ -58,7 +73,12 @@ export function toBatchObject(batch: BatchRecord, live: LiveState | null): Batch
     cancelling_at: live?.cancellingAt ?? batch.cancellingAt,
     cancelled_at: batch.cancelledAt,
     request_counts: { total: batch.requestTotal, completed: live?.completed ?? batch.completed, failed: live?.failed ?? batch.failed },
+    usage: batchUsage(live?.inputTokens ?? batch.inputTokens ?? 0),
     metadata: batch.metadata,
     job_id: batch.jobId,
   };
+}
+
+function batchUsage(inputTokens: number): BatchUsage {
+  return { input_tokens: inputTokens, input_tokens_details: { cached_tokens: 0 }, output_tokens: 0, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: inputTokens };
 }

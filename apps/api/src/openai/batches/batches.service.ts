@@ -1,8 +1,9 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { fileKey, InputError, itemId, JobStore, OBJECT_STORE, readNdjsonLines, type JobRecord, type ObjectStore } from '#shared';
+import { fileKey, InputError, itemId, JobStore, NotReplicatedError, OBJECT_STORE, readNdjsonLines, ReplicaAck, type JobRecord, type ObjectStore } from '#shared';
 import { API_ENV, type ApiEnv } from '../../config/api-env.js';
 import { ApiError } from '../../http/api-error.js';
 import type { StoredInput } from '../../ingest/input-sources.js';
+import { RETRY_AFTER_NOT_REPLICATED } from '../../jobs/job-commit.service.js';
 import { JobSubmissionService } from '../../jobs/job-submission.service.js';
 import { JobsService } from '../../jobs/jobs.service.js';
 import { ModelCatalogRepository, type ResolvedModel } from '../../models/model-catalog.repository.js';
@@ -49,6 +50,7 @@ export class BatchesService implements OnModuleInit {
     private readonly records: OpenAIRecordsRepository,
     private readonly finalizer: BatchFinalizerService,
     private readonly janitor: StoreJanitorService,
+    private readonly replicas: ReplicaAck,
   ) {}
 
   onModuleInit(): void {
@@ -92,16 +94,25 @@ export class BatchesService implements OnModuleInit {
       cancelledAt: null,
     };
     await this.records.createBatch(batch);
-    let update: Partial<BatchRecord>;
+    let update: Partial<BatchRecord> | undefined;
     const unpin = () => this.fileCatalog.unpin(file.id, `batch:${batch.id}`).catch(() => undefined);
     try {
       if ((await this.fileCatalog.pin(file.id, tenant, `batch:${batch.id}`)) === null) throw notFound('File object', file.id);
       const info = await this.objects.stat(fileKey(file.id));
       if (info === null) throw new OpenAIError(404, `the content of ${file.id} is gone from the file store`, 'input_file_id', 'not_found');
-      const { job, requests } = await this.ingest(batch.id, request.endpoint, tenant, { key: info.key, version: info.version, format: 'openai-batch' });
-      update = { jobId: job.id, model: job.modelId, requestTotal: requests, itemTotal: job.total, inProgressAt: unixSeconds() };
+      // The link goes in before the job's replica acknowledgement, which then covers the whole batch.
+      const link = async (job: JobRecord, requests: number) => {
+        update = { jobId: job.id, model: job.modelId, requestTotal: requests, itemTotal: job.total, inProgressAt: unixSeconds() };
+        await this.records.updateBatch(batch.id, update);
+      };
+      const { job, requests } = await this.ingest(batch.id, request.endpoint, tenant, { key: info.key, version: info.version, format: 'openai-batch' }, link);
       this.logger.log(`batch ${batch.id}: ${requests} requests from ${file.id} -> job ${job.id}`);
     } catch (error) {
+      if (error instanceof ApiError && error.code === 'REDIS_NOT_REPLICATED') {
+        // The job was removed again (JobCommitService); the client retries, so the batch goes too.
+        await this.forget(batch, unpin);
+        throw batchNotReplicated(error.message);
+      }
       if (!(error instanceof InputError)) {
         await this.records.updateBatch(batch.id, {
           finalStatus: 'failed',
@@ -113,10 +124,26 @@ export class BatchesService implements OnModuleInit {
       }
       update = { finalStatus: 'failed', failedAt: unixSeconds(), errors: [toLineError(error)] };
       await unpin();
+      await this.records.updateBatch(batch.id, update);
+      await this.records.expireBatchAt(batch.id, unixSeconds() + this.env.RETENTION_SECONDS);
+      // A failed batch is an answer too: a failover must not lose it.
+      try {
+        await this.replicas.confirm();
+      } catch (notConfirmed) {
+        if (!(notConfirmed instanceof NotReplicatedError)) throw notConfirmed;
+        await this.forget(batch, unpin);
+        throw batchNotReplicated(`Redis could not make the batch durable: ${notConfirmed.message}`);
+      }
     }
-    await this.records.updateBatch(batch.id, update);
-    if (update.finalStatus) await this.records.expireBatchAt(batch.id, unixSeconds() + this.env.RETENTION_SECONDS);
     return this.view({ ...batch, ...update });
+  }
+
+  /** A batch refused with 503: its record goes, so the client's retry is the only one it sees. */
+  private async forget(batch: BatchRecord, unpin: () => Promise<unknown>): Promise<void> {
+    await unpin();
+    await this.records.deleteBatch(batch.id, batch.tenant).catch((error: unknown) => {
+      this.logger.warn(`could not delete the record of refused batch ${batch.id}: ${(error as Error).message}`);
+    });
   }
 
   async get(tenant: string, id: string): Promise<BatchObject> {
@@ -217,6 +244,7 @@ export class BatchesService implements OnModuleInit {
       status,
       completed: scale(job.succeeded),
       failed: scale(job.failed),
+      inputTokens: job.usageTokens ?? 0,
       finalizingAt: !running && !cancelled ? finishedAt : null,
       cancellingAt: batch.cancellingAt ?? (cancelled && batch.expiredAt === null ? finishedAt : null),
     };
@@ -226,7 +254,13 @@ export class BatchesService implements OnModuleInit {
    * Reads the batch's input file through the job ingest: the first request fixes the model and
    * options (a batch is one job), every request must agree with it, each input becomes an item.
    */
-  private async ingest(batchId: string, endpoint: OpenAIEndpoint, tenant: string, input: StoredInput): Promise<{ job: JobRecord; requests: number }> {
+  private async ingest(
+    batchId: string,
+    endpoint: OpenAIEndpoint,
+    tenant: string,
+    input: StoredInput,
+    link: (job: JobRecord, requests: number) => Promise<void>,
+  ): Promise<{ job: JobRecord; requests: number }> {
     const first = await this.firstRequest(input, endpoint);
     const params = jobParams(endpoint, first.request, { openai_batch_id: batchId });
     let model: ResolvedModel;
@@ -240,9 +274,11 @@ export class BatchesService implements OnModuleInit {
       if (!(error instanceof InputError)) throw error;
       throw new InputError(error.code, `line ${first.line}: ${error.message}`, { line: first.line, field: 'body.model' });
     }
-    const dimensions = model.info?.dimensions ?? null;
+    const width = model.info?.dimensions ?? null;
     const truncate = first.request.truncate ?? true;
     const topK = first.request.topK ?? null;
+    const functionToApply = first.request.functionToApply ?? null;
+    const dimensions = first.request.dimensions;
     let requests = 0;
     const job = await this.submission.submitStored(
       params,
@@ -254,18 +290,20 @@ export class BatchesService implements OnModuleInit {
         if (request.model !== first.request.model) throw differs('body.model', `model ${JSON.stringify(request.model)}`);
         if ((request.truncate ?? true) !== truncate) throw differs('body.truncate', '"truncate"');
         if ((request.topK ?? null) !== topK) throw differs('body.top_k', '"top_k"');
-        if (request.dimensions !== null && request.dimensions !== dimensions) {
-          throw new InputError(
-            'INVALID_OPTION',
-            `line ${line}: "dimensions" must equal the model's embedding width (${dimensions ?? 'unknown'}); this server does not shorten embeddings`,
-            { line, field: 'body.dimensions' },
-          );
+        if ((request.functionToApply ?? null) !== functionToApply) throw differs('body.function_to_apply', '"function_to_apply"');
+        if (request.dimensions !== dimensions) throw differs('body.dimensions', '"dimensions"');
+        if (dimensions !== null && width !== null && dimensions > width) {
+          throw new InputError('INVALID_OPTION', `line ${line}: "dimensions" is ${dimensions}, but the model makes embeddings of ${width} values; ask for at most ${width}`, {
+            line,
+            field: 'body.dimensions',
+          });
         }
         requests++;
         for (let position = 0; position < request.inputs.length; position++) out.push({ id: itemId(customId, position), text: request.inputs[position] as string });
       },
       tenant,
       model,
+      (record) => link(record, requests),
     );
     return { job, requests };
   }
@@ -280,6 +318,11 @@ export class BatchesService implements OnModuleInit {
     }
     throw new InputError('EMPTY_CORPUS', 'the input file has no requests (no non-blank lines)');
   }
+}
+
+/** 503 with the Retry-After of the job path: the batch was not created, the client sends it again. */
+function batchNotReplicated(cause: string): ApiError {
+  return new ApiError('REDIS_NOT_REPLICATED', `${cause}; the batch was not created`, 503, {}, { 'Retry-After': String(RETRY_AFTER_NOT_REPLICATED) });
 }
 
 function toLineError(error: InputError): BatchLineError {

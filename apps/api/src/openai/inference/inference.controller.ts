@@ -21,7 +21,7 @@ export class InferenceController {
   @ApiOperation({
     summary: 'Embeddings, synchronously (OpenAI-compatible)',
     description:
-      'Runs as a small high-priority job on the workers and waits for it (SYNC_TIMEOUT_MS, then 504). At most 2048 inputs and 4 MiB of text; larger work goes through /v1/batches. `dimensions` is accepted only when it equals the model width.',
+      'Runs as a small high-priority job on the workers and waits for it (SYNC_TIMEOUT_MS, then 504). At most 2048 inputs and 4 MiB of text; larger work goes through /v1/batches. `dimensions` keeps the first N values of each embedding, normalised again (Matryoshka), at most the model width.',
   })
   @ApiBody({ schema: openApiSchemaOf(embeddingsRequestSchema) })
   @ApiOkResponse({ schema: embeddingsResponseSchema })

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { InputError } from '#shared';
-import { TASK_MODULES, type TaskName } from '#models';
+import { CLASSIFICATION_FUNCTIONS, TASK_MODULES, type ClassificationFunction, type TaskName } from '#models';
 import { OpenAIError } from '../openai-error.js';
 
 /** The inference endpoints a request (or a batch) can target, and the shardwise task each runs. */
@@ -20,12 +20,14 @@ export interface InferenceRequest {
   inputs: string[];
   single: boolean;
   encodingFormat: 'float' | 'base64';
-  /** OpenAI's `dimensions`: accepted only when it equals the model's width (no Matryoshka truncation). */
+  /** OpenAI's `dimensions`: the first N values of each embedding, re-normalised (Matryoshka); null: the model's width. */
   dimensions: number | null;
   /** Shardwise extension: false fails over-long inputs (text_too_long) instead of truncating them. */
   truncate: boolean | undefined;
   /** Classifications: labels kept in `scores` (null or absent: all). */
   topK: number | null | undefined;
+  /** Classifications: softmax, sigmoid or none (null or absent: the model's own). */
+  functionToApply: ClassificationFunction | null | undefined;
 }
 
 /** A problem with a request body; `param` names the field as OpenAI does (`input`, `model`, ...). */
@@ -55,7 +57,11 @@ export const embeddingsRequestSchema = z
     model: inferenceFields.model,
     input: inferenceFields.input,
     encoding_format: z.enum(['float', 'base64']).nullish().meta({ description: 'float when absent; base64: little-endian float32' }),
-    dimensions: z.int().min(1).nullish().meta({ description: "accepted only when equal to the model's width" }),
+    dimensions: z
+      .int()
+      .min(1)
+      .nullish()
+      .meta({ description: "the first N values of each embedding, L2-normalised again (for Matryoshka models); at most the model's width; absent: all" }),
     user: inferenceFields.user,
     truncate: inferenceFields.truncate,
   })
@@ -69,6 +75,10 @@ export const classificationsRequestSchema = z
     user: inferenceFields.user,
     truncate: inferenceFields.truncate,
     top_k: z.int().min(1).nullish().meta({ description: 'labels kept in scores; null or absent for all' }),
+    function_to_apply: z
+      .enum(CLASSIFICATION_FUNCTIONS)
+      .nullish()
+      .meta({ description: "softmax, sigmoid or none (raw logits); null or absent: the model's own (sigmoid for multi-label and single-logit models, softmax otherwise)" }),
   })
   .meta({ id: 'ClassificationsRequest', description: 'shardwise extension in the OpenAI style', examples: [{ model: 'distilbert-sst2', input: 'what a fine day', top_k: 1 }] });
 
@@ -82,10 +92,19 @@ const FIELD_PROBLEMS: ReadonlyArray<readonly [string, (value: unknown) => Reques
   ['model', () => new RequestBodyError('"model" is required: a model id or registry name (see GET /v1/models)', 'model', 'invalid_model')],
   ['input', inputProblem],
   ['encoding_format', () => new RequestBodyError('"encoding_format" must be "float" or "base64"', 'encoding_format', 'invalid_option')],
-  ['dimensions', () => new RequestBodyError('"dimensions" must be a positive integer', 'dimensions', 'invalid_option')],
+  ['dimensions', () => new RequestBodyError('"dimensions" must be an integer >= 1 (at most the model\'s embedding width)', 'dimensions', 'invalid_option')],
   ['user', () => new RequestBodyError('"user" must be a string', 'user', 'invalid_option')],
   ['truncate', () => new RequestBodyError('"truncate" must be true or false', 'truncate', 'invalid_option')],
   ['top_k', () => new RequestBodyError('"top_k" must be an integer >= 1, or null for all labels', 'top_k', 'invalid_option')],
+  [
+    'function_to_apply',
+    () =>
+      new RequestBodyError(
+        `"function_to_apply" must be one of ${CLASSIFICATION_FUNCTIONS.map((f) => `"${f}"`).join(', ')}, or null for the model's own`,
+        'function_to_apply',
+        'invalid_option',
+      ),
+  ],
 ];
 
 function inputProblem(input: unknown): RequestBodyError {
@@ -123,6 +142,7 @@ export function parseInferenceBody(endpoint: OpenAIEndpoint, body: unknown): Inf
     dimensions: fields.dimensions ?? null,
     truncate: fields.truncate,
     topK: fields.top_k,
+    functionToApply: fields.function_to_apply,
   };
 }
 

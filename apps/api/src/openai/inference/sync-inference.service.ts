@@ -16,10 +16,16 @@ export const MAX_SYNC_TEXT_BYTES = 4 * 1024 * 1024;
 const SYNC_RETENTION_SECONDS = 3600;
 
 /** The job parameters of a request: the same validation as POST /v1/jobs, plus per-item token counts for `usage`. */
-export function jobParams(endpoint: OpenAIEndpoint, request: Pick<InferenceRequest, 'model' | 'truncate' | 'topK'>, metadata: Record<string, unknown> | null): JobParams {
+export function jobParams(
+  endpoint: OpenAIEndpoint,
+  request: Pick<InferenceRequest, 'model' | 'truncate' | 'topK' | 'functionToApply' | 'dimensions'>,
+  metadata: Record<string, unknown> | null,
+): JobParams {
   const options: Record<string, unknown> = {};
   if (request.truncate !== undefined) options.truncate = request.truncate;
   if (request.topK !== undefined) options.top_k = request.topK;
+  if (request.functionToApply != null) options.function_to_apply = request.functionToApply;
+  if (request.dimensions !== null) options.dimensions = request.dimensions;
   const params = paramsFromBody({ task: ENDPOINTS[endpoint], model: request.model, options, metadata });
   return { ...params, options: { ...params.options, itemTokens: true } };
 }
@@ -116,11 +122,13 @@ export class SyncInferenceService {
   }
 }
 
-/** OpenAI's `dimensions` cannot shrink our embeddings: it is accepted when it names the model's own width. */
+/** OpenAI's `dimensions` shortens embeddings (Matryoshka) down from the model's width, never beyond it. */
 function checkDimensions(request: InferenceRequest, info: ResolvedModel['info']): void {
-  if (request.dimensions === null) return;
-  if (info?.dimensions !== request.dimensions) {
-    const width = info ? `${info.dimensions}` : 'unknown until a worker loads it';
-    throw new OpenAIError(400, `"dimensions" must equal the model's embedding width (${width}); this server does not shorten embeddings`, 'dimensions', 'invalid_option');
-  }
+  if (request.dimensions === null || info === null || request.dimensions <= info.dimensions) return;
+  throw new OpenAIError(
+    400,
+    `"dimensions" is ${request.dimensions}, but model "${request.model}" makes embeddings of ${info.dimensions} values; ask for at most ${info.dimensions}`,
+    'dimensions',
+    'invalid_option',
+  );
 }
