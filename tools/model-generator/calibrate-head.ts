@@ -31,7 +31,7 @@ function floatInit(graph: GraphDef, name: string): TensorDef & { data: Float32Ar
  * std ≈ TARGET_LOGIT_STD. Mutates the classifier initializers in place.
  */
 export async function calibrateClassifier(graph: GraphDef, spec: ModelSpec, tokens: CalibrationTokens): Promise<void> {
-  const prefix = spec.family === 'roberta' && spec.head === 'sentiment' ? 'classifier.out_proj' : 'classifier';
+  const prefix = spec.family === 'roberta' && spec.head !== 'ner' ? 'classifier.out_proj' : 'classifier';
   const weight = floatInit(graph, `${prefix}.weight`);
   const bias = floatInit(graph, `${prefix}.bias`);
   const rng = createRng(seedFromString(`${spec.name}:calibration`));
