@@ -4,7 +4,7 @@
  */
 import { pipeline, type FeatureExtractionPipeline, type TextClassificationPipeline } from '@huggingface/transformers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InferencePool, type ItemResult } from '#models';
+import { DEFAULT_ENCODE_OPTIONS, InferencePool, type ItemResult } from '#models';
 import { configureTransformers } from '../../libs/models/src/model-loader.js';
 import { ModelRunner } from '../../libs/models/src/model-runner.js';
 import { FAMILIES, ensureThreadBuild, ensureTinyModels, maxAbsDiff, mixedTexts, modelId } from './fixtures.js';
@@ -13,18 +13,7 @@ const TOL = 1e-5;
 const SHORT = 'Short text about a fox.';
 const LONG = Array.from({ length: 90 }, (_, i) => `word${i % 13} and more`).join(' ');
 /** What ModelRunner.run gets for a mean-pooled, normalised embedding (the defaults). */
-const EMBED_OPTIONS = {
-  pooling: 'mean',
-  normalize: true,
-  topK: null,
-  functionToApply: null,
-  dimensions: null,
-  prompt: null,
-  promptName: null,
-  truncate: true,
-  aggregationStrategy: 'none',
-  ignoreLabels: ['O'],
-} as const;
+const EMBED_OPTIONS = DEFAULT_ENCODE_OPTIONS;
 
 let modelDir: string;
 let pool: InferencePool;

@@ -11,7 +11,7 @@ import { env } from '@huggingface/transformers';
 import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InferencePool, InvalidPoolOptionsError, ModelLoadError, type InferencePoolOptions, type Q8Mode } from '#models';
+import { DEFAULT_ENCODE_OPTIONS, InferencePool, InvalidPoolOptionsError, ModelLoadError, type InferencePoolOptions, type Q8Mode } from '#models';
 import { configureTransformers } from '../../libs/models/src/model-loader.js';
 import { ModelRunner } from '../../libs/models/src/model-runner.js';
 import { toPerTokenQuantization } from '../../libs/models/src/per-token-quantization.js';
@@ -177,18 +177,7 @@ describe('a Hub model (MODEL_DIR unset)', () => {
       env.useFSCache = true;
       const vectors = async (runner: ModelRunner, texts: string[]): Promise<Float32Array> => {
         const { ids, lengths } = runner.tokenize(texts, true);
-        const { values, width } = await runner.run(ids, lengths, {
-          pooling: 'mean',
-          normalize: true,
-          topK: null,
-          functionToApply: null,
-          dimensions: null,
-          prompt: null,
-          promptName: null,
-          truncate: true,
-          aggregationStrategy: 'none',
-          ignoreLabels: ['O'],
-        });
+        const { values, width } = await runner.run(ids, lengths, DEFAULT_ENCODE_OPTIONS);
         return values.subarray(0, width); // the first text's vector
       };
       for (const q8Mode of ['per-token', 'dynamic'] as const) {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   classifyTask,
+  DEFAULT_ENCODE_OPTIONS,
   embedTask,
   rerankTask,
   tokenClassificationTask,
@@ -19,18 +20,7 @@ const INPUTS = ['text', 'text-pair', 'query-documents'];
 const OUTPUTS = ['vector', 'label-scores', 'json'];
 const MODEL_CLASSES = ['AutoModel', 'AutoModelForSequenceClassification', 'AutoModelForTokenClassification'];
 const INFO = { dimensions: 4, maxTokens: 8, labels: ['NEGATIVE', 'POSITIVE'] };
-const RESOLVED = {
-  pooling: 'mean',
-  normalize: true,
-  topK: null,
-  functionToApply: null,
-  dimensions: null,
-  prompt: null,
-  promptName: null,
-  truncate: true,
-  aggregationStrategy: 'none',
-  ignoreLabels: ['O'],
-} as const;
+const RESOLVED = DEFAULT_ENCODE_OPTIONS;
 
 describe('task registry', () => {
   it('keeps the API names: embed, sentiment, token-classification and rerank, with their aliases', () => {

@@ -45,6 +45,9 @@ export function resolveEncodeOptions(options: EncodeOptions | undefined): Resolv
   return { pooling, normalize, topK, functionToApply, dimensions, prompt, promptName, truncate, aggregationStrategy, ignoreLabels, rawScores, returnText };
 }
 
+/** What a request that sets no option gets: every default above. */
+export const DEFAULT_ENCODE_OPTIONS: Readonly<ResolvedEncodeOptions> = Object.freeze(resolveEncodeOptions(undefined));
+
 export function assertTexts(texts: unknown): asserts texts is string[] {
   if (!Array.isArray(texts)) throw new InvalidEncodeOptionsError('texts must be an array of strings');
   const bad = texts.findIndex((t) => typeof t !== 'string');

@@ -38,7 +38,7 @@ export {
 export { MODEL_REGISTRY, resolveModelId, type ResolveModelOptions } from './model-id.js';
 export { readModelInfo, type ModelDtype, type ModelInfo } from './model-info.js';
 export { InferencePool } from './inference-pool.js';
-export { resolveEncodeOptions } from './encode-options.js';
+export { DEFAULT_ENCODE_OPTIONS, resolveEncodeOptions } from './encode-options.js';
 export { float32ToHalfBits, halfBitsToFloat32 } from './float16.js';
 export type { Device } from './device.js';
 export type { Pooling } from './pooling.js';

@@ -3,6 +3,7 @@
  * truncation, builds padded int64 batches and post-processes outputs.
  */
 import { Tensor } from '@huggingface/transformers';
+import { DEFAULT_ENCODE_OPTIONS } from './encode-options.js';
 import { loadParts, type LoadedParts } from './model-loader.js';
 import type { ModelInfo } from './model-info.js';
 import { runWithSplitRetry } from './split-retry.js';
@@ -51,18 +52,7 @@ export class ModelRunner {
   static async load(ref: ModelRef, config: ThreadConfig): Promise<ModelRunner> {
     const runner = new ModelRunner(await loadParts(ref, config), ref.task);
     const warm = runner.tokenize(['warm up'], true);
-    await runner.run(warm.ids, warm.lengths, {
-      pooling: 'mean',
-      normalize: true,
-      topK: null,
-      functionToApply: null,
-      dimensions: null,
-      prompt: null,
-      promptName: null,
-      truncate: true,
-      aggregationStrategy: 'none',
-      ignoreLabels: ['O'],
-    });
+    await runner.run(warm.ids, warm.lengths, DEFAULT_ENCODE_OPTIONS);
     return runner;
   }
 

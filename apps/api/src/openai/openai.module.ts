@@ -8,6 +8,7 @@ import { FilesController } from './files/files.controller.js';
 import { FilesService } from './files/files.service.js';
 import { InferenceController } from './inference/inference.controller.js';
 import { ShardWaiterService } from './inference/shard-waiter.service.js';
+import { SyncJobsService } from './inference/sync-jobs.service.js';
 import { SyncInferenceService } from './inference/sync-inference.service.js';
 import { OpenAIExceptionFilter } from './openai-exception.filter.js';
 import { OpenAIRecordsRepository } from './openai-records.repository.js';
@@ -21,8 +22,8 @@ import { OpenAIRecordsRepository } from './openai-records.repository.js';
 @Module({
   imports: [JobsModule, ModelsModule],
   controllers: [FilesController, BatchesController, InferenceController],
-  providers: [OpenAIRecordsRepository, FilesService, BatchesService, BatchFinalizerService, SyncInferenceService, ShardWaiterService, OpenAIExceptionFilter],
+  providers: [OpenAIRecordsRepository, FilesService, BatchesService, BatchFinalizerService, SyncInferenceService, ShardWaiterService, SyncJobsService, OpenAIExceptionFilter],
   // POST /v1/rerank waits on its shard the same way.
-  exports: [ShardWaiterService],
+  exports: [SyncJobsService],
 })
 export class OpenAIModule {}

@@ -1,19 +1,17 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { JobStore, readResultLines, ResultStore, type ResultLine } from '#shared';
+import { Inject, Injectable } from '@nestjs/common';
+import { type ResultLine } from '#shared';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
 import { ApiError } from '../http/api-error.js';
 import { paramsFromBody } from '../ingest/job-params.js';
 import { JobSubmissionService } from '../jobs/job-submission.service.js';
-import { JobsService } from '../jobs/jobs.service.js';
 import { ModelCatalogRepository } from '../models/model-catalog.repository.js';
-import { ShardFailedError, ShardWaiterService, WaitTimeoutError } from '../openai/inference/shard-waiter.service.js';
+import { ShardFailedError, WaitTimeoutError } from '../openai/inference/shard-waiter.service.js';
+import { SYNC_RETENTION_SECONDS, SyncJobsService } from '../openai/inference/sync-jobs.service.js';
 import { SHARD_PRIORITY } from '../redis/shard-queue.repository.js';
 import type { RerankRequest } from './rerank-request.js';
 
 /** TEI's answer: the texts by relevance, highest first. */
 export type RerankResponse = NonNullable<ResultLine['ranking']>;
-
-const SYNC_RETENTION_SECONDS = 3600;
 
 /**
  * POST /v1/rerank: a one-item rerank job (the query and its texts) whose shard runs ahead of the
@@ -22,16 +20,11 @@ const SYNC_RETENTION_SECONDS = 3600;
  */
 @Injectable()
 export class RerankService {
-  private readonly logger = new Logger(RerankService.name);
-
   constructor(
     @Inject(API_ENV) private readonly env: ApiEnv,
     private readonly submission: JobSubmissionService,
-    private readonly jobs: JobsService,
-    private readonly store: JobStore,
-    private readonly results: ResultStore,
     private readonly catalog: ModelCatalogRepository,
-    private readonly waiter: ShardWaiterService,
+    private readonly syncJobs: SyncJobsService,
   ) {}
 
   async rerank(request: RerankRequest, tenant: string): Promise<RerankResponse> {
@@ -43,15 +36,13 @@ export class RerankService {
     const model = await this.catalog.resolveModel(params.model, params.task);
     const job = await this.submission.submitItems(params, [{ id: '0', text: request.query, documents: request.texts }], SHARD_PRIORITY.interactive, tenant, model);
     try {
-      await this.waiter.waitForShards(job.id, job.shardsTotal, this.env.SYNC_TIMEOUT_MS);
-      const line = await this.line(job.id);
+      const line = (await this.syncJobs.await(job, tenant)).lines[0];
       if (line?.ranking) return line.ranking;
       if (line?.error?.code === 'TEXT_TOO_LONG')
         throw new ApiError('TEXT_TOO_LONG', `${line.error.message} (send "truncate": true, the default, to cut over-long pairs)`, 400, { field: 'texts' });
       throw new ApiError('INFERENCE_FAILED', `inference failed: ${line?.error?.message ?? 'no result'}`, 500);
     } catch (error) {
       if (error instanceof WaitTimeoutError) {
-        await this.jobs.cancel(job.id, tenant).catch(() => undefined);
         throw new ApiError(
           'TIMEOUT',
           `the request did not finish within ${this.env.SYNC_TIMEOUT_MS} ms (SYNC_TIMEOUT_MS) and was cancelled; for many queries submit a rerank job`,
@@ -62,15 +53,7 @@ export class RerankService {
       throw error;
     } finally {
       // A synchronous request leaves nothing behind (retention removes what a crash leaves).
-      await this.store.delete(job.id, job.tenant).catch((e: unknown) => this.logger.warn(`could not delete the record of ${job.id}: ${(e as Error).message}`));
-      await this.results.deleteJob(job.id).catch((e: unknown) => this.logger.warn(`could not delete the objects of ${job.id}: ${(e as Error).message}`));
+      await this.syncJobs.discard(job);
     }
-  }
-
-  private async line(jobId: string): Promise<ResultLine | undefined> {
-    const finished = await this.store.get(jobId);
-    if (finished === null) return undefined;
-    for await (const line of readResultLines(this.results, finished)) return line;
-    return undefined;
   }
 }

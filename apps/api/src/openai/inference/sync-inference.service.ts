@@ -1,19 +1,17 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { JobStore, readResultLines, ResultStore, type JobRecord } from '#shared';
+import { Inject, Injectable } from '@nestjs/common';
 import { API_ENV, type ApiEnv } from '../../config/api-env.js';
 import { paramsFromBody, type JobParams } from '../../ingest/job-params.js';
 import { JobSubmissionService } from '../../jobs/job-submission.service.js';
-import { JobsService } from '../../jobs/jobs.service.js';
 import { ModelCatalogRepository, type ResolvedModel } from '../../models/model-catalog.repository.js';
 import { SHARD_PRIORITY } from '../../redis/shard-queue.repository.js';
 import { OpenAIError } from '../openai-error.js';
 import { ENDPOINTS, type InferenceRequest, type OpenAIEndpoint } from './openai-request.js';
-import { requestError, responseBody, type InferenceResponseBody, type ResultLine } from './openai-response.js';
-import { ShardFailedError, ShardWaiterService, WaitTimeoutError } from './shard-waiter.service.js';
+import { requestError, responseBody, type InferenceResponseBody } from './openai-response.js';
+import { ShardFailedError, WaitTimeoutError } from './shard-waiter.service.js';
+import { SYNC_RETENTION_SECONDS, SyncJobsService, type FinishedSyncJob } from './sync-jobs.service.js';
 
 /** Total UTF-8 bytes of text one synchronous request may carry (larger work goes through /v1/batches or /v1/jobs). */
 export const MAX_SYNC_TEXT_BYTES = 4 * 1024 * 1024;
-const SYNC_RETENTION_SECONDS = 3600;
 
 /** The job parameters of a request: the same validation as POST /v1/jobs, plus per-item token counts for `usage`. */
 export function jobParams(
@@ -37,16 +35,11 @@ export function jobParams(
  */
 @Injectable()
 export class SyncInferenceService {
-  private readonly logger = new Logger(SyncInferenceService.name);
-
   constructor(
     @Inject(API_ENV) private readonly env: ApiEnv,
     private readonly submission: JobSubmissionService,
-    private readonly jobs: JobsService,
-    private readonly store: JobStore,
-    private readonly results: ResultStore,
     private readonly catalog: ModelCatalogRepository,
-    private readonly waiter: ShardWaiterService,
+    private readonly syncJobs: SyncJobsService,
   ) {}
 
   async run(endpoint: OpenAIEndpoint, request: InferenceRequest, tenant: string): Promise<InferenceResponseBody> {
@@ -57,11 +50,11 @@ export class SyncInferenceService {
     checkDimensions(request, model.info);
 
     const job = await this.submission.submitTexts(params, request.inputs, SHARD_PRIORITY.interactive, tenant, model);
+    let done: FinishedSyncJob;
     try {
-      await this.waiter.waitForShards(job.id, job.shardsTotal, this.env.SYNC_TIMEOUT_MS);
+      done = await this.syncJobs.await(job, tenant);
     } catch (error) {
       if (error instanceof WaitTimeoutError) {
-        await this.jobs.cancel(job.id, tenant).catch(() => undefined);
         throw new OpenAIError(
           504,
           `the request did not finish within ${this.env.SYNC_TIMEOUT_MS} ms (SYNC_TIMEOUT_MS); it was cancelled. Workers may be busy or down; for large inputs use /v1/batches`,
@@ -72,18 +65,13 @@ export class SyncInferenceService {
       if (error instanceof ShardFailedError) throw new OpenAIError(500, `inference failed: ${error.message}`, null, 'inference_failed');
       throw error;
     }
-    const response = await this.answer(endpoint, request, job);
-    // A synchronous request leaves nothing behind: its answer was the only way to read it.
-    await this.store.delete(job.id, job.tenant).catch((e: unknown) => this.logger.warn(`could not delete the record of ${job.id}: ${(e as Error).message}`));
-    await this.results.deleteJob(job.id).catch((e: unknown) => this.logger.warn(`could not delete the objects of ${job.id} (the store janitor will): ${(e as Error).message}`));
+    const response = this.answer(endpoint, request, done);
+    await this.syncJobs.discard(job);
     return response;
   }
 
-  private async answer(endpoint: OpenAIEndpoint, request: InferenceRequest, job: JobRecord): Promise<InferenceResponseBody> {
-    const finished = (await this.store.get(job.id)) ?? job;
-    if (finished.state === 'cancelled') throw new OpenAIError(409, `the request's job ${job.id} was cancelled`, null, 'cancelled');
-    const lines: ResultLine[] = [];
-    for await (const line of readResultLines(this.results, finished)) lines[line.index] = line;
+  private answer(endpoint: OpenAIEndpoint, request: InferenceRequest, { finished, lines }: FinishedSyncJob): InferenceResponseBody {
+    if (finished.state === 'cancelled') throw new OpenAIError(409, `the request's job ${finished.id} was cancelled`, null, 'cancelled');
     const complete = lines.length === request.inputs.length && lines.every((line) => line !== undefined && !line.error);
     if (!complete) {
       const several = request.inputs.length > 1;
