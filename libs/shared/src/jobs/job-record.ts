@@ -1,28 +1,10 @@
-import type { AggregationStrategy, ClassificationFunction, TaskName } from '#models';
+import type { EncodeOptions, TaskName } from '#models';
 
 export type JobState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
 export const TERMINAL_STATES: readonly JobState[] = ['completed', 'failed', 'cancelled'];
 
-export interface JobOptions {
-  pooling?: 'mean' | 'cls';
-  normalize?: boolean;
-  topK?: number | null;
-  /** Classifiers: softmax, sigmoid or none; null: the model's own (sigmoid for multi-label and single-logit models). */
-  functionToApply?: ClassificationFunction | null;
-  /** Embeddings: keep the first N values (Matryoshka), then normalise; absent: the model's width. */
-  dimensions?: number | null;
-  /** Embeddings: text put before every input; or a prompt of the model by name (config_sentence_transformers.json). */
-  prompt?: string | null;
-  promptName?: string | null;
-  truncate?: boolean;
-  /** Rerank: scores are raw logits instead of their sigmoid. */
-  rawScores?: boolean;
-  /** Rerank: each ranked document carries its text. */
-  returnText?: boolean;
-  /** Token classification: how tokens become entities. */
-  aggregationStrategy?: AggregationStrategy;
-  /** Token classification: labels left out of the entities. */
-  ignoreLabels?: readonly string[];
+/** A job's options: the task options every encode request takes (EncodeOptions, documented there), plus what only jobs have. */
+export interface JobOptions extends EncodeOptions {
   /** Write each item's token count into its result line as `tokens` (set by the OpenAI-compatible routes, for `usage`). */
   itemTokens?: boolean;
 }
