@@ -21,6 +21,7 @@ export {
   TASK_NAMES_AND_ALIASES,
   TASKS,
   taskModule,
+  queryFlag,
   type ClassificationFunction,
   tokenClassificationTask,
   type JsonSchema,

@@ -1,15 +1,12 @@
 import type { SchemaObject } from '@nestjs/swagger';
 import { z } from 'zod';
-import { resolveTask, TASK_MODULES, TASK_NAMES, type TaskName, type TaskOption } from '#models';
+import { queryFlag, resolveTask, TASK_MODULES, TASK_NAMES, type TaskName, type TaskOption } from '#models';
 import { assertPlainJson, checkCallbackUrl } from '#shared';
 
 /** Longest retention a job may ask for: ten years. */
 export const MAX_EXPIRES_AFTER = 10 * 365 * 24 * 3600;
 
 export const MAX_METADATA_BYTES = 16 * 1024;
-
-/** A query-string boolean: exactly `true` or `false`. */
-const queryFlag = z.enum(['true', 'false']).transform((value) => value === 'true');
 
 const TRUNCATE_DESCRIPTION = 'false fails over-long texts instead of truncating them; true when absent';
 

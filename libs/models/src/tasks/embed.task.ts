@@ -2,9 +2,8 @@ import { z } from 'zod';
 import { l2NormalizeRows, poolHidden, truncateRows } from '../pooling.js';
 import { toFloat32 } from '../tensor-data.js';
 import type { TaskModelShape } from './task-io.js';
-import type { TaskModule, TaskOptionProblem } from './task-module.js';
+import { queryFlag, type TaskModule, type TaskOptionProblem } from './task-module.js';
 
-const queryFlag = z.enum(['true', 'false']).transform((value) => value === 'true');
 const pooling = z.enum(['mean', 'cls']);
 const dimensions = z.int().min(1);
 // A prompt is an instruction of a few words ("query: ", "Represent this sentence for searching relevant passages: ").

@@ -1,10 +1,9 @@
 import { z } from 'zod';
 import { toFloat32 } from '../tensor-data.js';
 import type { ItemResult, RankedDocument } from './task-io.js';
-import type { TaskModule } from './task-module.js';
+import { queryFlag, type TaskModule } from './task-module.js';
 
 const SEQUENCE_CLASSIFICATION = 'ForSequenceClassification';
-const queryFlag = z.enum(['true', 'false']).transform((value) => value === 'true');
 
 /**
  * Reranking with a cross-encoder (TEI's `/rerank`): each item is a query and its documents; every

@@ -4,7 +4,7 @@
  * The API, the worker, the CLI and the result formats read tasks only through this interface
  * (via the registry), so a new task is one module plus one registry line.
  */
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { EncodeOptions, ItemResult, ResolvedEncodeOptions, TaskModelShape } from './task-io.js';
 import type { TensorLike } from '../tensor-data.js';
 import type { TokenAlignment } from '../token-alignment.js';
@@ -107,3 +107,6 @@ export interface TaskModule<Name extends string = string> {
   /** The OpenAI-style synchronous route that serves the task, where there is one. */
   readonly openaiEndpoint?: string;
 }
+
+/** A boolean option as a query-string value: exactly `true` or `false`, read as a boolean. */
+export const queryFlag = z.enum(['true', 'false']).transform((value) => value === 'true');
