@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ActivityWindow } from '../../apps/worker/src/metrics/activity-window.js';
 import { autoscaleSignal, estimateShardTokens, estimateTokens, JobStore, OpsStore, secondsUntilAdmitted, type JobRecord, type OpsSnapshot } from '#shared';
+import { jobRecord } from '../support/job-record.js';
 import { startRedis, type RedisHandle } from '../support/redis-server.js';
 
 /**
@@ -33,31 +34,7 @@ beforeEach(() => {
   ops = new OpsStore(redis, prefix);
 });
 
-function record(id: string, overrides: Partial<JobRecord> = {}): JobRecord {
-  return {
-    id,
-    tenant: 'default',
-    task: 'embed',
-    modelId: 'm',
-    options: {},
-    metadata: null,
-    state: 'queued',
-    total: 30,
-    succeeded: 0,
-    failed: 0,
-    truncated: 0,
-    tokens: 0,
-    shardsTotal: 3,
-    shardsDone: 0,
-    shardsFailed: 0,
-    dimensions: 4,
-    createdAt: Date.now(),
-    startedAt: null,
-    finishedAt: null,
-    error: null,
-    ...overrides,
-  };
-}
+const record = (id: string, overrides: Partial<JobRecord> = {}): JobRecord => jobRecord(id, { modelId: 'm', total: 30, shardsTotal: 3, ...overrides });
 
 const outcome = (texts: number, tokens: number) => ({ succeeded: texts, failed: 0, truncated: 0, tokens });
 

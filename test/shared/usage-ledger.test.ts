@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { JobStore, UsageLedger, usageDay, usageDays, type JobRecord } from '#shared';
 import { startRedis, type RedisHandle } from '../support/redis-server.js';
+import { jobRecord } from '../support/job-record.js';
 
 /** The usage ledger written by JobStore.completeShard and read by UsageLedger, on a real Redis. */
 let server: RedisHandle;
@@ -29,30 +30,8 @@ beforeEach(() => {
   ledger = new UsageLedger(redis, prefix);
 });
 
-function record(id: string, tenant: string, modelId: string, shards = 4): JobRecord {
-  return {
-    id,
-    tenant,
-    task: 'embed',
-    modelId,
-    options: {},
-    metadata: null,
-    state: 'running',
-    total: shards * 10,
-    succeeded: 0,
-    failed: 0,
-    truncated: 0,
-    tokens: 0,
-    shardsTotal: shards,
-    shardsDone: 0,
-    shardsFailed: 0,
-    dimensions: 4,
-    createdAt: MONDAY,
-    startedAt: MONDAY,
-    finishedAt: null,
-    error: null,
-  };
-}
+const record = (id: string, tenant: string, modelId: string, shards = 4): JobRecord =>
+  jobRecord(id, { tenant, modelId, state: 'running', total: shards * 10, shardsTotal: shards, createdAt: MONDAY, startedAt: MONDAY });
 const outcome = (succeeded: number, tokens: number) => ({ succeeded, failed: 10 - succeeded, truncated: 0, tokens });
 
 describe('usage ledger', () => {

@@ -3,19 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import {
-  FsObjectStore,
-  jobInputKey,
-  JobStore,
-  loadEnv,
-  ResultStore,
-  workerEnvSchema,
-  type InputItem,
-  type JobRecord,
-  type ObjectStore,
-  type ShardPayload,
-  type WorkerEnv,
-} from '#shared';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import { FsObjectStore, jobInputKey, JobStore, loadEnv, ResultStore, workerEnvSchema, type InputItem, type ObjectStore, type ShardPayload, type WorkerEnv } from '#shared';
 import { ModelService } from '../../apps/worker/src/inference/model.service.js';
 import { WorkerMetricsService } from '../../apps/worker/src/metrics/worker-metrics.service.js';
 import { RedisService } from '../../apps/worker/src/redis/redis.service.js';
@@ -23,6 +12,8 @@ import { CancelSignalsService } from '../../apps/worker/src/shards/cancel-signal
 import { ShardFailureService } from '../../apps/worker/src/shards/shard-failure.service.js';
 import { ShardProcessorService } from '../../apps/worker/src/shards/shard-processor.service.js';
 import { FakePool } from './fake-pool.js';
+export { jobRecord } from '../support/job-record.js';
+import { startRedisServer, type TestRedis } from './redis-server.js';
 
 /** The worker's services wired by hand around a FakePool, against a real Redis and a temp RESULTS_DIR. */
 export interface Harness {
@@ -86,32 +77,6 @@ export async function createHarness(redisUrl: string, extraEnv: Record<string, s
   };
 }
 
-export function jobRecord(id: string, overrides: Partial<JobRecord> = {}): JobRecord {
-  return {
-    id,
-    tenant: 'default',
-    task: 'embed',
-    modelId: 'fake/model',
-    options: {},
-    metadata: null,
-    state: 'queued',
-    total: 3,
-    succeeded: 0,
-    failed: 0,
-    truncated: 0,
-    tokens: 0,
-    shardsTotal: 1,
-    shardsDone: 0,
-    shardsFailed: 0,
-    dimensions: 4,
-    createdAt: Date.now(),
-    startedAt: null,
-    finishedAt: null,
-    error: null,
-    ...overrides,
-  };
-}
-
 export const DEFAULT_ITEMS: readonly InputItem[] = [
   { id: 'a', text: 'hello world' },
   { id: 'b', text: 'fail: this one' },
@@ -145,4 +110,26 @@ export async function storeShard(objects: ObjectStore, jobId: string, overrides:
 /** What BullMQ passes to the processor, reduced to what it reads. */
 export function fakeJob(data: unknown, attemptsMade = 0, attempts = 3) {
   return { id: 'job-0', data, attemptsMade, opts: { attempts } };
+}
+
+/**
+ * Registers the hooks of a harness test file: one redis-server for the file, a fresh harness per
+ * test, handed to `use` before each test (the file keeps it in its own `let h`).
+ */
+export function useHarness(use: (harness: Harness) => void): void {
+  let server: TestRedis | undefined;
+  let harness: Harness | undefined;
+  beforeAll(async () => {
+    server = await startRedisServer();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+  beforeEach(async () => {
+    harness = await createHarness((server as TestRedis).url);
+    use(harness);
+  });
+  afterEach(async () => {
+    await harness?.close();
+  });
 }

@@ -1,22 +1,10 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildFailedShardOutput, DUPLICATE_REF_BYTES, encodeDuplicateRef, jobDuplicatesKey, type DuplicateRef, type InputItem, type ShardPayload } from '#shared';
-import { createHarness, fakeJob, jobRecord, type Harness } from './harness.js';
-import { startRedisServer, type TestRedis } from './redis-server.js';
+import { fakeJob, jobRecord, type Harness, useHarness } from './harness.js';
 
-let server: TestRedis;
 let h: Harness;
-
-beforeAll(async () => {
-  server = await startRedisServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
-beforeEach(async () => {
-  h = await createHarness(server.url);
-});
-afterEach(async () => {
-  await h.close();
+useHarness((harness) => {
+  h = harness;
 });
 
 const item = (id: string, text: string): InputItem => ({ id, text });

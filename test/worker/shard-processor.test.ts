@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { UnrecoverableError } from 'bullmq';
 import {
   FaultyObjectStore,
@@ -19,23 +19,11 @@ import {
 import { ShardFailureService } from '../../apps/worker/src/shards/shard-failure.service.js';
 import { ShardProcessorService } from '../../apps/worker/src/shards/shard-processor.service.js';
 import { FAKE_DIMS, fakeEmbedding } from './fake-pool.js';
-import { createHarness, fakeJob, jobRecord, type Harness } from './harness.js';
-import { startRedisServer, type TestRedis } from './redis-server.js';
+import { fakeJob, jobRecord, type Harness, useHarness } from './harness.js';
 
-let server: TestRedis;
 let h: Harness;
-
-beforeAll(async () => {
-  server = await startRedisServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
-beforeEach(async () => {
-  h = await createHarness(server.url);
-});
-afterEach(async () => {
-  await h.close();
+useHarness((harness) => {
+  h = harness;
 });
 
 const storedShard = async (jobId: string, shard = 0) => {
