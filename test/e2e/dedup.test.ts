@@ -1,16 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModels } from '../../tools/model-generator/index.js';
 import { syntheticCorpus } from '../../tools/synthetic-corpus.js';
-import { API_ENTRY, startApp, WORKER_ENTRY, type AppProcess } from '../support/app-process.js';
-import { freePort, startRedis, type RedisHandle } from '../support/redis-server.js';
-import { authHeaders, finished, postJob, postNdjson, waitFor, type JobView } from '../support/stack.js';
+import type { AppProcess } from '../support/app-process.js';
+import { authHeaders, finished, MODEL_DIR, postJob, postNdjson, Stack, waitFor, type JobView } from '../support/stack.js';
 
-const MODEL_DIR = resolve(import.meta.dirname, '../../.cache/models');
 const EMBED = 'shardwise-random/bert-tiny-embed';
 const SENTIMENT = 'shardwise-random/distilbert-tiny-sentiment';
 const SHARD_MAX_TEXTS = 40;
@@ -43,31 +38,18 @@ async function download(base: string, id: string, format: string): Promise<Buffe
 
 /** A shard never starts before the one in front of it is written (one worker, one shard at a time), so every repeat finds its first. */
 describe('dedup, end to end: identical texts computed once, results identical to a run without dedup', () => {
-  let redis: RedisHandle;
+  let stack: Stack;
   let api: AppProcess;
-  let worker: AppProcess;
-  let resultsDir: string;
 
   beforeAll(async () => {
     await generateModels({ out: MODEL_DIR, size: 'tiny' });
-    redis = await startRedis();
-    resultsDir = await mkdtemp(join(tmpdir(), 'sw-dedup-'));
-    const common = { REDIS_URL: redis.url, MODEL_DIR, RESULTS_DIR: resultsDir };
-    const apiPort = await freePort();
-    api = await startApp(API_ENTRY, { ...common, PORT: String(apiPort), SHARD_MAX_TEXTS: String(SHARD_MAX_TEXTS) }, apiPort);
-    const workerPort = await freePort();
-    worker = await startApp(
-      WORKER_ENTRY,
-      { ...common, WORKER_PORT: String(workerPort), INFERENCE_THREADS: '2', WORKER_CONCURRENCY: '1', PRELOAD_MODELS: `${EMBED},${SENTIMENT}` },
-      workerPort,
-    );
+    stack = await Stack.start({ modelDir: MODEL_DIR });
+    api = await stack.startApi({ SHARD_MAX_TEXTS: String(SHARD_MAX_TEXTS) });
+    await stack.startWorker({ INFERENCE_THREADS: '2', WORKER_CONCURRENCY: '1', PRELOAD_MODELS: `${EMBED},${SENTIMENT}` });
   });
 
   afterAll(async () => {
-    await worker?.stop();
-    await api?.stop();
-    await redis?.stop();
-    if (resultsDir) await rm(resultsDir, { recursive: true, force: true });
+    await stack?.stop();
   });
 
   async function run(submit: () => Promise<{ status: number; body: Record<string, unknown> }>): Promise<JobView> {
@@ -157,7 +139,7 @@ describe('dedup, end to end: identical texts computed once, results identical to
       await new Promise((r) => setTimeout(r, 150));
       batch = await client.batches.retrieve(created.id);
     }
-    const records = new Redis(redis.url);
+    const records = new Redis(stack.redis.url);
     const jobId = JSON.parse((await records.hget(`sw:oai:batch:${created.id}`, 'jobId')) as string) as string;
     records.disconnect();
     const job = await waitFor(api.baseUrl, jobId, finished);

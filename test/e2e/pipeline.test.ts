@@ -1,15 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateModels } from '../../tools/model-generator/index.js';
 import { syntheticCorpus } from '../../tools/synthetic-corpus.js';
-import { API_ENTRY, startApp, WORKER_ENTRY, type AppProcess } from '../support/app-process.js';
-import { freePort, startRedis, type RedisHandle } from '../support/redis-server.js';
+import type { AppProcess } from '../support/app-process.js';
 import { ReferenceModel } from '../support/reference.js';
-import { finished, postNdjson, resultsOf, waitFor, type ResultLine } from '../support/stack.js';
+import { finished, MODEL_DIR, postNdjson, resultsOf, Stack, waitFor, type ResultLine } from '../support/stack.js';
 
-const MODEL_DIR = resolve(import.meta.dirname, '../../.cache/models');
 const FAMILIES = ['bert', 'distilbert', 'roberta'] as const;
 const TINY_MAX_TOKENS = 128;
 const CORPUS_SIZE = 2000;
@@ -33,28 +28,19 @@ function sample(items: Array<{ text: string }>, count: number): number[] {
 }
 
 describe('end to end: HTTP -> Redis -> workers -> result files', () => {
-  let redis: RedisHandle;
+  let stack: Stack;
   let api: AppProcess;
-  let worker: AppProcess;
-  let resultsDir: string;
 
   beforeAll(async () => {
     await generateModels({ out: MODEL_DIR, size: 'tiny' });
-    redis = await startRedis();
-    resultsDir = await mkdtemp(join(tmpdir(), 'sw-results-'));
-    const common = { REDIS_URL: redis.url, MODEL_DIR, RESULTS_DIR: resultsDir };
-    const apiPort = await freePort();
-    api = await startApp(API_ENTRY, { ...common, PORT: String(apiPort), SHARD_MAX_TEXTS: '100' }, apiPort);
-    const workerPort = await freePort();
+    stack = await Stack.start({ modelDir: MODEL_DIR });
+    api = await stack.startApi({ SHARD_MAX_TEXTS: '100' });
     const preload = FAMILIES.flatMap((f) => [`shardwise-random/${f}-tiny-embed`, `shardwise-random/${f}-tiny-sentiment`]);
-    worker = await startApp(WORKER_ENTRY, { ...common, WORKER_PORT: String(workerPort), INFERENCE_THREADS: '2', PRELOAD_MODELS: preload.join(',') }, workerPort);
+    await stack.startWorker({ INFERENCE_THREADS: '2', PRELOAD_MODELS: preload.join(',') });
   });
 
   afterAll(async () => {
-    await worker?.stop();
-    await api?.stop();
-    await redis?.stop();
-    if (resultsDir) await rm(resultsDir, { recursive: true, force: true });
+    await stack?.stop();
   });
 
   for (const family of FAMILIES) {
