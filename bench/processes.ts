@@ -1,120 +1,26 @@
 /**
- * Process plumbing for the end-to-end measurements, mirroring test/support (redis-server.ts,
- * app-process.ts): a private redis-server, the built API and workers on free loopback ports, and an
- * RSS sampler that reads VmRSS from /proc/<pid>/status.
+ * Process plumbing for the end-to-end measurements: a private redis-server and the built API and
+ * workers on free loopback ports (tools/processes.ts, shared with the tests), and an RSS sampler
+ * that reads VmRSS from /proc/<pid>/status.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { Redis } from 'ioredis';
-import { freePort } from '../tools/free-port.js';
+import { resolve } from 'node:path';
+import { freePort, startApp as startChild, startRedis, type AppProcess } from '../tools/processes.js';
 
-export { freePort };
+export { freePort, startRedis };
+export type AppProc = AppProcess;
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const API_ENTRY = resolve(ROOT, 'dist/apps/api/src/main.js');
 export const WORKER_ENTRY = resolve(ROOT, 'dist/apps/worker/src/main.js');
 
-export interface Proc {
-  process: ChildProcess;
-  pid: number;
-  output(): string;
-  stop(): Promise<void>;
-}
-
-function track(child: ChildProcess): { output(): string } {
-  let log = '';
-  const keep = (chunk: Buffer) => {
-    log += chunk.toString();
-    if (log.length > 200_000) log = log.slice(-100_000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  return { output: () => log };
-}
-
-async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 20_000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill(signal);
-  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(timer);
-}
-
-export interface RedisProc extends Proc {
-  url: string;
-}
-
-export async function startRedis(): Promise<RedisProc> {
-  const port = await freePort();
-  const dir = await mkdtemp(join(tmpdir(), 'sw-bench-redis-'));
-  const bin = process.env.REDIS_SERVER_BIN ?? 'redis-server';
-  const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--maxmemory-policy', 'noeviction'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const { output } = track(child);
-  const url = `redis://127.0.0.1:${port}`;
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    probe.on('error', () => undefined); // refused until the server listens; connect() reports it
-    try {
-      await probe.connect();
-      await probe.ping();
-      probe.disconnect();
-      break;
-    } catch {
-      probe.disconnect();
-      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`redis-server did not start on port ${port}:\n${output()}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  return {
-    process: child,
-    pid: child.pid!,
-    url,
-    output,
-    async stop() {
-      await stopChild(child, 'SIGKILL');
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-export interface AppProc extends Proc {
-  baseUrl: string;
-}
-
 /**
- * Starts the built API or worker and waits until its /readyz answers 200 (workers: models loaded and
- * warm). `nodeArgs` go before the entry: flags NODE_OPTIONS refuses, such as --cpu-prof.
+ * Starts the built API or worker (logging warnings only unless `env` says otherwise) and waits until
+ * its /readyz answers 200 (workers: models loaded and warm). `nodeArgs` go before the entry: flags
+ * NODE_OPTIONS refuses, such as --cpu-prof.
  */
-export async function startApp(entry: string, env: Record<string, string>, port: number, readyTimeoutMs = 180_000, nodeArgs: readonly string[] = []): Promise<AppProc> {
-  const child = spawn(process.execPath, [...nodeArgs, entry], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const { output } = track(child);
-  const baseUrl = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + readyTimeoutMs;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${entry} exited with ${child.exitCode}:\n${output()}`);
-    try {
-      if ((await fetch(`${baseUrl}/readyz`)).status === 200) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`${entry} not ready after ${readyTimeoutMs} ms:\n${output()}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { process: child, pid: child.pid!, baseUrl, output, stop: () => stopChild(child) };
+export function startApp(entry: string, env: Record<string, string>, port: number, readyTimeoutMs = 180_000, nodeArgs: readonly string[] = []): Promise<AppProc> {
+  return startChild(entry, { LOG_LEVEL: 'warn', ...env }, port, { cwd: ROOT, readyTimeoutMs, nodeArgs });
 }
 
 /** Resident set size in bytes (VmRSS; VmHWM for the kernel's own peak), or null once the process is gone. */

@@ -13,7 +13,7 @@ import { ShardFailureService } from '../../apps/worker/src/shards/shard-failure.
 import { ShardProcessorService } from '../../apps/worker/src/shards/shard-processor.service.js';
 import { FakePool } from './fake-pool.js';
 export { jobRecord } from '../support/job-record.js';
-import { startRedisServer, type TestRedis } from './redis-server.js';
+import { startRedis, type RedisHandle } from '../support/redis-server.js';
 
 /** The worker's services wired by hand around a FakePool, against a real Redis and a temp RESULTS_DIR. */
 export interface Harness {
@@ -117,16 +117,16 @@ export function fakeJob(data: unknown, attemptsMade = 0, attempts = 3) {
  * test, handed to `use` before each test (the file keeps it in its own `let h`).
  */
 export function useHarness(use: (harness: Harness) => void): void {
-  let server: TestRedis | undefined;
+  let server: RedisHandle | undefined;
   let harness: Harness | undefined;
   beforeAll(async () => {
-    server = await startRedisServer();
+    server = await startRedis();
   });
   afterAll(async () => {
     await server?.stop();
   });
   beforeEach(async () => {
-    harness = await createHarness((server as TestRedis).url);
+    harness = await createHarness((server as RedisHandle).url);
     use(harness);
   });
   afterEach(async () => {

@@ -13,11 +13,11 @@ import { HealthServerService } from '../../apps/worker/src/health/health-server.
 import { WorkerModule } from '../../apps/worker/src/worker.module.js';
 import { FakePool } from './fake-pool.js';
 import { jobRecord, storeShard } from './harness.js';
-import { startRedisServer, type TestRedis } from './redis-server.js';
+import { startRedis, type RedisHandle } from '../support/redis-server.js';
 
 /** The whole Nest app around a FakePool: lifecycle order, BullMQ wiring, retries and the health server. */
 describe('worker application', () => {
-  let server: TestRedis;
+  let server: RedisHandle;
   let env: WorkerEnv;
   let pool: FakePool;
   let app: INestApplicationContext;
@@ -29,7 +29,7 @@ describe('worker application', () => {
   let base: string;
 
   beforeAll(async () => {
-    server = await startRedisServer();
+    server = await startRedis();
     env = loadEnv(workerEnvSchema, {
       REDIS_URL: server.url,
       REDIS_PREFIX: `app${randomUUID().slice(0, 6)}`,
