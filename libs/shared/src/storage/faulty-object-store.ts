@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError } from '../errors/config.error.js';
+import { DelegatingObjectStore } from './delegating-object-store.js';
 import type { ByteRange, ObjectInfo, ObjectStore, ObjectWriter, ReadOptions, WriteOptions } from './object-store.interface.js';
 
 /** TEST ONLY: the faults a FaultyObjectStore injects. Counts are kept per key. */
@@ -35,26 +36,29 @@ export class InjectedFaultError extends Error {
  * chaos runs (SHARDWISE_FAULT_STORE_*) exercise retries, full disks and dead volumes. stat, list and
  * deletes pass through untouched. A stream fault rejects the stream() call itself.
  */
-export class FaultyObjectStore implements ObjectStore {
-  readonly location: string;
+export class FaultyObjectStore extends DelegatingObjectStore {
   private readonly keyPattern: RegExp | undefined;
   private readonly writes = new Map<string, number>();
   private readonly reads = new Map<string, number>();
 
   constructor(
-    private readonly inner: ObjectStore,
+    inner: ObjectStore,
     private readonly faults: ObjectStoreFaults,
   ) {
-    this.location = `${inner.location} (with injected faults)`;
+    super(inner);
     // Without g and y, test() keeps no state between keys.
     this.keyPattern = faults.keyPattern && new RegExp(faults.keyPattern.source, faults.keyPattern.flags.replace(/[gy]/g, ''));
   }
 
-  async createWriter(key: string, options?: WriteOptions): Promise<ObjectWriter> {
+  override get location(): string {
+    return `${this.inner.location} (with injected faults)`;
+  }
+
+  override async createWriter(key: string, options?: WriteOptions): Promise<ObjectWriter> {
     return new FaultyObjectWriter(await this.inner.createWriter(key, options), () => this.writeFault(key));
   }
 
-  async put(key: string, body: Uint8Array, options?: WriteOptions): Promise<'written' | 'exists'> {
+  override async put(key: string, body: Uint8Array, options?: WriteOptions): Promise<'written' | 'exists'> {
     const fault = this.writeFault(key);
     if (!fault) return this.inner.put(key, body, options);
     const writer = await this.inner.createWriter(key, options);
@@ -66,38 +70,14 @@ export class FaultyObjectStore implements ObjectStore {
     throw fault;
   }
 
-  async read(key: string, range?: ByteRange, options?: ReadOptions): Promise<Buffer | null> {
+  override async read(key: string, range?: ByteRange, options?: ReadOptions): Promise<Buffer | null> {
     await this.beforeRead(key);
     return this.inner.read(key, range, options);
   }
 
-  async stream(key: string, range?: ByteRange, options?: ReadOptions): Promise<Readable | null> {
+  override async stream(key: string, range?: ByteRange, options?: ReadOptions): Promise<Readable | null> {
     await this.beforeRead(key);
     return this.inner.stream(key, range, options);
-  }
-
-  stat(key: string): Promise<ObjectInfo | null> {
-    return this.inner.stat(key);
-  }
-
-  list(prefix: string): AsyncIterable<ObjectInfo> {
-    return this.inner.list(prefix);
-  }
-
-  listFolders(prefix: string): AsyncIterable<string> {
-    return this.inner.listFolders(prefix);
-  }
-
-  delete(key: string): Promise<void> {
-    return this.inner.delete(key);
-  }
-
-  deletePrefix(prefix: string): Promise<number> {
-    return this.inner.deletePrefix(prefix);
-  }
-
-  sweepPartial(olderThan: number): Promise<number> {
-    return this.inner.sweepPartial(olderThan);
   }
 
   private writeFault(key: string): InjectedFaultError | undefined {

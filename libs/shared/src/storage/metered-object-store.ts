@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
-import type { ByteRange, ObjectInfo, ObjectStore, ObjectWriter, ReadOptions, WriteOptions } from './object-store.interface.js';
+import { DelegatingObjectStore } from './delegating-object-store.js';
+import type { ObjectInfo, ObjectStore, ObjectWriter, WriteOptions } from './object-store.interface.js';
 
 /** Fields of the counters hash (OpsStore reads them for shardwise_store_bytes / shardwise_store_objects). */
 export const STORE_BYTES = 'bytes';
@@ -12,18 +13,16 @@ export const STORE_OBJECTS = 'objects';
  * between a write and its count, or two deletes of one prefix at once, leave the figures slightly off:
  * they are a gauge for capacity, not an inventory.
  */
-export class MeteredObjectStore implements ObjectStore {
+export class MeteredObjectStore extends DelegatingObjectStore {
   constructor(
-    private readonly inner: ObjectStore,
+    inner: ObjectStore,
     private readonly redis: Redis,
     private readonly key: string,
-  ) {}
-
-  get location(): string {
-    return this.inner.location;
+  ) {
+    super(inner);
   }
 
-  async createWriter(key: string, options?: WriteOptions): Promise<ObjectWriter> {
+  override async createWriter(key: string, options?: WriteOptions): Promise<ObjectWriter> {
     const writer = await this.inner.createWriter(key, options);
     const count = (info: ObjectInfo) => this.add(info.size, 1);
     return {
@@ -41,48 +40,24 @@ export class MeteredObjectStore implements ObjectStore {
     };
   }
 
-  async put(key: string, body: Uint8Array, options?: WriteOptions): Promise<'written' | 'exists'> {
+  override async put(key: string, body: Uint8Array, options?: WriteOptions): Promise<'written' | 'exists'> {
     const outcome = await this.inner.put(key, body, options);
     if (outcome === 'written') await this.add(body.byteLength, 1);
     return outcome;
   }
 
-  read(key: string, range?: ByteRange, options?: ReadOptions): Promise<Buffer | null> {
-    return this.inner.read(key, range, options);
-  }
-
-  stream(key: string, range?: ByteRange, options?: ReadOptions) {
-    return this.inner.stream(key, range, options);
-  }
-
-  stat(key: string): Promise<ObjectInfo | null> {
-    return this.inner.stat(key);
-  }
-
-  list(prefix: string): AsyncIterable<ObjectInfo> {
-    return this.inner.list(prefix);
-  }
-
-  listFolders(prefix: string): AsyncIterable<string> {
-    return this.inner.listFolders(prefix);
-  }
-
-  async delete(key: string): Promise<void> {
+  override async delete(key: string): Promise<void> {
     const info = await this.inner.stat(key);
     await this.inner.delete(key);
     if (info !== null) await this.add(-info.size, -1);
   }
 
-  async deletePrefix(prefix: string): Promise<number> {
+  override async deletePrefix(prefix: string): Promise<number> {
     let bytes = 0;
     for await (const info of this.inner.list(prefix)) bytes += info.size;
     const removed = await this.inner.deletePrefix(prefix);
     if (removed > 0) await this.add(-bytes, -removed);
     return removed;
-  }
-
-  sweepPartial(olderThan: number): Promise<number> {
-    return this.inner.sweepPartial(olderThan);
   }
 
   private async add(bytes: number, objects: number): Promise<void> {
