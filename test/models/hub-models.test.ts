@@ -101,6 +101,24 @@ describe('Hub models', () => {
     });
   }, 120_000);
 
+  it('rewrites a q8 model for per-token quantization from the file HF_CACHE_DIR holds', async () => {
+    const pool = new InferencePool({ ...options(), dtype: 'q8' });
+    await pool.start();
+    try {
+      await pool.load(EMBED, 'embed');
+      expect(hub.count(EMBED, 'onnx/model_quantized.onnx')).toBe(1);
+      expect(existsSync(join(cacheDir, EMBED, 'onnx/model_quantized.onnx'))).toBe(true);
+      const alone = await vectors(pool, EMBED, { promptName: 'query' });
+      // Per-token quantization: a text's vector does not depend on its batch-mates.
+      const { results } = await pool.encode({ modelId: EMBED, task: 'embed', texts: [TEXTS[0] as string], options: { promptName: 'query' } });
+      const single = results[0];
+      if (!single?.ok || !('embedding' in single)) throw new Error(`no embedding: ${JSON.stringify(single)}`);
+      expect([...single.embedding]).toEqual(alone[0]);
+    } finally {
+      await pool.close();
+    }
+  }, 120_000);
+
   it('loads a cached model with its prompts while the endpoint is down, and fails clearly when the prompts were never cached', async () => {
     const before = hub.requests.length;
     hub.failWhen(() => 503);
