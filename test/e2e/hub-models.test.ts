@@ -13,7 +13,7 @@ import { generateModels } from '../../tools/model-generator/index.js';
 import { API_ENTRY, startApp, WORKER_ENTRY, type AppProcess } from '../support/app-process.js';
 import { startFakeHub, type FakeHub } from '../support/fake-hub.js';
 import { freePort, startRedis, type RedisHandle } from '../support/redis-server.js';
-import { finished, postJob, resultsOf, waitFor, type ResultLine } from '../support/stack.js';
+import { finished, postJob, request, resultsOf, waitFor, type ResultLine } from '../support/stack.js';
 
 const MODEL_DIR = resolve(import.meta.dirname, '../../.cache/models');
 const EMBED = 'shardwise-random/distilbert-tiny-embed';
@@ -48,7 +48,7 @@ describe('end to end: Hub models through HF_ENDPOINT', () => {
     const common = { REDIS_URL: redis.url, RESULTS_DIR: resultsDir, HF_ENDPOINT: hub.url };
     const [apiPort, workerPort] = await Promise.all([freePort(), freePort()]);
     [api, worker] = await Promise.all([
-      startApp(API_ENTRY, { ...common, PORT: String(apiPort) }, apiPort),
+      startApp(API_ENTRY, { ...common, PORT: String(apiPort), DEFAULT_MODEL_EMBED: EMBED }, apiPort),
       startApp(WORKER_ENTRY, { ...common, WORKER_PORT: String(workerPort), INFERENCE_THREADS: '1', HF_CACHE_DIR: cacheDir }, workerPort),
     ]);
   }, 180_000);
@@ -99,6 +99,19 @@ describe('end to end: Hub models through HF_ENDPOINT', () => {
     const task = await postJob(api.baseUrl, { task: 'sentiment', model: EMBED, inputs: ['x'] });
     expect(task.status).toBe(400);
     expect(task.body).toMatchObject({ error: { code: 'INVALID_MODEL', field: 'model' } });
+  }, 60_000);
+
+  it('describes the default models on GET /v1/models from their configs, when the endpoint has them', async () => {
+    const reply = await request<{ data: Array<Record<string, unknown>> }>(api.baseUrl, '/v1/models');
+    expect(reply.status).toBe(200);
+    const models = reply.body.data;
+    expect(models.find((m) => m.id === EMBED)).toMatchObject({ task: ['embed'], family: 'distilbert', dimensions: 32, max_tokens: 128, default_for: ['embed'] });
+    // The fake Hub has no sentiment model: listed as before, undescribed.
+    expect(models.find((m) => m.id === 'Xenova/distilbert-base-uncased-finetuned-sst-2-english')).toMatchObject({
+      task: ['sentiment'],
+      dimensions: null,
+      default_for: ['sentiment'],
+    });
   }, 60_000);
 
   it('accepts jobs unchecked when the endpoint fails for the API, and the worker still applies the prompt', async () => {

@@ -75,12 +75,12 @@ export class ModelCatalogRepository {
     return ids.sort();
   }
 
-  /** Like info(), but a broken folder is logged and skipped instead of failing a listing. */
+  /** Like info(), but a broken model is logged and skipped (null) instead of failing a listing. */
   async tryInfo(modelId: string): Promise<ModelInfo | null> {
     try {
       return await this.info(modelId);
     } catch (error) {
-      this.logger.warn(`skipping model folder ${JSON.stringify(modelId)}: ${(error as Error).message}`);
+      this.logger.warn(`skipping model ${JSON.stringify(modelId)}: ${(error as Error).message}`);
       return null;
     }
   }

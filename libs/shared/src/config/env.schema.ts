@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { DEFAULT_HUB_ENDPOINT } from '#models';
 import { parseSentinels, type SentinelAddress } from '../redis/redis-target.js';
 import { caFileProblem } from '../redis/redis-tls.js';
 import { storeUrlProblem } from '../storage/store-url.js';
@@ -89,7 +90,7 @@ const commonEnvObject = z.object({
    */
   HF_ENDPOINT: optionalText
     .pipe(z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional())
-    .transform((url) => (url ?? 'https://huggingface.co').replace(/\/+$/, '')),
+    .transform((url) => (url ?? DEFAULT_HUB_ENDPOINT).replace(/\/+$/, '')),
   /**
    * The object store every job's input, results and files live in, when STORE_URL is unset: a folder on
    * a volume that the API and all workers share (one ReadWriteMany volume in Kubernetes). @defaultValue ./data/results
