@@ -44,3 +44,18 @@ describe('Q8_MODE', () => {
     expect(() => loadEnv(workerEnvSchema, { Q8_MODE: 'per-row' })).toThrow(/Q8_MODE="per-row"/);
   });
 });
+
+describe('HF_ENDPOINT and HF_CACHE_DIR', () => {
+  it('defaults to the Hub, takes a mirror without its trailing slash, and refuses what is not an http(s) URL', () => {
+    const defaults = loadEnv(workerEnvSchema, {});
+    expect(defaults.HF_ENDPOINT).toBe('https://huggingface.co');
+    expect(defaults.HF_CACHE_DIR).toBeUndefined();
+    expect(loadEnv(workerEnvSchema, { HF_ENDPOINT: '' }).HF_ENDPOINT).toBe('https://huggingface.co');
+    expect(loadEnv(workerEnvSchema, { HF_ENDPOINT: 'http://hub-mirror.internal:8080/hf/', HF_CACHE_DIR: '/var/cache/models' })).toMatchObject({
+      HF_ENDPOINT: 'http://hub-mirror.internal:8080/hf',
+      HF_CACHE_DIR: '/var/cache/models',
+    });
+    expect(() => loadEnv(workerEnvSchema, { HF_ENDPOINT: 'hub-mirror.internal' })).toThrow(/HF_ENDPOINT="hub-mirror.internal"/);
+    expect(() => loadEnv(workerEnvSchema, { HF_ENDPOINT: 'ftp://hub-mirror.internal' })).toThrow(/HF_ENDPOINT=.*http:\/\/ or https:\/\//);
+  });
+});

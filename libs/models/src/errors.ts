@@ -131,3 +131,16 @@ function printable(value: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
   return shown.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
+
+/** A file of a Hub repository could not be read: the endpoint answered an error, or did not answer in time. */
+export class HubFileError extends Error {
+  override readonly name = 'HubFileError';
+  /** `status`: the HTTP status, or undefined when no answer came (network error, timeout). */
+  constructor(
+    readonly url: string,
+    reason: string,
+    readonly status?: number,
+  ) {
+    super(`cannot read ${url}: ${reason}`);
+  }
+}

@@ -37,7 +37,8 @@ export {
   type TaskOutputKind,
 } from './tasks/index.js';
 export { MODEL_REGISTRY, resolveModelId, type ResolveModelOptions } from './model-id.js';
-export { readModelInfo, type ModelDtype, type ModelInfo } from './model-info.js';
+export { readHubModelInfo, readModelInfo, type ModelDtype, type ModelInfo } from './model-info.js';
+export { DEFAULT_HUB_ENDPOINT, fetchHubFile, fetchHubJson, hubFileUrl, type HubFileOptions } from './hub-files.js';
 export { InferencePool } from './inference-pool.js';
 export { DEFAULT_ENCODE_OPTIONS, resolveEncodeOptions } from './encode-options.js';
 export { float32ToHalfBits, halfBitsToFloat32 } from './float16.js';
@@ -58,6 +59,7 @@ export type {
 export {
   AbortError,
   DeviceUnavailableError,
+  HubFileError,
   InvalidEncodeOptionsError,
   InvalidModelError,
   InvalidPoolOptionsError,

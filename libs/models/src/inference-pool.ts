@@ -1,7 +1,7 @@
 import { assertDeviceAvailable } from './device.js';
 import { runEncodeRequest } from './encode-request.js';
 import { assertTextPairs, assertTexts, resolveEncodeOptions, validatePoolOptions } from './encode-options.js';
-import { AbortError, InvalidEncodeOptionsError, PoolStateError, UnsupportedDtypeError, UnsupportedTaskError } from './errors.js';
+import { AbortError, InvalidEncodeOptionsError, InvalidPoolOptionsError, PoolStateError, UnsupportedDtypeError, UnsupportedTaskError } from './errors.js';
 import { assertSafeModelId } from './model-id.js';
 import { readModelInfo, type ModelInfo } from './model-info.js';
 import { MODEL_HINTS, taskModule, type TaskName } from './tasks/index.js';
@@ -27,6 +27,9 @@ export class InferencePool {
   /** Validates options only; threads are spawned by start(). */
   constructor(options: InferencePoolOptions) {
     validatePoolOptions(options);
+    if (options.hubEndpoint !== undefined && !isHttpUrl(options.hubEndpoint)) {
+      throw new InvalidPoolOptionsError(`hubEndpoint must be an http:// or https:// URL (got ${JSON.stringify(options.hubEndpoint)})`);
+    }
     this.options = { ...options };
   }
 
@@ -35,9 +38,9 @@ export class InferencePool {
     if (this.state === 'closed') return Promise.reject(new PoolStateError('closed'));
     this.starting ??= (async () => {
       this.state = 'starting';
-      const { threads, intraOpThreads, device, dtype, q8Mode, modelDir } = this.options;
+      const { threads, intraOpThreads, device, dtype, q8Mode, modelDir, hubEndpoint, hubCacheDir } = this.options;
       assertDeviceAvailable(device);
-      const scheduler = new ThreadScheduler(threads, threadEntryUrl(), { intraOpThreads, device, dtype, q8Mode, modelDir });
+      const scheduler = new ThreadScheduler(threads, threadEntryUrl(), { intraOpThreads, device, dtype, q8Mode, modelDir, hubEndpoint, hubCacheDir });
       this.scheduler = scheduler;
       await scheduler.start();
       // close() may have been called while the threads were starting.
@@ -118,6 +121,10 @@ export class InferencePool {
     const infos = await scheduler.broadcast({ type: 'load', model: { modelId: id, task } });
     return local ?? (infos[0] as ModelInfo);
   }
+}
+
+function isHttpUrl(value: string): boolean {
+  return URL.canParse(value) && /^https?:$/.test(new URL(value).protocol);
 }
 
 function raceAbort<T>(work: Promise<T>, signal: AbortSignal, cancellation: Cancellation): Promise<T> {

@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidModelError, UnknownModelError } from './errors.js';
+import { fetchHubJson, hubFileUrl, type HubFileOptions } from './hub-files.js';
 import { assertSafeModelId, hasLocalModel } from './model-id.js';
 import { TASK_MODULES, type TaskName } from './tasks/index.js';
 
@@ -31,13 +32,13 @@ export interface ModelInfo {
   labels: string[] | null;
   /** A classifier's `problem_type` from config.json (`multi_label_classification`, ...), when it has one. */
   problemType?: string;
-  /** sentence-transformers prompts by name (config_sentence_transformers.json of a local folder), when it has some. */
+  /** sentence-transformers prompts by name (the model's config_sentence_transformers.json), when it has some. */
   prompts?: Record<string, string>;
   /** The prompt sentence-transformers uses when none is asked for (`default_prompt_name`). */
   defaultPromptName?: string;
   /** Longest input in tokens, special tokens included. */
   maxTokens: number;
-  /** Weight variants present in onnx/ (only known for local folders; Hub models report the loaded one). */
+  /** Weight variants present in onnx/ (only known for local folders; Hub models report the loaded one, or none when read by readHubModelInfo). */
   dtypes: ModelDtype[];
 }
 
@@ -131,6 +132,20 @@ export async function readModelInfo(modelId: string, opts: { modelDir?: string }
   });
   const files = await readdir(join(folder, 'onnx')).catch(() => [] as string[]);
   return { ...modelInfoFromConfigs(modelId, config, tokenizerConfig, dtypesFromFiles(files)), ...promptsOf(sentenceTransformers) };
+}
+
+/**
+ * Reads ModelInfo of a Hub model from its three config files on the endpoint, without downloading
+ * weights (so its dtypes are unknown: `[]`). Throws HubFileError when the endpoint fails or refuses
+ * (401 for a missing or gated repository), UnknownModelError when the repository has no config.json.
+ */
+export async function readHubModelInfo(modelId: string, opts: HubFileOptions = {}): Promise<ModelInfo> {
+  assertSafeModelId(modelId);
+  const [config, tokenizerConfig, sentenceTransformers] = await Promise.all(
+    ['config.json', 'tokenizer_config.json', 'config_sentence_transformers.json'].map((file) => fetchHubJson(modelId, file, opts)),
+  );
+  if (!config) throw new UnknownModelError(modelId, `${hubFileUrl(modelId, 'config.json', opts)} does not exist`);
+  return { ...modelInfoFromConfigs(modelId, config, tokenizerConfig ?? {}, []), ...promptsOf(sentenceTransformers ?? {}) };
 }
 
 async function readJson(path: string, modelId: string): Promise<Json> {

@@ -16,7 +16,8 @@ import {
 } from '@huggingface/transformers';
 import { explainDeviceFailure } from './device.js';
 import { ModelLoadError, UnsupportedDtypeError, UnsupportedTaskError } from './errors.js';
-import { modelInfoFromConfigs, readModelInfo, type ModelInfo } from './model-info.js';
+import { readCachedHubJson } from './hub-files.js';
+import { modelInfoFromConfigs, promptsOf, readModelInfo, type ModelInfo } from './model-info.js';
 import { MODEL_HINTS, taskModule, type TaskModelClass } from './tasks/index.js';
 import { usePerTokenQuantization } from './per-token-session.js';
 import type { ModelRef, ThreadConfig } from './thread-protocol.js';
@@ -46,6 +47,35 @@ export function configureTransformers(config: ThreadConfig): void {
   } else {
     env.allowLocalModels = false;
     env.allowRemoteModels = true;
+    if (config.hubEndpoint !== undefined) env.remoteHost = `${config.hubEndpoint.replace(/\/+$/, '')}/`;
+    if (config.hubCacheDir !== undefined) env.cacheDir = config.hubCacheDir;
+  }
+}
+
+// transformers.js waits for the Hub without limit; this file is small, so 30 s means it is not coming.
+const HUB_FILE_TIMEOUT_MS = 30_000;
+
+/**
+ * The prompts of a Hub model's config_sentence_transformers.json, which transformers.js never reads:
+ * from its file cache when there (so a cached model loads offline), else from the endpoint, then cached.
+ * A model without the file has no prompts; one whose file cannot be read fails to load rather than
+ * silently running without its default prompt.
+ */
+async function hubPrompts(modelId: string, config: ThreadConfig): Promise<Pick<ModelInfo, 'prompts' | 'defaultPromptName'>> {
+  const cacheDir = env.useFSCache && env.cacheDir ? env.cacheDir : undefined;
+  try {
+    const file = await readCachedHubJson(modelId, 'config_sentence_transformers.json', cacheDir, {
+      endpoint: env.remoteHost,
+      timeoutMs: HUB_FILE_TIMEOUT_MS,
+      userAgent: `transformers.js/${env.version}; is_ci/${Boolean(process.env.TESTING_REMOTELY)}; shardwise`,
+    });
+    return promptsOf(file);
+  } catch (error) {
+    const where = cacheDir === undefined ? '' : ` (not in the cache ${cacheDir} either)`;
+    throw new ModelLoadError(
+      modelId,
+      `its prompts (config_sentence_transformers.json) cannot be read${where}: ${messageOf(error)}; ${config.hubEndpoint === undefined ? 'is the Hub reachable?' : 'is HF_ENDPOINT reachable?'}`,
+    );
   }
 }
 
@@ -89,6 +119,15 @@ export async function loadParts(ref: ModelRef, config: ThreadConfig): Promise<Lo
   if (!info.tasks.includes(ref.task)) {
     await model.dispose();
     throw new UnsupportedTaskError(ref.modelId, ref.task, info.tasks, MODEL_HINTS);
+  }
+  // Only tasks that put a prompt before the text need the Hub model's prompts (local folders have them already).
+  if (!local && taskModule(ref.task).textPrefix !== undefined) {
+    try {
+      Object.assign(info, await hubPrompts(ref.modelId, config));
+    } catch (error) {
+      await model.dispose();
+      throw error;
+    }
   }
   const session = model.sessions.model ?? Object.values(model.sessions)[0];
   const inputNames: readonly string[] = Array.isArray(session?.inputNames) ? session.inputNames : ['input_ids', 'attention_mask'];

@@ -18,6 +18,10 @@ export interface ThreadConfig {
   /** @defaultValue `'per-token'` */
   q8Mode?: Q8Mode;
   modelDir?: string;
+  /** Hub (or mirror) that models without modelDir come from. @defaultValue transformers.js's, https://huggingface.co */
+  hubEndpoint?: string;
+  /** transformers.js's file cache of Hub downloads. @defaultValue transformers.js's, `.cache/` inside its package */
+  hubCacheDir?: string;
 }
 
 export interface ModelRef {

@@ -26,6 +26,10 @@ export interface InferencePoolOptions {
   q8Mode?: Q8Mode;
   /** Local model folder; when set, the Hub is never contacted. @defaultValue `undefined` (models come from the Hub) */
   modelDir?: string;
+  /** Where models come from without modelDir: the Hub or a mirror of it (HF_ENDPOINT). @defaultValue `'https://huggingface.co'` */
+  hubEndpoint?: string;
+  /** transformers.js's file cache of downloaded models. @defaultValue transformers.js's own, `.cache/` inside its package folder */
+  hubCacheDir?: string;
   /** Padded-token budget per batch (`batchSize * longestInBatch`). */
   maxBatchTokens: number;
   /** Texts per batch at most. */

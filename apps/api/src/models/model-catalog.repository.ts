@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { InputError } from '#shared';
 import { defaultModelsFrom, InvalidModelError, readModelInfo, resolveModelId, UnknownModelError, type ModelInfo, type TaskName } from '#models';
 import { API_ENV, type ApiEnv } from '../config/api-env.js';
+import { HubModelInfoRepository } from './hub-model-info.repository.js';
 
-/** A job's model as the API resolved it: the id workers load, and what its folder says (null: a Hub model). */
+/** A job's model as the API resolved it: the id workers load, and what its files say (null: a Hub model whose files could not be read). */
 export interface ResolvedModel {
   modelId: string;
   info: ModelInfo | null;
@@ -22,7 +23,10 @@ export class ModelCatalogRepository {
   readonly modelDir: string | undefined;
   readonly defaults: Partial<Record<TaskName, string>>;
 
-  constructor(@Inject(API_ENV) env: ApiEnv) {
+  constructor(
+    @Inject(API_ENV) env: ApiEnv,
+    private readonly hub: HubModelInfoRepository,
+  ) {
     this.modelDir = env.MODEL_DIR;
     this.defaults = defaultModelsFrom(env);
   }
@@ -37,18 +41,18 @@ export class ModelCatalogRepository {
   }
 
   /**
-   * The model a job runs, resolved once per request: its id, and its folder's info (null for Hub
-   * models). Callers that check the model before submitting hand this on, so nothing is resolved twice.
+   * The model a job runs, resolved once per request: its id, and its info (null for a Hub model
+   * whose files the API cannot read). Callers that check the model before submitting hand this on, so nothing is resolved twice.
    */
   async resolveModel(name: string | undefined, task: TaskName): Promise<ResolvedModel> {
     const modelId = this.resolve(name, task);
     return { modelId, info: await this.info(modelId) };
   }
 
-  /** What the folder says about the model; null without MODEL_DIR (Hub models are only known to workers). */
+  /** What the model's folder says about it, or without MODEL_DIR its files on HF_ENDPOINT (null when they cannot be read). */
   async info(modelId: string): Promise<ModelInfo | null> {
-    if (this.modelDir === undefined) return null;
     try {
+      if (this.modelDir === undefined) return await this.hub.info(modelId);
       return await readModelInfo(modelId, { modelDir: this.modelDir });
     } catch (error) {
       throw toInputError(error);
@@ -71,12 +75,12 @@ export class ModelCatalogRepository {
     return ids.sort();
   }
 
-  /** Like info(), but a broken folder is logged and skipped instead of failing a listing. */
+  /** Like info(), but a broken model is logged and skipped (null) instead of failing a listing. */
   async tryInfo(modelId: string): Promise<ModelInfo | null> {
     try {
       return await this.info(modelId);
     } catch (error) {
-      this.logger.warn(`skipping model folder ${JSON.stringify(modelId)}: ${(error as Error).message}`);
+      this.logger.warn(`skipping model ${JSON.stringify(modelId)}: ${(error as Error).message}`);
       return null;
     }
   }

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { TASKS, type TaskName } from '#models';
+import { TASKS, type ModelInfo, type TaskName } from '#models';
 import { ModelCatalogRepository } from './model-catalog.repository.js';
 
 export interface ModelView {
@@ -20,23 +20,18 @@ export class ModelsService {
     const defaults = this.defaultIds();
     const defaultFor = (id: string) => (Object.keys(defaults) as TaskName[]).filter((task) => defaults[task] === id);
     if (this.catalog.modelDir === undefined) {
-      // Without MODEL_DIR, models come from the Hub and only workers learn their shape.
+      // Without MODEL_DIR, the default models from HF_ENDPOINT, described when the endpoint answers.
       const ids = [...new Set(Object.values(defaults))];
-      return ids.map((id) => ({ id, task: defaultFor(id), family: null, dimensions: null, labels: null, max_tokens: null, default_for: defaultFor(id) }));
+      const infos = await Promise.all(ids.map((id) => this.catalog.tryInfo(id)));
+      return ids.map((id, i) => {
+        const info = infos[i];
+        return info ? viewOf(id, info, defaultFor(id)) : { id, task: defaultFor(id), family: null, dimensions: null, labels: null, max_tokens: null, default_for: defaultFor(id) };
+      });
     }
     const views: ModelView[] = [];
     for (const id of await this.catalog.listLocalIds()) {
       const info = await this.catalog.tryInfo(id);
-      if (!info) continue;
-      views.push({
-        id,
-        task: info.tasks,
-        family: info.family,
-        dimensions: info.dimensions,
-        labels: info.labels,
-        max_tokens: info.maxTokens,
-        default_for: defaultFor(id),
-      });
+      if (info) views.push(viewOf(id, info, defaultFor(id)));
     }
     return views;
   }
@@ -53,4 +48,8 @@ export class ModelsService {
     }
     return ids;
   }
+}
+
+function viewOf(id: string, info: ModelInfo, defaultFor: TaskName[]): ModelView {
+  return { id, task: info.tasks, family: info.family, dimensions: info.dimensions, labels: info.labels, max_tokens: info.maxTokens, default_for: defaultFor };
 }

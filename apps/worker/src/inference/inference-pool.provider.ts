@@ -19,6 +19,8 @@ export const inferencePoolProvider: Provider = {
           dtype: env.DTYPE,
           q8Mode: env.Q8_MODE,
           modelDir: env.MODEL_DIR,
+          hubEndpoint: env.HF_ENDPOINT,
+          hubCacheDir: env.HF_CACHE_DIR,
           maxBatchTokens: env.MAX_BATCH_TOKENS,
           maxBatchSize: env.MAX_BATCH_SIZE,
         }),

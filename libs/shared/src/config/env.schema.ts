@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { DEFAULT_HUB_ENDPOINT } from '#models';
 import { parseSentinels, type SentinelAddress } from '../redis/redis-target.js';
 import { caFileProblem } from '../redis/redis-tls.js';
 import { storeUrlProblem } from '../storage/store-url.js';
@@ -81,6 +82,15 @@ const commonEnvObject = z.object({
     .default('sw'),
   /** Local model folders; when set, models load from here only and never from the Hub. */
   MODEL_DIR: optionalText,
+  /**
+   * Where models come from when MODEL_DIR is unset: the Hugging Face Hub, or a mirror or proxy that serves
+   * `<endpoint>/<org>/<name>/resolve/<revision>/<file>` as it does (huggingface_hub's variable). Workers
+   * download through it; the API reads a model's config files from it to check jobs at submit.
+   * @defaultValue https://huggingface.co
+   */
+  HF_ENDPOINT: optionalText
+    .pipe(z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional())
+    .transform((url) => (url ?? DEFAULT_HUB_ENDPOINT).replace(/\/+$/, '')),
   /**
    * The object store every job's input, results and files live in, when STORE_URL is unset: a folder on
    * a volume that the API and all workers share (one ReadWriteMany volume in Kubernetes). @defaultValue ./data/results
@@ -283,6 +293,11 @@ export const workerEnvObjectSchema = commonEnvSchema.extend({
   MAX_BATCH_SIZE: z.coerce.number().int().min(1).optional(),
   /** Comma-separated model ids to load and warm up before reporting ready. */
   PRELOAD_MODELS: optionalText,
+  /**
+   * transformers.js's file cache: models downloaded from HF_ENDPOINT are kept in `<dir>/<org>/<name>/`,
+   * so a worker restarted with them cached needs no network. @defaultValue transformers.js's own, `.cache/` in its package folder
+   */
+  HF_CACHE_DIR: optionalText,
   /** BullMQ lock per shard; renewed while the shard runs, expires when a worker dies. @defaultValue 30000 */
   SHARD_LOCK_MS: int(1000, 30_000),
   /**
