@@ -35,10 +35,19 @@ export interface JobView {
  * them: clients read them. Every other option (rerank's, token-classification's, any later task's)
  * is shown only when the job's record holds it, so in practice only in its own task's jobs.
  */
-export const ALWAYS_SHOWN_OPTIONS = Object.freeze(['pooling', 'normalize', 'top_k', 'function_to_apply', 'dimensions', 'prompt', 'prompt_name', 'truncate'] as const);
+export const ALWAYS_SHOWN_OPTIONS = Object.freeze([
+  'pooling',
+  'normalize',
+  'top_k',
+  'function_to_apply',
+  'dimensions',
+  'prompt',
+  'prompt_name',
+  'truncate',
+] as const satisfies readonly (keyof OptionValues)[]);
 
 type OptionValues = ApiOptionValues<typeof TASK_MODULES>;
-type AlwaysShown = (typeof ALWAYS_SHOWN_OPTIONS)[number] & keyof OptionValues;
+type AlwaysShown = (typeof ALWAYS_SHOWN_OPTIONS)[number];
 
 /** A job's options by API name (ALWAYS_SHOWN_OPTIONS, then the others its record holds), from the task modules. */
 export type JobViewOptions = { [Name in AlwaysShown]: OptionValues[Name] | null } & { [Name in Exclude<keyof OptionValues, AlwaysShown>]?: OptionValues[Name] };
