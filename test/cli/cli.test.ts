@@ -189,6 +189,32 @@ describe('shardwise CLI against a running API and worker', () => {
     expect([jobField.code, jobField.stderr]).toEqual([1, expect.stringContaining('"model" has its own flag')]);
   });
 
+  it('passes task options as flags of their own (--dimensions 8, --no-normalize, --top-k 1), for their own task only', async () => {
+    const file = join(dir, 'flags.txt');
+    await writeFile(file, 'first line\nsecond line\n');
+    const out = join(dir, 'flags.npy');
+    const run = await cli('submit', file, '--dimensions', '8', '--prompt-name', 'query', '--no-normalize', '--wait', '--output', out, '--json');
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ state: 'completed', dimensions: 8, options: { dimensions: 8, prompt_name: 'query', normalize: false } });
+    expect(parseNpy(await readFile(out)).shape).toEqual([2, 8]);
+
+    // A JSON job (a corpus by reference): the flag's value is typed as --option's is.
+    const uploaded = await cli('upload', file);
+    const byId = await cli('submit', '--file-id', uploaded.stdout.trim(), '--task', 'classify', '--top-k', '1', '--function-to-apply', 'sigmoid', '--json');
+    expect(byId.code, byId.stderr).toBe(0);
+    expect(JSON.parse(byId.stdout)).toMatchObject({ task: 'sentiment', options: { top_k: 1, function_to_apply: 'sigmoid' } });
+
+    const otherTask = await cli('submit', file, '--top-k', '3');
+    expect([otherTask.code, otherTask.stderr]).toEqual([1, expect.stringContaining('--top-k is an option of sentiment jobs, not embed ones')]);
+    const twice = await cli('submit', file, '--dimensions', '4', '--option', 'dimensions=8');
+    expect([twice.code, twice.stderr]).toEqual([1, expect.stringContaining('--option dimensions and --dimensions set the same option')]);
+    const bad = await cli('submit', file, '--task', 'sentiment', '--function-to-apply', 'relu');
+    expect([bad.code, bad.stderr]).toEqual([2, expect.stringContaining('function_to_apply')]);
+    const help = await cli('--help');
+    expect(help.stdout).toContain('sentiment: --top-k N, --function-to-apply softmax|sigmoid|none');
+    expect(help.stdout).toContain('rerank: --[no-]raw-scores, --[no-]return-text');
+  });
+
   it('submits a .csv file with quoted commas, quotes and newlines in fields', async () => {
     const file = join(dir, 'reviews.csv');
     const texts = ['plain text', 'a, b, and c', 'she said "hello"', 'first line\nsecond line', 'windows\r\nline end, too'];

@@ -13,6 +13,8 @@ import {
   TASKS,
   taskModule,
   UnknownTaskError,
+  recordedOptions,
+  type OptionsHolder,
   type TaskModule,
 } from '#models';
 
@@ -21,6 +23,12 @@ const OUTPUTS = ['vector', 'label-scores', 'json'];
 const MODEL_CLASSES = ['AutoModel', 'AutoModelForSequenceClassification', 'AutoModelForTokenClassification'];
 const INFO = { dimensions: 4, maxTokens: 8, labels: ['NEGATIVE', 'POSITIVE'] };
 const RESOLVED = DEFAULT_ENCODE_OPTIONS;
+
+/** What a job record holds of a task's own options (recordedOptions less truncate, which every task has). */
+const withDefaults = (task: OptionsHolder, given: Record<string, unknown>): Record<string, unknown> => {
+  const { truncate: _, ...own } = recordedOptions(task, given);
+  return own;
+};
 
 describe('task registry', () => {
   it('keeps the API names: embed, sentiment, token-classification and rerank, with their aliases', () => {
@@ -62,7 +70,7 @@ describe('task registry', () => {
       expect(option.query.safeParse(undefined).success).toBe(true);
     }
     // Defaults fill every option the task has, from nothing given.
-    expect(Object.values(task.withDefaults({})).every((value) => value !== undefined)).toBe(true);
+    expect(Object.values(withDefaults(task, {})).every((value) => value !== undefined)).toBe(true);
     expect(typeof task.servesArchitectures).toBe('function');
     expect(task.rowWidth(INFO, RESOLVED)).toBeGreaterThan(0);
     expect(Object.keys(task.resultFields).length).toBeGreaterThan(0);
@@ -101,11 +109,11 @@ describe('task registry', () => {
   });
 
   it('fills the API defaults of each task', () => {
-    expect(embedTask.withDefaults({})).toEqual({ pooling: 'mean', normalize: true });
-    expect(embedTask.withDefaults({ pooling: 'cls', normalize: false })).toEqual({ pooling: 'cls', normalize: false });
-    expect(classifyTask.withDefaults({})).toEqual({ topK: null });
-    expect(classifyTask.withDefaults({ top_k: 2 })).toEqual({ topK: 2 });
-    expect(tokenClassificationTask.withDefaults({})).toEqual({ aggregationStrategy: 'none', ignoreLabels: ['O'] });
+    expect(withDefaults(embedTask, {})).toEqual({ pooling: 'mean', normalize: true });
+    expect(withDefaults(embedTask, { pooling: 'cls', normalize: false })).toEqual({ pooling: 'cls', normalize: false });
+    expect(withDefaults(classifyTask, {})).toEqual({ topK: null });
+    expect(withDefaults(classifyTask, { top_k: 2 })).toEqual({ topK: 2 });
+    expect(withDefaults(tokenClassificationTask, {})).toEqual({ aggregationStrategy: 'none', ignoreLabels: ['O'] });
     expect(tokenClassificationTask.options.ignore_labels.query.parse('O,B-MISC')).toEqual(['O', 'B-MISC']);
     expect(tokenClassificationTask.options.ignore_labels.query.parse('')).toEqual([]);
     expect(tokenClassificationTask.options.aggregation_strategy.body.safeParse('longest').success).toBe(false);
@@ -162,8 +170,8 @@ describe('task registry', () => {
     expect(option.body.safeParse('relu').success).toBe(false);
     expect(option.query.safeParse('none').success).toBe(true);
     expect(option.problem).toBe('option "function_to_apply" must be one of "softmax", "sigmoid", "none", or null for the model\'s own');
-    expect(classifyTask.withDefaults({ function_to_apply: 'none' })).toEqual({ topK: null, functionToApply: 'none' });
-    expect(classifyTask.withDefaults({ function_to_apply: null })).toEqual({ topK: null });
+    expect(withDefaults(classifyTask, { function_to_apply: 'none' })).toEqual({ topK: null, functionToApply: 'none' });
+    expect(withDefaults(classifyTask, { function_to_apply: null })).toEqual({ topK: null });
   });
 
   it('cuts embeddings to `dimensions` before normalising them (Matryoshka), and sizes rows by it', () => {
@@ -181,7 +189,7 @@ describe('task registry', () => {
     expect([...embedTask.postProcess({ last_hidden_state: hidden }, batch({ dimensions: 4 }))]).toEqual([3 / 13, 4 / 13, 12 / 13, 0].map(Math.fround));
     expect(embedTask.rowWidth(INFO, { ...RESOLVED, dimensions: 2 })).toBe(2);
     expect(embedTask.rowWidth(INFO, RESOLVED)).toBe(4);
-    expect(embedTask.withDefaults({ dimensions: 2, prompt_name: 'query' })).toEqual({ pooling: 'mean', normalize: true, dimensions: 2, promptName: 'query' });
+    expect(withDefaults(embedTask, { dimensions: 2, prompt_name: 'query' })).toEqual({ pooling: 'mean', normalize: true, dimensions: 2, promptName: 'query' });
   });
 
   it('checks embed options against the model: dimensions up to its width, a known prompt_name, not prompt and prompt_name together', () => {

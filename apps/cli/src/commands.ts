@@ -2,10 +2,12 @@ import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { resolveTask, taskModule } from '#models';
 import { apiError, type ApiClient, type JobList, type JobView } from './api-client.js';
+import { OPTION_FLAGS } from './cli-flags.js';
 import { CorpusSource, detectFormat } from './corpus/corpus-source.js';
 import { downloadResults, resultFormat, type Downloaded } from './download.js';
 import { CliError, ExitCode, usageError, type ExitCodeValue } from './exit-codes.js';
 import { followJob } from './follow.js';
+import { flagOptions } from './option-flags.js';
 import { bytes, duration, ProgressBar } from './progress.js';
 
 export interface Output {
@@ -36,11 +38,13 @@ export function exitCodeOf(job: JobView): ExitCodeValue {
 const JOB_FIELDS = ['task', 'model', 'metadata', 'callback_url', 'expires_after', 'input_file_id', 'input_object'];
 
 /**
- * The task options of `--option NAME=VALUE` (repeatable), by API name, as strings: an NDJSON upload
+ * The task options of `--option NAME=VALUE` (repeatable) and of their flags (`--top-k 3`), by API name, as strings: an NDJSON upload
  * sends them as query parameters, which the API validates and converts; `asBodyOptions` types them
  * for a JSON body. The API names what is wrong with one.
  */
 function taskOptions(options: Options): Record<string, string> {
+  const flagged = flagOptions(OPTION_FLAGS, options, canonicalTask(str(options, 'task') ?? 'embed'));
+  if (flagged.problem !== undefined) throw usageError(flagged.problem);
   const given = options.option;
   const pairs: Record<string, string> = {};
   for (const pair of Array.isArray(given) ? given : []) {
@@ -52,7 +56,20 @@ function taskOptions(options: Options): Record<string, string> {
     if (Object.hasOwn(pairs, name)) throw usageError(`--option ${name} is given twice`);
     pairs[name] = pair.slice(equals + 1);
   }
+  for (const [name, value] of Object.entries(flagged.options)) {
+    if (Object.hasOwn(pairs, name)) throw usageError(`--option ${name} and --${name.replaceAll('_', '-')} set the same option`);
+    pairs[name] = value;
+  }
   return pairs;
+}
+
+/** The canonical name of a --task value, or undefined when unknown (the API then names the valid ones). */
+function canonicalTask(task: string): string | undefined {
+  try {
+    return resolveTask(task);
+  } catch {
+    return undefined;
+  }
 }
 
 /** `--option` values typed as the API's JSON body takes them: through the task's query-string schema (`"256"` -> 256), as given when it refuses them (the API then names the problem). */

@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { TASK_MODULES, TASK_NAMES } from '#models';
+import { parseArgs } from 'node:util';
+import { TASK_NAMES } from '#models';
 import { ApiClient } from './api-client.js';
+import { OPTION_FLAGS, PARSE_OPTIONS } from './cli-flags.js';
 import * as commands from './commands.js';
 import { CliError, ExitCode, usageError, type ExitCodeValue } from './exit-codes.js';
+import { flagsHelp, parseArgsOptions } from './option-flags.js';
 
 const DEFAULT_API_URL = 'http://localhost:8080';
 
@@ -25,7 +27,9 @@ Submit options:
   --model ID                    model (default: the server's default for the task)
   --truncate / --no-truncate    cut over-long texts (default) or fail them one by one
   --option NAME=VALUE           a task option, repeatable, e.g. --option dimensions=256 or
-                                --option function_to_apply=sigmoid (${TASK_MODULES.map((task) => `${task.name}: ${Object.keys(task.options).join(', ')}`).join('; ')})
+                                --option function_to_apply=sigmoid; each is a flag too, for the
+                                jobs of its task only (--top-k 3 is --option top_k=3):
+${flagsHelp(OPTION_FLAGS, '                                ')}
   --metadata JSON               a JSON object stored with the job
   --callback-url URL            webhook called when the job completes, fails or is cancelled
   --text-column NAME            CSV: column with the text (default "text", or the only column)
@@ -57,34 +61,6 @@ Exit codes:
   6 completed, but some items failed       130 interrupted while waiting (the job goes on)
 `;
 
-const OPTIONS = {
-  task: { type: 'string' },
-  model: { type: 'string' },
-  truncate: { type: 'boolean' },
-  'no-truncate': { type: 'boolean' },
-  option: { type: 'string', multiple: true },
-  metadata: { type: 'string' },
-  'callback-url': { type: 'string' },
-  'text-column': { type: 'string' },
-  'id-column': { type: 'string' },
-  delimiter: { type: 'string' },
-  'input-format': { type: 'string' },
-  'file-id': { type: 'string' },
-  object: { type: 'string' },
-  wait: { type: 'boolean', short: 'w' },
-  output: { type: 'string', short: 'o' },
-  format: { type: 'string' },
-  partial: { type: 'boolean' },
-  limit: { type: 'string' },
-  offset: { type: 'string' },
-  'api-url': { type: 'string' },
-  'api-key': { type: 'string' },
-  json: { type: 'boolean' },
-  quiet: { type: 'boolean', short: 'q' },
-  help: { type: 'boolean', short: 'h' },
-  version: { type: 'boolean' },
-} as const satisfies ParseArgsConfig['options'];
-
 const COMMON = ['api-url', 'api-key', 'json', 'quiet', 'help', 'version'];
 const ALLOWED: Record<string, { args: number; options: string[] }> = {
   submit: {
@@ -106,6 +82,7 @@ const ALLOWED: Record<string, { args: number; options: string[] }> = {
       'format',
       'file-id',
       'object',
+      ...Object.keys(parseArgsOptions(OPTION_FLAGS)),
     ],
   },
   upload: { args: 1, options: ['text-column', 'id-column', 'delimiter', 'input-format'] },
@@ -126,9 +103,9 @@ function version(): string {
 }
 
 async function run(argv: string[]): Promise<ExitCodeValue> {
-  let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>;
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof PARSE_OPTIONS; allowPositionals: true; strict: true }>>;
   try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: argv, options: PARSE_OPTIONS, allowPositionals: true, strict: true });
   } catch (error) {
     throw usageError(`${(error as Error).message.split('\n')[0]} (shardwise --help)`);
   }

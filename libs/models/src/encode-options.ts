@@ -1,52 +1,26 @@
-import { AGGREGATION_STRATEGIES } from './entities.js';
 import { InvalidEncodeOptionsError, InvalidPoolOptionsError } from './errors.js';
-import { CLASSIFICATION_FUNCTIONS, type ResolvedEncodeOptions } from './tasks/task-io.js';
+import { TASK_MODULES, type EncodeOptions, type ResolvedEncodeOptions } from './tasks/registry.js';
+import { optionDefaults, resolveOptions } from './tasks/task-options.js';
+import type { InferencePoolOptions } from './types.js';
 
-export type { ResolvedEncodeOptions } from './tasks/task-io.js';
-import type { EncodeOptions, InferencePoolOptions } from './types.js';
+export type { EncodeOptions, ResolvedEncodeOptions } from './tasks/registry.js';
 
-/** Applies the documented defaults and rejects values that would otherwise fail deep inside a thread. */
+/**
+ * Applies the defaults and rejects values that would otherwise fail deep inside a thread: each
+ * field against its task option's value schema, then what a task refuses without seeing the model
+ * (`prompt` with `prompt_name`).
+ */
 export function resolveEncodeOptions(options: EncodeOptions | undefined): ResolvedEncodeOptions {
-  const {
-    pooling = 'mean',
-    normalize = true,
-    topK = null,
-    functionToApply = null,
-    dimensions = null,
-    prompt = null,
-    promptName = null,
-    truncate = true,
-    aggregationStrategy = 'none',
-    ignoreLabels = ['O'],
-    rawScores = false,
-    returnText = false,
-  } = options ?? {};
-  if (pooling !== 'mean' && pooling !== 'cls') throw new InvalidEncodeOptionsError(`pooling must be "mean" or "cls", got ${JSON.stringify(pooling)}`);
-  if (typeof normalize !== 'boolean') throw new InvalidEncodeOptionsError('normalize must be true or false');
-  if (typeof truncate !== 'boolean') throw new InvalidEncodeOptionsError('truncate must be true or false');
-  if (topK !== null && !(Number.isInteger(topK) && topK >= 1)) {
-    throw new InvalidEncodeOptionsError(`topK must be a positive integer or null (all labels), got ${JSON.stringify(topK)}`);
+  const resolved = resolveOptions(TASK_MODULES, options);
+  for (const task of TASK_MODULES) {
+    const problem = 'optionsProblem' in task ? task.optionsProblem(null, resolved) : undefined;
+    if (problem !== undefined) throw new InvalidEncodeOptionsError(problem.message);
   }
-  if (functionToApply !== null && !(CLASSIFICATION_FUNCTIONS as readonly unknown[]).includes(functionToApply)) {
-    throw new InvalidEncodeOptionsError(`functionToApply must be one of ${CLASSIFICATION_FUNCTIONS.join(', ')} or null (the model's own), got ${JSON.stringify(functionToApply)}`);
-  }
-  if (dimensions !== null && !(Number.isInteger(dimensions) && dimensions >= 1)) {
-    throw new InvalidEncodeOptionsError(`dimensions must be a positive integer or null (the model's width), got ${JSON.stringify(dimensions)}`);
-  }
-  if (prompt !== null && typeof prompt !== 'string') throw new InvalidEncodeOptionsError('prompt must be a string or null');
-  if (promptName !== null && typeof promptName !== 'string') throw new InvalidEncodeOptionsError('promptName must be a string or null');
-  if (prompt !== null && promptName !== null) throw new InvalidEncodeOptionsError('give prompt or promptName, not both');
-  if (!AGGREGATION_STRATEGIES.includes(aggregationStrategy)) {
-    throw new InvalidEncodeOptionsError(`aggregationStrategy must be one of ${AGGREGATION_STRATEGIES.join(', ')}, got ${JSON.stringify(aggregationStrategy)}`);
-  }
-  if (!Array.isArray(ignoreLabels) || !ignoreLabels.every((label) => typeof label === 'string'))
-    throw new InvalidEncodeOptionsError('ignoreLabels must be an array of label names');
-  if (typeof rawScores !== 'boolean' || typeof returnText !== 'boolean') throw new InvalidEncodeOptionsError('rawScores and returnText must be true or false');
-  return { pooling, normalize, topK, functionToApply, dimensions, prompt, promptName, truncate, aggregationStrategy, ignoreLabels, rawScores, returnText };
+  return resolved;
 }
 
-/** What a request that sets no option gets: every default above. */
-export const DEFAULT_ENCODE_OPTIONS: Readonly<ResolvedEncodeOptions> = Object.freeze(resolveEncodeOptions(undefined));
+/** What a request that sets no option gets: every task option's default. */
+export const DEFAULT_ENCODE_OPTIONS: Readonly<ResolvedEncodeOptions> = optionDefaults(TASK_MODULES);
 
 export function assertTexts(texts: unknown): asserts texts is string[] {
   if (!Array.isArray(texts)) throw new InvalidEncodeOptionsError('texts must be an array of strings');

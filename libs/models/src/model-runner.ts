@@ -7,7 +7,7 @@ import { DEFAULT_ENCODE_OPTIONS } from './encode-options.js';
 import { loadParts, type LoadedParts } from './model-loader.js';
 import type { ModelInfo } from './model-info.js';
 import { runWithSplitRetry } from './split-retry.js';
-import type { ResolvedEncodeOptions } from './tasks/task-io.js';
+import type { ResolvedEncodeOptions } from './tasks/registry.js';
 import { taskModule, type TaskModule } from './tasks/index.js';
 import type { TensorLike } from './tensor-data.js';
 import type { ModelRef, RunResult, ThreadConfig, TokenizeResult } from './thread-protocol.js';

@@ -5,7 +5,7 @@
 import * as errors from './errors.js';
 import type { Device } from './device.js';
 import type { ModelInfo } from './model-info.js';
-import type { ResolvedEncodeOptions } from './tasks/task-io.js';
+import type { ResolvedEncodeOptions } from './tasks/registry.js';
 import type { TaskName } from './tasks/index.js';
 import type { TokenAlignment } from './token-alignment.js';
 import type { PoolDtype, Q8Mode } from './types.js';

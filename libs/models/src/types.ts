@@ -1,8 +1,10 @@
 import type { Device } from './device.js';
-import type { EncodeOptions, ItemResult } from './tasks/task-io.js';
+import type { EncodeOptions } from './tasks/registry.js';
+import type { ItemResult } from './tasks/task-io.js';
 import type { TaskName } from './tasks/index.js';
 
-export type { EncodeOptions, ItemErrorCode, ItemResult, RankedDocument } from './tasks/task-io.js';
+export type { EncodeOptions } from './tasks/registry.js';
+export type { ItemErrorCode, ItemResult, RankedDocument } from './tasks/task-io.js';
 
 export type PoolDtype = 'fp32' | 'fp16' | 'q8';
 

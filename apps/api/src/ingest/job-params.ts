@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { InputError, type JobOptions, assertPlainJson, forbiddenKey, checkCallbackUrl } from '#shared';
-import { resolveTask, taskModule, UnknownTaskError, type TaskName } from '#models';
+import { recordedOptions, resolveTask, taskModule, UnknownTaskError, type TaskName } from '#models';
 import {
   jobParamsSchemaFor,
   jobQuerySchemaFor,
@@ -76,9 +76,10 @@ export function paramsFromQuery(query: Fields): JobParams {
   };
 }
 
-/** The task's options with its defaults (TaskModule.withDefaults), then truncate, which every task has. */
+/** The task's options, then truncate, which every task has, with the defaults its job record holds (TaskOption.recorded). */
 function withDefaults(task: TaskName, options: Readonly<Fields>): JobOptions {
-  return { ...taskModule(task).withDefaults(options), truncate: (options.truncate as boolean | undefined) ?? true };
+  // The values passed the options' own API schemas above.
+  return recordedOptions(taskModule(task), options) as JobOptions;
 }
 
 function checkedUrl(value: string): string {

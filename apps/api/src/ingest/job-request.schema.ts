@@ -1,6 +1,6 @@
 import type { SchemaObject } from '@nestjs/swagger';
 import { z } from 'zod';
-import { queryFlag, resolveTask, TASK_MODULES, TASK_NAMES, type TaskName, type TaskOption } from '#models';
+import { queryFlag, resolveTask, TASK_MODULES, TASK_NAMES, TASK_OPTIONS, type TaskName, type TaskOption } from '#models';
 import { assertPlainJson, checkCallbackUrl } from '#shared';
 
 /** Longest retention a job may ask for: ten years. */
@@ -8,23 +8,14 @@ export const MAX_EXPIRES_AFTER = 10 * 365 * 24 * 3600;
 
 export const MAX_METADATA_BYTES = 16 * 1024;
 
-const TRUNCATE_DESCRIPTION = 'false fails over-long texts instead of truncating them; true when absent';
-
-/** The `truncate` option, which every task has. */
-export const TRUNCATE_OPTION: TaskOption = {
-  body: z.boolean().optional().meta({ description: TRUNCATE_DESCRIPTION }),
-  query: queryFlag.optional().meta({ description: TRUNCATE_DESCRIPTION }),
-  problem: 'option "truncate" must be true or false',
-};
-
 /** Every option by name: each task's own (from its module), then truncate. */
-export const OPTIONS: Readonly<Record<string, TaskOption>> = Object.freeze({ ...Object.assign({}, ...TASK_MODULES.map((task) => task.options)), truncate: TRUNCATE_OPTION });
+export const OPTIONS: Readonly<Record<string, TaskOption>> = Object.freeze(Object.fromEntries(TASK_OPTIONS.map(({ name, option }) => [name, option])));
 export type OptionName = string;
 export const OPTION_NAMES: readonly OptionName[] = Object.freeze(Object.keys(OPTIONS));
 
 /** The task each option applies to; undefined: all of them. */
 export const OPTION_TASKS: Readonly<Record<OptionName, TaskName | undefined>> = Object.freeze(
-  Object.fromEntries(OPTION_NAMES.map((name) => [name, TASK_MODULES.find((task) => Object.hasOwn(task.options, name))?.name])),
+  Object.fromEntries(TASK_OPTIONS.map(({ name, task }) => [name, task as TaskName | undefined])),
 );
 
 const isKnownTask = (value: string): boolean => {

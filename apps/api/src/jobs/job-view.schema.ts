@@ -1,6 +1,30 @@
 import type { SchemaObject } from '@nestjs/swagger';
-import { int, nullable, obj, str } from '../docs/schema-builders.js';
-import { AGGREGATION_STRATEGIES, CLASSIFICATION_FUNCTIONS, TASK_NAMES } from '#models';
+import type { z } from 'zod';
+import { int, nullable, obj, openApiSchemaOf, str } from '../docs/schema-builders.js';
+import { TASK_NAMES, TASK_OPTIONS, type ListedOption } from '#models';
+import { ALWAYS_SHOWN_OPTIONS } from '#shared';
+
+/**
+ * A job view's options (jobViewOptions), from the task modules: the always-shown ones nullable, the
+ * others marked with the task whose jobs show them.
+ */
+export function jobViewOptionsSchema(listed: readonly ListedOption[] = TASK_OPTIONS): SchemaObject {
+  const always: readonly string[] = ALWAYS_SHOWN_OPTIONS;
+  const shown = listed.filter(({ name }) => always.includes(name)).sort((a, b) => always.indexOf(a.name) - always.indexOf(b.name));
+  const others = listed.filter(({ name }) => !always.includes(name));
+  return obj(
+    Object.fromEntries([
+      ...shown.map(({ name, option }) => [name, nullable(valueSchema(option.value))]),
+      ...others.map(({ name, task, option }) => [name, { ...valueSchema(option.value), description: `${task ?? 'all'} jobs only` }]),
+    ]),
+  );
+}
+
+/** A stored option value's schema; `readOnly` (a zod readonly array) means nothing in a response. */
+function valueSchema(value: z.ZodType): SchemaObject {
+  const { readOnly: _, ...schema } = openApiSchemaOf(value);
+  return schema;
+}
 
 /** A JobView (libs/shared/src/jobs/job-view.ts) and a JobList, for the OpenAPI document. */
 export const jobViewSchema: SchemaObject = obj({
@@ -9,20 +33,7 @@ export const jobViewSchema: SchemaObject = obj({
   task: str(undefined, { enum: [...TASK_NAMES] }),
   model: str(),
   state: str(undefined, { enum: ['queued', 'running', 'completed', 'failed', 'cancelled'] }),
-  options: obj({
-    pooling: nullable(str(undefined, { enum: ['mean', 'cls'] })),
-    normalize: nullable({ type: 'boolean' }),
-    top_k: nullable(int()),
-    function_to_apply: nullable(str(undefined, { enum: [...CLASSIFICATION_FUNCTIONS] })),
-    dimensions: nullable(int()),
-    prompt: nullable(str()),
-    prompt_name: nullable(str()),
-    truncate: nullable({ type: 'boolean' }),
-    raw_scores: { type: 'boolean', description: 'rerank jobs only' },
-    return_text: { type: 'boolean', description: 'rerank jobs only' },
-    aggregation_strategy: str('token-classification jobs only', { enum: [...AGGREGATION_STRATEGIES] }),
-    ignore_labels: { type: 'array', items: { type: 'string' }, description: 'token-classification jobs only' },
-  }),
+  options: jobViewOptionsSchema(),
   metadata: nullable({ type: 'object', additionalProperties: true }),
   counts: obj({
     total: int(),

@@ -3,6 +3,7 @@ import { ApiAcceptedResponse, ApiBody, ApiConsumes, ApiOkResponse, ApiOperation,
 import { Tenant } from '../auth/tenant.decorator.js';
 import { ApiError } from '../http/api-error.js';
 import type { ApiRequest, ApiResponse } from '../http/request.types.js';
+import { TASK_MODULES, TASK_OPTIONS } from '#models';
 import { toJobView, type JobView } from '#shared';
 import { JobSubmissionService } from './job-submission.service.js';
 import { JobsService, MAX_PAGE_SIZE } from './jobs.service.js';
@@ -10,6 +11,12 @@ import { openApiSchemaOf } from '../docs/schema-builders.js';
 import { apiErrorSchema } from '../http/error-body.schema.js';
 import { jobQuerySchema, jobRequestSchema, ndjsonBodySchema } from '../ingest/job-request.schema.js';
 import { jobListSchema, jobViewSchema } from './job-view.schema.js';
+
+/** The job options, for the docs: `truncate; pooling, normalize, ... for embed; top_k, ... for sentiment; ...`. */
+const OPTIONS_BY_TASK = [
+  ...TASK_OPTIONS.filter(({ task }) => task === undefined).map(({ name }) => name),
+  ...TASK_MODULES.map((task) => `${Object.keys(task.options).join(', ')} for ${task.name}`),
+].join('; ');
 
 export interface JobList {
   object: 'list';
@@ -39,8 +46,7 @@ export class JobsController {
   /** application/json for small jobs; NDJSON (parameters in the query) streamed for large ones. */
   @ApiOperation({
     summary: 'Submit a job',
-    description:
-      "application/json for small jobs (inputs), or for a corpus already in the store (input_file_id: a file from POST /v1/files; input_object: a path the operator put in the store), which is read where it is and never copied; a streamed NDJSON body (application/x-ndjson or application/jsonl, parameters task, model, metadata and the options (truncate; pooling, normalize, dimensions, prompt, prompt_name for embed; top_k, function_to_apply for sentiment) in the query string) for large uploads, stored once as the job's input. Accepted whole or not at all.",
+    description: `application/json for small jobs (inputs), or for a corpus already in the store (input_file_id: a file from POST /v1/files; input_object: a path the operator put in the store), which is read where it is and never copied; a streamed NDJSON body (application/x-ndjson or application/jsonl, parameters task, model, metadata and the options (${OPTIONS_BY_TASK}) in the query string) for large uploads, stored once as the job's input. Accepted whole or not at all.`,
   })
   @ApiConsumes('application/json', 'application/x-ndjson', 'application/jsonl')
   @ApiBody({ schema: { oneOf: [openApiSchemaOf(jobRequestSchema), ndjsonBodySchema] } })

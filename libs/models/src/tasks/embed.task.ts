@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { l2NormalizeRows, poolHidden, truncateRows } from '../pooling.js';
 import { toFloat32 } from '../tensor-data.js';
 import type { TaskModelShape } from './task-io.js';
-import { queryFlag, type TaskModule, type TaskOptionProblem } from './task-module.js';
+import { defineOptions, queryFlag, type TaskModule, type TaskOptionProblem } from './task-module.js';
 
 const pooling = z.enum(['mean', 'cls']);
 const dimensions = z.int().min(1);
@@ -25,6 +25,62 @@ function promptNameProblem(info: TaskModelShape, name: string): TaskOptionProble
   return { option: 'prompt_name', message: `unknown prompt_name "${name}"; ${known}` };
 }
 
+const EMBED_OPTIONS = defineOptions({
+  pooling: {
+    field: 'pooling',
+    value: pooling,
+    default: 'mean',
+    recorded: 'always',
+    body: pooling.nullish().meta({ description: 'embed only; mean when absent' }),
+    query: pooling.optional().meta({ description: 'embed only; mean when absent' }),
+    problem: 'option "pooling" must be "mean" or "cls"',
+  },
+  normalize: {
+    field: 'normalize',
+    value: z.boolean(),
+    default: true,
+    recorded: 'always',
+    body: z.boolean().optional().meta({ description: 'embed only; true when absent' }),
+    query: queryFlag.optional().meta({ description: 'embed only; true when absent' }),
+    problem: 'option "normalize" must be true or false',
+  },
+  dimensions: {
+    field: 'dimensions',
+    value: dimensions.nullable(),
+    default: null,
+    // Written only when asked for, so the records of jobs that do not use them stay as they were (also prompt, prompt_name).
+    recorded: 'given',
+    body: dimensions.nullish().meta({
+      description: "embed only; Matryoshka: keep the first N values of each embedding, then L2-normalise (when normalize); at most the model's width; absent or null: all",
+    }),
+    query: z.string().regex(/^\d+$/).transform(Number).pipe(dimensions).optional().meta({ description: 'embed only; keep the first N values of each embedding' }),
+    problem: `option "dimensions" must be an integer >= 1 (at most the model's width), or null for the full width`,
+  },
+  prompt: {
+    field: 'prompt',
+    value: z.string().nullable(),
+    default: null,
+    recorded: 'given',
+    body: prompt
+      .nullish()
+      .meta({ description: `embed only; text put before every input before tokenization, e.g. "query: " (at most ${MAX_PROMPT_CHARS} characters); not with prompt_name` }),
+    query: prompt.optional().meta({ description: 'embed only; text put before every input before tokenization' }),
+    problem: `option "prompt" must be a string of at most ${MAX_PROMPT_CHARS} characters (put before every text), or null`,
+  },
+  prompt_name: {
+    field: 'promptName',
+    value: z.string().nullable(),
+    default: null,
+    recorded: 'given',
+    body: promptName.nullish().meta({
+      description:
+        "embed only; a prompt of the model's config_sentence_transformers.json by name (e.g. query, passage); absent: the model's default_prompt_name, if any; not with prompt",
+    }),
+    query: promptName.optional().meta({ description: "embed only; a prompt of the model's config_sentence_transformers.json by name" }),
+    problem: 'option "prompt_name" must be the name of one of the model\'s prompts (config_sentence_transformers.json), or null',
+  },
+});
+
 /** Sentence embeddings: pooled (mean or CLS) last hidden states, optionally cut to `dimensions` (Matryoshka), L2-normalised by default. */
 export const embedTask = Object.freeze({
   name: 'embed',
@@ -38,48 +94,7 @@ export const embedTask = Object.freeze({
   modelClass: 'AutoModel',
   servesArchitectures: (architectures) => !architectures.some((a) => a.endsWith('ForSequenceClassification') || a.endsWith('ForTokenClassification')),
   modelHint: 'embed: a base encoder',
-  options: Object.freeze({
-    pooling: {
-      body: pooling.nullish().meta({ description: 'embed only; mean when absent' }),
-      query: pooling.optional().meta({ description: 'embed only; mean when absent' }),
-      problem: 'option "pooling" must be "mean" or "cls"',
-    },
-    normalize: {
-      body: z.boolean().optional().meta({ description: 'embed only; true when absent' }),
-      query: queryFlag.optional().meta({ description: 'embed only; true when absent' }),
-      problem: 'option "normalize" must be true or false',
-    },
-    dimensions: {
-      body: dimensions.nullish().meta({
-        description: "embed only; Matryoshka: keep the first N values of each embedding, then L2-normalise (when normalize); at most the model's width; absent or null: all",
-      }),
-      query: z.string().regex(/^\d+$/).transform(Number).pipe(dimensions).optional().meta({ description: 'embed only; keep the first N values of each embedding' }),
-      problem: `option "dimensions" must be an integer >= 1 (at most the model's width), or null for the full width`,
-    },
-    prompt: {
-      body: prompt
-        .nullish()
-        .meta({ description: `embed only; text put before every input before tokenization, e.g. "query: " (at most ${MAX_PROMPT_CHARS} characters); not with prompt_name` }),
-      query: prompt.optional().meta({ description: 'embed only; text put before every input before tokenization' }),
-      problem: `option "prompt" must be a string of at most ${MAX_PROMPT_CHARS} characters (put before every text), or null`,
-    },
-    prompt_name: {
-      body: promptName.nullish().meta({
-        description:
-          "embed only; a prompt of the model's config_sentence_transformers.json by name (e.g. query, passage); absent: the model's default_prompt_name, if any; not with prompt",
-      }),
-      query: promptName.optional().meta({ description: "embed only; a prompt of the model's config_sentence_transformers.json by name" }),
-      problem: 'option "prompt_name" must be the name of one of the model\'s prompts (config_sentence_transformers.json), or null',
-    },
-  }),
-  withDefaults: (given) => ({
-    pooling: (given.pooling as 'mean' | 'cls' | null | undefined) ?? 'mean',
-    normalize: (given.normalize as boolean | undefined) ?? true,
-    // Written only when asked for, so the records of jobs that do not use them stay as they were.
-    ...(given.dimensions == null ? {} : { dimensions: given.dimensions as number }),
-    ...(given.prompt == null ? {} : { prompt: given.prompt as string }),
-    ...(given.prompt_name == null ? {} : { promptName: given.prompt_name as string }),
-  }),
+  options: EMBED_OPTIONS,
   optionsProblem(info, options) {
     if (options.prompt != null && options.promptName != null) return { option: 'prompt_name', message: 'give "prompt" or "prompt_name", not both' };
     if (info === null) return undefined;
@@ -107,4 +122,4 @@ export const embedTask = Object.freeze({
   resultFields: Object.freeze({ embedding: { type: 'array', items: { type: 'number' } } }),
   toResult: (row) => ({ embedding: row.slice() }),
   openaiEndpoint: '/v1/embeddings',
-} as const satisfies TaskModule<'embed'>);
+} as const satisfies TaskModule<'embed', typeof EMBED_OPTIONS>);

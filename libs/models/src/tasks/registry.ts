@@ -3,6 +3,7 @@ import { classifyTask } from './classify.task.js';
 import { embedTask } from './embed.task.js';
 import { rerankTask } from './rerank.task.js';
 import type { TaskModule } from './task-module.js';
+import { listOptions, type ListedOption, type ModuleOptions, type ResolvedModuleOptions } from './task-options.js';
 import { tokenClassificationTask } from './token-classification.task.js';
 
 /** Every task, one line each; the order is the order of the API reference, the CLI help and error messages. */
@@ -10,6 +11,18 @@ export const TASK_MODULES = Object.freeze([embedTask, classifyTask, tokenClassif
 
 /** The canonical task names. */
 export type TaskName = (typeof TASK_MODULES)[number]['name'];
+
+/**
+ * Per-request knobs: every task's options (each module's option table documents its own), plus
+ * `truncate`. Unknown to a task means ignored (pooling does nothing for sentiment).
+ */
+export type EncodeOptions = ModuleOptions<typeof TASK_MODULES>;
+
+/** EncodeOptions with every default applied; what the threads and the task modules see. */
+export type ResolvedEncodeOptions = ResolvedModuleOptions<typeof TASK_MODULES>;
+
+/** Every option by API name with the task it belongs to: each task's in registry order, then `truncate` (every task's). */
+export const TASK_OPTIONS: readonly ListedOption[] = listOptions(TASK_MODULES);
 
 export const TASK_NAMES: readonly TaskName[] = Object.freeze(TASK_MODULES.map((task) => task.name));
 

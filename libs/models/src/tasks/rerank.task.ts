@@ -1,9 +1,30 @@
 import { z } from 'zod';
 import { toFloat32 } from '../tensor-data.js';
 import type { ItemResult, RankedDocument } from './task-io.js';
-import { queryFlag, type TaskModule } from './task-module.js';
+import { defineOptions, queryFlag, type TaskModule } from './task-module.js';
 
 const SEQUENCE_CLASSIFICATION = 'ForSequenceClassification';
+
+const RERANK_OPTIONS = defineOptions({
+  raw_scores: {
+    field: 'rawScores',
+    value: z.boolean(),
+    default: false,
+    recorded: 'always',
+    body: z.boolean().optional().meta({ description: 'rerank only; the raw logit instead of its sigmoid; false when absent' }),
+    query: queryFlag.optional().meta({ description: 'rerank only; the raw logit instead of its sigmoid; false when absent' }),
+    problem: 'option "raw_scores" must be true or false',
+  },
+  return_text: {
+    field: 'returnText',
+    value: z.boolean(),
+    default: false,
+    recorded: 'always',
+    body: z.boolean().optional().meta({ description: 'rerank only; each ranked document carries its text; false when absent' }),
+    query: queryFlag.optional().meta({ description: 'rerank only; each ranked document carries its text; false when absent' }),
+    problem: 'option "return_text" must be true or false',
+  },
+});
 
 /**
  * Reranking with a cross-encoder (TEI's `/rerank`): each item is a query and its documents; every
@@ -25,19 +46,7 @@ export const rerankTask = Object.freeze({
   servesArchitectures: (architectures: readonly string[], labels?: readonly string[] | null) =>
     architectures.some((a) => a.endsWith(SEQUENCE_CLASSIFICATION)) && labels?.length === 1,
   modelHint: `rerank: a *${SEQUENCE_CLASSIFICATION} export with one logit (a cross-encoder)`,
-  options: Object.freeze({
-    raw_scores: {
-      body: z.boolean().optional().meta({ description: 'rerank only; the raw logit instead of its sigmoid; false when absent' }),
-      query: queryFlag.optional().meta({ description: 'rerank only; the raw logit instead of its sigmoid; false when absent' }),
-      problem: 'option "raw_scores" must be true or false',
-    },
-    return_text: {
-      body: z.boolean().optional().meta({ description: 'rerank only; each ranked document carries its text; false when absent' }),
-      query: queryFlag.optional().meta({ description: 'rerank only; each ranked document carries its text; false when absent' }),
-      problem: 'option "return_text" must be true or false',
-    },
-  }),
-  withDefaults: (given) => ({ rawScores: (given.raw_scores as boolean | undefined) ?? false, returnText: (given.return_text as boolean | undefined) ?? false }),
+  options: RERANK_OPTIONS,
   rowWidth: () => 1,
   postProcess(outputs, { batch, options }) {
     const logits = outputs.logits; // [batch, 1]
@@ -67,7 +76,7 @@ export const rerankTask = Object.freeze({
   toResult: (row) => ({ relevance: row[0] as number }),
   // Not an OpenAI route: TEI's shape, served at POST /v1/rerank.
   openaiEndpoint: undefined,
-} as const satisfies TaskModule<'rerank'>);
+} as const satisfies TaskModule<'rerank', typeof RERANK_OPTIONS>);
 
 /**
  * The documents of one rerank item, highest score first (ties keep input order), from the scores of

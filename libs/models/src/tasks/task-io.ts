@@ -1,44 +1,13 @@
 /**
- * The values that cross between a task and the pool: request options and one item's result.
+ * The values that cross between a task and the pool: one item's result and the model's shape
+ * (the options are the registry's EncodeOptions, derived from the task modules).
  * Kept apart from types.ts so that task modules do not import the pool's types (no import cycle).
  */
-import type { AggregationStrategy, Entity } from '../entities.js';
-import type { Pooling } from '../pooling.js';
+import type { Entity } from '../entities.js';
 
 /** The functions a classifier's logits can go through (the transformers pipeline's `function_to_apply`). */
 export const CLASSIFICATION_FUNCTIONS = Object.freeze(['softmax', 'sigmoid', 'none'] as const);
 export type ClassificationFunction = (typeof CLASSIFICATION_FUNCTIONS)[number];
-
-/** Per-request knobs. Unknown to a task means ignored (pooling does nothing for sentiment). */
-export interface EncodeOptions {
-  /** How token vectors become one embedding. @defaultValue `'mean'` */
-  pooling?: Pooling;
-  /** L2-normalise embeddings (cosine similarity becomes a dot product). @defaultValue `true` */
-  normalize?: boolean;
-  /** Keep only the k most likely labels in `scores`; null keeps all. @defaultValue `null` */
-  topK?: number | null;
-  /**
-   * What turns a classifier's logits into scores; null: the model's own choice, as the transformers
-   * pipeline makes it (sigmoid for multi-label and single-logit models, softmax otherwise). @defaultValue `null`
-   */
-  functionToApply?: ClassificationFunction | null;
-  /** Matryoshka: keep the first N values of each pooled embedding (then L2-normalise if `normalize`); null keeps all. @defaultValue `null` */
-  dimensions?: number | null;
-  /** Text put before every input before tokenization (sentence-transformers' `prompt`). @defaultValue `null` */
-  prompt?: string | null;
-  /** A prompt of the model's config_sentence_transformers.json by name; null: its default_prompt_name, if any. @defaultValue `null` */
-  promptName?: string | null;
-  /** Cut over-long texts to the model limit (keeping special tokens) instead of failing them with TEXT_TOO_LONG. @defaultValue `true` */
-  truncate?: boolean;
-  /** Rerank: the model's raw logit as the score instead of its sigmoid. @defaultValue `false` */
-  rawScores?: boolean;
-  /** Rerank: each ranked document carries its text. @defaultValue `false` */
-  returnText?: boolean;
-  /** Token classification: how tokens become entities (Python pipeline semantics). @defaultValue `'none'` */
-  aggregationStrategy?: AggregationStrategy;
-  /** Token classification: labels left out of the entities. @defaultValue `['O']` */
-  ignoreLabels?: readonly string[];
-}
 
 /** One document's place in a rerank result: its index in the item's documents, its score, its text when asked for. */
 export interface RankedDocument {
@@ -60,24 +29,6 @@ export type ItemResult =
 
 /** Item error codes, stable across releases. */
 export type ItemErrorCode = 'TEXT_TOO_LONG' | 'INFERENCE_FAILED';
-
-/** EncodeOptions with every default applied; what the threads and the task modules see. */
-export interface ResolvedEncodeOptions {
-  pooling: Pooling;
-  normalize: boolean;
-  topK: number | null;
-  functionToApply: ClassificationFunction | null;
-  dimensions: number | null;
-  prompt: string | null;
-  promptName: string | null;
-  truncate: boolean;
-  /** Rerank only; absent means false. */
-  rawScores?: boolean;
-  /** Rerank only; absent means false. */
-  returnText?: boolean;
-  aggregationStrategy: AggregationStrategy;
-  ignoreLabels: readonly string[];
-}
 
 /** What a task reads of a model: its hidden size, its labels, their problem type and its longest input (a ModelInfo is one). */
 export interface TaskModelShape {

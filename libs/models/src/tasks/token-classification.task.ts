@@ -1,12 +1,38 @@
 import { z } from 'zod';
-import { AGGREGATION_STRATEGIES, type AggregationStrategy, extractEntities } from '../entities.js';
+import { AGGREGATION_STRATEGIES, extractEntities } from '../entities.js';
 import { softmaxRows } from '../softmax.js';
 import { toFloat32 } from '../tensor-data.js';
-import type { TaskModule } from './task-module.js';
+import { defineOptions, type TaskModule } from './task-module.js';
 
 const TOKEN_CLASSIFICATION = 'ForTokenClassification';
 const strategy = z.enum(AGGREGATION_STRATEGIES);
 const label = z.string().min(1);
+
+const TOKEN_CLASSIFICATION_OPTIONS = defineOptions({
+  aggregation_strategy: {
+    field: 'aggregationStrategy',
+    value: strategy,
+    default: 'none',
+    recorded: 'always',
+    body: strategy.nullish().meta({ description: 'token-classification only; how tokens become entities (Python pipeline semantics); none when absent' }),
+    query: strategy.optional().meta({ description: 'token-classification only; none when absent' }),
+    problem: `option "aggregation_strategy" must be one of ${AGGREGATION_STRATEGIES.join(', ')}`,
+  },
+  ignore_labels: {
+    field: 'ignoreLabels',
+    value: z.array(z.string()).readonly(),
+    default: Object.freeze(['O']),
+    recorded: 'always',
+    body: z.array(label).nullish().meta({ description: 'token-classification only; labels left out of the entities; ["O"] when absent' }),
+    query: z
+      .string()
+      .transform((value) => (value === '' ? [] : value.split(',')))
+      .pipe(z.array(label))
+      .optional()
+      .meta({ description: 'token-classification only; comma-separated labels left out; O when absent, empty for none' }),
+    problem: 'option "ignore_labels" must be a list of non-empty label names',
+  },
+});
 
 /**
  * Named entities (any *ForTokenClassification head), with the Python pipeline's aggregation
@@ -27,27 +53,7 @@ export const tokenClassificationTask = Object.freeze({
   servesArchitectures: (architectures) => architectures.some((a) => a.endsWith(TOKEN_CLASSIFICATION)),
   modelHint: `token-classification: a *${TOKEN_CLASSIFICATION} export`,
   alignsTokens: true,
-  options: Object.freeze({
-    aggregation_strategy: {
-      body: strategy.nullish().meta({ description: 'token-classification only; how tokens become entities (Python pipeline semantics); none when absent' }),
-      query: strategy.optional().meta({ description: 'token-classification only; none when absent' }),
-      problem: `option "aggregation_strategy" must be one of ${AGGREGATION_STRATEGIES.join(', ')}`,
-    },
-    ignore_labels: {
-      body: z.array(label).nullish().meta({ description: 'token-classification only; labels left out of the entities; ["O"] when absent' }),
-      query: z
-        .string()
-        .transform((value) => (value === '' ? [] : value.split(',')))
-        .pipe(z.array(label))
-        .optional()
-        .meta({ description: 'token-classification only; comma-separated labels left out; O when absent, empty for none' }),
-      problem: 'option "ignore_labels" must be a list of non-empty label names',
-    },
-  }),
-  withDefaults: (given) => ({
-    aggregationStrategy: (given.aggregation_strategy as AggregationStrategy | null | undefined) ?? 'none',
-    ignoreLabels: (given.ignore_labels as string[] | null | undefined) ?? ['O'],
-  }),
+  options: TOKEN_CLASSIFICATION_OPTIONS,
   rowWidth: (info) => info.maxTokens * (info.labels?.length ?? 0),
   postProcess(outputs, { info, batch, seq, lengths }) {
     const logits = outputs.logits; // [batch, seq, labels]
@@ -87,4 +93,4 @@ export const tokenClassificationTask = Object.freeze({
   },
   // No OpenAI-style route serves entities.
   openaiEndpoint: undefined,
-} as const satisfies TaskModule<'token-classification'>);
+} as const satisfies TaskModule<'token-classification', typeof TOKEN_CLASSIFICATION_OPTIONS>);

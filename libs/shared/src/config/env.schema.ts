@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { DEFAULT_HUB_ENDPOINT } from '#models';
+import { DEFAULT_HUB_ENDPOINT, TASK_MODULES } from '#models';
 import { parseSentinels, type SentinelAddress } from '../redis/redis-target.js';
 import { caFileProblem } from '../redis/redis-tls.js';
 import { storeUrlProblem } from '../storage/store-url.js';
@@ -11,6 +11,13 @@ const optionalText = z
   .trim()
   .transform((v) => (v === '' ? undefined : v))
   .optional();
+
+/** Overrides a task's default model (e.g. a generated model in MODEL_DIR): one variable per task, each module's `defaultModelVariable`. */
+export function defaultModelVariables<const Modules extends readonly { readonly defaultModelVariable: string }[]>(
+  modules: Modules,
+): { [Variable in Modules[number]['defaultModelVariable']]: typeof optionalText } {
+  return Object.fromEntries(modules.map((task) => [task.defaultModelVariable, optionalText])) as { [Variable in Modules[number]['defaultModelVariable']]: typeof optionalText };
+}
 
 /** A variable that no longer exists: refused with `why`, so a stale deploy does not run on a setting that does nothing. */
 const removed = (why: string) =>
@@ -127,11 +134,8 @@ const commonEnvObject = z.object({
     .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
     .default('false')
     .transform((value) => value === 'true' || value === '1'),
-  /** Overrides the registry's default model per task (e.g. a generated model in MODEL_DIR). */
-  DEFAULT_MODEL_EMBED: optionalText,
-  DEFAULT_MODEL_SENTIMENT: optionalText,
-  DEFAULT_MODEL_RERANK: optionalText,
-  DEFAULT_MODEL_TOKEN_CLASSIFICATION: optionalText,
+  /** DEFAULT_MODEL_EMBED, DEFAULT_MODEL_SENTIMENT, ...: the registry's default model per task, overridden. */
+  ...defaultModelVariables(TASK_MODULES),
   /** Attempts per shard before it ends failed (transient errors are retried with backoff). @defaultValue 3 */
   SHARD_ATTEMPTS: int(1, 3),
   LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),

@@ -4,10 +4,10 @@ export type JobState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelle
 export const TERMINAL_STATES: readonly JobState[] = ['completed', 'failed', 'cancelled'];
 
 /** A job's options: the task options every encode request takes (EncodeOptions, documented there), plus what only jobs have. */
-export interface JobOptions extends EncodeOptions {
+export type JobOptions = EncodeOptions & {
   /** Write each item's token count into its result line as `tokens` (set by the OpenAI-compatible routes, for `usage`). */
   itemTokens?: boolean;
-}
+};
 
 /** The job as stored in Redis (one hash); counters only ever move through JobStore's atomic updates. */
 export interface JobRecord {

@@ -1,4 +1,4 @@
-import type { ClassificationFunction } from '#models';
+import { TASK_OPTIONS, type ApiOptionValues, type ListedOption, type TASK_MODULES } from '#models';
 import type { JobRecord, JobState } from './job-record.js';
 
 /** The public shape of a job (snake_case, ISO timestamps); the Redis record stays internal. */
@@ -8,21 +8,7 @@ export interface JobView {
   task: JobRecord['task'];
   model: string;
   state: JobState;
-  /** `aggregation_strategy` and `ignore_labels` only for token-classification jobs, `raw_scores` and `return_text` only for rerank jobs. */
-  options: {
-    pooling: 'mean' | 'cls' | null;
-    normalize: boolean | null;
-    top_k: number | null;
-    function_to_apply: ClassificationFunction | null;
-    dimensions: number | null;
-    prompt: string | null;
-    prompt_name: string | null;
-    truncate: boolean | null;
-    raw_scores?: boolean;
-    return_text?: boolean;
-    aggregation_strategy?: string;
-    ignore_labels?: readonly string[];
-  };
+  options: JobViewOptions;
   metadata: Record<string, unknown> | null;
   /** `deduplicated`: items whose result was copied from an identical text in the same job rather than computed (dedup). */
   counts: { total: number; succeeded: number; failed: number; deduplicated: number };
@@ -44,6 +30,45 @@ export interface JobView {
   links: { self: string; results: string; errors: string; cancel: string; events: string };
 }
 
+/**
+ * The options every job view has shown since the first release, null when the job record lacks
+ * them: clients read them. Every other option (rerank's, token-classification's, any later task's)
+ * is shown only when the job's record holds it, so in practice only in its own task's jobs.
+ */
+export const ALWAYS_SHOWN_OPTIONS = Object.freeze([
+  'pooling',
+  'normalize',
+  'top_k',
+  'function_to_apply',
+  'dimensions',
+  'prompt',
+  'prompt_name',
+  'truncate',
+] as const satisfies readonly (keyof OptionValues)[]);
+
+type OptionValues = ApiOptionValues<typeof TASK_MODULES>;
+type AlwaysShown = (typeof ALWAYS_SHOWN_OPTIONS)[number];
+
+/** A job's options by API name (ALWAYS_SHOWN_OPTIONS, then the others its record holds), from the task modules. */
+export type JobViewOptions = { [Name in AlwaysShown]: OptionValues[Name] | null } & { [Name in Exclude<keyof OptionValues, AlwaysShown>]?: OptionValues[Name] };
+
+/**
+ * A job record's options by their API names, as ALWAYS_SHOWN_OPTIONS says; `listed` is the registry's
+ * options (a test passes a longer list). Throws when an always-shown option is not listed.
+ */
+export function jobViewOptions(options: Readonly<Record<string, unknown>>, listed: readonly ListedOption[] = TASK_OPTIONS): Record<string, unknown> {
+  const view: Record<string, unknown> = {};
+  for (const name of ALWAYS_SHOWN_OPTIONS) {
+    const entry = listed.find((candidate) => candidate.name === name);
+    if (entry === undefined) throw new Error(`job views show option "${name}", which no task declares`);
+    view[name] = options[entry.option.field] ?? null;
+  }
+  for (const { name, option } of listed) {
+    if (!(ALWAYS_SHOWN_OPTIONS as readonly string[]).includes(name) && options[option.field] !== undefined) view[name] = options[option.field];
+  }
+  return view;
+}
+
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 const round = (n: number): number => Math.round(n * 100) / 100;
 
@@ -57,20 +82,8 @@ export function toJobView(job: JobRecord, now = Date.now()): JobView {
     task: job.task,
     model: job.modelId,
     state: job.state,
-    options: {
-      pooling: job.options.pooling ?? null,
-      normalize: job.options.normalize ?? null,
-      top_k: job.options.topK ?? null,
-      function_to_apply: job.options.functionToApply ?? null,
-      dimensions: job.options.dimensions ?? null,
-      prompt: job.options.prompt ?? null,
-      prompt_name: job.options.promptName ?? null,
-      truncate: job.options.truncate ?? null,
-      ...(job.options.rawScores !== undefined ? { raw_scores: job.options.rawScores } : {}),
-      ...(job.options.returnText !== undefined ? { return_text: job.options.returnText } : {}),
-      ...(job.options.aggregationStrategy !== undefined ? { aggregation_strategy: job.options.aggregationStrategy } : {}),
-      ...(job.options.ignoreLabels !== undefined ? { ignore_labels: job.options.ignoreLabels } : {}),
-    },
+    // The record's values passed the options' schemas when the job was submitted.
+    options: jobViewOptions(job.options) as JobViewOptions,
     metadata: job.metadata,
     counts: { total: job.total, succeeded: job.succeeded, failed: job.failed, deduplicated: job.deduplicated ?? 0 },
     shards: { total: job.shardsTotal, done: job.shardsDone, failed: job.shardsFailed },

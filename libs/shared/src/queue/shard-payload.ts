@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AGGREGATION_STRATEGIES, CLASSIFICATION_FUNCTIONS, TASK_NAMES, type TaskName } from '#models';
+import { payloadOptionsSchema, TASK_MODULES, TASK_NAMES, type OptionsHolder, type TaskName } from '#models';
 import type { InputFormat } from '../corpus/input-formats.js';
 
 /**
@@ -20,6 +20,14 @@ export const shardInputSchema = z.object({
 });
 
 /**
+ * A shard's options: every task option's field (each module's option table, payloadOptionsSchema), all
+ * optional, so shards queued before an option existed still parse; plus `itemTokens`, which only jobs have.
+ */
+export function shardOptionsSchema<const Modules extends readonly OptionsHolder[]>(modules: Modules) {
+  return payloadOptionsSchema(modules).extend({ itemTokens: z.boolean().optional() });
+}
+
+/**
  * One BullMQ job = one shard: a reference to a bounded, contiguous slice of a job's inputs (see
  * SHARD_MAX_TEXTS and SHARD_MAX_BYTES), a few hundred bytes whatever the texts. New fields must be
  * optional so shards already queued during a rolling deploy still parse; `v` changes when they can't.
@@ -34,22 +42,7 @@ export const shardPayloadSchema = z.object({
   count: z.number().int().min(0),
   task: z.enum(TASK_NAMES as [TaskName, ...TaskName[]]),
   modelId: z.string(),
-  options: z.object({
-    pooling: z.enum(['mean', 'cls']).optional(),
-    normalize: z.boolean().optional(),
-    topK: z.number().int().min(1).nullable().optional(),
-    functionToApply: z.enum(CLASSIFICATION_FUNCTIONS).nullable().optional(),
-    dimensions: z.number().int().min(1).nullable().optional(),
-    prompt: z.string().nullable().optional(),
-    promptName: z.string().nullable().optional(),
-    truncate: z.boolean().optional(),
-    itemTokens: z.boolean().optional(),
-    /** Rerank (optional: shards queued before it existed still parse). */
-    rawScores: z.boolean().optional(),
-    returnText: z.boolean().optional(),
-    aggregationStrategy: z.enum(AGGREGATION_STRATEGIES).optional(),
-    ignoreLabels: z.array(z.string()).readonly().optional(),
-  }),
+  options: shardOptionsSchema(TASK_MODULES),
   input: shardInputSchema,
   /** Ingest estimate of the shard's tokens (ops/token-estimate.ts); it leaves the backlog when the shard is counted. */
   estTokens: z.number().int().min(0).optional(),
