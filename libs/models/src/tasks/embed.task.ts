@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { l2NormalizeRows, poolHidden, truncateRows } from '../pooling.js';
 import { toFloat32 } from '../tensor-data.js';
 import type { TaskModelShape } from './task-io.js';
-import { defineOptions, queryFlag, type TaskModule, type TaskOptionProblem } from './task-module.js';
+import { booleanOption, defineOptions, type TaskModule, type TaskOptionProblem } from './task-module.js';
 
 const pooling = z.enum(['mean', 'cls']);
 const dimensions = z.int().min(1);
@@ -35,15 +35,7 @@ const EMBED_OPTIONS = defineOptions({
     query: pooling.optional().meta({ description: 'embed only; mean when absent' }),
     problem: 'option "pooling" must be "mean" or "cls"',
   },
-  normalize: {
-    field: 'normalize',
-    value: z.boolean(),
-    default: true,
-    recorded: 'always',
-    body: z.boolean().optional().meta({ description: 'embed only; true when absent' }),
-    query: queryFlag.optional().meta({ description: 'embed only; true when absent' }),
-    problem: 'option "normalize" must be true or false',
-  },
+  normalize: booleanOption('normalize', 'normalize', true, 'embed only; true when absent'),
   dimensions: {
     field: 'dimensions',
     value: dimensions.nullable(),

@@ -1,29 +1,12 @@
-import { z } from 'zod';
 import { toFloat32 } from '../tensor-data.js';
 import type { ItemResult, RankedDocument } from './task-io.js';
-import { defineOptions, queryFlag, type TaskModule } from './task-module.js';
+import { booleanOption, defineOptions, type TaskModule } from './task-module.js';
 
 const SEQUENCE_CLASSIFICATION = 'ForSequenceClassification';
 
 const RERANK_OPTIONS = defineOptions({
-  raw_scores: {
-    field: 'rawScores',
-    value: z.boolean(),
-    default: false,
-    recorded: 'always',
-    body: z.boolean().optional().meta({ description: 'rerank only; the raw logit instead of its sigmoid; false when absent' }),
-    query: queryFlag.optional().meta({ description: 'rerank only; the raw logit instead of its sigmoid; false when absent' }),
-    problem: 'option "raw_scores" must be true or false',
-  },
-  return_text: {
-    field: 'returnText',
-    value: z.boolean(),
-    default: false,
-    recorded: 'always',
-    body: z.boolean().optional().meta({ description: 'rerank only; each ranked document carries its text; false when absent' }),
-    query: queryFlag.optional().meta({ description: 'rerank only; each ranked document carries its text; false when absent' }),
-    problem: 'option "return_text" must be true or false',
-  },
+  raw_scores: booleanOption('raw_scores', 'rawScores', false, 'rerank only; the raw logit instead of its sigmoid; false when absent'),
+  return_text: booleanOption('return_text', 'returnText', false, 'rerank only; each ranked document carries its text; false when absent'),
 });
 
 /**

@@ -81,19 +81,27 @@ export type ResolvedTaskOptions<Options extends TaskOptionTable> = ResolvedOptio
 /** A boolean option as a query-string value: exactly `true` or `false`, read as a boolean. */
 export const queryFlag = z.enum(['true', 'false']).transform((value) => value === 'true');
 
+/**
+ * A true/false option (`name` in the API, `field` when stored): a boolean in JSON bodies, exactly
+ * `true` or `false` in query strings, its default recorded in every job.
+ */
+export function booleanOption<const Field extends string>(name: string, field: Field, defaultValue: boolean, description: string) {
+  return {
+    field,
+    value: z.boolean(),
+    default: defaultValue,
+    recorded: 'always' as const,
+    body: z.boolean().optional().meta({ description }),
+    query: queryFlag.optional().meta({ description }),
+    problem: `option "${name}" must be true or false`,
+  };
+}
+
 const TRUNCATE_DESCRIPTION = 'false fails over-long texts instead of truncating them; true when absent';
 
 /** The options every task has, after each task's own wherever options are listed. */
 export const COMMON_OPTIONS = defineOptions({
-  truncate: {
-    body: z.boolean().optional().meta({ description: TRUNCATE_DESCRIPTION }),
-    query: queryFlag.optional().meta({ description: TRUNCATE_DESCRIPTION }),
-    problem: 'option "truncate" must be true or false',
-    field: 'truncate',
-    value: z.boolean(),
-    default: true,
-    recorded: 'always',
-  },
+  truncate: booleanOption('truncate', 'truncate', true, TRUNCATE_DESCRIPTION),
 });
 
 /** What every task's options have: `truncate` (cut over-long texts to the model limit instead of failing them). */
