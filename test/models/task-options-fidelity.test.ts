@@ -241,6 +241,8 @@ describe.each(FAMILIES)('%s: embedding options', (family) => {
     await expect(pool.encode({ modelId: id, task: 'embed', texts: ['x'], options: { promptName: 'doc' } })).rejects.toThrow(
       /unknown prompt_name "doc"; the model has "query", "passage"/,
     );
-    await expect(pool.encode({ modelId: id, task: 'embed', texts: ['x'], options: { prompt: 'a: ', promptName: 'query' } })).rejects.toThrow(/give "prompt" or "prompt_name", not both/);
+    await expect(pool.encode({ modelId: id, task: 'embed', texts: ['x'], options: { prompt: 'a: ', promptName: 'query' } })).rejects.toThrow(
+      /give "prompt" or "prompt_name", not both/,
+    );
   });
 });

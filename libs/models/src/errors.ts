@@ -41,7 +41,7 @@ export class UnsupportedTaskError extends Error {
 export class UnsupportedDtypeError extends Error {
   override readonly name = 'UnsupportedDtypeError';
   constructor(model: string, dtype: string, available: readonly string[]) {
-    super(`model "${model}" has no ${dtype} weights (available: ${available.join(', ') || 'none'}); ` + 'set the pool dtype to one of those or export the missing onnx/ file');
+    super(`model "${model}" has no ${dtype} weights (available: ${available.join(', ') || 'none'}); set the pool dtype to one of those or export the missing onnx/ file`);
   }
 }
 

@@ -65,7 +65,7 @@ export function resolveModelId(name: string | undefined, task: TaskName, opts: R
     }
     throw new UnknownModelError(
       requested,
-      `no folder with a config.json at ${candidates.map((c) => join(opts.modelDir as string, c)).join(' or ')}; ` + 'generate or copy the model there, or fix the name',
+      `no folder with a config.json at ${candidates.map((c) => join(opts.modelDir as string, c)).join(' or ')}; generate or copy the model there, or fix the name`,
     );
   }
   if (registryId !== undefined) return registryId;
