@@ -46,12 +46,26 @@ export type PayloadOptionsShape<Modules extends readonly OptionsHolder[]> = Unio
   TablesOf<Modules> extends infer T ? (T extends TaskOptionTable ? { [Name in keyof T as T[Name]['field']]: z.ZodOptional<T[Name]['value']> } : never) : never
 > & { truncate: z.ZodOptional<(typeof COMMON_OPTIONS)['truncate']['value']> };
 
+/** listOptions' answers by module list and by module: the lists are constants (TASK_MODULES), asked at every request. */
+const LISTED = new WeakMap<readonly OptionsHolder[] | OptionsHolder, readonly ListedOption[]>();
+
 /**
  * Every option of the modules, each task's in list order, then the common ones. A field that two
  * tasks declare must mean the same in both (value schema, default, API name): it is one field of
- * shard payloads and job records. Throws when they differ.
+ * shard payloads and job records. Throws when they differ. Worked out once per list (and module):
+ * a list must not change once listed.
  */
 export function listOptions(modules: readonly OptionsHolder[]): readonly ListedOption[] {
+  const key = modules.length === 1 ? (modules[0] as OptionsHolder) : modules;
+  let listed = LISTED.get(key);
+  if (listed === undefined) {
+    listed = collectOptions(modules);
+    LISTED.set(key, listed);
+  }
+  return listed;
+}
+
+function collectOptions(modules: readonly OptionsHolder[]): readonly ListedOption[] {
   const listed: ListedOption[] = [];
   const byField = new Map<string, ListedOption>();
   const add = (entry: ListedOption) => {
